@@ -1,0 +1,132 @@
+"""Run folders: `runs/<name>/` with config.json, checkpoints/, samples/ and metrics.jsonl.
+
+An existing run is never overwritten unless the user says `resume` or `overwrite`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from genlab.config import DataConfig, RunConfig
+from genlab.data.base import ImageData
+from genlab.models import GenerativeModel, build_model
+from genlab.train import checkpoint as ckpt
+
+CONFIG = "config.json"
+
+
+class RunError(ValueError):
+    """A run folder cannot be used as asked; the message says why and what to do."""
+
+
+def load_training_data(data: DataConfig, split: str = "train") -> ImageData:
+    from genlab.data import load_data
+
+    d = load_data(data.name, split=split, data_dir=data.data_dir)
+    if data.limit < 0:
+        raise ValueError(f"data limit must be >= 0, got {data.limit}")
+    return d.subset(data.limit) if data.limit and split == "train" else d
+
+
+def _has_run(path: Path) -> bool:
+    return path.exists() and any((path / p).exists() for p in (CONFIG, "checkpoints", "metrics.jsonl"))
+
+
+def prepare_run_dir(path: Path, config: RunConfig, *, resume: bool, overwrite: bool,
+                    data: ImageData | None = None, write: bool = True) -> tuple[Path, Path | None]:
+    """Create (or reopen, for resume) the run folder; returns (path, checkpoint to resume from or None).
+
+    `write=False` only inspects (for the non-main processes of a torchrun job)."""
+    path = Path(path)
+    if not write:
+        return path, (ckpt.latest_checkpoint(path / "checkpoints") if resume else None)
+    if resume and overwrite:
+        raise RunError("choose either --resume or --overwrite, not both")
+    if resume:
+        if not _has_run(path):
+            raise RunError(f"nothing to resume: {path} holds no run; drop --resume to start a new one")
+        saved = RunConfig.from_json(json.loads((path / CONFIG).read_text()))
+        for part in ("family", "model", "data"):
+            a, b = getattr(saved, part), getattr(config, part)
+            if a != b:
+                raise RunError(f"cannot resume {path}: its {part} was {a}, now {b}; resume with the same "
+                               f"{part} or start a new run with --name")
+        _write_config(path, config, data)
+        return path, ckpt.latest_checkpoint(path / "checkpoints")
+    if _has_run(path):
+        if not overwrite:
+            raise RunError(f"{path} already holds a run; pass --resume to continue it, --overwrite to replace "
+                           "it, or choose another --name")
+        shutil.rmtree(path)
+    path.mkdir(parents=True, exist_ok=True)
+    _write_config(path, config, data)
+    return path, None
+
+
+def _write_config(path: Path, config: RunConfig, data: ImageData | None) -> None:
+    from genlab import __version__
+
+    info: dict[str, Any] = {}
+    if data is not None:
+        info = {"shape": list(data.shape), "num_classes": data.num_classes,
+                "classes": list(data.classes) if data.classes else None, "n_train": len(data),
+                "source": data.source}
+    ckpt.atomic_write_json(path / CONFIG, {**config.to_json(), "data_info": info, "genlab_version": __version__})
+
+
+@dataclass
+class Run:
+    """A trained run loaded from disk."""
+
+    path: Path
+    config: RunConfig
+    model: GenerativeModel
+    step: int
+    info: dict[str, Any]
+
+    @property
+    def classes(self) -> list[str] | None:
+        return self.info.get("classes")
+
+
+def load_run(path: str | Path, *, ema: bool = True, device: str | torch.device = "cpu") -> Run:
+    """Load a run's latest checkpoint (EMA weights when present and `ema`), in eval mode."""
+    path = Path(path)
+    if not (path / CONFIG).exists():
+        raise RunError(f"{path} is not a genlab run (no {CONFIG}); runs live in runs/<name>/")
+    raw = json.loads((path / CONFIG).read_text())
+    config = RunConfig.from_json(raw)
+    info = raw.get("data_info") or {}
+    where = ckpt.latest_checkpoint(path / "checkpoints")
+    if where is None:
+        raise RunError(f"{path} has no complete checkpoint yet; train it first (or --resume it)")
+    loaded = ckpt.load_checkpoint(where, map_location=device, with_state=False)
+    if not info.get("shape"):
+        raise RunError(f"{path}/{CONFIG} lacks data_info.shape; it was not written by genlab train")
+    model = build_model(config.family, config.model, shape=tuple(info["shape"]),
+                        num_classes=info.get("num_classes", 0)).to(device)
+    weights = loaded["model"]
+    if ema and loaded["ema"] is not None:
+        weights = {k[len("module."):]: v for k, v in loaded["ema"].items() if k.startswith("module.")}
+    model.load_state_dict(weights)
+    model.eval()
+    return Run(path, config, model, int(loaded["meta"]["step"]), info)
+
+
+def sample(run: Run | str | Path, n: int = 64, *, labels: torch.Tensor | None = None,
+           seed: int | None = 0) -> torch.Tensor:
+    """n images (n, c, h, w) in [0, 1] from a run (a path or a loaded Run)."""
+    r = run if isinstance(run, Run) else load_run(run)
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    g = None if seed is None else torch.Generator(device=r.model.device).manual_seed(seed)
+    if r.model.conditional and labels is None:
+        labels = torch.arange(n) % r.model.num_classes
+    with torch.no_grad():
+        return r.model.sample(n, labels=labels, generator=g)

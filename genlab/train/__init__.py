@@ -1,0 +1,1 @@
+"""Training: the loop (trainer.py), checkpoints (checkpoint.py), batches, devices and DDP."""

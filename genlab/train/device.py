@@ -1,0 +1,90 @@
+"""Device selection, bf16 autocast and multi-process (torchrun) set-up."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+def pick_device(name: str = "auto", local_rank: int = 0) -> torch.device:
+    """cuda, then mps, then cpu for "auto"; an unavailable explicit choice raises ValueError."""
+    valid = ("auto", "cpu", "cuda", "mps")
+    if name not in valid:
+        raise ValueError(f"unknown device {name!r}; valid: {list(valid)}")
+    has_mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu"
+    if name == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError("device 'cuda' was asked for but no CUDA GPU is visible; use --train.device auto")
+        return torch.device("cuda", local_rank % torch.cuda.device_count())
+    if name == "mps" and not has_mps:
+        raise ValueError("device 'mps' was asked for but MPS is not available; use --train.device auto")
+    return torch.device(name)
+
+
+def cpu_has_fast_bf16() -> bool:
+    """True when the CPU has native bf16 matrix instructions (AVX-512 BF16 or AMX)."""
+    try:
+        flags = open("/proc/cpuinfo").read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def autocast(device: torch.device, enabled: bool):
+    """bf16 autocast on cuda/cpu when enabled, else a no-op context."""
+    if not enabled or device.type not in ("cuda", "cpu"):
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+@dataclass(frozen=True)
+class Dist:
+    """This process's place in a (possibly single-process) job."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed(device_name: str) -> tuple[Dist, torch.device]:
+    """Join the torchrun job described by RANK/WORLD_SIZE/LOCAL_RANK (gloo on CPU, nccl on CUDA)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return Dist(), pick_device(device_name)
+    rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    device = pick_device(device_name, local)
+    if not dist.is_initialized():
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        dist.init_process_group(backend=backend)
+    return Dist(rank, world, local), device
+
+
+def barrier(d: Dist) -> None:
+    if d.enabled:
+        dist.barrier()
+
+
+def mean_across(d: Dist, values: dict[str, float], device: torch.device) -> dict[str, float]:
+    """Average scalar metrics over processes (for logging)."""
+    if not d.enabled or not values:
+        return values
+    keys = sorted(values)
+    t = torch.tensor([values[k] for k in keys], device=device, dtype=torch.float64)
+    dist.all_reduce(t)
+    return {k: float(v) / d.world_size for k, v in zip(keys, t.tolist())}

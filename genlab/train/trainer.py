@@ -1,0 +1,335 @@
+"""The training loop, split into steps: build, restore, one optimizer step, log, sample, save.
+
+The trainer knows a model only through the family contract (genlab/models/base.py). It is the same
+for one process and for a torchrun job (DDP; gloo on CPU, nccl on CUDA): each process takes its slice
+of a deterministic global batch, and process 0 alone writes metrics, samples and checkpoints.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from genlab.config import RunConfig
+from genlab.data.base import ImageData
+from genlab.models import GenerativeModel, build_model
+from genlab.train import checkpoint as ckpt
+from genlab.train.batches import BatchSampler
+from genlab.train.device import Dist, autocast, barrier, init_distributed, mean_across
+
+METRICS = "metrics.jsonl"
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+@dataclass
+class TrainResult:
+    model: GenerativeModel
+    run_dir: Path | None
+    step: int
+    stopped: str  # "done", "time_budget" or "interrupted"
+    history: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+class _Losses(nn.Module):
+    """Routes forward() to training_losses so DDP can hook gradient all-reduce onto it."""
+
+    def __init__(self, model: GenerativeModel):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x, y, generator, player):
+        kwargs = {} if player is None else {"player": player}
+        return self.model.training_losses(x, y, generator=generator, **kwargs)
+
+
+def lr_lambda(step: int, warmup: int, total: int, schedule: str) -> float:
+    """Multiplier of the peak lr at `step`: linear warm-up, then constant, cosine or linear decay."""
+    if warmup > 0 and step < warmup:
+        return (step + 1) / warmup
+    if schedule == "constant":
+        return 1.0
+    t = min(1.0, (step - warmup) / max(1, total - warmup))
+    if schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * t))
+    if schedule == "linear":
+        return 1.0 - t
+    raise ValueError(f"unknown schedule {schedule!r}; valid: constant, cosine, linear")
+
+
+class Trainer:
+    """Holds the model, optimizers, EMA and RNG of one run and advances them step by step."""
+
+    def __init__(self, config: RunConfig, data: ImageData, run_dir: Path | None = None,
+                 on_log: Callable[[dict[str, Any]], None] | None = None):
+        self.config, self.tc, self.data = config, config.train, data
+        self.run_dir = None if run_dir is None else Path(run_dir)
+        self.on_log = on_log
+        self.dist, self.device = init_distributed(self.tc.device)
+        if self.tc.threads > 0:
+            torch.set_num_threads(self.tc.threads)
+        self.bf16 = self.tc.bf16 and self.device.type in ("cpu", "cuda")
+        self.step = 0
+        self.history: list[dict[str, Any]] = []
+        self._build()
+
+    # --- set-up ---------------------------------------------------------------------------------
+    def _build(self) -> None:
+        tc = self.tc
+        torch.manual_seed(tc.seed)  # model initialization; identical on every process
+        self.model = build_model(self.config.family, self.config.model, shape=self.data.shape,
+                                 num_classes=self.data.num_classes).to(self.device)
+        if tc.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.losses_module: nn.Module = _Losses(self.model)
+        self.players = self.model.players()
+        if self.dist.enabled:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.losses_module = DDP(self.losses_module, device_ids=ids, find_unused_parameters=len(self.players) > 1)
+        self.optimizers = {name: self._optimizer(params) for name, params in self.players.items()}
+        self.schedulers = {name: torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda s: lr_lambda(s, tc.warmup_steps, tc.steps, tc.schedule)) for name, opt in self.optimizers.items()}
+        self.ema = None
+        if tc.ema_decay > 0:
+            from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+            self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(tc.ema_decay), use_buffers=True)
+        self.generator = torch.Generator(device=self.device).manual_seed(tc.seed * 7919 + self.dist.rank)
+        self.batches = BatchSampler(self.data, tc.batch_size, seed=tc.seed, rank=self.dist.rank,
+                                    world_size=self.dist.world_size, device=self.device,
+                                    binarize=self.config.data.binarize)
+
+    def _optimizer(self, params: list[nn.Parameter]) -> torch.optim.Optimizer:
+        tc = self.tc
+        cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}.get(tc.optimizer)
+        if cls is None:
+            raise ValueError(f"unknown optimizer {tc.optimizer!r}; valid: adam, adamw")
+        return cls(params, lr=tc.lr, betas=tuple(tc.betas), weight_decay=tc.weight_decay)
+
+    # --- state ----------------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        return {"step": self.step,
+                "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+                "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
+                "generator": self.generator.get_state(),
+                "torch_rng": torch.get_rng_state()}
+
+    def restore(self, path: Path) -> None:
+        """Continue from a checkpoint folder: weights, EMA, optimizers, schedulers, RNG and step."""
+        loaded = ckpt.load_checkpoint(path, map_location=self.device)
+        self.model.load_state_dict(loaded["model"])
+        if self.ema is not None and loaded["ema"] is not None:
+            self.ema.load_state_dict(loaded["ema"])
+        st = loaded["state"]
+        for k, o in self.optimizers.items():
+            o.load_state_dict(st["optimizers"][k])
+        for k, s in self.schedulers.items():
+            s.load_state_dict(st["schedulers"][k])
+        self.generator.set_state(st["generator"].cpu() if self.device.type == "cpu" else st["generator"])
+        torch.set_rng_state(st["torch_rng"].cpu())
+        self.step = int(st["step"])
+
+    def save(self, metrics: dict[str, Any] | None = None) -> Path | None:
+        if self.run_dir is None:
+            return None
+        if self.dist.is_main:
+            ema = None if self.ema is None else self.ema.state_dict()
+            ckpt.save_checkpoint(self.run_dir / "checkpoints", self.step, model=self.model.state_dict(),
+                                 state=self.state(), ema=ema, meta={"metrics": metrics or {}},
+                                 keep=self.tc.keep_checkpoints)
+        barrier(self.dist)
+        return self.run_dir / "checkpoints"
+
+    # --- one step -------------------------------------------------------------------------------
+    def train_step(self) -> dict[str, torch.Tensor]:
+        """One optimizer step for every player; returns the detached losses of the step."""
+        self.model.train()
+        self.model.on_train_step(self.step, self.tc.steps)
+        x, y = self.batches.batch(self.step, self.generator)
+        if self.tc.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        out: dict[str, torch.Tensor] = {}
+        single = len(self.optimizers) == 1
+        for name, opt in self.optimizers.items():
+            opt.zero_grad(set_to_none=True)
+            with autocast(self.device, self.bf16):
+                losses = self.losses_module(x, y, self.generator, None if single else name)
+            loss = losses["loss"]
+            if not torch.isfinite(loss):
+                raise TrainingDiverged(
+                    f"the {name} loss became {loss.item()} at step {self.step}; training stopped and the last "
+                    "good checkpoint is kept. Try a lower --train.lr, --train.grad-clip 1.0, or warm-up.")
+            loss.backward()
+            if self.tc.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(self.players[name], self.tc.grad_clip)
+            opt.step()
+            self.schedulers[name].step()
+            prefix = "" if single else f"{name}/"
+            out.update({prefix + k: v.detach() for k, v in losses.items()})
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
+        self.step += 1
+        return out
+
+    # --- outputs --------------------------------------------------------------------------------
+    def sampling_model(self) -> GenerativeModel:
+        return self.model if self.ema is None else self.ema.module  # type: ignore[return-value]
+
+    def save_samples(self, n: int = 64) -> Path | None:
+        if self.run_dir is None or not self.dist.is_main:
+            return None
+        from genlab.viz.grid import save_grid
+
+        m = self.sampling_model()
+        m.eval()
+        g = torch.Generator(device=self.device).manual_seed(1234)
+        labels = torch.arange(n, device=self.device) % m.num_classes if m.conditional else None
+        with torch.no_grad():
+            images = m.sample(n, labels=labels, generator=g)
+        nrow = m.num_classes if m.conditional and m.num_classes <= 16 else None
+        return save_grid(images, self.run_dir / "samples" / f"step_{self.step:08d}.png", nrow=nrow, scale=2)
+
+    def log(self, sums: dict[str, float], count: int, seconds: float) -> dict[str, Any]:
+        values = mean_across(self.dist, {k: v / max(count, 1) for k, v in sums.items()}, self.device)
+        record = {"step": self.step, **{k: round(v, 6) for k, v in values.items()},
+                  "lr": self.schedulers[next(iter(self.schedulers))].get_last_lr()[0],
+                  "img_per_s": round(count * self.batches.global_batch / max(seconds, 1e-9), 1),
+                  "time": round(time.time(), 3)}
+        self.history.append(record)
+        if self.run_dir is not None and self.dist.is_main:
+            with open(self.run_dir / METRICS, "a") as f:
+                f.write(json.dumps(record) + "\n")
+        if self.on_log is not None:
+            self.on_log(record)
+        return record
+
+    def trim_metrics(self) -> None:
+        """On resume, drop metric lines written after the checkpoint we continue from."""
+        path = None if self.run_dir is None else self.run_dir / METRICS
+        if path is None or not path.exists() or not self.dist.is_main:
+            return
+        keep = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= self.step]
+        ckpt.atomic_write_bytes(path, ("\n".join(keep) + "\n" if keep else "").encode())
+
+    # --- the loop -------------------------------------------------------------------------------
+    def fit(self) -> TrainResult:
+        tc = self.tc
+        bar = self._progress_bar()
+        sums: dict[str, float] = {}
+        acc: dict[str, torch.Tensor] = {}
+        count, t_log, t_start, stopped = 0, time.perf_counter(), time.perf_counter(), "done"
+        interrupted = _InterruptFlag()
+        if tc.budget_clock not in ("wall", "cpu"):
+            raise ValueError(f"unknown budget_clock {tc.budget_clock!r}; valid: wall, cpu")
+        clock = time.process_time if tc.budget_clock == "cpu" else time.perf_counter
+        c_start = clock()
+        try:
+            while self.step < tc.steps:
+                losses = self.train_step()
+                for k, v in losses.items():
+                    acc[k] = acc[k] + v if k in acc else v.clone()
+                count += 1
+                if bar is not None:
+                    bar.update(1)
+                last = self.step >= tc.steps
+                if self.step % tc.log_every == 0 or last:
+                    sums = {k: float(v) for k, v in acc.items()}
+                    rec = self.log(sums, count, time.perf_counter() - t_log)
+                    if bar is not None:
+                        bar.set_postfix({k: rec[k] for k in list(losses)[:4]} | {"img/s": rec["img_per_s"]})
+                    acc, count, t_log = {}, 0, time.perf_counter()
+                if tc.sample_every and self.step % tc.sample_every == 0 and not last:
+                    self.save_samples()
+                if tc.checkpoint_every and self.step % tc.checkpoint_every == 0 and not last:
+                    self.save(self.history[-1] if self.history else None)
+                if tc.time_budget and clock() - c_start >= tc.time_budget:
+                    stopped = "time_budget"
+                    break
+                if interrupted.flag:
+                    raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            stopped = "interrupted"
+        finally:
+            interrupted.restore()
+            if bar is not None:
+                bar.close()
+        seconds = time.perf_counter() - t_start
+        if count:
+            self.log({k: float(v) for k, v in acc.items()}, count, time.perf_counter() - t_log)
+        self.save(self.history[-1] if self.history else None)
+        if stopped != "interrupted":
+            self.save_samples()
+        return TrainResult(self.sampling_model(), self.run_dir, self.step, stopped, self.history, seconds)
+
+    def _progress_bar(self):
+        if not (self.tc.progress and self.dist.is_main):
+            return None
+        from tqdm.auto import tqdm
+
+        return tqdm(total=self.tc.steps, initial=self.step, desc=f"train {self.config.family}",
+                    unit="step", dynamic_ncols=True, mininterval=0.5)
+
+
+class _InterruptFlag:
+    """Turns SIGTERM into a graceful stop at the next step boundary (a checkpoint is saved)."""
+
+    def __init__(self):
+        self.flag = False
+        self._old = None
+        try:
+            self._old = signal.signal(signal.SIGTERM, self._handler)
+        except ValueError:  # not the main thread
+            self._old = None
+
+    def _handler(self, signum, frame):
+        self.flag = True
+
+    def restore(self) -> None:
+        if self._old is not None:
+            signal.signal(signal.SIGTERM, self._old)
+
+
+def train(config: RunConfig, run_dir: str | Path | None = None, *, data: ImageData | None = None,
+          resume: bool = False, overwrite: bool = False,
+          on_log: Callable[[dict[str, Any]], None] | None = None) -> TrainResult:
+    """Train `config` (optionally in `run_dir`, with checkpoints, metrics.jsonl and sample grids).
+
+    Args:
+        config: family, model options, data and training options.
+        run_dir: the run's folder; None trains in memory only.
+        data: the training data; loaded from `config.data` when None.
+        resume: continue the run in `run_dir` from its latest checkpoint.
+        overwrite: delete an existing run in `run_dir` first.
+    """
+    from genlab.runs import load_training_data, prepare_run_dir
+
+    if data is None:
+        data = load_training_data(config.data)
+    d, _ = init_distributed(config.train.device)
+    path, resume_from = None, None
+    if run_dir is not None:  # process 0 creates or clears the folder, the others only look
+        if d.is_main:
+            path, resume_from = prepare_run_dir(Path(run_dir), config, resume=resume, overwrite=overwrite,
+                                                data=data)
+        barrier(d)
+        if not d.is_main:
+            path, resume_from = prepare_run_dir(Path(run_dir), config, resume=resume, overwrite=False,
+                                                data=data, write=False)
+    trainer = Trainer(config, data, path, on_log=on_log)
+    if resume_from is not None:
+        trainer.restore(resume_from)
+        trainer.trim_metrics()
+    return trainer.fit()
