@@ -34,6 +34,15 @@ def load_training_data(data: DataConfig, split: str = "train") -> ImageData:
     return d.subset(data.limit) if data.limit and split == "train" else d
 
 
+def _plain(value: Any) -> Any:
+    """JSON-normal form (tuples as lists, dataclasses as dicts) for comparing configs."""
+    from genlab.config import to_dict
+
+    import dataclasses
+
+    return to_dict(value) if dataclasses.is_dataclass(value) else json.loads(json.dumps(value))
+
+
 def _has_run(path: Path) -> bool:
     return path.exists() and any((path / p).exists() for p in (CONFIG, "checkpoints", "metrics.jsonl"))
 
@@ -54,7 +63,7 @@ def prepare_run_dir(path: Path, config: RunConfig, *, resume: bool, overwrite: b
         saved = RunConfig.from_json(json.loads((path / CONFIG).read_text()))
         for part in ("family", "model", "data"):
             a, b = getattr(saved, part), getattr(config, part)
-            if a != b:
+            if _plain(a) != _plain(b):
                 raise RunError(f"cannot resume {path}: its {part} was {a}, now {b}; resume with the same "
                                f"{part} or start a new run with --name")
         _write_config(path, config, data)

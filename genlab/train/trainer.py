@@ -267,12 +267,26 @@ class Trainer:
             if bar is not None:
                 bar.close()
         seconds = time.perf_counter() - t_start
-        if count:
+        if count and (not self.history or self.history[-1]["step"] != self.step):
             self.log({k: float(v) for k, v in acc.items()}, count, time.perf_counter() - t_log)
-        self.save(self.history[-1] if self.history else None)
+        meta = dict(self.history[-1]) if self.history else {}
+        if self.dist.enabled:
+            meta["world_size"] = self.dist.world_size
+            meta["ranks_in_step"] = self.ranks_in_step()
+        self.save(meta)
         if stopped != "interrupted":
             self.save_samples()
         return TrainResult(self.sampling_model(), self.run_dir, self.step, stopped, self.history, seconds)
+
+    def ranks_in_step(self) -> bool:
+        """True when every process holds the same weights (what DDP's all-reduce must guarantee)."""
+        import torch.distributed as dist
+
+        flat = torch.cat([p.detach().float().flatten() for p in self.model.parameters()])
+        lo, hi = flat.clone(), flat.clone()
+        dist.all_reduce(lo, op=dist.ReduceOp.MIN)
+        dist.all_reduce(hi, op=dist.ReduceOp.MAX)
+        return bool(torch.equal(lo, hi))
 
     def _progress_bar(self):
         if not (self.tc.progress and self.dist.is_main):

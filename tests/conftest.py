@@ -1,0 +1,36 @@
+"""Shared fixtures: tiny models and tiny data so the whole suite runs on 2 CPU cores."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from genlab.data.base import ImageData
+
+torch.set_num_threads(1)  # tiny tensors: threads only add overhead, and CI has 2 cores
+
+# One tiny option set per family, for 8x8 single-channel images. A new family adds its line here;
+# tests/models/test_contract.py fails until it does.
+TINY: dict[str, dict] = {
+    "ae": {"arch": "mlp", "hidden": (16, 8), "latent_dim": 4},
+    "dae": {"arch": "conv", "channels": (4, 8), "hidden": (16,), "latent_dim": 4, "corruption": "mask"},
+    "vae": {"arch": "conv", "channels": (4, 8), "hidden": (16,), "latent_dim": 4},
+}
+
+
+def tiny_images(n: int = 64, shape=(1, 8, 8), classes: int = 4, seed: int = 0) -> ImageData:
+    """Blobby synthetic images with labels (class = which quadrant is bright)."""
+    g = torch.Generator().manual_seed(seed)
+    c, h, w = shape
+    y = torch.randint(0, classes, (n,), generator=g)
+    x = torch.rand(n, c, h, w, generator=g) * 0.3
+    for i in range(n):
+        r, q = divmod(int(y[i]) % 4, 2)
+        x[i, :, r * h // 2:(r + 1) * h // 2, q * w // 2:(q + 1) * w // 2] += 0.6
+    x = (x.clamp(0, 1) * 255).round().to(torch.uint8)
+    return ImageData(x, y, "tiny", "train", tuple(str(k) for k in range(classes)), "synthetic")
+
+
+@pytest.fixture
+def tiny_data() -> ImageData:
+    return tiny_images()

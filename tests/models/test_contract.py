@@ -1,0 +1,115 @@
+"""The shared contract, run over every entry of FAMILIES (shared ARCHITECTURE.md)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from genlab.models import FAMILIES, build_model
+from genlab.models.base import CAPABILITIES
+from genlab.train.checkpoint import load_checkpoint, save_checkpoint
+from tests.conftest import TINY, tiny_images
+
+FAMILY_NAMES = sorted(FAMILIES)
+
+
+def make(family: str, **extra):
+    torch.manual_seed(0)
+    return build_model(family, {**TINY[family], **extra}, shape=(1, 8, 8), num_classes=4)
+
+
+def test_every_family_has_tiny_options():
+    assert sorted(TINY) == FAMILY_NAMES
+
+
+@pytest.mark.parametrize("family", FAMILY_NAMES)
+class TestContract:
+    def test_declares_known_capabilities(self, family):
+        cls = FAMILIES[family]
+        assert cls.family == family
+        assert cls.capabilities <= CAPABILITIES
+
+    def test_losses_are_named_finite_scalars(self, family):
+        data = tiny_images(16)
+        losses = make(family).training_losses(data.images(), data.y, generator=torch.Generator().manual_seed(0))
+        assert "loss" in losses
+        for name, value in losses.items():
+            assert value.ndim == 0, name
+            assert torch.isfinite(value), name
+
+    def test_gradients_reach_every_parameter(self, family):
+        model = make(family)
+        data = tiny_images(16)
+        model.training_losses(data.images(), data.y, generator=torch.Generator().manual_seed(0))["loss"].backward()
+        for name, p in model.named_parameters():
+            assert p.grad is not None and p.grad.abs().sum() > 0, f"no gradient reaches {name}"
+
+    def test_sample_shape_and_range(self, family):
+        model = make(family).eval()
+        x = model.sample(5, generator=torch.Generator().manual_seed(0))
+        assert x.shape == (5, 1, 8, 8)
+        assert x.min() >= 0 and x.max() <= 1 and torch.isfinite(x).all()
+
+    def test_same_generator_same_samples(self, family):
+        model = make(family).eval()
+        a = model.sample(4, generator=torch.Generator().manual_seed(3))
+        b = model.sample(4, generator=torch.Generator().manual_seed(3))
+        c = model.sample(4, generator=torch.Generator().manual_seed(4))
+        assert torch.equal(a, b)
+        assert not torch.equal(a, c)
+
+    def test_loss_falls_when_overfitting_one_batch(self, family):
+        model = make(family)
+        data = tiny_images(16)
+        x, y = data.images(), data.y
+        opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+
+        def loss_at(seed):
+            return model.training_losses(x, y, generator=torch.Generator().manual_seed(seed))["loss"]
+
+        with torch.no_grad():
+            before = loss_at(0).item()
+        for step in range(150):
+            opt.zero_grad()
+            loss_at(step).backward()
+            opt.step()
+        with torch.no_grad():
+            after = loss_at(0).item()
+        assert after < 0.85 * before, (before, after)
+
+    def test_save_load_round_trip(self, family, tmp_path):
+        model = make(family).eval()
+        save_checkpoint(tmp_path, 7, model=model.state_dict(), state={"step": 7})
+        loaded = load_checkpoint(tmp_path / "step_00000007")
+        other = make(family)
+        with torch.no_grad():
+            for p in other.parameters():
+                p.add_(1.0)
+        other.load_state_dict(loaded["model"])
+        other.eval()
+        g = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+        assert torch.equal(model.sample(3, generator=g()), other.sample(3, generator=g()))
+        assert loaded["meta"]["step"] == 7
+
+    def test_capabilities_work(self, family):
+        model = make(family).eval()
+        x = tiny_images(6).images()
+        if "reconstruct" in model.capabilities:
+            assert model.reconstruct(x).shape == x.shape
+        if "latent" in model.capabilities:
+            z = model.encode(x)
+            z = z[0] if isinstance(z, tuple) else z
+            assert z.shape[0] == 6 and model.decode(z).shape == x.shape
+        if "likelihood" in model.capabilities:
+            nll = model.nll_bound((x > 0.5).float(), k=3, generator=torch.Generator().manual_seed(0))
+            assert nll.shape == (6,) and torch.isfinite(nll).all() and (nll > 0).all()
+
+
+def test_unknown_family_lists_valid_ones():
+    with pytest.raises(ValueError, match="valid: \\['ae'"):
+        build_model("gann", {}, shape=(1, 8, 8))
+
+
+def test_unknown_option_names_it():
+    with pytest.raises(ValueError, match="latent_dims"):
+        build_model("vae", {"latent_dims": 3}, shape=(1, 8, 8))

@@ -1,0 +1,18 @@
+"""Run by test_distributed.py under torchrun: trains a tiny AE in RUN_DIR with BATCH images per process."""
+
+from __future__ import annotations
+
+import sys
+
+import torch
+
+from genlab.config import DataConfig, RunConfig, TrainConfig
+from genlab.train.trainer import train
+from tests.conftest import TINY, tiny_images
+
+if __name__ == "__main__":
+    run_dir, batch = sys.argv[1], int(sys.argv[2])
+    torch.set_num_threads(1)
+    config = RunConfig("ae", dict(TINY["ae"]), DataConfig("tiny"),
+                       TrainConfig(steps=6, batch_size=batch, lr=1e-2, device="cpu", progress=False, log_every=1))
+    train(config, run_dir, data=tiny_images(64))

@@ -1,0 +1,176 @@
+"""The trainer: exact resume, divergence handling, run-folder safety, schedules, EMA, budgets."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from genlab.config import DataConfig, RunConfig, TrainConfig
+from genlab.runs import RunError, load_run
+from genlab.train import checkpoint as ckpt
+from genlab.train.trainer import Trainer, TrainingDiverged, lr_lambda, train
+from tests.conftest import TINY, tiny_images
+
+
+def vae_config(steps=20, **train_options) -> RunConfig:
+    tc = TrainConfig(steps=steps, batch_size=8, lr=3e-3, log_every=1, progress=False, **train_options)
+    return RunConfig("vae", dict(TINY["vae"]), DataConfig("tiny", binarize="dynamic"), tc)
+
+
+def losses(run_dir) -> list[tuple[int, float]]:
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    return [(r["step"], r["loss"]) for r in map(json.loads, lines)]
+
+
+def test_interrupted_and_resumed_run_matches_uninterrupted(tmp_path):
+    data = tiny_images(64)
+    config = vae_config(20, ema_decay=0.9, warmup_steps=3, schedule="cosine")
+    full = train(config, tmp_path / "full", data=data)
+
+    def interrupt_at_8(record):
+        if record["step"] == 8:
+            raise KeyboardInterrupt
+
+    part = train(config, tmp_path / "part", data=data, on_log=interrupt_at_8)
+    assert part.stopped == "interrupted" and part.step == 8
+    resumed = train(config, tmp_path / "part", data=data, resume=True)
+    assert resumed.step == 20
+    assert losses(tmp_path / "part") == losses(tmp_path / "full")
+    a, b = load_run(tmp_path / "full"), load_run(tmp_path / "part")
+    for (name, p), q in zip(a.model.state_dict().items(), b.model.state_dict().values()):
+        assert torch.equal(p, q), name
+    assert full.history[-1]["loss"] == resumed.history[-1]["loss"]
+
+
+def test_nan_loss_stops_with_step_and_keeps_last_good_checkpoint(tmp_path):
+    data = tiny_images(64)
+    config = vae_config(10, checkpoint_every=3)
+    from genlab.runs import prepare_run_dir
+
+    run_dir, _ = prepare_run_dir(tmp_path / "run", config, resume=False, overwrite=False, data=data)
+    trainer = Trainer(config, data, run_dir)
+    real = trainer.model.training_losses
+
+    def poisoned(x, y=None, *, generator=None):
+        out = real(x, y, generator=generator)
+        if trainer.model.step >= 5:
+            out["loss"] = out["loss"] * float("nan")
+        return out
+
+    trainer.model.training_losses = poisoned
+    with pytest.raises(TrainingDiverged, match="at step 5"):
+        trainer.fit()
+    good = ckpt.latest_checkpoint(run_dir / "checkpoints")
+    assert good.name == "step_00000003"
+    assert load_run(run_dir).step == 3
+
+
+def test_existing_run_is_never_overwritten_by_accident(tmp_path):
+    data = tiny_images(32)
+    config = vae_config(2)
+    train(config, tmp_path / "r", data=data)
+    before = (tmp_path / "r" / "metrics.jsonl").read_text()
+    with pytest.raises(RunError, match="--resume.*--overwrite"):
+        train(config, tmp_path / "r", data=data)
+    assert (tmp_path / "r" / "metrics.jsonl").read_text() == before
+    train(config, tmp_path / "r", data=data, overwrite=True)
+    with pytest.raises(RunError, match="nothing to resume"):
+        train(config, tmp_path / "new", data=data, resume=True)
+    other = RunConfig("vae", {**TINY["vae"], "latent_dim": 3}, config.data, config.train)
+    with pytest.raises(RunError, match="its model was"):
+        train(other, tmp_path / "r", data=data, resume=True)
+
+
+def test_resume_can_extend_training(tmp_path):
+    data = tiny_images(32)
+    train(vae_config(4), tmp_path / "r", data=data)
+    more = train(vae_config(7), tmp_path / "r", data=data, resume=True)
+    assert more.step == 7 and [s for s, _ in losses(tmp_path / "r")] == list(range(1, 8))
+
+
+def test_checkpoint_survives_a_crash_mid_save(tmp_path, monkeypatch):
+    state = {"w": torch.ones(3)}
+    ckpt.save_checkpoint(tmp_path, 1, model=state, state={"step": 1})
+
+    def boom(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(ckpt.torch, "save", boom)
+    with pytest.raises(OSError):
+        ckpt.save_checkpoint(tmp_path, 2, model={"w": torch.zeros(3)}, state={"step": 2})
+    latest = ckpt.latest_checkpoint(tmp_path)
+    assert latest.name == "step_00000001"
+    assert torch.equal(ckpt.load_checkpoint(latest)["model"]["w"], torch.ones(3))
+    monkeypatch.undo()
+    ckpt.save_checkpoint(tmp_path, 3, model=state, state={"step": 3})
+    assert not list(tmp_path.glob(".tmp-*"))  # the crashed save's leftovers are cleaned up
+
+
+def test_damaged_latest_pointer_falls_back_to_scan(tmp_path):
+    for step in (1, 2):
+        ckpt.save_checkpoint(tmp_path, step, model={"w": torch.full((2,), float(step))}, state={}, keep=5)
+    (tmp_path / "latest").write_text("step_99999999\n")
+    assert ckpt.latest_checkpoint(tmp_path).name == "step_00000002"
+
+
+def test_loading_never_unpickles_arbitrary_objects(tmp_path):
+    ckpt.save_checkpoint(tmp_path, 1, model={"w": torch.ones(1)}, state={"step": 1})
+    target = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            import os
+
+            return (os.system, (f"touch {target}",))
+
+    torch.save({"step": 1, "x": Evil()}, tmp_path / "step_00000001" / "state.pt")
+    with pytest.raises(ckpt.CheckpointError, match="could not read"):
+        ckpt.load_checkpoint(tmp_path / "step_00000001")
+    assert not target.exists()
+
+
+def test_keeps_only_recent_checkpoints(tmp_path):
+    for step in range(1, 6):
+        ckpt.save_checkpoint(tmp_path, step, model={"w": torch.ones(1)}, state={}, keep=2)
+    assert sorted(p.name for p in tmp_path.glob("step_*")) == ["step_00000004", "step_00000005"]
+
+
+def test_lr_schedule_shapes():
+    assert lr_lambda(0, 10, 100, "constant") == pytest.approx(0.1)
+    assert lr_lambda(9, 10, 100, "constant") == pytest.approx(1.0)
+    assert lr_lambda(10, 10, 100, "cosine") == pytest.approx(1.0)
+    assert lr_lambda(100, 10, 100, "cosine") == pytest.approx(0.0, abs=1e-9)
+    assert lr_lambda(55, 10, 100, "linear") == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="constant, cosine, linear"):
+        lr_lambda(50, 0, 100, "step")
+
+
+def test_ema_is_used_for_sampling_and_differs_from_raw(tmp_path):
+    data = tiny_images(64)
+    train(vae_config(10, ema_decay=0.5), tmp_path / "r", data=data)
+    ema, raw = load_run(tmp_path / "r"), load_run(tmp_path / "r", ema=False)
+    pe, pr = ema.model.decoder.body[-1].weight, raw.model.decoder.body[-1].weight
+    assert not torch.equal(pe, pr)
+
+
+def test_time_budget_stops_early_and_saves(tmp_path):
+    data = tiny_images(64)
+    result = train(vae_config(100000, time_budget=0.5), tmp_path / "r", data=data)
+    assert result.stopped == "time_budget" and 0 < result.step < 100000
+    assert load_run(tmp_path / "r").step == result.step
+
+
+def test_sample_grids_and_metrics_written(tmp_path):
+    data = tiny_images(64)
+    train(vae_config(6, sample_every=3), tmp_path / "r", data=data)
+    assert sorted(p.name for p in (tmp_path / "r" / "samples").glob("*.png")) == [
+        "step_00000003.png", "step_00000006.png"]
+    rec = json.loads((tmp_path / "r" / "metrics.jsonl").read_text().splitlines()[-1])
+    assert {"step", "loss", "kl", "recon", "lr", "img_per_s"} <= set(rec)
+
+
+def test_batch_too_large_is_a_clear_error():
+    with pytest.raises(ValueError, match="lower --train.batch-size"):
+        train(vae_config(2, ), None, data=tiny_images(4))
