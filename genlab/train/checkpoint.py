@@ -3,6 +3,7 @@
 Layout of one checkpoint, `checkpoints/step_00001000/`:
     model.safetensors   the weights (and buffers)
     ema.safetensors     the EMA weights, when EMA is on
+    config.json         the run's config (so one checkpoint folder is self-contained)
     state.pt            optimizer/scheduler/RNG state: tensors and plain containers only,
                         loaded with torch.load(weights_only=True) (a restricted unpickler)
     meta.json           step and summary; written last, so its presence marks a complete checkpoint
@@ -67,7 +68,8 @@ def _tensors(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 def save_checkpoint(ckpt_dir: Path, step: int, *, model: dict[str, torch.Tensor],
                     state: dict[str, Any], ema: dict[str, torch.Tensor] | None = None,
-                    meta: dict[str, Any] | None = None, keep: int = 2) -> Path:
+                    meta: dict[str, Any] | None = None, config: dict[str, Any] | None = None,
+                    keep: int = 2) -> Path:
     """Write checkpoint `step` atomically under `ckpt_dir`, point `latest` at it, prune old ones."""
     ckpt_dir = Path(ckpt_dir)
     ckpt_dir.mkdir(parents=True, exist_ok=True)
@@ -80,6 +82,8 @@ def save_checkpoint(ckpt_dir: Path, step: int, *, model: dict[str, torch.Tensor]
     if ema is not None:
         save_file(_tensors(ema), str(tmp / "ema.safetensors"))
     torch.save(state, tmp / "state.pt")
+    if config is not None:
+        (tmp / "config.json").write_text(json.dumps(config, indent=2))
     (tmp / "meta.json").write_text(json.dumps({"step": step, "time": time.time(), **(meta or {})}, indent=2))
     for f in tmp.iterdir():
         _fsync_file(f)

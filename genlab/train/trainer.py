@@ -149,7 +149,7 @@ class Trainer:
             ema = None if self.ema is None else self.ema.state_dict()
             ckpt.save_checkpoint(self.run_dir / "checkpoints", self.step, model=self.model.state_dict(),
                                  state=self.state(), ema=ema, meta={"metrics": metrics or {}},
-                                 keep=self.tc.keep_checkpoints)
+                                 config=self.config.to_json(), keep=self.tc.keep_checkpoints)
         barrier(self.dist)
         return self.run_dir / "checkpoints"
 
