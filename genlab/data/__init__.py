@@ -1,0 +1,75 @@
+"""Datasets as uint8 image tensors: `load_data(name, split=..., data_dir=...) -> ImageData`.
+
+Named datasets live in `DATASETS` (one module per source kind); `folder:PATH` and `npz:PATH` read user data.
+Importing this package loads torch and numpy only; Pillow and scikit-learn load when a loader needs them.
+See docs/DATA.md for where each dataset is looked for.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from pathlib import Path
+
+from genlab.data import cifar, digits, emoji, fashion_mnist, mnist
+from genlab.data.base import DataError, ImageData
+from genlab.data.common import DatasetInfo, Loader, Split, as_path, check_split
+from genlab.data.folder import load_folder
+from genlab.data.npz import load_npz
+
+__all__ = ["DATASETS", "DataError", "DatasetInfo", "ImageData", "Loader", "list_datasets", "load_data"]
+
+DATASETS: dict[str, Loader] = {
+    "digits": digits.LOADER,
+    "mnist": mnist.LOADER,
+    "fashion-mnist": fashion_mnist.LOADER,
+    "cifar10": cifar.LOADER,
+    "emoji": emoji.LOADER,
+}
+PATH_FORMS = {"folder": load_folder, "npz": load_npz}  # "folder:PATH", "npz:PATH"
+ALIASES = {"fashion_mnist": "fashion-mnist", "fashionmnist": "fashion-mnist", "cifar-10": "cifar10"}
+
+
+def valid_names() -> list[str]:
+    """Every accepted dataset name, with the path forms spelled out."""
+    return [*DATASETS, *(f"{form}:PATH" for form in PATH_FORMS)]
+
+
+def load_data(name: str, *, split: Split = "train", data_dir: str | Path | None = None) -> ImageData:
+    """Load dataset `name` as uint8 (n, c, h, w) images with labels (or None).
+
+    Args:
+        name: a key of DATASETS (case-insensitive), "folder:PATH" or "npz:PATH".
+        split: "train" or "test".
+        data_dir: a folder (or, for cifar10, an archive) to look in first; ignored by digits and emoji,
+            and by the PATH forms, which name their own files.
+    Raises:
+        ValueError for a bad split; DataError (a ValueError) for an unknown name or unreadable/missing data,
+        with a message saying how to fix it.
+    """
+    check_split(split)
+    form, sep, rest = name.partition(":")
+    if sep and form.lower() in PATH_FORMS:
+        if not rest.strip():
+            raise DataError(f"{name!r}: give a path after the colon, e.g. {form.lower()}:/data/my_images")
+        return PATH_FORMS[form.lower()](name, split)
+    key = name.lower()
+    key = ALIASES.get(key, key)
+    if key not in DATASETS:
+        close = difflib.get_close_matches(key, list(DATASETS), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise DataError(f"unknown dataset {name!r}; valid names: {', '.join(valid_names())}.{hint}")
+    path = as_path(data_dir)
+    if path is not None and not path.exists():
+        raise DataError(f"data_dir {str(path)!r} does not exist")
+    data = DATASETS[key](split, path)
+    return data if data.name == name else dataclasses.replace(data, name=name)
+
+
+def list_datasets(data_dir: str | Path | None = None) -> list[DatasetInfo]:
+    """What each named dataset is and whether it loads here without network (checks files, loads nothing).
+
+    Args:
+        data_dir: the folder `load_data` would be given, so it is searched too.
+    """
+    return [loader.info(name, data_dir) for name, loader in DATASETS.items()]

@@ -1,0 +1,153 @@
+"""Pieces every loader shares: the split check, the cache folder, the registry entry and its info."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, get_args
+
+import numpy as np
+import torch
+
+from genlab.data.base import ImageData
+
+Split = Literal["train", "test"]
+SPLITS: tuple[str, ...] = get_args(Split)
+
+
+def check_split(split: str) -> Split:
+    """Return `split` unchanged, or raise ValueError naming the valid choices."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {', '.join(map(repr, SPLITS))}; got {split!r}")
+    return split  # type: ignore[return-value]
+
+
+def cache_dir() -> Path:
+    """The folder for downloads and decoded caches: $GENLAB_CACHE, else ~/.cache/genlab (not created here)."""
+    env = os.environ.get("GENLAB_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "genlab"
+
+
+def as_path(data_dir: str | Path | None) -> Path | None:
+    """`data_dir` as an expanded Path, or None."""
+    return None if data_dir is None else Path(data_dir).expanduser()
+
+
+def package_dir(module: str) -> Path | None:
+    """The folder of an installed package found WITHOUT importing it (some run heavy code at import)."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def package_version(dist: str) -> str | None:
+    """The installed version of distribution `dist`, or None."""
+    from importlib import metadata
+
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def read_npz_cache(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray] | None:
+    """The arrays `keys` from a cache file, or None when it is absent or damaged (then it is rebuilt)."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return {k: npz[k] for k in keys}
+    except (OSError, ValueError, KeyError, EOFError):
+        return None
+
+
+def write_npz_cache(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Save arrays atomically (temp file + rename); a read-only cache folder is silently skipped."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".part", dir=path.parent)
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def make_image_data(
+    x: np.ndarray,
+    y: np.ndarray | None,
+    *,
+    name: str,
+    split: str,
+    classes: tuple[str, ...] | None,
+    source: str,
+) -> ImageData:
+    """Wrap numpy arrays as ImageData.
+
+    Args:
+        x: (n, c, h, w) uint8.
+        y: (n,) integer labels, or None.
+    """
+    assert x.dtype == np.uint8 and x.ndim == 4, (x.dtype, x.shape)
+    xt = torch.from_numpy(np.require(x, requirements=["C", "W"]))  # copies only read-only/strided arrays
+    yt = None if y is None else torch.from_numpy(np.require(y, dtype=np.int64, requirements=["C", "W"]))
+    return ImageData(xt, yt, name=name, split=split, classes=classes, source=source)
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What `list_datasets` reports about one named dataset.
+
+    Args:
+        name: the name `load_data` accepts.
+        description: one line.
+        shape: (c, h, w) of one image.
+        num_classes: 0 for unlabelled data.
+        available: True when it loads on this machine without network.
+        where: the file or package it would load from, or how to get it.
+    """
+
+    name: str
+    description: str
+    shape: tuple[int, int, int]
+    num_classes: int
+    available: bool
+    where: str
+
+
+@dataclass(frozen=True)
+class Loader:
+    """A named dataset in `DATASETS`: call it like `load_data` without the name.
+
+    Args:
+        load: (split, data_dir) -> ImageData; `name` is filled in by the caller.
+        locate: data_dir -> (available, where); cheap, reads no image data, never uses the network.
+        description: one line for `genlab datasets`.
+        shape: (c, h, w) of one image.
+        num_classes: 0 for unlabelled data.
+    """
+
+    load: Callable[[Split, Path | None], ImageData]
+    locate: Callable[[Path | None], tuple[bool, str]]
+    description: str
+    shape: tuple[int, int, int]
+    num_classes: int
+
+    def __call__(self, split: Split = "train", data_dir: str | Path | None = None) -> ImageData:
+        return self.load(check_split(split), as_path(data_dir))
+
+    def info(self, name: str, data_dir: str | Path | None = None) -> DatasetInfo:
+        available, where = self.locate(as_path(data_dir))
+        return DatasetInfo(name, self.description, self.shape, self.num_classes, available, where)
