@@ -60,8 +60,23 @@ def train(model: _family_union(), data: str = "mnist", data_dir: Optional[str] =
     print(f"run saved in {run_dir}/ (samples in {run_dir}/samples/)")
 
 
+def parse_options(pairs: tuple[str, ...]) -> dict[str, object]:
+    """KEY=VALUE strings -> dict; values parsed as JSON when they can be (numbers, true/false)."""
+    out: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--option takes KEY=VALUE, got {pair!r}")
+        try:
+            out[key.replace("-", "_")] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.replace("-", "_")] = value
+    return out
+
+
 def sample(run: tyro.conf.Positional[str], n: Annotated[int, tyro.conf.arg(aliases=["-n"])] = 64,
-           out: str = "samples.png", seed: int = 0, label: Optional[int] = None, ema: bool = True) -> None:
+           out: str = "samples.png", seed: int = 0, label: Optional[int] = None, ema: bool = True,
+           option: tuple[str, ...] = ()) -> None:
     """Draw samples from a trained run into a PNG grid or an .npz of raw uint8 arrays.
 
     Args:
@@ -71,6 +86,7 @@ def sample(run: tyro.conf.Positional[str], n: Annotated[int, tyro.conf.arg(alias
         seed: sampling seed.
         label: for a conditional model, draw only this class (default: cycle through all classes).
         ema: use the EMA weights when the run kept them.
+        option: family-specific sampling options as KEY=VALUE, e.g. --option steps=20 sampler=ddim.
     """
     import numpy as np
     import torch
@@ -88,7 +104,7 @@ def sample(run: tyro.conf.Positional[str], n: Annotated[int, tyro.conf.arg(alias
         labels = torch.full((n,), label) if label is not None else torch.arange(n) % r.model.num_classes
     elif label is not None:
         raise ValueError(f"--label needs a conditional model; this {r.config.family} run is unconditional")
-    images = sample_fn(r, n, labels=labels, seed=seed)
+    images = sample_fn(r, n, labels=labels, seed=seed, **parse_options(option))
     if suffix == ".png":
         nrow = r.model.num_classes if labels is not None and label is None and r.model.num_classes <= 16 else None
         save_grid(images, out, nrow=nrow, scale=2)

@@ -129,13 +129,22 @@ def load_run(path: str | Path, *, ema: bool = True, device: str | torch.device =
 
 
 def sample(run: Run | str | Path, n: int = 64, *, labels: torch.Tensor | None = None,
-           seed: int | None = 0) -> torch.Tensor:
-    """n images (n, c, h, w) in [0, 1] from a run (a path or a loaded Run)."""
+           seed: int | None = 0, **options: Any) -> torch.Tensor:
+    """n images (n, c, h, w) in [0, 1] from a run (a path or a loaded Run); `options` go to the
+    family's `sample` (e.g. a diffusion model's sampler and steps)."""
     r = run if isinstance(run, Run) else load_run(run)
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
     g = None if seed is None else torch.Generator(device=r.model.device).manual_seed(seed)
     if r.model.conditional and labels is None:
         labels = torch.arange(n) % r.model.num_classes
+    if options:
+        import inspect
+
+        accepted = [k for k in inspect.signature(r.model.sample).parameters if k not in ("n", "labels", "generator")]
+        unknown = sorted(set(options) - set(accepted))
+        if unknown:
+            raise ValueError(f"a {r.config.family} model has no sampling option(s) {unknown}; "
+                             f"valid: {accepted or 'none'}")
     with torch.no_grad():
-        return r.model.sample(n, labels=labels, generator=g)
+        return r.model.sample(n, labels=labels, generator=g, **options)

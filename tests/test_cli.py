@@ -79,6 +79,8 @@ def test_resume_and_overwrite_rules(trained, tmp_path, capsys):
     (["sample", "RUNS/missing"], "not a genlab run"),
     (["sample", "RUNS/v", "--out", "x.jpg"], ".png or .npz"),
     (["sample", "RUNS/v", "--label", "3"], "conditional"),
+    (["sample", "RUNS/v", "--option", "steps=20"], "no sampling option"),
+    (["sample", "RUNS/v", "--option", "steps"], "KEY=VALUE"),
 ])
 def test_bad_input_gives_one_clear_line(trained, tmp_path, capsys, args, message):
     args = [a.replace("RUNS", str(tmp_path)) for a in args]

@@ -48,6 +48,11 @@ class GenerativeModel(nn.Module):
         """Optimizer name -> the parameters it owns. One optimizer over everything by default."""
         return {"model": [p for p in self.parameters() if p.requires_grad]}
 
+    def train_callbacks(self) -> list:
+        """Functions f(trainer, record) the trainer calls after each log line (diagnostics, watchdogs).
+        They may add keys to `record` before it is printed, or act on the trainer (e.g. roll back)."""
+        return []
+
     def on_train_step(self, step: int, total_steps: int) -> None:
         """Called by the trainer before each step; models with schedules (KL warm-up) read it."""
         self.step = step

@@ -75,13 +75,17 @@ class Trainer:
                  on_log: Callable[[dict[str, Any]], None] | None = None):
         self.config, self.tc, self.data = config, config.train, data
         self.run_dir = None if run_dir is None else Path(run_dir)
-        self.on_log = on_log
+        # Called as f(trainer, record) after each log: the user's, then the model's own (e.g. a watchdog).
+        self.callbacks: list[Callable[[Trainer, dict[str, Any]], None]] = []
+        if on_log is not None:
+            self.callbacks.append(lambda trainer, record: on_log(record))
         self.dist, self.device = init_distributed(self.tc.device)
         if self.tc.threads > 0:
             torch.set_num_threads(self.tc.threads)
         self.bf16 = self.tc.bf16 and self.device.type in ("cpu", "cuda")
         self.step = 0
         self.history: list[dict[str, Any]] = []
+        self.grad_norms: dict[str, torch.Tensor] = {}
         self._build()
 
     # --- set-up ---------------------------------------------------------------------------------
@@ -92,6 +96,7 @@ class Trainer:
                                  num_classes=self.data.num_classes).to(self.device)
         if tc.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
+        self.callbacks += list(self.model.train_callbacks())
         self.losses_module: nn.Module = _Losses(self.model)
         self.players = self.model.players()
         if self.dist.enabled:
@@ -173,11 +178,15 @@ class Trainer:
                     f"the {name} loss became {loss.item()} at step {self.step}; training stopped and the last "
                     "good checkpoint is kept. Try a lower --train.lr, --train.grad-clip 1.0, or warm-up.")
             loss.backward()
+            prefix = "" if single else f"{name}/"
             if self.tc.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(self.players[name], self.tc.grad_clip)
+                norm = torch.nn.utils.clip_grad_norm_(self.players[name], self.tc.grad_clip)
+                self.grad_norms[prefix + "grad_norm"] = norm
+            elif (self.step + 1) % self.tc.log_every == 0:  # only where it will be logged
+                grads = [p.grad for p in self.players[name] if p.grad is not None]
+                self.grad_norms[prefix + "grad_norm"] = torch.nn.utils.get_total_norm(grads)
             opt.step()
             self.schedulers[name].step()
-            prefix = "" if single else f"{name}/"
             out.update({prefix + k: v.detach() for k, v in losses.items()})
         if self.ema is not None:
             self.ema.update_parameters(self.model)
@@ -203,17 +212,19 @@ class Trainer:
         return save_grid(images, self.run_dir / "samples" / f"step_{self.step:08d}.png", nrow=nrow, scale=2)
 
     def log(self, sums: dict[str, float], count: int, seconds: float) -> dict[str, Any]:
-        values = mean_across(self.dist, {k: v / max(count, 1) for k, v in sums.items()}, self.device)
+        values = {k: v / max(count, 1) for k, v in sums.items()}
+        values.update({k: float(v) for k, v in self.grad_norms.items()})  # at the last step of the window
+        values = mean_across(self.dist, values, self.device)
         record = {"step": self.step, **{k: round(v, 6) for k, v in values.items()},
                   "lr": self.schedulers[next(iter(self.schedulers))].get_last_lr()[0],
                   "img_per_s": round(count * self.batches.global_batch / max(seconds, 1e-9), 1),
                   "time": round(time.time(), 3)}
+        for callback in self.callbacks:  # may add diagnostics to the record
+            callback(self, record)
         self.history.append(record)
         if self.run_dir is not None and self.dist.is_main:
             with open(self.run_dir / METRICS, "a") as f:
                 f.write(json.dumps(record) + "\n")
-        if self.on_log is not None:
-            self.on_log(record)
         return record
 
     def trim_metrics(self) -> None:

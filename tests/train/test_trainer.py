@@ -29,8 +29,11 @@ def test_interrupted_and_resumed_run_matches_uninterrupted(tmp_path):
     config = vae_config(20, ema_decay=0.9, warmup_steps=3, schedule="cosine")
     full = train(config, tmp_path / "full", data=data)
 
-    def interrupt_at_8(record):
-        if record["step"] == 8:
+    fired = []
+
+    def interrupt_at_8(record):  # like Ctrl-C arriving once, at step 8
+        if record["step"] == 8 and not fired:
+            fired.append(True)
             raise KeyboardInterrupt
 
     part = train(config, tmp_path / "part", data=data, on_log=interrupt_at_8)
