@@ -1,0 +1,89 @@
+"""Inpainting for any model with the "inpaint" capability (today: `ddpm`, by RePaint resampling).
+
+Mask convention: 1 (white in a mask image) marks the pixels to fill in, 0 (black) the pixels to keep.
+The result equals the input exactly wherever the mask is 0.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+MASK_NAMES = ("left", "right", "top", "bottom", "center", "noise")
+
+
+def inpaint_families() -> list[str]:
+    from genlab.models import FAMILIES
+
+    return sorted(name for name, cls in FAMILIES.items() if "inpaint" in cls.capabilities)
+
+
+def named_mask(name: str, shape: tuple[int, int, int], generator: torch.Generator | None = None) -> torch.Tensor:
+    """A built-in (1, 1, h, w) mask: "left"/"right"/"top"/"bottom" half, a "center" square of half the
+    size, or "noise" (half the pixels at random)."""
+    _, h, w = shape
+    m = torch.zeros(1, 1, h, w)
+    if name == "left":
+        m[..., : w // 2] = 1
+    elif name == "right":
+        m[..., w // 2:] = 1
+    elif name == "top":
+        m[..., : h // 2, :] = 1
+    elif name == "bottom":
+        m[..., h // 2:, :] = 1
+    elif name == "center":
+        m[..., h // 4: h // 4 + h // 2, w // 4: w // 4 + w // 2] = 1
+    elif name == "noise":
+        m = (torch.rand(1, 1, h, w, generator=generator) < 0.5).float()
+    else:
+        raise ValueError(f"unknown mask {name!r}; valid: a PNG path or one of {list(MASK_NAMES)}")
+    return m
+
+
+def load_image(path: str | Path, shape: tuple[int, int, int]) -> torch.Tensor:
+    """A PNG/JPEG as (1, c, h, w) floats in [0, 1], converted to the model's channels and resized to (h, w)."""
+    from PIL import Image
+
+    c, h, w = shape
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"image {str(path)!r} does not exist")
+    img = Image.open(path).convert("L" if c == 1 else "RGB")
+    if img.size != (w, h):
+        img = img.resize((w, h), Image.BILINEAR)
+    import numpy as np
+
+    x = torch.from_numpy(np.asarray(img, dtype=np.float32).copy()) / 255.0
+    return x.view(h, w, c).permute(2, 0, 1).unsqueeze(0)
+
+
+def load_mask(spec: str, shape: tuple[int, int, int], generator: torch.Generator | None = None) -> torch.Tensor:
+    """(1, 1, h, w) mask from a built-in name or an image file (white, > 0.5, = fill in)."""
+    if spec in MASK_NAMES:
+        return named_mask(spec, shape, generator)
+    if not Path(spec).exists():
+        raise ValueError(f"mask {spec!r} is neither an image file nor one of {list(MASK_NAMES)}")
+    gray = load_image(spec, (1, *shape[1:]))
+    return (gray > 0.5).float()
+
+
+def inpaint(model: torch.nn.Module, x: torch.Tensor, mask: torch.Tensor, *, labels: torch.Tensor | None = None,
+            generator: torch.Generator | None = None, **options: Any) -> torch.Tensor:
+    """Fill in the masked pixels of x with `model` ("inpaint" capability).
+
+    Args:
+        x: (b, c, h, w) in [0, 1] (or one (c, h, w) image).
+        mask: broadcastable to x; 1 = fill in, 0 = keep.
+        labels: (b,) classes for a conditional model (None: unconditional).
+        options: the family's inpainting options (ddpm: steps, jump_length, resample, guidance).
+    Returns:
+        (b, c, h, w) in [0, 1], equal to x where mask is 0.
+    """
+    if "inpaint" not in getattr(model, "capabilities", ()):
+        raise ValueError(f"{type(model).__name__} cannot inpaint; families that can: {inpaint_families()}")
+    return model.inpaint(x, mask, labels=labels, generator=generator, **options)
+
+
+__all__ = ["MASK_NAMES", "inpaint", "inpaint_families", "load_image", "load_mask", "named_mask"]

@@ -1,0 +1,144 @@
+"""Plots as PNG bytes: training curves and a 2-D map of latent codes.
+
+Figures are drawn with matplotlib's object API on the Agg canvas (`matplotlib.figure.Figure`, never
+pyplot), so nothing touches pyplot's global figure list or the user's interactive backend, and each
+figure is released as soon as its PNG is written. matplotlib and scikit-learn load on first call.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+# Record fields written by the trainer that are not losses.
+NOT_LOSSES = frozenset({"step", "lr", "img_per_s", "time", "epoch", "seconds"})
+_PNG_METADATA = {"Software": None}  # keep the PNGs free of matplotlib's URL text chunk
+
+
+def _figure(width: float, height: float):
+    """A pyplot-free figure on the Agg canvas."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def figure_png(fig: Any, dpi: int = 100) -> bytes:
+    """The figure as PNG bytes; the figure is cleared afterwards so its memory is freed."""
+    buf = io.BytesIO()
+    try:
+        fig.savefig(buf, format="png", dpi=dpi, metadata=_PNG_METADATA)
+    finally:
+        fig.clear()
+    return buf.getvalue()
+
+
+def loss_keys(history: Sequence[dict[str, Any]]) -> list[str]:
+    """The numeric, non-bookkeeping fields of the records, in first-seen order."""
+    keys: list[str] = []
+    for rec in history:
+        for k, v in rec.items():
+            numeric = isinstance(v, (int, float)) and not isinstance(v, bool)
+            if numeric and k not in NOT_LOSSES and k not in keys:
+                keys.append(k)
+    return keys
+
+
+def loss_curves(history: Sequence[dict[str, Any]], keys: Sequence[str] | None = None) -> bytes:
+    """One subplot per loss (x = optimizer step), as PNG bytes.
+
+    Args:
+        history: metric records with a "step" field, e.g. `TrainResult.history` or metrics.jsonl lines.
+        keys: which fields to plot; default every numeric field except step, lr, img_per_s and time.
+    """
+    records = [r for r in history if "step" in r]
+    if not records:
+        raise ValueError("loss_curves needs at least one metric record with a 'step' field; "
+                         "the history is empty")
+    keys = list(keys) if keys is not None else loss_keys(records)
+    if not keys:
+        raise ValueError(f"no loss fields to plot; the records have {sorted(records[0])}")
+    cols = min(len(keys), 4)
+    rows = math.ceil(len(keys) / cols)
+    fig = _figure(3.2 * cols, 2.6 * rows)
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        if i >= len(keys):
+            ax.set_visible(False)
+            continue
+        pts = [(r["step"], r[keys[i]]) for r in records if isinstance(r.get(keys[i]), (int, float))]
+        steps, values = zip(*pts) if pts else ((), ())
+        ax.plot(steps, values, marker="." if len(pts) < 30 else None, lw=1.5, color="C0")
+        ax.set_title(keys[i])
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+    return figure_png(fig)
+
+
+def pca_2d(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Project (n, d) codes onto their first two principal components: ((n, 2), explained ratio (2,))."""
+    from sklearn.decomposition import PCA
+
+    n, d = codes.shape
+    if d == 1:  # nothing to project: show the single coordinate against zero
+        return np.concatenate([codes - codes.mean(0), np.zeros((n, 1))], 1), np.array([1.0, 0.0])
+    pca = PCA(n_components=2, svd_solver="full", random_state=0)
+    return pca.fit_transform(codes), pca.explained_variance_ratio_
+
+
+def _numpy(a: torch.Tensor | np.ndarray) -> np.ndarray:
+    return a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else np.asarray(a)
+
+
+def latent_map(codes: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray | None = None, *,
+               classes: Sequence[str] | None = None, title: str = "latent codes (PCA)") -> bytes:
+    """Scatter the 2-D PCA of latent codes, coloured by class, as PNG bytes.
+
+    Up to 20 classes get one colour each and a legend; more get a colorbar.
+
+    Args:
+        codes: (n, d) latent codes (e.g. a VAE's mu on the test set), n >= 2.
+        labels: (n,) integer class labels, or None for one colour.
+        classes: class names indexed by label, for the legend.
+        title: the plot's title.
+    """
+    z = _numpy(codes).astype(np.float64)
+    z = z.reshape(z.shape[0], -1)  # (n, d)
+    if z.shape[0] < 2:
+        raise ValueError(f"latent_map needs at least 2 codes, got {z.shape[0]}")
+    y = None if labels is None else _numpy(labels).ravel()
+    if y is not None and y.shape[0] != z.shape[0]:
+        raise ValueError(f"got {z.shape[0]} codes but {y.shape[0]} labels")
+    p, ratio = pca_2d(z)
+    fig = _figure(6.4, 5.6)
+    ax = fig.add_subplot()
+    size = 6.0 if len(p) > 1000 else 14.0
+    if y is None:
+        ax.scatter(p[:, 0], p[:, 1], s=size, alpha=0.6, lw=0)
+    elif len(np.unique(y)) <= 20:
+        import matplotlib
+
+        colors = matplotlib.colormaps["tab10" if y.max() < 10 else "tab20"]
+        for k in np.unique(y):
+            name = classes[int(k)] if classes is not None and int(k) < len(classes) else str(int(k))
+            m = y == k
+            ax.scatter(p[m, 0], p[m, 1], s=size, alpha=0.7, lw=0, color=colors(int(k) % colors.N), label=name)
+        ax.legend(markerscale=3.0, fontsize=8, loc="best", framealpha=0.8, title="class")
+    else:
+        sc = ax.scatter(p[:, 0], p[:, 1], c=y, s=size, alpha=0.7, lw=0, cmap="viridis")
+        fig.colorbar(sc, ax=ax, label="class")
+    ax.set_xlabel(f"PC 1 ({100 * ratio[0]:.0f}% of variance)")
+    ax.set_ylabel(f"PC 2 ({100 * ratio[1]:.0f}% of variance)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    return figure_png(fig)
+
+
+__all__ = ["figure_png", "latent_map", "loss_curves", "loss_keys", "pca_2d"]
