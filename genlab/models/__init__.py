@@ -7,12 +7,18 @@ from typing import Any
 
 from genlab.models.autoencoder import Autoencoder, DenoisingAutoencoder
 from genlab.models.base import GenerativeModel
+from genlab.models.diffusion.latent import LDM
+from genlab.models.diffusion.model import DDPM
+from genlab.models.gan import CGAN, DCGAN, GAN, WGANGP
+from genlab.models.stylegan import StyleGAN
 from genlab.models.vae import VAE
 
 FAMILIES: dict[str, type[GenerativeModel]] = {
     "ae": Autoencoder,
     "dae": DenoisingAutoencoder,
     "vae": VAE,
+    "ddpm": DDPM, "ldm": LDM,
+    "gan": GAN, "dcgan": DCGAN, "cgan": CGAN, "wgan-gp": WGANGP, "stylegan": StyleGAN,
 }
 
 

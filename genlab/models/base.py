@@ -7,7 +7,9 @@ A model is an `nn.Module` that the trainer knows only through:
 - `players()`: which parameters each optimizer owns. One player by default; a GAN has two, and the
   trainer then calls `training_losses(..., player=name)` once per player per step.
 - optional capabilities, declared in `capabilities`: "latent" (encode/decode), "reconstruct",
-  "likelihood" (`nll_bound`), "conditional" (labels in sample and training).
+  "likelihood" (`nll_bound`), "conditional" (labels in sample and training), "inpaint"
+  (`inpaint(x, mask, ...)`: fill in where mask is 1, keep the rest exactly) and "denoise"
+  (`denoise(x, *, noise_std=None, strength=..., ...)`: SDEdit-style clean-up of a noisy image).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-CAPABILITIES = frozenset({"latent", "reconstruct", "likelihood", "conditional"})
+CAPABILITIES = frozenset({"latent", "reconstruct", "likelihood", "conditional", "inpaint", "denoise"})
 
 
 class GenerativeModel(nn.Module):
@@ -47,6 +49,20 @@ class GenerativeModel(nn.Module):
     def players(self) -> dict[str, list[nn.Parameter]]:
         """Optimizer name -> the parameters it owns. One optimizer over everything by default."""
         return {"model": [p for p in self.parameters() if p.requires_grad]}
+
+    def optimizer_options(self) -> dict[str, dict[str, Any]]:
+        """Per-player optimizer settings that replace the TrainConfig's, e.g. a GAN's
+        {"d": {"lr": 2e-4, "betas": (0.5, 0.999)}, "g": {...}}. None by default."""
+        return {}
+
+    def active_players(self, step: int) -> list[str] | None:
+        """The players that take an optimizer step at trainer step `step` (None = all), e.g. a WGAN's
+        generator only every n_critic-th step. Every player's lr schedule still follows the trainer's step."""
+        return None
+
+    def progress_keys(self) -> list[str]:
+        """Record keys to show in the progress bar (empty = the first few losses)."""
+        return []
 
     def train_callbacks(self) -> list:
         """Functions f(trainer, record) the trainer calls after each log line (diagnostics, watchdogs).

@@ -1,0 +1,119 @@
+"""Shared helpers for the benchmark scripts: machine description, MNIST loading, result JSON.
+
+Every benchmark writes benchmarks/results/<name>.json:
+    {"name", "figures": {...}, "command", "machine": {...}, "date", "notes"}
+and benchmarks/render.py turns all of them into docs/BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import shlex
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+# OpenMP threads that spin while waiting burn the CPU time of a shared machine: on this 2-core box with a
+# load of ~10, a 2-thread MLP-VAE step took 164 CPU-ms (786 wall-ms) with libgomp's default spinning and
+# 12 CPU-ms (51 wall-ms) with passive waiting. Must be set before torch is imported; set
+# OMP_WAIT_POLICY=ACTIVE in the environment to measure the default behaviour.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+if str(ROOT) not in sys.path:  # run as `python benchmarks/x.py` from a checkout
+    sys.path.insert(0, str(ROOT))
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (platform.processor() elsewhere)."""
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine(threads: int | None = None) -> dict[str, Any]:
+    """What the figures were measured on: CPU, cores, torch version, threads, bf16 support."""
+    import torch
+
+    flags = ""
+    try:
+        flags = open("/proc/cpuinfo").read()
+    except OSError:
+        pass
+    return {"cpu": cpu_model(), "cores": os.cpu_count(),
+            "threads": threads if threads is not None else torch.get_num_threads(),
+            "torch": torch.__version__, "python": platform.python_version(),
+            "avx512_bf16": "avx512_bf16" in flags, "cpu_capability": _cpu_capability(),
+            "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", ""), "device": "cpu"}
+
+
+def _cpu_capability() -> str:
+    import torch
+
+    try:
+        return torch.backends.cpu.get_cpu_capability()
+    except AttributeError:
+        return ""
+
+
+def command_line() -> str:
+    """The exact command that ran this script, relative to the repository root when possible."""
+    script = Path(sys.argv[0])
+    try:
+        script = script.resolve().relative_to(ROOT)
+    except ValueError:
+        pass
+    return " ".join([".venv/bin/python", shlex.quote(str(script)), *map(shlex.quote, sys.argv[1:])])
+
+
+def write_result(name: str, figures: dict[str, Any], notes: str = "", threads: int | None = None,
+                 path: Path | None = None) -> Path:
+    """Write benchmarks/results/<name>.json and return its path."""
+    out = {"name": name, "figures": figures, "command": command_line(), "machine": machine(threads),
+           "date": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(), "notes": notes}
+    path = path or RESULTS / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out, indent=2) + "\n")
+    print(f"wrote {path}")
+    return path
+
+
+def load_mnist(split: str = "train", retries: int = 10, wait: float = 30.0):
+    """MNIST as genlab ImageData via genlab.data.load_data (retried while that module is being written)."""
+    for attempt in range(retries):
+        try:
+            from genlab.data import load_data
+
+            return load_data("mnist", split=split)
+        except ImportError:
+            if attempt == retries - 1:
+                raise
+            print(f"genlab.data.load_data not importable yet; retrying in {wait:.0f} s", flush=True)
+            time.sleep(wait)
+
+
+def median(xs: list[float]) -> float:
+    return float(statistics.median(xs))
+
+
+class CpuTimer:
+    """Wall and process-CPU seconds of a block: `with CpuTimer() as t: ...; t.wall, t.cpu`."""
+
+    def __enter__(self):
+        self._w, self._c = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc):
+        self.wall = time.perf_counter() - self._w
+        self.cpu = time.process_time() - self._c
+        return False

@@ -1,0 +1,194 @@
+"""GANs on MNIST after a fixed CPU-time budget: mode coverage, classifier-FID against the VAE, cgan accuracy.
+
+For each family (default: dcgan, cgan, wgan-gp and the baseline vae with its default conv options), train
+on the 60k MNIST training images for `--budget` CPU seconds (TrainConfig.time_budget, budget_clock="cpu":
+CPU time of this process, all threads), one family after another, then draw `--samples` samples (EMA
+weights when kept; fixed seed) and measure with the genlab-mnist classifier (genlab.eval):
+
+    FID, KID, precision/recall   evaluate_samples(...) against the 10k test images (classifier features)
+    classes covered              classes holding >= 1/10 of their uniform share of the samples
+    max/min class frequency      of the classifier's predictions (target: <= 2)
+    KL to uniform                of that class histogram, nats
+    class accuracy (cgan)        fraction of samples classified as the class they were asked for (>= 95%)
+
+Targets (issue 5): dcgan, cgan and wgan-gp cover all 10 classes with max/min <= 2 and a lower FID than the
+vae trained for the same budget; cgan class accuracy >= 95%.
+
+    .venv/bin/python benchmarks/gan_mnist.py                     # 600 CPU-s per family (about 1 h wall)
+    .venv/bin/python benchmarks/gan_mnist.py --quick             # 60 CPU-s, 2000 samples (smoke test)
+    .venv/bin/python benchmarks/gan_mnist.py --families dcgan --set 'dcgan={"channels":[32,64]}' --no-write
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle OpenMP threads must not spin on CPU time
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+from _common import ROOT, load_mnist, write_result
+
+FAMILIES = ("dcgan", "cgan", "wgan-gp", "vae")
+# Model options used by the benchmark (chosen for a 10-CPU-minute budget; see docs/GANS.md). The
+# coverage diagnostic runs during training like a user's run would (its CPU time counts).
+MODELS: dict[str, dict] = {
+    "dcgan": {"channels": [32, 64]},
+    "cgan": {"channels": [32, 64]},
+    "wgan-gp": {"channels": [32, 64]},
+    "stylegan": {},
+    "gan": {},
+    "vae": {},
+}
+TRAIN: dict[str, dict] = {  # per-family training options (GANs set their own Adam settings)
+    "dcgan": {"batch_size": 64, "ema_decay": 0.999},
+    "cgan": {"batch_size": 64, "ema_decay": 0.999},
+    "wgan-gp": {"batch_size": 64, "ema_decay": 0.999},
+    "stylegan": {"batch_size": 64, "ema_decay": 0.999},
+    "gan": {"batch_size": 64, "ema_decay": 0.999},
+    "vae": {},  # the trainer's defaults: batch 128, Adam 1e-3
+}
+IMAGES = ROOT / "docs" / "images" / "gans"
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--families", nargs="+", default=list(FAMILIES))
+    p.add_argument("--budget", type=float, default=None, help="training CPU seconds per family (default 600)")
+    p.add_argument("--samples", type=int, default=None, help="samples to evaluate (default 10000)")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--set", action="append", default=[], metavar="FAMILY=JSON",
+                   help="override model options of a family, e.g. dcgan='{\"channels\": [64, 128]}'")
+    p.add_argument("--train-set", action="append", default=[], metavar="FAMILY=JSON",
+                   help="override training options of a family, e.g. dcgan='{\"batch_size\": 128}'")
+    p.add_argument("--runs-dir", default="runs/bench-gan")
+    p.add_argument("--quick", action="store_true", help="60 CPU-s per family, 2000 samples")
+    p.add_argument("--train-only", action="store_true", help="train the runs, evaluate later with --eval-only")
+    p.add_argument("--eval-only", action="store_true", help="evaluate the runs already in --runs-dir")
+    p.add_argument("--name", default=None, help="result name (default gan_mnist, gan_mnist_quick with --quick)")
+    p.add_argument("--no-write", action="store_true", help="print the figures without writing a result file")
+    a = p.parse_args(argv)
+    a.budget = a.budget or (60.0 if a.quick else 600.0)
+    a.samples = a.samples or (2000 if a.quick else 10000)
+    return a
+
+
+def overrides(pairs: list[str]) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for pair in pairs:
+        fam, sep, js = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"--set takes FAMILY=JSON, got {pair!r}")
+        out.setdefault(fam, {}).update(json.loads(js))
+    return out
+
+
+def train_family(family: str, model: dict, train: dict, a: argparse.Namespace, data):
+    from genlab.config import DataConfig, RunConfig, TrainConfig
+    from genlab.train.trainer import train as train_fn
+
+    tc = TrainConfig(**{"steps": 10**7, "threads": a.threads, "channels_last": True, "time_budget": a.budget,
+                        "budget_clock": "cpu", "seed": a.seed, "log_every": 100, "progress": False, **train})
+    config = RunConfig(family, model, DataConfig("mnist"), tc)
+    c0, w0 = time.process_time(), time.perf_counter()
+    result = train_fn(config, Path(a.runs_dir) / family, data=data, overwrite=True)
+    return result, time.process_time() - c0, time.perf_counter() - w0
+
+
+@torch.no_grad()
+def evaluate(family: str, run_dir: Path, n: int, seed: int) -> tuple[dict, torch.Tensor]:
+    from genlab.eval.classifier import load_classifier
+    from genlab.eval.protocol import evaluate_samples
+    from genlab.models.gan_watch import coverage_stats
+    from genlab.runs import load_run
+
+    r = load_run(run_dir)
+    g = torch.Generator().manual_seed(seed + 1)
+    labels = torch.arange(n) % r.model.num_classes if r.model.conditional else None
+    x = torch.cat([r.model.sample(min(1000, n - i), labels=None if labels is None else labels[i:i + 1000],
+                                  generator=g) for i in range(0, n, 1000)])
+    m = evaluate_samples(x, "mnist", labels=labels)
+    pred = load_classifier("mnist", progress=False).predict(x)
+    cov = coverage_stats(pred, 10)
+    hist = torch.bincount(pred, minlength=10)
+    out = {"FID (genlab-mnist classifier)": round(m["fid"], 3), "KID": round(m["kid"], 5),
+           "precision": round(m["precision"], 4), "recall": round(m["recall"], 4),
+           "classes covered": cov["coverage"], "max/min class frequency": cov.get("coverage_ratio", float("inf")),
+           "KL to uniform (nats)": cov["coverage_kl"], "class histogram": hist.tolist()}
+    if "class_accuracy" in m:
+        out["class accuracy"] = round(m["class_accuracy"], 4)
+    return out, x[:100]
+
+
+def main(argv=None) -> None:
+    a = parse_args(argv)
+    torch.set_num_threads(a.threads)
+    models, trains = overrides(a.set), overrides(a.train_set)
+    from genlab.eval.classifier import load_classifier
+    from genlab.viz.grid import save_grid
+
+    if not a.train_only:
+        load_classifier("mnist", progress=False)  # built (once, cached) before any training clock starts
+    data = None if a.eval_only else load_mnist("train")
+    figures: dict[str, dict] = {}
+    for family in a.families:
+        run_dir = Path(a.runs_dir) / family
+        if a.eval_only:
+            done = json.loads((run_dir / "train.json").read_text())
+        else:
+            model = {**MODELS.get(family, {}), **models.get(family, {})}
+            train = {**TRAIN.get(family, {}), **trains.get(family, {})}
+            print(f"== {family}: model {model}, train {train}, {a.budget:.0f} CPU-s", flush=True)
+            result, cpu, wall = train_family(family, model, train, a, data)
+            last = result.history[-1] if result.history else {}
+            done = {"steps": result.step, "train CPU s": round(cpu, 1), "train wall s": round(wall, 1),
+                    "model options": model, "train options": train,
+                    "last coverage check during training": {k: last[k] for k in ("coverage", "coverage_kl")
+                                                            if k in last}}
+            (run_dir / "train.json").write_text(json.dumps(done, indent=1))
+            print(json.dumps({family: done}), flush=True)
+        if a.train_only:
+            continue
+        fig, images = evaluate(family, run_dir, a.samples, a.seed)
+        fig = {**done, **fig}
+        figures[family] = fig
+        IMAGES.mkdir(parents=True, exist_ok=True)
+        save_grid(images, IMAGES / f"mnist_{family}{'_quick' if a.quick else ''}.png", nrow=10, scale=2)
+        print(json.dumps({family: fig}), flush=True)
+    if a.train_only:
+        return
+    summary = summarize(figures)
+    print(json.dumps(summary, indent=1))
+    if not a.no_write:
+        name = a.name or ("gan_mnist_quick" if a.quick else "gan_mnist")
+        notes = (f"{a.budget:.0f} CPU-seconds of training per family on the 60k MNIST training images, torch threads "
+                 f"{a.threads} with OMP_WAIT_POLICY=PASSIVE, fp32 channels-last, one family after another on a "
+                 f"shared 2-core machine; {a.samples} samples per family evaluated with the genlab-mnist classifier "
+                 "against the 10k test images. GAN samples use the EMA generator (decay 0.999).")
+        write_result(name, {"summary": summary, **figures}, notes=notes, threads=a.threads)
+
+
+def summarize(figures: dict[str, dict]) -> dict:
+    """The targets: all classes, max/min <= 2, FID below the VAE's, cgan accuracy >= 95%."""
+    vae = figures.get("vae", {}).get("FID (genlab-mnist classifier)")
+    out = {}
+    for fam, f in figures.items():
+        if fam == "vae":
+            continue
+        fid = f["FID (genlab-mnist classifier)"]
+        row = {"all 10 classes": f["classes covered"] == 10,
+               "max/min <= 2": f["max/min class frequency"] <= 2.0,
+               "FID below the VAE's": None if vae is None else fid < vae}
+        if "class accuracy" in f:
+            row["class accuracy >= 95%"] = f["class accuracy"] >= 0.95
+        out[fam] = row
+    return out
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,298 @@
+"""`genlab bench`: train every chosen family on the same data for the same CPU-time budget, evaluate all
+under one protocol, and write a leaderboard (markdown + JSON), a contact sheet and a quality-vs-time plot.
+
+Families are handled only through the family contract and their capabilities: each trains with its
+own default options (and its own optimizer settings, when it declares them), samples with its default
+sampler, and gets reconstruction / likelihood columns only when it has those capabilities. A family
+whose run fails gets a row saying why; the others go on.
+
+Training time is process CPU time (`budget_clock="cpu"`), which other work on a busy machine does not
+eat into. The budget is split into `curve_points` equal segments (the run is resumed between them, which
+continues it exactly), and a quick FID is taken after each for the quality-vs-time plot.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import traceback
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+
+
+def parse_budget(text: str | float) -> float:
+    """'10m' -> 600.0, '90s' / '90' -> 90.0, '1.5h' -> 5400.0."""
+    if isinstance(text, (int, float)):
+        value = float(text)
+    else:
+        m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(s|m|min|h)?\s*", str(text))
+        if not m:
+            raise ValueError(f"budget must look like 90s, 10m or 1h (CPU time), got {text!r}")
+        value = float(m.group(1)) * _UNITS[m.group(2) or ""]
+    if value <= 0:
+        raise ValueError(f"budget must be > 0, got {text!r}")
+    return value
+
+
+def resolve_families(families: str | Sequence[str]) -> list[str]:
+    """'all' (every family genlab has now) or a comma-separated list, checked against FAMILIES."""
+    from genlab.models import FAMILIES
+
+    names = [f.strip() for f in (families.split(",") if isinstance(families, str) else families) if f.strip()]
+    if not names or names == ["all"]:
+        return list(FAMILIES)
+    unknown = [f for f in names if f not in FAMILIES]
+    if unknown:
+        raise ValueError(f"unknown famil{'y' if len(unknown) == 1 else 'ies'} {unknown}; valid: {', '.join(FAMILIES)} "
+                         "(or all)")
+    return list(dict.fromkeys(names))
+
+
+@dataclass
+class BenchConfig:
+    """What `genlab bench` runs.
+
+    Args:
+        data: dataset name.
+        families: "all" or a comma-separated list.
+        budget: CPU seconds of training per family and seed.
+        seeds: training seeds (sampling uses the same seed).
+        n: generated samples for the final evaluation; n_real: real reference images (test split).
+        n_curve: generated samples at each point of the quality-vs-time curve.
+        curve_points: segments the budget is split into (1 = no curve, only the final point).
+        features: "classifier" or "inception".
+        out: output folder (runs under out/runs/).
+        threads: CPU threads for training and evaluation.
+        batch_size: training batch size.
+        sample_cap: CPU-agnostic cap (wall seconds) on drawing the n final samples: slower families are
+            evaluated on fewer samples (never below 500), and the row says so.
+        data_dir: where the dataset's files are.
+        model_options: family -> model options replacing its defaults (e.g. {"dcgan": {"channels": [32, 64]}}).
+        train_options: family -> TrainConfig fields replacing the bench's (e.g. {"dcgan": {"ema_decay": 0.999}}).
+    """
+
+    data: str = "mnist"
+    families: str = "all"
+    budget: float = 600.0
+    seeds: tuple[int, ...] = (0,)
+    n: int = 10000
+    n_real: int = 10000
+    n_curve: int = 2000
+    curve_points: int = 4
+    features: str = "classifier"
+    out: str = "runs/bench-mnist"
+    threads: int = 2
+    batch_size: int = 128
+    sample_cap: float = 600.0
+    data_dir: str | None = None
+    model_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    train_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    family_names: list[str] = field(default_factory=list)
+
+
+def parse_family_options(pairs: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """["dcgan.channels=[32,64]", "vae.latent_dim=32"] -> {"dcgan": {"channels": [32, 64]}, "vae": {...}}."""
+    out: dict[str, dict[str, Any]] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        family, dot, name = key.partition(".")
+        if not sep or not dot or not family or not name:
+            raise ValueError(f"family options look like FAMILY.KEY=VALUE (e.g. dcgan.channels=[32,64]), got {pair!r}")
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            parsed = value
+        out.setdefault(family, {})[name.replace("-", "_")] = parsed
+    return out
+
+
+def _train_config(family: str, seed: int, cfg: BenchConfig, points: int):
+    import dataclasses
+
+    from genlab.config import TrainConfig
+
+    tc = TrainConfig(steps=10 ** 9, batch_size=cfg.batch_size, seed=seed, device="cpu", threads=cfg.threads,
+                     time_budget=cfg.budget / points, budget_clock="cpu", progress=False, log_every=100,
+                     keep_checkpoints=1)
+    extra = dict(cfg.train_options.get(family, {}))
+    fixed = {"time_budget", "budget_clock", "seed", "steps"} & set(extra)
+    if fixed:
+        raise ValueError(f"the bench sets {sorted(fixed)} itself; choose --budget and --seeds instead")
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(extra) - names)
+    if unknown:
+        raise ValueError(f"TrainConfig has no option(s) {unknown}; valid: {sorted(names)}")
+    return dataclasses.replace(tc, **{k: tuple(v) if isinstance(v, list) else v for k, v in extra.items()})
+
+
+def _train_segments(family: str, seed: int, cfg: BenchConfig, run_dir: Path, data: Any, extractor: Any,
+                    log) -> tuple[Any, list[dict[str, Any]], dict[str, Any]]:
+    """Train in `curve_points` resumed segments; returns (model, curve points, training summary)."""
+    from genlab.config import DataConfig, RunConfig
+    from genlab.eval.protocol import evaluate_samples
+    from genlab.eval.report import draw_samples
+    from genlab.train.trainer import train
+
+    points = max(1, cfg.curve_points)
+    tc = _train_config(family, seed, cfg, points)
+    config = RunConfig(family, dict(cfg.model_options.get(family, {})), DataConfig(cfg.data, cfg.data_dir), tc)
+    curve, cpu_total, wall_total, result, per_image = [], 0.0, 0.0, None, None
+    for p in range(points):
+        c0, w0 = time.process_time(), time.perf_counter()
+        result = train(config, run_dir, data=data, resume=p > 0, overwrite=p == 0)
+        cpu_total += time.process_time() - c0
+        wall_total += time.perf_counter() - w0
+        if result.stopped == "interrupted":
+            raise KeyboardInterrupt
+        model = result.model.eval()
+        if points > 1 and cfg.n_curve >= 2:
+            if per_image is None:
+                per_image = sample_seconds_per_image(model)
+            n_c, _ = affordable_n(cfg.n_curve, per_image, cfg.sample_cap / 4, 200)
+            x, labels = draw_samples(model, n_c, seed=seed)
+            r = evaluate_samples(x, cfg.data, labels=labels, n_real=cfg.n_real, data_dir=cfg.data_dir,
+                                 extractor=extractor, seed=seed, kid_subsets=20)
+            curve.append({"train_cpu_s": round(cpu_total, 1), "step": result.step, "fid": r["fid"], "kid": r["kid"],
+                          "n": n_c})
+            log(f"  {family} seed {seed}: {cpu_total:.0f} CPU-s, step {result.step}, FID {r['fid']:.2f}")
+    last = result.history[-1] if result.history else {}
+    summary = {"steps": result.step, "train_cpu_s": round(cpu_total, 1), "train_wall_s": round(wall_total, 1),
+               "img_per_s": last.get("img_per_s"),
+               "sample_s_per_image": per_image if per_image is not None else sample_seconds_per_image(result.model.eval())}
+    return result.model.eval(), curve, summary
+
+
+def sample_seconds_per_image(model: Any, probe: int = 8) -> float:
+    """Wall seconds per sample, from drawing `probe` samples (small: a slow sampler costs little here)."""
+    from genlab.eval.report import draw_samples
+
+    t0 = time.perf_counter()
+    draw_samples(model, probe, seed=12345)
+    return (time.perf_counter() - t0) / probe
+
+
+def affordable_n(n: int, per_image: float, cap: float, floor: int) -> tuple[int, str]:
+    """How many of n samples fit `cap` seconds at `per_image` seconds each (never below `floor`)."""
+    if per_image * n <= cap or n <= floor:
+        return n, ""
+    m = max(floor, int(cap / per_image) // 100 * 100)
+    if m >= n:
+        return n, ""
+    return m, f"n={m} (sampling ~{per_image * 1000:.1f} s per 1k images; cap {cap:.0f} s)"
+
+
+def bench_family(family: str, cfg: BenchConfig, data: Any, extractor: Any, log) -> dict[str, Any]:
+    """Train and evaluate one family over the seeds; a failure becomes a row with the reason."""
+    from genlab.eval.protocol import summarize
+    from genlab.eval.report import draw_samples, evaluate_model
+    from genlab.models import FAMILIES
+
+    cls = FAMILIES[family]
+    row: dict[str, Any] = {"family": family, "capabilities": sorted(cls.capabilities), "status": "ok", "seeds": [],
+                           "runs": [], "curve": {}, "notes": []}
+    per_seed_metrics = []
+    for seed in cfg.seeds:
+        run_dir = Path(cfg.out) / "runs" / f"{family}-s{seed}"
+        try:
+            log(f"{family} seed {seed}: training for {cfg.budget:.0f} CPU-s")
+            model, curve, summary = _train_segments(family, seed, cfg, run_dir, data, extractor, log)
+            n, note = affordable_n(cfg.n, summary["sample_s_per_image"], cfg.sample_cap, 500)
+            if note:
+                row["notes"].append(note)
+            metrics, proto = evaluate_model(model, cfg.data, data_dir=cfg.data_dir, n=n, n_real=cfg.n_real,
+                                            seeds=(seed,), extractor=extractor)
+            row["parameters"] = sum(p.numel() for p in model.parameters())
+            row["conditional"] = bool(model.conditional)
+            if "likelihood_label" in proto.extra:
+                row["likelihood_label"] = proto.extra["likelihood_label"]
+            row["protocol"] = proto.to_json()
+            per_seed_metrics.append({k: v["mean"] for k, v in metrics.items()})
+            row["seeds"].append(seed)
+            row["runs"].append({"seed": seed, "run": str(run_dir), "n_fake": n, **summary})
+            if cfg.model_options.get(family) or cfg.train_options.get(family):
+                row["options"] = {"model": cfg.model_options.get(family, {}),
+                                  "train": cfg.train_options.get(family, {})}
+            row["curve"][str(seed)] = curve
+            if seed == cfg.seeds[0]:
+                x, _ = draw_samples(model, 16, seed=seed)
+                row["_sheet"] = x
+            log(f"{family} seed {seed}: FID {metrics['fid']['mean']:.2f} after {summary['steps']} steps")
+        except KeyboardInterrupt:
+            raise
+        except Exception as e:  # noqa: BLE001 -- one family's failure must not stop the benchmark
+            msg = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:300]
+            row["notes"].append(f"seed {seed} failed: {msg}")
+            row["traceback"] = traceback.format_exc(limit=6)
+            log(f"{family} seed {seed}: FAILED {msg}")
+    if not per_seed_metrics:
+        row["status"] = "failed"
+    row["metrics"] = summarize(per_seed_metrics)
+    return row
+
+
+def reference_row(cfg: BenchConfig, data: Any, extractor: Any) -> dict[str, Any]:
+    """Real training images scored like a model: the best a model can expect under this protocol."""
+    from genlab.eval.features import real_subset
+    from genlab.eval.protocol import evaluate_samples, summarize
+
+    idx = real_subset(len(data), cfg.n, 0)
+    x = data.images(idx)
+    r = evaluate_samples(x, cfg.data, labels=data.labels(idx), n_real=cfg.n_real, data_dir=cfg.data_dir,
+                         extractor=extractor)
+    r.pop("protocol")
+    return {"family": "real data (train split)", "capabilities": [], "status": "reference", "seeds": [0],
+            "metrics": summarize([r]), "notes": [f"{len(idx)} training images instead of samples"],
+            "_sheet": data.images(idx[:16])}
+
+
+def run_bench(cfg: BenchConfig, *, log=print, command: str | None = None) -> dict[str, Any]:
+    """Run the benchmark and write the leaderboard into cfg.out; returns the leaderboard dict."""
+    from genlab.data import load_data
+    from genlab.eval.features import describe, get_extractor
+    from genlab.eval.leaderboard import write_leaderboard
+    from genlab.eval.protocol import base_protocol
+
+    families = resolve_families(cfg.families)
+    cfg.family_names = families
+    stray = sorted((set(cfg.model_options) | set(cfg.train_options)) - set(families))
+    if stray:
+        raise ValueError(f"options given for famil{'y' if len(stray) == 1 else 'ies'} {stray} not in this bench "
+                         f"({', '.join(families)})")
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    t0 = time.perf_counter()
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    data = load_data(cfg.data, split="train", data_dir=cfg.data_dir)
+    extractor = get_extractor(cfg.features, cfg.data, data_dir=cfg.data_dir)
+    log(f"bench: {len(families)} families on {cfg.data}, {cfg.budget:.0f} CPU-s each, seeds {list(cfg.seeds)}; "
+        f"features {extractor.name}")
+    rows = [reference_row(cfg, data, extractor)]
+    for family in families:
+        rows.append(bench_family(family, cfg, data, extractor, log))
+    d = describe(extractor)
+    proto = base_protocol(dataset=cfg.data, split="test", n_real=min(cfg.n_real, 10 ** 9), n_fake=cfg.n,
+                          features=d["name"], feature_hash=d["hash"], feature_dim=d.get("dim", 0),
+                          resize=d["resize"], seeds=list(cfg.seeds), kid_subsets=100, device="cpu",
+                          wall_time_s=round(time.perf_counter() - t0, 1))
+    for r in rows:
+        if r.get("protocol"):
+            proto.n_real, proto.kid_subset_size = r["protocol"]["n_real"], r["protocol"]["kid_subset_size"]
+            proto.real_subset, proto.judge = r["protocol"]["real_subset"], r["protocol"]["judge"]
+            break
+    proto.extra = {"budget_cpu_s": cfg.budget, "budget_clock": "cpu", "config": {k: v for k, v in asdict(cfg).items()},
+                   "feature_test_accuracy": d.get("test_accuracy")}
+    board = {"protocol": proto.to_json(), "rows": rows, "command": command}
+    paths = write_leaderboard(board, out, command)
+    log(f"leaderboard: {', '.join(str(p) for p in paths)}")
+    return board
+
+
+__all__ = ["BenchConfig", "bench_family", "parse_budget", "parse_family_options", "resolve_families", "run_bench"]

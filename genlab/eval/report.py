@@ -1,0 +1,217 @@
+"""Evaluate a trained run under the protocol (`genlab eval RUN`) and print results as tables.
+
+`evaluate_run` samples from the run (per seed), computes every sample metric (genlab/eval/protocol.py),
+plus reconstruction metrics for models that reconstruct and the likelihood for models that have one,
+and writes RUN/metrics.json = {"metrics": {name: {"mean", "std", "n", "values"}}, "protocol": {...}}.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+# Display name, scale factor, digits, higher-is-better (None: neither).
+COLUMNS: dict[str, tuple[str, float, int, bool | None]] = {
+    "fid": ("FID", 1.0, 2, False),
+    "kid": ("KID", 1.0, 4, False),
+    "precision": ("precision", 1.0, 3, True),
+    "recall": ("recall", 1.0, 3, True),
+    "density": ("density", 1.0, 3, True),
+    "coverage": ("coverage", 1.0, 3, True),
+    "inception_score": ("IS", 1.0, 2, True),
+    "class_accuracy": ("class acc.", 1.0, 3, True),
+    "mse": ("recon. MSE", 1.0, 4, False),
+    "psnr": ("PSNR dB", 1.0, 2, True),
+    "ssim": ("SSIM", 1.0, 3, True),
+    "nll_nats": ("NLL nats", 1.0, 2, False),
+    "bits_per_dim": ("bits/dim", 1.0, 3, False),
+    "sample_seconds_per_1k": ("s / 1k samples", 1.0, 2, None),
+}
+
+
+def draw_samples(model: Any, n: int, *, seed: int, batch_size: int = 500,
+                 options: dict[str, Any] | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """n samples (n, c, h, w) in [0, 1] and the labels asked for (classes in turn for a conditional
+    model, else None), drawn in batches from one generator seeded by `seed`."""
+    g = torch.Generator(device=model.device).manual_seed(seed)
+    labels = torch.arange(n) % model.num_classes if model.conditional else None
+    out = []
+    with torch.no_grad():
+        for i in range(0, n, batch_size):
+            lb = None if labels is None else labels[i:i + batch_size].to(model.device)
+            out.append(model.sample(min(batch_size, n - i), labels=lb, generator=g, **(options or {})).float().cpu())
+    return torch.cat(out).clamp(0, 1), labels
+
+
+@torch.no_grad()
+def reconstruction_on(model: Any, data: Any, n: int, batch_size: int = 500) -> dict[str, float]:
+    """MSE, PSNR and SSIM of the model's reconstructions of the first n images of `data`."""
+    from genlab.eval.metrics import mse, psnr, ssim
+
+    m = min(n, len(data))
+    x, y = data.images(slice(0, m)), data.labels(slice(0, m))
+    parts = {"mse": [], "psnr": [], "ssim": []}
+    for i in range(0, m, batch_size):
+        xb = x[i:i + batch_size].to(model.device)
+        yb = None if y is None else y[i:i + batch_size].to(model.device)
+        x_hat = model.reconstruct(xb, yb).float().cpu().clamp(0, 1)
+        xb = xb.cpu()
+        parts["mse"].append(mse(x_hat, xb))
+        parts["psnr"].append(psnr(x_hat, xb))
+        parts["ssim"].append(ssim(x_hat, xb))
+    return {k: float(torch.cat(v).mean()) for k, v in parts.items()}
+
+
+def evaluate_model(model: Any, dataset: str, *, data_dir: str | None = None, binarized: str = "none",
+                   features: str = "classifier", n: int = 10000, n_real: int = 10000, split: str = "test",
+                   seeds: Sequence[int] = (0,), n_recon: int = 1000, n_likelihood: int = 1000, iw_k: int = 1,
+                   sample_options: dict[str, Any] | None = None, extractor: Any = None,
+                   progress: bool = False) -> tuple[dict[str, dict[str, Any]], Any]:
+    """All metrics of a model (per seed, then mean/std) and the Protocol.
+
+    Args:
+        model: a GenerativeModel in eval mode.
+        dataset, data_dir: the data it was trained on.
+        binarized: the run's binarization (for the likelihood).
+        features: "classifier" or "inception".
+        n: generated samples per seed; n_real: real reference images from `split`.
+        seeds: sampling seeds.
+        n_recon, n_likelihood: test images for reconstruction and likelihood (0 = skip).
+        iw_k: importance samples for the likelihood bound (1 = ELBO).
+        sample_options: passed to model.sample (e.g. a sampler's steps).
+        extractor: a ready feature network (overrides `features`).
+    """
+    from genlab.eval.protocol import Protocol, evaluate_samples, summarize
+
+    if n < 2:
+        raise ValueError(f"n (generated samples) must be >= 2, got {n}")
+    if not seeds:
+        raise ValueError("give at least one seed")
+    t0 = time.perf_counter()
+    per_seed: list[dict[str, Any]] = []
+    protocol = None
+    for seed in seeds:
+        ts = time.perf_counter()
+        x, labels = draw_samples(model, n, seed=seed, options=sample_options)
+        sample_s = time.perf_counter() - ts
+        res = evaluate_samples(x, dataset, labels=labels, features=features, n_real=n_real, split=split,
+                               data_dir=data_dir, extractor=extractor, seed=seed, progress=progress)
+        protocol = res.pop("protocol")
+        res["sample_seconds_per_1k"] = sample_s * 1000.0 / n
+        per_seed.append(res)
+    extra: dict[str, Any] = {}
+    caps = getattr(model, "capabilities", frozenset())
+    test = None
+    if ("reconstruct" in caps and n_recon > 0) or ("likelihood" in caps and n_likelihood > 0):
+        from genlab.data import load_data
+
+        test = load_data(dataset, split="test", data_dir=data_dir)
+    if "reconstruct" in caps and n_recon > 0 and test is not None:
+        extra.update(reconstruction_on(model, test, n_recon))
+    if "likelihood" in caps and n_likelihood > 0 and test is not None:
+        from genlab.eval.likelihood import evaluate_likelihood
+
+        m = min(n_likelihood, len(test))
+        lik = evaluate_likelihood(model, test.images(slice(0, m)), test.labels(slice(0, m)), k=iw_k,
+                                  binarized=binarized, generator=torch.Generator().manual_seed(0))
+        extra.update({k: v for k, v in lik.items() if isinstance(v, float)})
+        extra_labels = {k: v for k, v in lik.items() if not isinstance(v, float)}
+    else:
+        extra_labels = {}
+    metrics = summarize([{**r, **extra} for r in per_seed])
+    proto = Protocol.from_json(protocol)
+    proto.seeds = list(seeds)
+    proto.wall_time_s = round(time.perf_counter() - t0, 2)
+    proto.extra.update({"sample_options": sample_options or {}, "n_recon": min(n_recon, len(test)) if test else 0,
+                        **extra_labels})
+    return metrics, proto
+
+
+def evaluate_run(run: str | Path, *, features: str = "classifier", n: int = 10000, n_real: int = 10000,
+                 split: str = "test", seeds: Sequence[int] = (0,), iw_k: int = 1, n_recon: int = 1000,
+                 n_likelihood: int = 1000, sample_options: dict[str, Any] | None = None, ema: bool = True,
+                 out: str | Path | None = None, progress: bool = True) -> tuple[dict[str, Any], Any, Path]:
+    """Evaluate a run folder and write RUN/metrics.json (or `out`); returns (metrics, protocol, path)."""
+    from genlab.eval.protocol import save_result
+    from genlab.runs import load_run
+
+    r = load_run(run, ema=ema)
+    dc = r.config.data
+    metrics, proto = evaluate_model(r.model, dc.name, data_dir=dc.data_dir, binarized=dc.binarize,
+                                    features=features, n=n, n_real=n_real, split=split, seeds=seeds,
+                                    n_recon=n_recon, n_likelihood=n_likelihood, iw_k=iw_k,
+                                    sample_options=sample_options, progress=progress)
+    proto.extra.update({"run": str(r.path), "family": r.config.family, "step": r.step, "ema": ema})
+    path = save_result(Path(out) if out else Path(run) / "metrics.json", metrics, proto)
+    return metrics, proto, path
+
+
+def fmt(stat: dict[str, Any] | float | None, key: str, with_std: bool = True) -> str:
+    """'12.34 ± 0.56' in the column's scale, '-' for missing."""
+    if stat is None:
+        return "-"
+    _, scale, digits, _ = COLUMNS.get(key, (key, 1.0, 3, None))
+    if isinstance(stat, dict):
+        mean, std, n = stat["mean"] * scale, stat["std"] * scale, stat.get("n", 1)
+        varies = n > 1 and len(set(stat.get("values", [0, 1]))) > 1  # seed-independent metrics show no ±
+        return f"{mean:.{digits}f} ± {std:.{digits}f}" if with_std and varies else f"{mean:.{digits}f}"
+    return f"{float(stat) * scale:.{digits}f}"
+
+
+def heading(key: str, protocol: Any) -> str:
+    """A column heading naming the feature network where it matters, e.g. 'FID (genlab-mnist classifier)'."""
+    name = COLUMNS.get(key, (key,))[0]
+    if key in ("fid", "kid", "precision", "recall", "density", "coverage"):
+        return f"{name} ({protocol.features})"
+    if key in ("inception_score", "class_accuracy") and protocol.judge:
+        return f"{name} ({protocol.judge.split(' (')[0]})"
+    return name
+
+
+def metrics_table(metrics: dict[str, Any], protocol: Any) -> str:
+    """A two-column text table of one result, then the protocol in one paragraph."""
+    rows = [(heading(k, protocol), fmt(metrics[k], k)) for k in COLUMNS if k in metrics]
+    w = max(len(a) for a, _ in rows) if rows else 10
+    lines = [f"{a:<{w}}  {b}" for a, b in rows]
+    if "likelihood_label" in protocol.extra:
+        lines.append(f"(likelihood: {protocol.extra['likelihood_label']})")
+    seeds = ", ".join(map(str, protocol.seeds))
+    lines.append(f"protocol: {protocol.n_fake} generated vs {protocol.n_real} real {protocol.dataset}/{protocol.split} "
+                 f"images ({protocol.real_subset}); features {protocol.features} [{protocol.feature_hash}], resize "
+                 f"{protocol.resize}; seeds {seeds} (mean ± std over seeds); KID subsets {protocol.kid_subsets} x "
+                 f"{protocol.kid_subset_size}; k = {protocol.k_pr} (P/R), {protocol.k_dc} (D/C); genlab "
+                 f"{protocol.genlab_version}; {protocol.hardware.get('cpu', '')}; {protocol.wall_time_s:.1f} s")
+    return "\n".join(lines)
+
+
+__all__ = ["COLUMNS", "draw_samples", "evaluate_model", "evaluate_run", "fmt", "heading", "metrics_table",
+           "reconstruction_on"]
+
+
+def eval_command(target: Sequence[str], *, features: str = "classifier", n: int = 10000, n_real: int = 10000,
+                 split: str = "test", seeds: Sequence[int] = (0,), iw_k: int = 1,
+                 sample_options: dict[str, Any] | None = None, out: str | None = None, ema: bool = True,
+                 rebuild: bool = False, data_dir: str | None = None) -> None:
+    """`genlab eval RUN` (evaluate a run, print the table) or `genlab eval features DATA` (build or show
+    the dataset's genlab classifier)."""
+    target = list(target)
+    if len(target) == 2 and target[0] == "features":
+        from genlab.eval.classifier import classifier_dir, load_classifier
+
+        clf = load_classifier(target[1], data_dir=data_dir, rebuild=rebuild)
+        m = clf.meta
+        print(f"{clf.name} [{clf.hash}]: test accuracy {m.get('test_accuracy', float('nan')):.4f}, "
+              f"{m.get('n_train')} training images, {clf.dim}-d features; trained in "
+              f"{m.get('train_cpu_seconds')} CPU-s; cached in {classifier_dir(clf.dataset, clf.hash)}")
+        return
+    if len(target) != 1:
+        raise ValueError("usage: genlab eval RUN [options]  or  genlab eval features DATA; got "
+                         f"{' '.join(target) or 'nothing'}")
+    metrics, proto, path = evaluate_run(target[0], features=features, n=n, n_real=n_real, split=split, seeds=seeds,
+                                        iw_k=iw_k, sample_options=sample_options, ema=ema, out=out)
+    print(metrics_table(metrics, proto))
+    print(f"wrote {path}")

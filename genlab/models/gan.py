@@ -1,0 +1,342 @@
+"""Generative adversarial networks: `gan` (MLP, Goodfellow et al. 2014), `dcgan` (Radford et al. 2016),
+`cgan` (class-conditional: Mirza & Osindero 2014, projection D of Miyato & Koyama 2018) and `wgan-gp`
+(Gulrajani et al. 2017). One model class; the families differ only in their default options.
+
+Notation: G maps z ~ N(0, I) (and a label y) to an image in [-1, 1]; D maps an image to a score f.
+Training images in [0, 1] are mapped to [-1, 1] (x * 2 - 1). The model has two players, trained by
+the trainer in the order of `players()`: "d" minimizes L_D (plus gamma * GP or gamma / 2 * R1), then
+"g" minimizes L_G; with n_critic = k, "g" steps only on every k-th trainer step (so `--train.steps`
+counts discriminator steps). Losses, penalties and DiffAugment live in gan_losses.py; networks in
+gan_nets.py; diagnostics (mode coverage, divergence watchdog) in gan_watch.py.
+
+Every player has its own Adam settings (`lr_d`, `lr_g`, `betas`; DCGAN's lr 2e-4, beta1 0.5 by
+default); they replace `--train.lr` and `--train.betas` for GANs. For an EMA of the generator's
+weights use `--train.ema-decay 0.999`: sampling then uses the averaged generator.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+import torch
+from torch import nn
+
+from genlab.models.base import GenerativeModel
+from genlab.models.gan_losses import (
+    LOSSES,
+    Loss,
+    check_loss,
+    d_loss,
+    d_means,
+    diff_augment,
+    g_loss,
+    gradient_penalty,
+    parse_policy,
+    r1_penalty,
+)
+from genlab.models.gan_nets import (
+    NORMS,
+    Norm,
+    conv_discriminator,
+    conv_generator,
+    mlp_discriminator,
+    mlp_generator,
+)
+
+Watchdog = Literal["off", "warn", "rollback"]
+WATCHDOGS = ("off", "warn", "rollback")
+PLAYERS = ("d", "g")
+
+
+@dataclass(frozen=True)
+class GANConfig:
+    """Options of `gan`, the classic MLP GAN (100-d z -> 128 -> 256 -> 784 tanh; D 784 -> 128 -> 64 -> 1).
+
+    Args:
+        arch: "mlp" (g_hidden, d_hidden) or "conv" (DCGAN: channels, g_norm, d_norm).
+        latent_dim: size of z.
+        g_hidden: MLP generator hidden sizes.
+        d_hidden: MLP discriminator hidden sizes.
+        channels: conv channels per stride-2 layer, high to low resolution (D order; G mirrors it).
+        g_norm: normalization in the conv generator.
+        d_norm: normalization in the conv discriminator ("none" is needed for gp and r1).
+        loss: "ns" non-saturating, "minimax" (saturating), "hinge", or "wgan" (use with gp > 0).
+        spectral_norm: spectral normalization on every discriminator layer.
+        mbstd: minibatch standard deviation feature in D over groups of this many samples (0 = off).
+        gp: weight of the WGAN-GP gradient penalty (Gulrajani et al.: 10; 0 = off).
+        r1: gamma of the R1 penalty on real images (0 = off).
+        n_critic: discriminator steps per generator step.
+        diffaug: DiffAugment ops for D's inputs, comma-separated: color, translation, cutout ("" = off).
+        lr_d: discriminator Adam learning rate.
+        lr_g: generator Adam learning rate.
+        betas: Adam (beta1, beta2) for both players.
+        conditional: class-conditional G (label embedding) and projection D (needs labelled data).
+        embed_dim: size of the generator's label embedding.
+        watchdog: on divergence or mode collapse: "warn", "rollback" (to the last healthy weights, with
+            half the learning rates), or "off".
+        patience: unhealthy checks in a row before the watchdog acts.
+        coverage_every: steps between mode-coverage checks with the genlab classifier (0 = off).
+        coverage_samples: samples per coverage check.
+    """
+
+    arch: Literal["mlp", "conv"] = "mlp"
+    latent_dim: int = 100
+    g_hidden: tuple[int, ...] = (128, 256)
+    d_hidden: tuple[int, ...] = (128, 64)
+    channels: tuple[int, ...] = (64, 128)
+    g_norm: Norm = "batch"
+    d_norm: Norm = "batch"
+    loss: Loss = "ns"
+    spectral_norm: bool = False
+    mbstd: int = 0
+    gp: float = 0.0
+    r1: float = 0.0
+    n_critic: int = 1
+    diffaug: str = ""
+    lr_d: float = 2e-4
+    lr_g: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    conditional: bool = False
+    embed_dim: int = 32
+    watchdog: Watchdog = "warn"
+    patience: int = 3
+    coverage_every: int = 500
+    coverage_samples: int = 1000
+
+
+@dataclass(frozen=True)
+class DCGANConfig(GANConfig):
+    """Options of `dcgan` (Radford et al. 2016): strided convolutions, batch norm, Adam 2e-4 / beta1 0.5."""
+
+    arch: Literal["mlp", "conv"] = "conv"
+
+
+@dataclass(frozen=True)
+class CGANConfig(GANConfig):
+    """Options of `cgan`: a class-conditional DCGAN with a projection discriminator."""
+
+    arch: Literal["mlp", "conv"] = "conv"
+    conditional: bool = True
+
+
+@dataclass(frozen=True)
+class WGANGPConfig(GANConfig):
+    """Options of `wgan-gp` (Gulrajani et al. 2017): critic without batch norm, lambda = 10, 5 critic
+    steps per generator step, Adam 1e-4, betas (0.5, 0.9)."""
+
+    arch: Literal["mlp", "conv"] = "conv"
+    d_norm: Norm = "none"
+    loss: Loss = "wgan"
+    gp: float = 10.0
+    n_critic: int = 5
+    lr_d: float = 1e-4
+    lr_g: float = 1e-4
+    betas: tuple[float, float] = (0.5, 0.9)
+
+
+@contextlib.contextmanager
+def frozen(module: nn.Module):
+    """Record no gradients for `module`'s parameters inside the block (the generator's pass through D)."""
+    flags = [(p, p.requires_grad) for p in module.parameters()]
+    for p, _ in flags:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in flags:
+            p.requires_grad_(flag)
+
+
+def check_gan_config(c: GANConfig, shape: tuple[int, int, int], num_classes: int) -> None:
+    """ValueError naming the problem for any bad option."""
+    check_loss(c.loss)
+    parse_policy(c.diffaug)
+    if c.arch not in ("mlp", "conv"):
+        raise ValueError(f"unknown arch {c.arch!r}; valid: mlp, conv")
+    for name in ("g_norm", "d_norm"):
+        if getattr(c, name) not in NORMS:
+            raise ValueError(f"unknown {name} {getattr(c, name)!r}; valid: {', '.join(NORMS)}")
+    if c.watchdog not in WATCHDOGS:
+        raise ValueError(f"unknown watchdog {c.watchdog!r}; valid: {', '.join(WATCHDOGS)}")
+    for name in ("latent_dim", "n_critic", "patience", "embed_dim", "coverage_samples"):
+        if getattr(c, name) < 1:
+            raise ValueError(f"{name} must be >= 1, got {getattr(c, name)}")
+    for name in ("gp", "r1", "coverage_every", "mbstd"):
+        if getattr(c, name) < 0:
+            raise ValueError(f"{name} must be >= 0, got {getattr(c, name)}")
+    if c.lr_d <= 0 or c.lr_g <= 0:
+        raise ValueError(f"lr_d and lr_g must be > 0, got {c.lr_d}, {c.lr_g}")
+    if (c.gp > 0 or c.r1 > 0) and c.arch == "conv" and c.d_norm == "batch":
+        raise ValueError("gp and r1 penalize per-image input gradients, which batch norm in the discriminator "
+                         "couples across the batch: set d_norm='none' (--d-norm none)")
+    if c.conditional and num_classes < 2:
+        raise ValueError("a conditional GAN needs labelled data with at least 2 classes; train on a labelled "
+                         "dataset or set conditional=False")
+    if c.arch == "conv" and not c.channels:
+        raise ValueError("channels must list at least one conv layer width")
+
+
+class GAN(GenerativeModel):
+    """A two-player GAN; the family's defaults pick the networks and the loss."""
+
+    family: ClassVar[str] = "gan"
+    Config: ClassVar[type] = GANConfig
+    capabilities: ClassVar[frozenset[str]] = frozenset({"conditional"})
+
+    def __init__(self, config: GANConfig, shape: tuple[int, int, int], num_classes: int = 0):
+        super().__init__(config, shape, num_classes)
+        check_gan_config(config, self.shape, num_classes)
+        self.policy = parse_policy(config.diffaug)
+        k = num_classes if config.conditional else 0
+        self.G = self.build_generator(k)
+        self.D = self.build_discriminator(k)
+
+    def build_generator(self, k: int) -> nn.Module:
+        c = self.config
+        if c.arch == "mlp":
+            return mlp_generator(self.shape, c.latent_dim, c.g_hidden, k, c.embed_dim)
+        return conv_generator(self.shape, c.latent_dim, c.channels, c.g_norm, k, c.embed_dim)
+
+    def build_discriminator(self, k: int) -> nn.Module:
+        c = self.config
+        bias = c.loss != "wgan"  # L_D of WGAN is blind to a constant offset: its gradient would be 0
+        if c.arch == "mlp":
+            return mlp_discriminator(self.shape, c.d_hidden, k, c.spectral_norm, bias, c.mbstd)
+        return conv_discriminator(self.shape, c.channels, c.d_norm, k, c.spectral_norm, bias, c.mbstd)
+
+    # --- the trainer's hooks ---------------------------------------------------------------------
+    def players(self) -> dict[str, list[nn.Parameter]]:
+        return {"d": [p for p in self.D.parameters() if p.requires_grad],
+                "g": [p for p in self.G.parameters() if p.requires_grad]}
+
+    def optimizer_options(self) -> dict[str, dict[str, Any]]:
+        c = self.config
+        return {"d": {"lr": c.lr_d, "betas": tuple(c.betas)}, "g": {"lr": c.lr_g, "betas": tuple(c.betas)}}
+
+    def active_players(self, step: int) -> list[str]:
+        """n_critic discriminator steps per generator step: "g" joins on every n_critic-th step."""
+        return list(PLAYERS) if step % self.config.n_critic == 0 else ["d"]
+
+    def progress_keys(self) -> list[str]:
+        keys = ["d/loss", "g/loss", "d/d_real", "d/d_fake"]
+        if self.config.loss == "wgan":
+            keys.append("d/wasserstein")
+        return keys + ["d/grad_norm", "g/grad_norm", "coverage", "coverage_kl"]
+
+    def train_callbacks(self) -> list:
+        from genlab.models.gan_watch import GANMonitor
+
+        return [GANMonitor(self.config, self.family)]
+
+    # --- the two players -------------------------------------------------------------------------
+    def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """z ~ N(0, I), (n, latent_dim)."""
+        return torch.randn(n, self.config.latent_dim, generator=generator, device=self.device)
+
+    def fake(self, n: int, y: torch.Tensor | None, generator: torch.Generator | None) -> torch.Tensor:
+        """n generated training images in [-1, 1], (n, c, h, w)."""
+        return self.G(self.latent(n, generator), y)
+
+    def augment(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        return diff_augment(x, self.policy, generator) if self.policy else x
+
+    def discriminator_losses(self, real: torch.Tensor, y: torch.Tensor | None,
+                             generator: torch.Generator | None) -> dict[str, torch.Tensor]:
+        """L_D (+ penalties) on a real batch (b, c, h, w) in [-1, 1] and as many fakes."""
+        c = self.config
+        with torch.no_grad():
+            fake = self.fake(real.shape[0], y, generator)
+        real_in, fake_in = self.augment(real, generator), self.augment(fake, generator)
+        penalties = c.gp > 0 or c.r1 > 0
+        # the penalties differentiate D w.r.t. its input, also when evaluated under no_grad
+        with torch.enable_grad() if penalties else contextlib.nullcontext():
+            if c.r1 > 0:
+                real_in = real_in.detach().requires_grad_(True)
+            f_r, f_f = self.D(real_in, y), self.D(fake_in, y)
+            loss = d_loss(c.loss, f_r, f_f)
+            out = d_means(c.loss, f_r, f_f)
+            if c.gp > 0:
+                eps = torch.rand(real.shape[0], generator=generator, device=real.device)
+                gp = gradient_penalty(lambda t: self.D(t, y), real_in, fake_in, eps)
+                loss = loss + c.gp * gp
+                out["gp"] = gp.detach()
+            if c.r1 > 0:
+                r1 = r1_penalty(f_r, real_in)
+                loss = loss + 0.5 * c.r1 * r1
+                out["r1"] = r1.detach()
+        return {"loss": loss, **out}
+
+    def generator_losses(self, n: int, y: torch.Tensor | None,
+                         generator: torch.Generator | None) -> dict[str, torch.Tensor]:
+        """L_G for n fresh samples; D's weights get no gradient."""
+        fake = self.fake(n, y, generator)
+        with frozen(self.D):
+            f_f = self.D(self.augment(fake, generator), y)
+        return {"loss": g_loss(self.config.loss, f_f)}
+
+    def training_losses(self, x: torch.Tensor, y: torch.Tensor | None = None, *,
+                        generator: torch.Generator | None = None, player: str | None = None) -> dict[str, torch.Tensor]:
+        """One player's losses ("d" or "g"); with player=None, both summed (one simultaneous step of each
+        player's own gradient, for a single optimizer over all parameters)."""
+        if player not in (None, *PLAYERS):
+            raise ValueError(f"unknown player {player!r}; valid: d, g")
+        y = y if self.conditional else None
+        real = x * 2.0 - 1.0
+        if player == "d":
+            return self.discriminator_losses(real, y, generator)
+        if player == "g":
+            return self.generator_losses(real.shape[0], y, generator)
+        d = self.discriminator_losses(real, y, generator)
+        g = self.generator_losses(real.shape[0], y, generator)
+        rest = {k: v for k, v in d.items() if k != "loss"}
+        return {"loss": d["loss"] + g["loss"], "d_loss": d["loss"].detach(), "g_loss": g["loss"].detach(), **rest}
+
+    # --- sampling --------------------------------------------------------------------------------
+    def sample_labels(self, labels: torch.Tensor | None, n: int, generator: torch.Generator | None):
+        """Checked labels for a conditional model (uniformly random classes when None), else None."""
+        if self.conditional and labels is None:
+            return torch.randint(0, self.num_classes, (n,), generator=generator, device=self.device)
+        return self.check_labels(labels, n)
+
+    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Images in [0, 1], (n, c, h, w), for latents z (n, latent_dim)."""
+        labels = self.check_labels(labels, z.shape[0]) if self.conditional else None
+        return ((self.G(z, labels).float() + 1.0) / 2.0).clamp(0.0, 1.0)
+
+    @torch.no_grad()
+    def sample(self, n: int, *, labels: torch.Tensor | None = None, generator: torch.Generator | None = None,
+               truncation: float = 1.0) -> torch.Tensor:
+        """n images (n, c, h, w) in [0, 1]. A conditional model draws uniformly random classes when
+        `labels` is None. `truncation` psi in (0, 1] scales z towards its mean (psi = 1: off), trading
+        diversity for typicality."""
+        if not 0.0 < truncation <= 1.0:
+            raise ValueError(f"truncation must be in (0, 1], got {truncation}")
+        labels = self.sample_labels(labels, n, generator)
+        z = self.latent(n, generator) * truncation
+        return self.generate(z, labels)
+
+
+class DCGAN(GAN):
+    """DCGAN: strided convolutions, batch norm, ReLU in G, LeakyReLU in D, tanh output."""
+
+    family: ClassVar[str] = "dcgan"
+    Config: ClassVar[type] = DCGANConfig
+
+
+class CGAN(GAN):
+    """Class-conditional GAN: label embedding concatenated to z in G, projection discriminator."""
+
+    family: ClassVar[str] = "cgan"
+    Config: ClassVar[type] = CGANConfig
+
+
+class WGANGP(GAN):
+    """WGAN-GP: Wasserstein critic with a gradient penalty and n_critic critic steps per G step."""
+
+    family: ClassVar[str] = "wgan-gp"
+    Config: ClassVar[type] = WGANGPConfig
+
+
+__all__ = ["CGAN", "DCGAN", "GAN", "LOSSES", "WGANGP", "CGANConfig", "DCGANConfig", "GANConfig", "WGANGPConfig"]

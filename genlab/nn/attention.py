@@ -1,0 +1,44 @@
+"""Multi-head self-attention over the pixels of a feature map (Vaswani et al. 2017), as placed at low
+resolution in diffusion U-Nets (Ho et al. 2020; Dhariwal & Nichol 2021).
+
+Notation: x (b, c, h, w); the n = h*w pixels are the tokens; heads split c into c/d heads of size d.
+    out = x + W_o softmax(Q K^T / sqrt(d)) V,   [Q, K, V] = W_qkv GroupNorm(x).
+The tokens are taken as x.permute(0, 2, 3, 1): for a channels-last x that is a free view, so the block
+makes no layout copies around its two matrix products and the fused scaled_dot_product_attention.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class SelfAttention2d(nn.Module):
+    """Residual multi-head self-attention over the h*w positions of (b, c, h, w) features.
+
+    Args:
+        channels: c.
+        head_dim: d, channels per head (c must be divisible by d).
+        groups: groups of the input GroupNorm.
+    """
+
+    def __init__(self, channels: int, head_dim: int = 32, groups: int = 8):
+        super().__init__()
+        if channels % head_dim:
+            raise ValueError(f"attention channels {channels} must be divisible by head_dim {head_dim}")
+        self.heads, self.head_dim = channels // head_dim, head_dim
+        self.norm = nn.GroupNorm(groups, channels)
+        self.qkv = nn.Linear(channels, 3 * channels)
+        self.proj = nn.Linear(channels, channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        tokens = self.norm(x).permute(0, 2, 3, 1).reshape(b, h * w, c)  # (b, n, c), a view if channels-last
+        qkv = self.qkv(tokens).view(b, h * w, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        out = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2])  # (b, heads, n, d)
+        out = self.proj(out.transpose(1, 2).reshape(b, h * w, c))  # (b, n, c)
+        return x + out.view(b, h, w, c).permute(0, 3, 1, 2).to(x.dtype)  # channels-last strides
+
+
+__all__ = ["SelfAttention2d"]

@@ -1,0 +1,105 @@
+"""The genlab classifier: training, the cache (keying, reuse, damage, concurrency), batching."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+
+import pytest
+import torch
+
+from genlab.eval import classifier as C
+
+
+def test_digits_classifier_trains_caches_and_classifies(digits_classifier, cache_env):
+    clf = digits_classifier
+    assert clf.name == "genlab-digits classifier"
+    assert clf.test_accuracy > 0.9
+    folder = C.classifier_dir("digits", clf.hash)
+    assert (folder / "model.safetensors").exists() and (folder / "meta.json").exists()
+    from genlab.data import load_data
+
+    test = load_data("digits", split="test")
+    x = test.images()
+    feats, logits = clf.features(x), clf.logits(x)
+    assert feats.shape == (len(test), clf.dim) and logits.shape == (len(test), 10)
+    assert (clf.predict(x) == test.y).float().mean().item() == pytest.approx(clf.test_accuracy)
+    # One pass gives both, batching does not change the result, uint8 input is accepted.
+    f2, l2 = clf.features_and_logits(x)
+    assert torch.allclose(f2, feats, atol=1e-5) and torch.allclose(l2, logits, atol=1e-5)
+    clf.batch_size = 7
+    assert torch.allclose(clf.features(x), feats, atol=1e-5)
+    assert torch.allclose(clf.features(test.x), feats, atol=1e-5)
+
+
+def test_cached_classifier_is_reused(digits_classifier, monkeypatch):
+    def boom(*a, **k):
+        raise AssertionError("rebuilt although cached")
+
+    monkeypatch.setattr(C, "build_classifier", boom)
+    again = C.load_classifier("digits", progress=False)
+    assert again.hash == digits_classifier.hash
+    x = torch.rand(5, 1, 8, 8)
+    assert torch.equal(again.features(x), digits_classifier.features(x))
+
+
+def test_recipe_or_dataset_change_changes_the_key():
+    r = C.recipe_for("digits")
+    h = C.recipe_hash("digits", r)
+    assert C.recipe_hash("digits", dataclasses.replace(r, epochs=r.epochs + 1)) != h
+    assert C.recipe_hash("mnist", r) != h
+    assert C.recipe_hash("digits", C.recipe_for("digits")) == h
+
+
+def _fake_build(calls):
+    def build(dataset, *, data_dir=None, recipe=None, progress=True):
+        calls.append(dataset)
+        net = C.ClassifierNet((1, 8, 8), 3, recipe).eval()
+        return net, {"dataset": dataset, "recipe": dataclasses.asdict(recipe), "shape": [1, 8, 8],
+                     "num_classes": 3, "test_accuracy": 0.5}
+    return build
+
+
+def test_two_concurrent_callers_build_once(cache_env, monkeypatch):
+    calls: list[str] = []
+    monkeypatch.setitem(C.RECIPES, "fake-set", C.Recipe(channels=(4, 4, 4), hidden=8))
+    monkeypatch.setattr(C, "build_classifier", _fake_build(calls))
+    out = []
+    threads = [threading.Thread(target=lambda: out.append(C.load_classifier("fake-set"))) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert calls == ["fake-set"] and len(out) == 3
+    assert len({o.hash for o in out}) == 1
+
+
+def test_damaged_cache_is_rebuilt(cache_env, monkeypatch):
+    calls: list[str] = []
+    monkeypatch.setitem(C.RECIPES, "fake-damaged", C.Recipe(channels=(4, 4, 4), hidden=8))
+    monkeypatch.setattr(C, "build_classifier", _fake_build(calls))
+    first = C.load_classifier("fake-damaged")
+    (C.classifier_dir("fake-damaged", first.hash) / "model.safetensors").write_bytes(b"not a tensor file")
+    C.load_classifier("fake-damaged")
+    assert calls == ["fake-damaged", "fake-damaged"]
+    assert not list(C.classifier_dir("fake-damaged", first.hash).parent.glob(".fake-damaged-*.tmp*"))
+
+
+def test_wrong_image_shape_and_unlabelled_data_are_refused(digits_classifier, monkeypatch):
+    with pytest.raises(ValueError, match=r"takes \(n, 1, 8, 8\)"):
+        digits_classifier.features(torch.rand(2, 1, 28, 28))
+    from genlab.data.base import ImageData
+
+    unlabelled = ImageData(torch.zeros(4, 1, 8, 8, dtype=torch.uint8), None, "blank", "train")
+    monkeypatch.setattr("genlab.data.load_data", lambda *a, **k: unlabelled)
+    with pytest.raises(ValueError, match="no labels"):
+        C.build_classifier("blank", progress=False)
+
+
+def test_augmentation_shifts_within_bounds():
+    x = torch.arange(16.0).view(1, 1, 4, 4).repeat(8, 1, 1, 1)
+    out = C._augment(x, C.Recipe(shift=1), torch.Generator().manual_seed(0))
+    assert out.shape == x.shape
+    for img in out:  # every output is the input shifted by (dy, dx) in {-1, 0, 1}^2 with zero fill
+        assert any(torch.equal(img[0], torch.roll(torch.nn.functional.pad(x[0, 0], (1, 1, 1, 1)), (dy, dx), (0, 1))
+                               [1:5, 1:5]) for dy in (-1, 0, 1) for dx in (-1, 0, 1))

@@ -1,0 +1,80 @@
+"""`genlab eval` and `genlab bench` end to end on digits with tiny models and budgets."""
+
+from __future__ import annotations
+
+import json
+from typing import ClassVar
+
+import pytest
+import torch
+
+from genlab.cli import main
+from genlab.eval.bench import parse_budget, resolve_families
+from genlab.models import FAMILIES
+from genlab.models.base import GenerativeModel
+
+
+@pytest.fixture
+def tiny_run(tmp_path, cache_env):
+    main(["train", "vae", "--data", "digits", "--arch", "mlp", "--hidden", "16", "--latent-dim", "4",
+          "--train.steps", "10", "--train.no-progress", "--runs-dir", str(tmp_path), "--name", "v"])
+    return tmp_path / "v"
+
+
+def test_eval_writes_metrics_json_and_prints_a_table(tiny_run, capsys):
+    main(["eval", str(tiny_run), "-n", "60", "--seeds", "0", "1"])
+    out = capsys.readouterr().out
+    assert "FID (genlab-digits classifier)" in out and "negative ELBO" in out
+    saved = json.loads((tiny_run / "metrics.json").read_text())
+    m, p = saved["metrics"], saved["protocol"]
+    assert m["fid"]["n"] == 2 and len(m["fid"]["values"]) == 2
+    assert {"mse", "psnr", "ssim", "nll_nats", "bits_per_dim", "precision", "coverage"} <= set(m)
+    assert p["seeds"] == [0, 1] and p["n_fake"] == 60 and p["extra"]["family"] == "vae"
+
+
+def test_eval_features_and_bad_targets(cache_env, capsys):
+    main(["eval", "features", "digits"])
+    assert "genlab-digits classifier" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["eval", "a", "b", "c"])
+    assert "usage: genlab eval RUN" in capsys.readouterr().err
+
+
+def test_budget_and_family_parsing():
+    assert parse_budget("10m") == 600 and parse_budget("90s") == 90 and parse_budget("1.5h") == 5400
+    assert parse_budget("45") == 45
+    with pytest.raises(ValueError, match="10m"):
+        parse_budget("ten minutes")
+    assert resolve_families("all") == list(FAMILIES)
+    with pytest.raises(ValueError, match="valid"):
+        resolve_families("ae,nope")
+
+
+class _Broken(GenerativeModel):
+    """A family whose training always fails (to check the leaderboard row)."""
+
+    family: ClassVar[str] = "broken"
+    Config: ClassVar[type] = FAMILIES["ae"].Config
+
+    def __init__(self, config, shape, num_classes=0):
+        super().__init__(config, shape, num_classes)
+        self.w = torch.nn.Parameter(torch.zeros(1))
+
+    def training_losses(self, x, y=None, *, generator=None):
+        raise RuntimeError("this family cannot train")
+
+
+def test_bench_writes_a_leaderboard_with_failed_rows(tmp_path, cache_env, monkeypatch, capsys):
+    monkeypatch.setitem(FAMILIES, "broken", _Broken)
+    out = tmp_path / "bench"
+    main(["bench", "--data", "digits", "--families", "ae,broken", "--budget", "1s", "--n", "100",
+          "--n-curve", "50", "--curve-points", "2", "--out", str(out), "--threads", "1"])
+    board = json.loads((out / "leaderboard.json").read_text())
+    rows = {r["family"]: r for r in board["rows"]}
+    assert rows["ae"]["status"] == "ok" and rows["ae"]["metrics"]["fid"]["n"] == 1
+    assert len(rows["ae"]["curve"]["0"]) == 2
+    assert rows["broken"]["status"] == "failed" and "cannot train" in rows["broken"]["notes"][0]
+    assert rows["real data (train split)"]["status"] == "reference"
+    md = (out / "leaderboard.md").read_text()
+    assert "FAILED" in md and "FID (genlab-digits classifier)" in md and "genlab bench" in md
+    assert (out / "contact_sheet.png").stat().st_size > 0 and (out / "quality_vs_time.png").stat().st_size > 0

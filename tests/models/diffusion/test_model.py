@@ -1,0 +1,150 @@
+"""The `ddpm` and `ldm` families beyond the shared contract: options, guidance, editing, latent diffusion."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from genlab.config import DataConfig, RunConfig, TrainConfig
+from genlab.models import build_model
+from genlab.models.diffusion import samplers as SM
+from genlab.runs import sample as sample_run
+from genlab.train.trainer import train
+from tests.conftest import TINY, tiny_images
+
+
+def ddpm(**extra):
+    torch.manual_seed(0)
+    return build_model("ddpm", {**TINY["ddpm"], **extra}, shape=(1, 8, 8), num_classes=4).eval()
+
+
+def gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+def test_preset_28_has_the_size_of_the_diffusers_reference():
+    model = build_model("ddpm", {"conditional": True}, shape=(1, 28, 28), num_classes=10)
+    # diffusers UNet2DModel(block_out_channels=(32, 64, 64), layers_per_block=1, attention at 14 and 7,
+    # num_class_embeds=11) has exactly 1,164,513 parameters (benchmarks/diffusion_speed.py)
+    assert sum(p.numel() for p in model.parameters()) == 1_164_513
+
+
+@pytest.mark.parametrize("sampler", ["ddpm", "ddim", "dpmpp_2m"])
+def test_every_sampler_runs_and_respects_labels(sampler):
+    model = ddpm()
+    x = model.sample(4, labels=torch.tensor([0, 1, 2, 3]), generator=gen(), sampler=sampler, steps=2, guidance=2.5)
+    assert x.shape == (4, 1, 8, 8) and 0 <= x.min() and x.max() <= 1
+
+
+def test_guidance_zero_is_unconditional_and_one_is_conditional():
+    model = ddpm()
+    labels = torch.tensor([0, 1, 2, 3])
+    uncond = model.sample(4, labels=None, generator=gen(), sampler="ddim", steps=2)
+    w0 = model.sample(4, labels=labels, generator=gen(), sampler="ddim", steps=2, guidance=0.0)
+    assert torch.equal(uncond, w0)
+    w1 = model.sample(4, labels=labels, generator=gen(), sampler="ddim", steps=2, guidance=1.0)
+    den = model.denoiser(labels, guidance=1.0)
+    assert den.guidance == 1.0 and den.labels is not None
+    x_T = torch.randn(4, 1, 8, 8, generator=gen())
+    manual = SM.sample_ddim(den, x_T, model.timesteps_for(2, "ddim"))
+    assert torch.allclose(w1, model.from_diffusion(manual))
+    assert not torch.equal(w0, w1)
+
+
+def test_sampling_options_are_validated():
+    model = ddpm()
+    with pytest.raises(ValueError, match="valid: \\['ddim', 'ddpm', 'dpmpp_2m'\\]"):
+        model.sample(2, sampler="heun")
+    with pytest.raises(ValueError, match="eta is an option of the ddim sampler"):
+        model.sample(2, sampler="dpmpp_2m", eta=0.5)
+    with pytest.raises(ValueError, match="sampling steps must be in \\[1, 50\\]"):
+        model.sample(2, steps=51)
+    with pytest.raises(ValueError, match="null label"):
+        ddpm(cond_drop=0.0).sample(2, labels=torch.tensor([0, 1]), guidance=3.0)
+    with pytest.raises(ValueError, match="unknown noise schedule"):
+        ddpm(schedule="sigmoid")
+
+
+def test_genlab_sample_passes_sampler_options(tmp_path):
+    data = tiny_images(32)
+    config = RunConfig("ddpm", dict(TINY["ddpm"]), DataConfig("tiny"),
+                       TrainConfig(steps=2, batch_size=16, progress=False, device="cpu"))
+    train(config, tmp_path / "run", data=data)
+    x = sample_run(tmp_path / "run", n=4, sampler="ddim", steps=3, guidance=1.5, eta=0.5)
+    assert x.shape == (4, 1, 8, 8)
+    with pytest.raises(ValueError, match="no sampling option\\(s\\) \\['temperature'\\]"):
+        sample_run(tmp_path / "run", n=2, temperature=0.5)
+
+
+def test_channels_last_gives_the_same_loss():
+    data = tiny_images(8)
+    a = ddpm(preset="tiny").train()
+    b = ddpm(preset="tiny").train().to(memory_format=torch.channels_last)
+    la = a.training_losses(data.images(), data.y, generator=gen())["loss"]
+    xb = data.images().contiguous(memory_format=torch.channels_last)
+    lb = b.training_losses(xb, data.y, generator=gen())["loss"]
+    assert torch.allclose(la, lb, rtol=1e-4)
+
+
+@pytest.mark.parametrize("prediction", ["x0", "v"])
+def test_other_targets_train(prediction):
+    model = ddpm(prediction=prediction).train()
+    data = tiny_images(8)
+    loss = model.training_losses(data.images(), data.y, generator=gen())["loss"]
+    assert torch.isfinite(loss)
+    assert model.eval().sample(2, generator=gen(), steps=2).shape == (2, 1, 8, 8)
+
+
+def test_inpaint_keeps_known_pixels_exactly():
+    model = ddpm()
+    x = tiny_images(3).images()
+    mask = torch.zeros(1, 1, 8, 8)
+    mask[..., 2:6, 2:6] = 1
+    out = model.inpaint(x, mask, labels=torch.tensor([0, 1, 2]), generator=gen(), steps=4, jump_length=2,
+                        resample=2)
+    keep = ~mask.bool().expand_as(x)
+    assert torch.equal(out[keep], x[keep])
+    assert not torch.equal(out[~keep], x[~keep])
+    with pytest.raises(ValueError, match="only 0 \\(keep\\) and 1"):
+        model.inpaint(x, mask * 0.5, steps=2)
+
+
+def test_denoise_by_noise_level_and_by_strength():
+    model = ddpm()
+    x = tiny_images(2).images()
+    a = model.denoise(x, noise_std=0.2, steps=2, generator=gen())
+    b = model.denoise(x, strength=0.3, generator=gen())
+    assert a.shape == b.shape == x.shape and 0 <= a.min() and b.max() <= 1
+    with pytest.raises(ValueError, match="strength must be in \\(0, 1\\]"):
+        model.denoise(x, strength=0.0)
+
+
+# --- latent diffusion ---------------------------------------------------------------------------------
+def ldm(**extra):
+    torch.manual_seed(0)
+    return build_model("ldm", {**TINY["ldm"], **extra}, shape=(1, 8, 8), num_classes=4)
+
+
+def test_ldm_standardizes_codes_with_the_first_batch_and_decodes_samples():
+    model = ldm().train()
+    data = tiny_images(16)
+    assert not bool(model.z_ready)
+    model.training_losses(data.images(), data.y, generator=gen())
+    assert bool(model.z_ready) and model.x_shape == (4,)
+    z = model._encode(data.images(), None)
+    assert torch.allclose(model.z_mean, z.mean(0), atol=1e-6)
+    first = model.z_mean.clone()
+    model.training_losses(tiny_images(16, seed=1).images(), data.y, generator=gen())
+    assert torch.equal(model.z_mean, first)  # fixed after the first batch
+    x = model.eval().sample(3, labels=torch.tensor([0, 1, 2]), generator=gen())
+    assert x.shape == (3, 1, 8, 8) and 0 <= x.min() and x.max() <= 1
+    assert not any(k.startswith("_ae") for k in model.state_dict())  # the autoencoder is not in the checkpoint
+
+
+def test_ldm_needs_a_latent_run(tmp_path):
+    with pytest.raises(ValueError, match="--autoencoder RUN"):
+        ldm(autoencoder="")
+    with pytest.raises(ValueError, match="does not exist"):
+        ldm(autoencoder=str(tmp_path / "nothing"))
+    with pytest.raises(ValueError, match="is for images \\(1, 8, 8\\)"):
+        build_model("ldm", TINY["ldm"], shape=(1, 28, 28), num_classes=4)

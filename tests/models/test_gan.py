@@ -1,0 +1,192 @@
+"""The GAN families (gan, dcgan, cgan, wgan-gp): networks, options, the trainer's per-player hooks."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from genlab.config import DataConfig, RunConfig, TrainConfig
+from genlab.models import build_model
+from genlab.runs import load_run
+from genlab.runs import sample as sample_run
+from genlab.train.trainer import Trainer, train
+from tests.conftest import TINY, tiny_images
+
+
+def make(family: str, shape=(1, 8, 8), num_classes: int = 4, **extra):
+    torch.manual_seed(0)
+    return build_model(family, {**TINY[family], **extra}, shape=shape, num_classes=num_classes)
+
+
+def run_config(family: str, steps: int = 6, log_every: int = 2, ema_decay: float = 0.0, **extra) -> RunConfig:
+    tc = TrainConfig(steps=steps, batch_size=8, log_every=log_every, ema_decay=ema_decay, progress=False)
+    return RunConfig(family, {**TINY[family], **extra}, DataConfig("tiny"), tc)
+
+
+def test_mlp_gan_has_the_classic_sizes():
+    model = build_model("gan", {}, shape=(1, 28, 28))
+    g = [m.out_features for m in model.G.modules() if isinstance(m, nn.Linear)]
+    d = [m.out_features for m in model.D.modules() if isinstance(m, nn.Linear)]
+    assert g == [128, 256, 784] and d == [128, 64, 1]
+    assert model.config.latent_dim == 100 and isinstance(list(model.G.body)[-2], nn.Tanh)
+
+
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32)])
+def test_dcgan_shapes_and_architecture(shape):
+    model = build_model("dcgan", {"channels": (8, 16), "latent_dim": 16}, shape=shape).eval()
+    assert model.sample(3, generator=torch.Generator().manual_seed(0)).shape == (3, *shape)
+    kinds = [type(m) for m in model.G.body]
+    assert kinds.count(nn.Linear) == 1 and kinds[0] is nn.Linear  # "project and reshape", no hidden FC layers
+    assert nn.MaxPool2d not in kinds and nn.ConvTranspose2d in kinds and kinds[-1] is nn.Tanh
+    assert nn.BatchNorm2d in kinds and nn.ReLU in kinds
+    d_kinds = [type(m) for m in model.D.features]
+    assert nn.LeakyReLU in d_kinds and nn.BatchNorm2d in d_kinds and nn.Conv2d in d_kinds
+    assert d_kinds[1] is nn.Identity  # no batch norm on D's input layer
+
+
+def test_dcgan_defaults_are_the_papers_optimizer():
+    trainer = Trainer(run_config("dcgan"), tiny_images(32))
+    for name in ("d", "g"):
+        group = trainer.optimizers[name].param_groups[0]
+        assert group["lr"] == 2e-4 and group["betas"] == (0.5, 0.999)
+    wg = Trainer(run_config("wgan-gp"), tiny_images(32))
+    assert wg.optimizers["d"].param_groups[0]["lr"] == 1e-4 and wg.optimizers["g"].param_groups[0]["betas"] == (0.5, 0.9)
+
+
+def test_players_split_the_parameters():
+    model = make("dcgan")
+    players = model.players()
+    assert list(players) == ["d", "g"]
+    d, g = {id(p) for p in players["d"]}, {id(p) for p in players["g"]}
+    assert not d & g and d | g == {id(p) for p in model.parameters()}
+
+
+def test_generator_step_leaves_no_gradient_on_the_discriminator():
+    model = make("dcgan")
+    data = tiny_images(8)
+    model.training_losses(data.images(), generator=torch.Generator().manual_seed(0), player="g")["loss"].backward()
+    assert all(p.grad is None for p in model.D.parameters())
+    assert all(p.requires_grad for p in model.D.parameters())  # unfrozen afterwards
+    assert any(p.grad is not None for p in model.G.parameters())
+
+
+def test_n_critic_steps_the_generator_every_kth_step_and_logs_true_means(tmp_path):
+    config = run_config("wgan-gp", steps=6, log_every=4, n_critic=3)
+    data = tiny_images(32)
+    trainer = Trainer(config, data, tmp_path)
+    result = trainer.fit()
+    steps = lambda opt: int(next(iter(opt.state.values()))["step"])
+    assert steps(trainer.optimizers["d"]) == 6 and steps(trainer.optimizers["g"]) == 2  # steps 0 and 3
+    first = result.history[0]  # steps 0..3: the generator ran at 0 and 3
+    for key in ("d/loss", "g/loss", "d/d_real", "d/d_fake", "d/wasserstein", "d/gp", "d/grad_norm", "g/grad_norm"):
+        assert key in first, key
+    assert trainer.schedulers["g"].last_epoch == 6  # every schedule follows the trainer's step
+
+
+def test_g_loss_average_counts_only_generator_steps(tmp_path):
+    logged = []
+    config = run_config("wgan-gp", steps=4, log_every=4, n_critic=2)
+    trainer = Trainer(config, tiny_images(32))
+    real = trainer.model.training_losses
+
+    def fixed(x, y=None, *, generator=None, player=None):
+        out = real(x, y, generator=generator, player=player)
+        if player == "g":
+            out["loss"] = out["loss"] * 0 + 5.0 + out["loss"].detach() * 0
+        return out
+
+    trainer.model.training_losses = fixed
+    trainer.callbacks.append(lambda t, r: logged.append(r))
+    trainer.fit()
+    assert logged[0]["g/loss"] == pytest.approx(5.0)
+
+
+def test_optimizer_options_reach_the_trainer_and_train_options_stay_for_others():
+    trainer = Trainer(run_config("gan", lr_d=3e-4, lr_g=1e-4, betas=(0.0, 0.9)), tiny_images(32))
+    assert trainer.optimizers["d"].param_groups[0]["lr"] == 3e-4
+    assert trainer.optimizers["g"].param_groups[0]["lr"] == 1e-4
+    assert trainer.optimizers["g"].param_groups[0]["betas"] == (0.0, 0.9)
+
+
+def test_conditional_sampling_and_label_checks():
+    model = make("cgan").eval()
+    g = lambda: torch.Generator().manual_seed(0)
+    labels = torch.tensor([0, 1, 2, 3])
+    a = model.sample(4, labels=labels, generator=g())
+    b = model.sample(4, labels=torch.tensor([3, 2, 1, 0]), generator=g())
+    assert a.shape == (4, 1, 8, 8) and not torch.equal(a, b)
+    assert model.sample(4, generator=g()).shape == (4, 1, 8, 8)  # random classes when none are given
+    with pytest.raises(ValueError, match="class indices in \\[0, 4\\)"):
+        model.sample(2, labels=torch.tensor([0, 7]))
+    assert "conditional" in model.capabilities and model.conditional
+    assert isinstance(model.D.embed, nn.Embedding) and model.G.embed is not None  # projection D, embedding G
+
+
+def test_truncation_shrinks_the_latent_and_is_validated():
+    model = make("dcgan").eval()
+    g = lambda: torch.Generator().manual_seed(1)
+    full = model.sample(64, generator=g())
+    assert torch.equal(full, model.sample(64, generator=g(), truncation=1.0))
+    tight = model.sample(64, generator=g(), truncation=0.1)
+    assert tight.var(0).mean() < full.var(0).mean()
+    with pytest.raises(ValueError, match="truncation must be in \\(0, 1\\]"):
+        model.sample(2, truncation=1.5)
+
+
+@pytest.mark.parametrize("options, match", [
+    ({"loss": "lsgan"}, "valid: ns, minimax, hinge, wgan"),
+    ({"gp": 10.0, "d_norm": "batch"}, "d_norm='none'"),
+    ({"diffaug": "flip"}, "valid: color, translation, cutout"),
+    ({"n_critic": 0}, "n_critic must be >= 1"),
+    ({"watchdog": "loud"}, "valid: off, warn, rollback"),
+    ({"d_norm": "layer"}, "valid: batch, none"),
+])
+def test_bad_options_are_clear_errors(options, match):
+    with pytest.raises(ValueError, match=match):
+        make("dcgan", **options)
+
+
+def test_conditional_needs_labels():
+    with pytest.raises(ValueError, match="labelled data"):
+        build_model("cgan", TINY["cgan"], shape=(1, 8, 8), num_classes=0)
+
+
+def test_channels_must_divide_the_image():
+    with pytest.raises(ValueError, match="divisible by 8"):
+        build_model("dcgan", {"channels": (4, 8, 16)}, shape=(1, 28, 28))
+
+
+@pytest.mark.parametrize("options", [{"loss": "hinge", "spectral_norm": True}, {"r1": 1.0, "d_norm": "none"},
+                                     {"diffaug": "color,translation,cutout"}, {"loss": "minimax"}])
+def test_options_train_with_finite_losses(options):
+    model = make("dcgan", **options)
+    data = tiny_images(16)
+    for player in ("d", "g"):
+        losses = model.training_losses(data.images(), generator=torch.Generator().manual_seed(0), player=player)
+        losses["loss"].backward()
+        assert all(torch.isfinite(v) for v in losses.values())
+    if options.get("r1"):
+        assert "r1" in model.training_losses(data.images(), generator=torch.Generator().manual_seed(0), player="d")
+
+
+def test_trained_run_samples_with_truncation_option(tmp_path):
+    data = tiny_images(32)
+    train(run_config("cgan", steps=4, ema_decay=0.9), tmp_path / "run", data=data)
+    r = load_run(tmp_path / "run")
+    x = sample_run(r, 8, truncation=0.5)
+    assert x.shape == (8, 1, 8, 8) and 0 <= x.min() and x.max() <= 1
+    with pytest.raises(ValueError, match="no sampling option"):
+        sample_run(r, 2, steps=3)
+
+
+def test_cli_sample_truncation_and_latent_walk(tmp_path, capsys):
+    from genlab.cli import main
+
+    train(run_config("dcgan", steps=2), tmp_path / "run", data=tiny_images(32))
+    main(["sample", str(tmp_path / "run"), "-n", "4", "--out", str(tmp_path / "s.png"), "--option", "truncation=0.7"])
+    main(["latent-walk", str(tmp_path / "run"), "--rows", "2", "--steps", "3", "--out", str(tmp_path / "w.png")])
+    assert (tmp_path / "s.png").exists() and (tmp_path / "w.png").exists()
+    with pytest.raises(SystemExit):
+        main(["stylemix", str(tmp_path / "run"), "--out", str(tmp_path / "m.png")])
+    assert "style mixing needs a stylegan model" in capsys.readouterr().err
