@@ -19,9 +19,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import argparse
 import time
 
-from _common import ROOT, write_result
-
 import torch
+from _common import ROOT, write_result
 
 IMAGES = ROOT / "docs" / "images" / "gans"
 

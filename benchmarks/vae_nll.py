@@ -23,9 +23,8 @@ import json
 import math
 import time
 
-from _common import CpuTimer, load_mnist, write_result
-
 import torch
+from _common import CpuTimer, load_mnist, write_result
 
 # The recipe chosen for the 20-CPU-minute budget (see docs/BENCHMARKS.md for the reasoning behind it).
 MODEL = {"arch": "conv", "channels": [16, 32], "hidden": [256], "latent_dim": 32, "act": "silu",

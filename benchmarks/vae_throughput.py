@@ -18,9 +18,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from _common import load_mnist, write_result
-
 import torch
+from _common import load_mnist, write_result
 
 VARIANTS = {"fp32": dict(bf16=False, channels_last=False),
             "fp32 channels_last": dict(bf16=False, channels_last=True),

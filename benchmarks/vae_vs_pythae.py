@@ -40,9 +40,8 @@ import os
 import tempfile
 import time
 
-from _common import CpuTimer, load_mnist, median, write_result
-
 import torch
+from _common import CpuTimer, load_mnist, median, write_result
 
 THREADS, BATCH, LR, LATENT, HIDDEN = 2, 64, 1e-3, 16, 512
 

@@ -6,7 +6,7 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import Annotated, Literal, Optional, Union
+from typing import Annotated, Literal, Union
 
 import tyro
 
@@ -33,8 +33,8 @@ def _run_name(family: str, data: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{family}-{Path(data.split(':', 1)[-1]).name or data}").strip("-")
 
 
-def train(model: _family_union(), data: str = "mnist", data_dir: Optional[str] = None,  # type: ignore[valid-type]
-          binarize: Binarize = "none", limit: int = 0, name: Optional[str] = None, runs_dir: str = "runs",
+def train(model: _family_union(), data: str = "mnist", data_dir: str | None = None,  # type: ignore[valid-type]
+          binarize: Binarize = "none", limit: int = 0, name: str | None = None, runs_dir: str = "runs",
           resume: bool = False, overwrite: bool = False, train: TrainConfig = TrainConfig()) -> None:
     """Train a model: `genlab train FAMILY --data NAME [family options] [--train.* options]`.
 
@@ -75,7 +75,7 @@ def parse_options(pairs: tuple[str, ...]) -> dict[str, object]:
 
 
 def sample(run: tyro.conf.Positional[str], n: Annotated[int, tyro.conf.arg(aliases=["-n"])] = 64,
-           out: str = "samples.png", seed: int = 0, label: Optional[int] = None, ema: bool = True,
+           out: str = "samples.png", seed: int = 0, label: int | None = None, ema: bool = True,
            option: tuple[str, ...] = ()) -> None:
     """Draw samples from a trained run into a PNG grid or an .npz of raw uint8 arrays.
 
@@ -174,7 +174,7 @@ def info(run: tyro.conf.Positional[str]) -> None:
                       "train": to_dict(r.config.train), "last_metrics": last}, indent=2))
 
 
-def datasets(data_dir: Optional[str] = None) -> None:
+def datasets(data_dir: str | None = None) -> None:
     """List the datasets genlab knows and whether each is available on this machine."""
     from genlab.data import list_datasets
 
@@ -203,8 +203,8 @@ def demo(out: str = "runs/demo", budget: float = 90.0, data: str = "mnist", seed
 def eval_(target: tyro.conf.Positional[tuple[str, ...]], features: Literal["classifier", "inception"] = "classifier",
           n: Annotated[int, tyro.conf.arg(aliases=["-n"])] = 10000, n_real: int = 10000,
           split: Literal["train", "test"] = "test", seeds: tuple[int, ...] = (0,), iw_k: int = 1,
-          option: tuple[str, ...] = (), out: Optional[str] = None, ema: bool = True, rebuild: bool = False,
-          data_dir: Optional[str] = None) -> None:
+          option: tuple[str, ...] = (), out: str | None = None, ema: bool = True, rebuild: bool = False,
+          data_dir: str | None = None) -> None:
     """Evaluate a run (`genlab eval RUN`: RUN/metrics.json and a table) or build the dataset's feature
     classifier (`genlab eval features DATA`). See docs/EVALUATION.md.
 
@@ -231,8 +231,8 @@ def eval_(target: tyro.conf.Positional[tuple[str, ...]], features: Literal["clas
 
 def bench(data: str = "mnist", families: str = "all", budget: str = "10m", seeds: tuple[int, ...] = (0,),
           n: int = 10000, n_real: int = 10000, n_curve: int = 2000, curve_points: int = 4,
-          features: Literal["classifier", "inception"] = "classifier", out: Optional[str] = None, threads: int = 2,
-          batch_size: int = 128, sample_cap: float = 600.0, data_dir: Optional[str] = None,
+          features: Literal["classifier", "inception"] = "classifier", out: str | None = None, threads: int = 2,
+          batch_size: int = 128, sample_cap: float = 600.0, data_dir: str | None = None,
           option: tuple[str, ...] = (), train_option: tuple[str, ...] = ()) -> None:
     """Train every chosen family for the same CPU-time budget, evaluate all under one protocol, and write
     a leaderboard (markdown, JSON, contact sheet, quality-vs-time plot) into OUT (default runs/bench-DATA).
@@ -276,7 +276,7 @@ def bench(data: str = "mnist", families: str = "all", budget: str = "10m", seeds
     run_bench(cfg, command=command)
 
 
-def stylemix(run: tyro.conf.Positional[str], rows: int = 4, cols: int = 6, crossover: Optional[int] = None,
+def stylemix(run: tyro.conf.Positional[str], rows: int = 4, cols: int = 6, crossover: int | None = None,
              truncation: float = 0.7, out: str = "stylemix.png", seed: int = 0, ema: bool = True) -> None:
     """Style-mixing grid of a stylegan run: coarse styles from the row sources, fine ones from the columns.
 
@@ -322,7 +322,7 @@ def latent_walk(run: tyro.conf.Positional[str], rows: int = 4, steps: int = 10, 
     print(f"wrote {out}: {rows} latent walks of {steps} steps")
 
 
-def _edit_inputs(run: str, image: str, ema: bool, label: Optional[int], n: int):
+def _edit_inputs(run: str, image: str, ema: bool, label: int | None, n: int):
     """(Run, image (1, c, h, w), labels (n,) or None) for inpaint/denoise; image is a file or test:I."""
     import torch
 
@@ -350,7 +350,7 @@ def _edit_inputs(run: str, image: str, ema: bool, label: Optional[int], n: int):
 
 def inpaint(run: tyro.conf.Positional[str], image: str = "test:0", mask: str = "center", out: str = "inpainted.png",
             n: Annotated[int, tyro.conf.arg(aliases=["-n"])] = 4, steps: int = 50, jump_length: int = 5,
-            resample: int = 5, guidance: Optional[float] = None, label: Optional[int] = None, seed: int = 0,
+            resample: int = 5, guidance: float | None = None, label: int | None = None, seed: int = 0,
             ema: bool = True) -> None:
     """Fill in the masked part of an image with a diffusion model (RePaint); the rest is kept exactly.
 
@@ -386,9 +386,9 @@ def inpaint(run: tyro.conf.Positional[str], image: str = "test:0", mask: str = "
 
 
 def denoise(run: tyro.conf.Positional[str], image: str = "test:0", out: str = "denoised.png",
-            noise_std: Optional[float] = None, strength: float = 0.5, add_noise: float = 0.0,
-            n: Annotated[int, tyro.conf.arg(aliases=["-n"])] = 4, sampler: Optional[str] = None,
-            steps: Optional[int] = None, guidance: Optional[float] = None, label: Optional[int] = None,
+            noise_std: float | None = None, strength: float = 0.5, add_noise: float = 0.0,
+            n: Annotated[int, tyro.conf.arg(aliases=["-n"])] = 4, sampler: str | None = None,
+            steps: int | None = None, guidance: float | None = None, label: int | None = None,
             seed: int = 0, ema: bool = True) -> None:
     """Denoise an image with a diffusion model (SDEdit): from its noise level, or re-noised to `strength`.
 

@@ -119,6 +119,6 @@ class RunConfig:
                 "train": to_dict(self.train)}
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> "RunConfig":
+    def from_json(cls, d: dict[str, Any]) -> RunConfig:
         return cls(d["family"], dict(d["model"]), from_dict(DataConfig, d["data"]),
                    from_dict(TrainConfig, d["train"]))

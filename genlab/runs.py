@@ -36,9 +36,9 @@ def load_training_data(data: DataConfig, split: str = "train") -> ImageData:
 
 def _plain(value: Any) -> Any:
     """JSON-normal form (tuples as lists, dataclasses as dicts) for comparing configs."""
-    from genlab.config import to_dict
-
     import dataclasses
+
+    from genlab.config import to_dict
 
     return to_dict(value) if dataclasses.is_dataclass(value) else json.loads(json.dumps(value))
 

@@ -22,8 +22,8 @@ TINY: dict[str, dict] = {
     "wgan-gp": {"latent_dim": 8, "channels": (4, 8), "coverage_every": 0},
     "stylegan": {"latent_dim": 8, "w_dim": 8, "mapping_layers": 2, "g_channels": (8, 4), "channels": (4, 8),
                  "coverage_every": 0},
-    "ddpm": {"preset": "tiny", "timesteps": 50, "conditional": True, "cond_drop": 0.3, "sample_steps": 2},
-    "ldm": {"autoencoder": tiny_autoencoder_run(), "hidden": 16, "depth": 1, "timesteps": 50, "conditional": True,
+    "ddpm": {"preset": "tiny", "timesteps": 20, "conditional": True, "cond_drop": 0.3, "sample_steps": 2},
+    "ldm": {"autoencoder": tiny_autoencoder_run(), "hidden": 16, "depth": 1, "timesteps": 20, "conditional": True,
             "cond_drop": 0.3, "sample_steps": 2},
 }
 

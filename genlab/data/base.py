@@ -64,7 +64,7 @@ class ImageData:
             return None
         return self.y if index is None else self.y[index]
 
-    def subset(self, n: int) -> "ImageData":
+    def subset(self, n: int) -> ImageData:
         """The first n examples (deterministic), for quick runs and tests."""
         y = None if self.y is None else self.y[:n]
         return ImageData(self.x[:n], y, self.name, self.split, self.classes, self.source)

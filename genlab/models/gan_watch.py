@@ -6,12 +6,15 @@ record (so to the progress bar and metrics.jsonl):
 - coverage, coverage_kl, coverage_ratio (every `coverage_every` steps): the classifier's class histogram
   over a fixed batch of samples (fixed z, so checks are comparable): classes covered (those holding at
   least a tenth of their uniform share), KL(histogram || uniform) in nats, and max/min class frequency;
-  for a conditional model also cond_acc, the fraction classified as the requested class;
+  for a conditional model also cond_acc, the fraction classified as the requested class; and (with the
+  genlab classifier's features) diversity, the within-class spread of the samples relative to real
+  images of the same class (about 1 when healthy, near 0 when G draws nearly one image per class);
 - watchdog: "ok", or the name of the problem it sees.
 
 Problems (each must persist for `patience` checks in a row):
 - "d_wins": D's loss pinned near 0 while G's loss climbs (ns, minimax, hinge): G's gradients vanish;
-- "collapse": samples cover at most half of the classes: mode collapse.
+- "collapse": samples cover at most half of the classes, or their within-class diversity is below 0.3:
+  mode collapse.
 With watchdog="warn" it emits a GANWarning naming the likely cause and the remedies; with "rollback" it
 also restores the last healthy weights, EMA and optimizer states (kept in memory) and halves every
 player's learning rate (the halving is stored in the schedulers, so checkpoints and resumes keep it).
@@ -26,6 +29,7 @@ from typing import Any
 import torch
 
 D_LOSS_FLOOR = 0.05  # "near 0" for D's loss (ns: log 2 + log 2 ~ 1.39 at the equilibrium)
+DIVERSITY_FLOOR = 0.3  # samples of a class this much less varied than real ones: collapse inside classes
 MAX_ROLLBACKS = 3
 LR_FACTOR = 0.5
 COVERAGE_SEED = 2024
@@ -71,6 +75,24 @@ def coverage_stats(pred: torch.Tensor, num_classes: int) -> dict[str, float]:
     return out
 
 
+def mean_pairwise_distance(f: torch.Tensor) -> float:
+    return float(torch.pdist(f.float()).mean())
+
+
+def class_diversity(f_fake: torch.Tensor, pred: torch.Tensor, f_real: torch.Tensor, y_real: torch.Tensor,
+                    num_classes: int) -> float | None:
+    """Mean over classes of (mean pairwise feature distance of the samples classified as the class) /
+    (the same for real images of the class): about 1 for a healthy generator, near 0 when it draws nearly
+    the same image for a class (collapse inside classes, which the class histogram cannot see).
+    Classes with fewer than 2 samples on either side are skipped; None when none is left."""
+    ratios = []
+    for k in range(num_classes):
+        a, b = f_fake[pred == k], f_real[y_real == k]
+        if len(a) >= 2 and len(b) >= 2:
+            ratios.append(mean_pairwise_distance(a) / max(mean_pairwise_distance(b), 1e-12))
+    return sum(ratios) / len(ratios) if ratios else None
+
+
 class GANMonitor:
     """The trainer callback of the GAN families (see the module docstring)."""
 
@@ -84,6 +106,7 @@ class GANMonitor:
         self.prev_g_loss: float | None = None
         self.snapshot: dict[str, Any] | None = None
         self.rollbacks = 0
+        self.real: tuple[torch.Tensor, torch.Tensor] | None = None  # classifier features and labels of real images
 
     # --- mode coverage ---------------------------------------------------------------------------
     def get_classifier(self, trainer) -> Any:
@@ -111,14 +134,31 @@ class GANMonitor:
         labels = torch.arange(n, device=model.device) % model.num_classes if model.conditional else None
         try:
             x = model.sample(n, labels=labels, generator=g)
-            pred = torch.as_tensor(clf.predict(x)).to(x.device).long()
         finally:
             model.train(was_training)
+        if hasattr(clf, "features_and_logits"):
+            feats, logits = clf.features_and_logits(x)
+            pred = logits.argmax(1).to(x.device)
+        else:
+            feats, pred = None, torch.as_tensor(clf.predict(x)).to(x.device).long()
         k = max(k, int(pred.max()) + 1)
         out = coverage_stats(pred, k)
         if labels is not None:
             out["cond_acc"] = round(float((pred == labels).float().mean()), 4)
+        real = self.real_features(trainer, clf) if feats is not None else None
+        if real is not None:
+            div = class_diversity(feats.cpu(), pred.cpu(), real[0], real[1], k)
+            if div is not None:
+                out["diversity"] = round(div, 4)
         return out
+
+    def real_features(self, trainer, clf) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Classifier features and labels of a fixed subset of the training images (computed once)."""
+        if self.real is None and trainer.data.y is not None:
+            n = min(self.c.coverage_samples, len(trainer.data))
+            idx = torch.randperm(len(trainer.data), generator=torch.Generator().manual_seed(COVERAGE_SEED))[:n]
+            self.real = (clf.features(trainer.data.images(idx)).cpu(), trainer.data.y[idx].cpu())
+        return self.real
 
     # --- the watchdog ----------------------------------------------------------------------------
     def __call__(self, trainer, record: dict[str, Any]) -> None:
@@ -150,7 +190,8 @@ class GANMonitor:
         if g is not None:
             self.prev_g_loss = g
         if coverage_checked and num_classes >= 2:
-            self.collapse = self.collapse + 1 if record["coverage"] <= num_classes // 2 else 0
+            collapsed = record["coverage"] <= num_classes // 2 or record.get("diversity", 1.0) < DIVERSITY_FLOOR
+            self.collapse = self.collapse + 1 if collapsed else 0
         if self.d_wins >= self.c.patience:
             return "d_wins"
         if self.collapse >= self.c.patience:
@@ -168,9 +209,10 @@ class GANMonitor:
                 "on small data, or --watchdog rollback.")
         return head + (
             f"mode collapse: the samples cover {r.get('coverage')} classes (KL to uniform {r.get('coverage_kl')} "
-            f"nats) for {self.c.patience} checks. Likely cause: G settled on a few modes that fool D. Remedies: "
-            "lower --lr-g and --lr-d, --loss hinge with --spectral-norm, try the wgan-gp family, or --watchdog "
-            "rollback.")
+            f"nats; within-class diversity {r.get('diversity', 'n/a')} of the real images) for {self.c.patience} "
+            "checks. Likely cause: G settled on a few modes that fool D. Remedies: --mbstd 4 (lets D see a "
+            "batch's lack of variety), lower --lr-g and --lr-d, --loss hinge with --spectral-norm, try the "
+            "wgan-gp family, or --watchdog rollback.")
 
     def take_snapshot(self, trainer) -> None:
         """Copy the weights, EMA and optimizer states (in memory) as the last healthy state."""

@@ -11,9 +11,10 @@ import json
 import math
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -23,7 +24,7 @@ from genlab.data.base import ImageData
 from genlab.models import GenerativeModel, build_model
 from genlab.train import checkpoint as ckpt
 from genlab.train.batches import BatchSampler
-from genlab.train.device import Dist, autocast, barrier, init_distributed, mean_across
+from genlab.train.device import autocast, barrier, init_distributed, mean_across
 
 METRICS = "metrics.jsonl"
 

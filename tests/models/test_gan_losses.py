@@ -20,7 +20,7 @@ from genlab.models.gan_losses import (
     parse_policy,
     r1_penalty,
 )
-from genlab.models.gan_nets import conv_discriminator, sn
+from genlab.models.gan_nets import MinibatchStd, conv_discriminator, sn
 from genlab.models.gan_toy import (
     ToyConfig,
     mixture_1d,
@@ -152,6 +152,18 @@ def test_spectral_norm_discriminator_layers_are_all_normalized():
     assert len(layers) == 3
     for m in layers:
         assert _sigma_max(m.weight) <= 1.0 + 1e-3
+
+
+def test_minibatch_std_is_the_group_std_averaged_over_features():
+    phi = torch.randn(8, 5)
+    out = MinibatchStd(4)(phi)
+    groups = phi.view(4, 2, 5)  # sample i belongs to group i % 2, as in ProGAN's reshape
+    expected = groups.std(0, unbiased=False).mean(1).repeat(4)
+    assert out.shape == (8, 6) and torch.allclose(out[:, 5], expected, atol=1e-6)
+    assert torch.equal(out[:, :5], phi)
+    assert MinibatchStd(4)(torch.ones(6, 3))[:, 3].max() < 1e-3  # identical samples: no variety; group of 3
+    d = conv_discriminator((1, 8, 8), (4, 8), "batch", mbstd=4)
+    assert d(torch.randn(8, 1, 8, 8)).shape == (8,) and d.out.in_features == 8 * 2 * 2 + 1
 
 
 def test_diffaugment_is_deterministic_differentiable_and_shape_preserving():

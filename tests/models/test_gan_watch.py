@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 
 import pytest
 import torch
+from torch import nn
 
 from genlab.config import DataConfig, RunConfig, TrainConfig
 from genlab.models import gan_watch
-from genlab.models.gan_watch import GANMonitor, GANWarning, coverage_stats
+from genlab.models.gan_watch import GANMonitor, GANWarning, class_diversity, coverage_stats
 from genlab.train.trainer import Trainer
 from tests.conftest import TINY, tiny_images
 
@@ -22,6 +24,16 @@ class QuadrantClassifier:
         h, w = x.shape[-2] // 2, x.shape[-1] // 2
         q = torch.stack([x[..., :h, :w], x[..., :h, w:], x[..., h:, :w], x[..., h:, w:]], 1)
         return q.flatten(2).mean(2).argmax(1)
+
+
+class FeatureQuadrantClassifier(QuadrantClassifier):
+    """The same, with features (the flattened image) as the genlab classifier has them."""
+
+    def features(self, x):
+        return x.flatten(1)
+
+    def features_and_logits(self, x):
+        return self.features(x), nn.functional.one_hot(self.predict(x), 4).float()
 
 
 class ConstantClassifier:
@@ -44,6 +56,27 @@ def test_coverage_stats_exact():
     assert even == {"coverage": 4, "coverage_kl": 0.0, "coverage_ratio": 1.0}
     # a class with under a tenth of its uniform share does not count as covered
     assert coverage_stats(torch.tensor([0] * 99 + [1]), 2)["coverage"] == 1
+
+
+def test_class_diversity_is_one_for_real_data_and_zero_for_copies():
+    f, y = torch.randn(40, 6), torch.arange(40) % 4
+    assert class_diversity(f, y, f, y, 4) == pytest.approx(1.0)
+    copies = f[:4][y]  # every sample of class k is the same vector
+    assert class_diversity(copies, y, f, y, 4) == pytest.approx(0.0, abs=1e-6)
+    assert class_diversity(2 * f, y, f, y, 4) == pytest.approx(2.0)
+    assert class_diversity(f[:3], y[:3], f, y, 4) is None  # no class has 2 samples
+
+
+def test_diversity_is_logged_and_low_diversity_counts_as_collapse(monkeypatch):
+    monkeypatch.setattr(gan_watch, "load_classifier", lambda name: FeatureQuadrantClassifier())
+    trainer = trainer_for("cgan", steps=4, coverage_every=2, coverage_samples=40)
+    result = trainer.fit()
+    assert all(r["diversity"] > 0 for r in result.history if "coverage" in r)
+    monitor = GANMonitor(dataclasses.replace(trainer.model.config, patience=1), "cgan")
+    record = {"step": 2, "coverage": 4, "diversity": 0.1}  # every class present, but each nearly one image
+    assert monitor.diagnose(record, True, 4) == "collapse"
+    assert "within-class diversity 0.1 of the real images" in monitor.message("collapse", record)
+    assert monitor.diagnose({"step": 4, "coverage": 4, "diversity": 0.9}, True, 4) is None
 
 
 def test_coverage_is_logged_with_a_stand_in_classifier(monkeypatch):

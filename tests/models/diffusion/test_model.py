@@ -57,8 +57,8 @@ def test_sampling_options_are_validated():
         model.sample(2, sampler="heun")
     with pytest.raises(ValueError, match="eta is an option of the ddim sampler"):
         model.sample(2, sampler="dpmpp_2m", eta=0.5)
-    with pytest.raises(ValueError, match="sampling steps must be in \\[1, 50\\]"):
-        model.sample(2, steps=51)
+    with pytest.raises(ValueError, match="sampling steps must be in \\[1, 20\\]"):
+        model.sample(2, steps=21)
     with pytest.raises(ValueError, match="null label"):
         ddpm(cond_drop=0.0).sample(2, labels=torch.tensor([0, 1]), guidance=3.0)
     with pytest.raises(ValueError, match="unknown noise schedule"):
