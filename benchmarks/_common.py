@@ -77,10 +77,17 @@ def command_line() -> str:
 
 
 def write_result(name: str, figures: dict[str, Any], notes: str = "", threads: int | None = None,
-                 path: Path | None = None) -> Path:
-    """Write benchmarks/results/<name>.json and return its path."""
+                 path: Path | None = None, headline: dict[str, Any] | None = None) -> Path:
+    """Write benchmarks/results/<name>.json and return its path.
+
+    Args:
+        headline: optional {"figure": a key of `figures`, "target": text, "met": bool} for the summary
+            table of docs/BENCHMARKS.md.
+    """
     out = {"name": name, "figures": figures, "command": command_line(), "machine": machine(threads),
            "date": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(), "notes": notes}
+    if headline:
+        out["headline"] = headline
     path = path or RESULTS / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=2) + "\n")

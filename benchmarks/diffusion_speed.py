@@ -69,7 +69,7 @@ def main() -> None:
     wall = {"genlab": [], "diffusers": []}
     cpu = {"genlab": [], "diffusers": []}
     steps = {"genlab": genlab, "diffusers": diff}
-    for name, step in steps.items():  # warm-up
+    for step in steps.values():  # warm-up
         for i in range(2):
             step(*batches[i % 4], g)
     for r in range(args.reps):

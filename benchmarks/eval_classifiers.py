@@ -54,7 +54,8 @@ def main(argv=None) -> None:
         for other in ("mnist", "fashion-mnist"):
             if other != name and name in ("mnist", "fashion-mnist"):
                 o = load_data(other, split="test")
-                fig[f"FID(test, {other} test)"] = round(M.fid(f_test, clf.features(o.images(real_subset(len(o), n, 2)))), 1)
+                f_other = clf.features(o.images(real_subset(len(o), n, 2)))
+                fig[f"FID(test, {other} test)"] = round(M.fid(f_test, f_other), 1)
         figures[name] = fig
         print(name, fig, flush=True)
     if not a.no_write:

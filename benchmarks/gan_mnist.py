@@ -10,6 +10,8 @@ weights when kept; fixed seed) and measure with the genlab-mnist classifier (gen
     max/min class frequency      of the classifier's predictions (target: <= 2)
     KL to uniform                of that class histogram, nats
     class accuracy (cgan)        fraction of samples classified as the class they were asked for (>= 95%)
+    within-class diversity       mean pairwise classifier-feature distance of the samples of each predicted
+                                 class over that of the test images of the class, averaged (1 = as varied)
 
 Targets (issue 5): dcgan, cgan and wgan-gp cover all 10 classes with max/min <= 2 and a lower FID than the
 vae trained for the same budget; cgan class accuracy >= 95%.
@@ -104,7 +106,7 @@ def train_family(family: str, model: dict, train: dict, a: argparse.Namespace, d
 def evaluate(family: str, run_dir: Path, n: int, seed: int) -> tuple[dict, torch.Tensor]:
     from genlab.eval.classifier import load_classifier
     from genlab.eval.protocol import evaluate_samples
-    from genlab.models.gan_watch import coverage_stats
+    from genlab.models.gan_watch import class_diversity, coverage_stats
     from genlab.runs import load_run
 
     r = load_run(run_dir)
@@ -113,13 +115,18 @@ def evaluate(family: str, run_dir: Path, n: int, seed: int) -> tuple[dict, torch
     x = torch.cat([r.model.sample(min(1000, n - i), labels=None if labels is None else labels[i:i + 1000],
                                   generator=g) for i in range(0, n, 1000)])
     m = evaluate_samples(x, "mnist", labels=labels)
-    pred = load_classifier("mnist", progress=False).predict(x)
+    clf = load_classifier("mnist", progress=False)
+    feats, logits = clf.features_and_logits(x)
+    pred = logits.argmax(1)
+    test = load_mnist("test")
+    diversity = class_diversity(feats, pred, clf.features(test.images()), test.y, 10)
     cov = coverage_stats(pred, 10)
     hist = torch.bincount(pred, minlength=10)
     out = {"FID (genlab-mnist classifier)": round(m["fid"], 3), "KID": round(m["kid"], 5),
            "precision": round(m["precision"], 4), "recall": round(m["recall"], 4),
            "classes covered": cov["coverage"], "max/min class frequency": cov.get("coverage_ratio", float("inf")),
-           "KL to uniform (nats)": cov["coverage_kl"], "class histogram": hist.tolist()}
+           "KL to uniform (nats)": cov["coverage_kl"], "class histogram": hist.tolist(),
+           "within-class diversity (vs test images)": round(diversity, 4)}
     if "class_accuracy" in m:
         out["class accuracy"] = round(m["class_accuracy"], 4)
     return out, x[:100]

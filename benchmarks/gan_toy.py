@@ -28,15 +28,19 @@ IMAGES = ROOT / "docs" / "images" / "gans"
 def configs():
     from genlab.models.gan_toy import ToyConfig
 
+    small = {"hidden": 64, "layers": 2, "steps": 2000}
     one_d = {
-        "ns": ToyConfig(loss="ns", steps=2000, hidden=64, layers=2),
-        "hinge + spectral norm": ToyConfig(loss="hinge", spectral_norm=True, steps=2000, hidden=64, layers=2),
-        "wgan-gp": ToyConfig(loss="wgan", gp=1.0, n_critic=5, steps=2000, hidden=64, layers=2, betas=(0.5, 0.9)),
+        "ns": ToyConfig(loss="ns", **small),
+        "ns + R1 (gamma 1)": ToyConfig(loss="ns", r1=1.0, **small),
+        "hinge + spectral norm": ToyConfig(loss="hinge", spectral_norm=True, **small),
+        "wgan-gp (lambda 1)": ToyConfig(loss="wgan", gp=1.0, n_critic=5, betas=(0.5, 0.9), **small),
     }
+    ring = {"steps": 16000, "batch_size": 512}
     two_d = {
-        "ns": ToyConfig(loss="ns", steps=10000, batch_size=512, lr=2e-4),
-        "hinge + spectral norm": ToyConfig(loss="hinge", spectral_norm=True, steps=10000, batch_size=512, lr=1e-3),
-        "wgan-gp": ToyConfig(loss="wgan", gp=0.1, n_critic=5, steps=10000, batch_size=512, lr=1e-3, betas=(0.5, 0.9)),
+        "ns": ToyConfig(loss="ns", lr=2e-4, **ring),
+        "ns + R1 (gamma 1)": ToyConfig(loss="ns", r1=1.0, lr=2e-4, **ring),
+        "hinge + spectral norm": ToyConfig(loss="hinge", spectral_norm=True, lr=1e-3, **ring),
+        "wgan-gp (lambda 0.1)": ToyConfig(loss="wgan", gp=0.1, n_critic=5, lr=1e-3, betas=(0.5, 0.9), **ring),
     }
     return one_d, two_d
 
@@ -103,7 +107,8 @@ def main(argv=None) -> None:
     f2, s2 = run(mix2, two_d, a.seed)
     plot(mix1, s1, mix2, s2, IMAGES / "toy.png")
     if not a.no_write:
-        write_result("gan_toy", {"1-D mixture of 4 (spacing 3, std 0.25)": f1, "2-D ring of 8 (radius 2, std 0.02)": f2},
+        write_result("gan_toy", {"1-D mixture of 4 (spacing 3, std 0.25)": f1,
+                                 "2-D ring of 8 (radius 2, std 0.02)": f2},
                      threads=1, notes="a mode is covered when it holds >= 1/10 of its uniform share of 2500 samples "
                                       "within 3 std; plot: docs/images/gans/toy.png")
 

@@ -251,7 +251,8 @@ def main(argv=None) -> dict:
         "ratio per round, whole epochs, wall (fp32)": [round(r, 2) for r in ratios],
         "genlab fp32, images per CPU-second": round(med_cpu["genlab_fp32"]),
         "pythae, images per CPU-second": round(med_cpu["pythae"]),
-        "ratio genlab fp32 / pythae, whole epochs, per CPU-second": round(med_cpu["genlab_fp32"] / med_cpu["pythae"], 2),
+        "ratio genlab fp32 / pythae, whole epochs, per CPU-second": round(
+            med_cpu["genlab_fp32"] / med_cpu["pythae"], 2),
         "pythae whole pipeline(...) call, images/s": round(median(
             [o["images"] / o["pipeline_seconds"] for o in runs["pythae"]])),
         "images per run": n,

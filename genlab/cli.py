@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-import json
-import re
-import sys
-from pathlib import Path
-from typing import Annotated, Literal, Union
+import os
 
-import tyro
+# Idle OpenMP threads wait passively instead of spinning: on a shared or busy machine spinning burns CPU
+# time that CPU-time budgets count, for little gain. Set before torch loads its OpenMP runtime;
+# OMP_WAIT_POLICY=ACTIVE in the environment wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from genlab.config import DataConfig, RunConfig, TrainConfig, to_dict
-from genlab.models import FAMILIES
+import json  # noqa: E402
+import re  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Annotated, Literal, Union  # noqa: E402
+
+import tyro  # noqa: E402
+
+from genlab.config import DataConfig, RunConfig, TrainConfig, to_dict  # noqa: E402
+from genlab.models import FAMILIES  # noqa: E402
 
 Binarize = Literal["none", "dynamic", "static"]
 
@@ -169,7 +176,8 @@ def info(run: tyro.conf.Positional[str]) -> None:
 
     r = load_run(run)
     metrics = Path(run) / "metrics.jsonl"
-    last = json.loads(metrics.read_text().strip().splitlines()[-1]) if metrics.exists() and metrics.stat().st_size else {}
+    has_lines = metrics.exists() and metrics.stat().st_size > 0
+    last = json.loads(metrics.read_text().strip().splitlines()[-1]) if has_lines else {}
     print(json.dumps({"run": str(r.path), "step": r.step, **r.model.describe(), "data": to_dict(r.config.data),
                       "train": to_dict(r.config.train), "last_metrics": last}, indent=2))
 
@@ -269,7 +277,8 @@ def bench(data: str = "mnist", families: str = "all", budget: str = "10m", seeds
              "out": cfg.out, "threads": threads, "batch-size": batch_size, "sample-cap": sample_cap}
     if data_dir:
         given["data-dir"] = data_dir
-    command = "genlab bench " + " ".join(f"--{k} {shlex.quote(str(v)) if k != 'seeds' else v}" for k, v in given.items())
+    command = "genlab bench " + " ".join(f"--{k} {shlex.quote(str(v)) if k != 'seeds' else v}"
+                                         for k, v in given.items())
     for flag, pairs in (("option", option), ("train-option", train_option)):
         if pairs:
             command += f" --{flag} " + " ".join(map(shlex.quote, pairs))

@@ -44,6 +44,8 @@ class TrainConfig:
         schedule: learning-rate shape after warm-up.
         grad_clip: clip the global gradient norm to this (0 = off).
         ema_decay: keep an exponential moving average of the weights with this decay (0 = off).
+        ema_warmup: ramp the EMA decay up as min(ema_decay, (1 + n) / (10 + n)) after n updates, so a
+            short run's average is not dominated by its random initial weights.
         seed: seeds model init, data order and the training noise.
         device: "auto" picks cuda, then mps, then cpu.
         bf16: autocast to bfloat16 where the device supports it fast.
@@ -69,6 +71,7 @@ class TrainConfig:
     schedule: Literal["constant", "cosine", "linear"] = "constant"
     grad_clip: float = 0.0
     ema_decay: float = 0.0
+    ema_warmup: bool = True
     seed: int = 0
     device: Device = "auto"
     bf16: bool = False

@@ -27,7 +27,8 @@ from genlab.train.device import cpu_has_fast_bf16
 # The model and optimizer, chosen by measurement on a 2-core x86 VM (AVX2, no AVX-512/AMX) from images/s and
 # the test NELBO after a fixed number of steps: channels (16, 32) trains ~2.5x more images/s than (32, 64) and
 # is better per second than (8, 16); channels-last is faster for every layer here; bf16 autocast is ~10x
-# slower on a CPU without native bf16, so it is on only where the CPU has it (AVX-512 BF16 / AMX); batch 64 at lr 3e-3 with a 200-step KL warm-up beat
+# slower on a CPU without native bf16, so it is on only where the CPU has it (AVX-512 BF16 / AMX);
+# batch 64 at lr 3e-3 with a 200-step KL warm-up beat
 # batch 128, lr 2e-3 and no warm-up (more steps in the budget; the warm-up skips an early plateau where the
 # KL collapses towards 0).
 DEMO_MODEL: dict[str, Any] = {"arch": "conv", "channels": (16, 32), "hidden": (256,), "latent_dim": 16,

@@ -81,7 +81,8 @@ def latent_walk(model, rows: int = 4, steps: int = 10, *, truncation: float = 1.
         if hasattr(model, "synthesize"):  # stylegan: straight lines in w
             w = model.truncate(model.mapping(z), truncation)
             ws = model.broadcast(lerp(w[0], w[1], t))
-            out.append(model.synthesize(ws, noise="shared", generator=torch.Generator(device=model.device).manual_seed(seed)))
+            g = torch.Generator(device=model.device).manual_seed(seed)
+            out.append(model.synthesize(ws, noise="shared", generator=g))
         else:
             labels = torch.full((steps,), r % model.num_classes, device=model.device) if model.conditional else None
             out.append(model.generate(slerp(z[0], z[1], t) * truncation, labels))

@@ -133,7 +133,7 @@ def _train_config(family: str, seed: int, cfg: BenchConfig, points: int):
 
 
 def _train_segments(family: str, seed: int, cfg: BenchConfig, run_dir: Path, data: Any, extractor: Any,
-                    log) -> tuple[Any, list[dict[str, Any]], dict[str, Any]]:
+                    log, options: dict[str, Any] | None = None) -> tuple[Any, list[dict[str, Any]], dict[str, Any]]:
     """Train in `curve_points` resumed segments; returns (model, curve points, training summary)."""
     from genlab.config import DataConfig, RunConfig
     from genlab.eval.protocol import evaluate_samples
@@ -142,7 +142,8 @@ def _train_segments(family: str, seed: int, cfg: BenchConfig, run_dir: Path, dat
 
     points = max(1, cfg.curve_points)
     tc = _train_config(family, seed, cfg, points)
-    config = RunConfig(family, dict(cfg.model_options.get(family, {})), DataConfig(cfg.data, cfg.data_dir), tc)
+    model_options = {**(options or {}), **cfg.model_options.get(family, {})}
+    config = RunConfig(family, model_options, DataConfig(cfg.data, cfg.data_dir), tc)
     curve, cpu_total, wall_total, result, per_image = [], 0.0, 0.0, None, None
     for p in range(points):
         c0, w0 = time.process_time(), time.perf_counter()
@@ -163,9 +164,10 @@ def _train_segments(family: str, seed: int, cfg: BenchConfig, run_dir: Path, dat
                           "n": n_c})
             log(f"  {family} seed {seed}: {cpu_total:.0f} CPU-s, step {result.step}, FID {r['fid']:.2f}")
     last = result.history[-1] if result.history else {}
+    if per_image is None:
+        per_image = sample_seconds_per_image(result.model.eval())
     summary = {"steps": result.step, "train_cpu_s": round(cpu_total, 1), "train_wall_s": round(wall_total, 1),
-               "img_per_s": last.get("img_per_s"),
-               "sample_s_per_image": per_image if per_image is not None else sample_seconds_per_image(result.model.eval())}
+               "img_per_s": last.get("img_per_s"), "sample_s_per_image": per_image}
     return result.model.eval(), curve, summary
 
 
@@ -188,6 +190,21 @@ def affordable_n(n: int, per_image: float, cap: float, floor: int) -> tuple[int,
     return m, f"n={m} (sampling ~{per_image * 1000:.1f} s per 1k images; cap {cap:.0f} s)"
 
 
+AUTOENCODERS = ("vae", "ae", "dae")  # the bench's runs an ldm may diffuse in, in order of preference
+
+
+def latent_source(cfg: BenchConfig, seed: int) -> tuple[dict[str, Any], str]:
+    """Options and a note for an ldm without --autoencoder: the latent space of this bench's own vae (or ae,
+    dae) run of the same seed. Raises ValueError naming the fix when the bench trains none of them."""
+    for name in AUTOENCODERS:
+        run = Path(cfg.out) / "runs" / f"{name}-s{seed}"
+        if name in cfg.family_names and (run / "config.json").exists():
+            return {"autoencoder": str(run)}, (f"latent space of this bench's {name} run (its {cfg.budget:.0f} CPU-s "
+                                               "of training not counted here)")
+    raise ValueError("ldm needs an autoencoder: add vae (or ae, dae) to --families before ldm, or pass "
+                     "--option ldm.autoencoder=RUN")
+
+
 def bench_family(family: str, cfg: BenchConfig, data: Any, extractor: Any, log) -> dict[str, Any]:
     """Train and evaluate one family over the seeds; a failure becomes a row with the reason."""
     from genlab.eval.protocol import summarize
@@ -201,8 +218,13 @@ def bench_family(family: str, cfg: BenchConfig, data: Any, extractor: Any, log) 
     for seed in cfg.seeds:
         run_dir = Path(cfg.out) / "runs" / f"{family}-s{seed}"
         try:
+            options: dict[str, Any] = {}
+            if family == "ldm" and not cfg.model_options.get(family, {}).get("autoencoder"):
+                options, note = latent_source(cfg, seed)
+                if note not in row["notes"]:
+                    row["notes"].append(note)
             log(f"{family} seed {seed}: training for {cfg.budget:.0f} CPU-s")
-            model, curve, summary = _train_segments(family, seed, cfg, run_dir, data, extractor, log)
+            model, curve, summary = _train_segments(family, seed, cfg, run_dir, data, extractor, log, options)
             n, note = affordable_n(cfg.n, summary["sample_s_per_image"], cfg.sample_cap, 500)
             if note:
                 row["notes"].append(note)

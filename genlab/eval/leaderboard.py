@@ -164,7 +164,9 @@ def write_leaderboard(board: dict[str, Any], out: str | Path, command: str | Non
     paths = [out / "leaderboard.json", out / "leaderboard.md"]
     atomic_write_bytes(paths[0], (json.dumps(_jsonable(board), indent=2) + "\n").encode())
     atomic_write_bytes(paths[1], markdown(board, board.get("command")).encode())
-    for p in (contact_sheet(board["rows"], out / "contact_sheet.png"), quality_plot(board, out / "quality_vs_time.png")):
+    pictures = (contact_sheet(board["rows"], out / "contact_sheet.png"),
+                quality_plot(board, out / "quality_vs_time.png"))
+    for p in pictures:
         if p is not None:
             paths.append(p)
     return paths

@@ -140,8 +140,8 @@ def kid(real_feats: Any, fake_feats: Any, *, subset_size: int | None = None, sub
 # --- Inception Score and accuracy ------------------------------------------------------------------
 def _as_probs(logits_or_probs: Any) -> torch.Tensor:
     t = _t32(logits_or_probs).double()
-    is_probs = bool((t >= 0).all() and (t <= 1).all() and torch.allclose(t.sum(1), torch.ones(t.shape[0],
-                                                                                                dtype=t.dtype), atol=1e-4))
+    in_range = bool((t >= 0).all() and (t <= 1).all())
+    is_probs = in_range and bool(torch.allclose(t.sum(1), torch.ones(t.shape[0], dtype=t.dtype), atol=1e-4))
     return t / t.sum(1, keepdim=True) if is_probs else torch.softmax(t, dim=1)
 
 

@@ -11,6 +11,7 @@ import json
 import math
 import signal
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,7 @@ from genlab.data.base import ImageData
 from genlab.models import GenerativeModel, build_model
 from genlab.train import checkpoint as ckpt
 from genlab.train.batches import BatchSampler
-from genlab.train.device import autocast, barrier, init_distributed, mean_across
+from genlab.train.device import autocast, barrier, cpu_has_fast_bf16, init_distributed, mean_across
 
 METRICS = "metrics.jsonl"
 
@@ -69,6 +70,25 @@ def lr_lambda(step: int, warmup: int, total: int, schedule: str) -> float:
     raise ValueError(f"unknown schedule {schedule!r}; valid: constant, cosine, linear")
 
 
+def ema_decay_at(decay: float, updates: int, warmup: bool = True) -> float:
+    """The EMA decay for the update after `updates` earlier ones: min(decay, (1 + n) / (10 + n)) with warm-up."""
+    return min(decay, (1.0 + updates) / (10.0 + updates)) if warmup else decay
+
+
+def ema_update(decay: float, warmup: bool) -> Callable:
+    """AveragedModel's multi_avg_fn: ema <- decay_n * ema + (1 - decay_n) * current, in place."""
+
+    @torch.no_grad()
+    def update(ema_params, current_params, num_averaged):
+        d = ema_decay_at(decay, int(num_averaged), warmup)
+        if ema_params[0].is_floating_point() or ema_params[0].is_complex():
+            torch._foreach_lerp_(ema_params, current_params, 1.0 - d)
+        else:  # integer buffers (batch norm's step counter): take the current value
+            torch._foreach_copy_(ema_params, current_params)
+
+    return update
+
+
 class Trainer:
     """Holds the model, optimizers, EMA and RNG of one run and advances them step by step."""
 
@@ -84,6 +104,10 @@ class Trainer:
         if self.tc.threads > 0:
             torch.set_num_threads(self.tc.threads)
         self.bf16 = self.tc.bf16 and self.device.type in ("cpu", "cuda")
+        if self.bf16 and self.device.type == "cpu" and not cpu_has_fast_bf16():
+            warnings.warn("bf16 autocast on a CPU without native bf16 (no AVX-512 BF16 or AMX in /proc/cpuinfo): "
+                          "torch emulates it, typically several times slower than fp32. Train in fp32 "
+                          "(leave out --train.bf16) on this machine.", UserWarning, stacklevel=2)
         self.step = 0
         self.history: list[dict[str, Any]] = []
         self.grad_norms: dict[str, torch.Tensor] = {}
@@ -109,12 +133,14 @@ class Trainer:
         overrides = self.model.optimizer_options()  # per-player settings (a GAN's two Adams)
         self.optimizers = {name: self._optimizer(params, overrides.get(name)) for name, params in self.players.items()}
         self.schedulers = {name: torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda s: lr_lambda(s, tc.warmup_steps, tc.steps, tc.schedule)) for name, opt in self.optimizers.items()}
+            opt, lambda s: lr_lambda(s, tc.warmup_steps, tc.steps, tc.schedule))
+            for name, opt in self.optimizers.items()}
         self.ema = None
         if tc.ema_decay > 0:
-            from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+            from torch.optim.swa_utils import AveragedModel
 
-            self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(tc.ema_decay), use_buffers=True)
+            self.ema = AveragedModel(self.model, multi_avg_fn=ema_update(tc.ema_decay, tc.ema_warmup),
+                                     use_buffers=True)
         self.generator = torch.Generator(device=self.device).manual_seed(tc.seed * 7919 + self.dist.rank)
         self.batches = BatchSampler(self.data, tc.batch_size, seed=tc.seed, rank=self.dist.rank,
                                     world_size=self.dist.world_size, device=self.device,

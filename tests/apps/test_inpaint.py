@@ -59,7 +59,8 @@ def test_image_and_mask_files(tmp_path):
 
 
 def test_cli_inpaint_and_denoise(tmp_path, capsys):
-    main(["train", "ddpm", "--data", "digits", "--preset", "tiny", "--timesteps", "20", "--sample-steps", "2", "--conditional",
+    main(["train", "ddpm", "--data", "digits", "--preset", "tiny", "--timesteps", "20", "--sample-steps", "2",
+          "--conditional",
           "--train.steps", "2", "--train.batch-size", "16", "--train.no-progress", "--runs-dir", str(tmp_path),
           "--name", "d"])
     run = str(tmp_path / "d")

@@ -60,7 +60,8 @@ def test_list_datasets_is_fast_and_truthful(tmp_path):
 
 
 def test_import_is_light():
-    code = "import sys, genlab.data as d; d.list_datasets(); print(sorted(m for m in ('PIL', 'sklearn', 'mnist') if m in sys.modules))"
+    code = ("import sys, genlab.data as d; d.list_datasets(); "
+            "print(sorted(m for m in ('PIL', 'sklearn', 'mnist') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

@@ -78,3 +78,22 @@ def test_bench_writes_a_leaderboard_with_failed_rows(tmp_path, cache_env, monkey
     md = (out / "leaderboard.md").read_text()
     assert "FAILED" in md and "FID (genlab-digits classifier)" in md and "genlab bench" in md
     assert (out / "contact_sheet.png").stat().st_size > 0 and (out / "quality_vs_time.png").stat().st_size > 0
+
+
+def test_bench_runs_ldm_in_the_latent_space_of_its_own_autoencoder(tmp_path, cache_env):
+    out = tmp_path / "bench"
+    main(["bench", "--data", "digits", "--families", "ae,ldm", "--budget", "1s", "--n", "60", "--curve-points", "1",
+          "--out", str(out), "--threads", "1", "--option", "ldm.hidden=32", "--option", "ldm.timesteps=50"])
+    rows = {r["family"]: r for r in json.loads((out / "leaderboard.json").read_text())["rows"]}
+    assert rows["ldm"]["status"] == "ok", rows["ldm"]["notes"]
+    assert any("latent space of this bench's ae run" in n for n in rows["ldm"]["notes"])
+    config = json.loads((out / "runs" / "ldm-s0" / "config.json").read_text())
+    assert config["model"]["autoencoder"] == str(out / "runs" / "ae-s0")
+
+
+def test_bench_ldm_without_an_autoencoder_says_how_to_fix_it(tmp_path, cache_env):
+    out = tmp_path / "bench"
+    main(["bench", "--data", "digits", "--families", "ldm", "--budget", "1s", "--n", "60", "--curve-points", "1",
+          "--out", str(out), "--threads", "1"])
+    row = json.loads((out / "leaderboard.json").read_text())["rows"][1]
+    assert row["status"] == "failed" and "add vae (or ae, dae) to --families" in row["notes"][0]

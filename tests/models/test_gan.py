@@ -51,7 +51,8 @@ def test_dcgan_defaults_are_the_papers_optimizer():
         group = trainer.optimizers[name].param_groups[0]
         assert group["lr"] == 2e-4 and group["betas"] == (0.5, 0.999)
     wg = Trainer(run_config("wgan-gp"), tiny_images(32))
-    assert wg.optimizers["d"].param_groups[0]["lr"] == 1e-4 and wg.optimizers["g"].param_groups[0]["betas"] == (0.5, 0.9)
+    assert wg.optimizers["d"].param_groups[0]["lr"] == 1e-4
+    assert wg.optimizers["g"].param_groups[0]["betas"] == (0.5, 0.9)
 
 
 def test_players_split_the_parameters():

@@ -177,3 +177,37 @@ def test_sample_grids_and_metrics_written(tmp_path):
 def test_batch_too_large_is_a_clear_error():
     with pytest.raises(ValueError, match="lower --train.batch-size"):
         train(vae_config(2, ), None, data=tiny_images(4))
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_bf16_on_a_cpu_without_native_bf16_warns(monkeypatch, fast):
+    import warnings
+
+    import genlab.train.trainer as trainer_module
+
+    monkeypatch.setattr(trainer_module, "cpu_has_fast_bf16", lambda: fast)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trainer = Trainer(vae_config(1, bf16=True), tiny_images(16))
+    said = [str(w.message) for w in caught if "native bf16" in str(w.message)]
+    assert trainer.bf16 and bool(said) == (not fast)
+    if said:
+        assert "fp32" in said[0]
+
+
+@pytest.mark.parametrize("warmup", [True, False])
+def test_ema_follows_its_definition_with_and_without_warmup(warmup):
+    from genlab.train.trainer import ema_decay_at
+
+    assert ema_decay_at(0.999, 0) == pytest.approx(0.1) and ema_decay_at(0.999, 10 ** 6) == 0.999
+    assert ema_decay_at(0.999, 0, warmup=False) == 0.999
+    trainer = Trainer(vae_config(6, ema_decay=0.9, ema_warmup=warmup), tiny_images(32))
+    name = next(n for n, p in trainer.model.named_parameters() if p.ndim == 2)
+    expected = None
+    for n in range(6):
+        trainer.train_step()
+        w = dict(trainer.model.named_parameters())[name].detach().clone()
+        # the first update copies the weights; the n-th later one mixes with decay_at(n)
+        expected = w if expected is None else expected + (1 - ema_decay_at(0.9, n, warmup)) * (w - expected)
+    got = dict(trainer.ema.module.named_parameters())[name]
+    assert torch.allclose(got, expected, atol=1e-6)

@@ -100,7 +100,8 @@ def load_autoencoder(path: str, shape: tuple[int, int, int]) -> nn.Module:
         raise ValueError(f"the {run.config.family} run {path} has no latent space (encode/decode); "
                          "use an ae, dae or vae run")
     if tuple(ae.shape) != tuple(shape):
-        raise ValueError(f"the autoencoder run {path} is for images {tuple(ae.shape)}, the data here are {tuple(shape)}")
+        raise ValueError(f"the autoencoder run {path} is for images {tuple(ae.shape)}, "
+                         f"the data here are {tuple(shape)}")
     ae.eval()
     for p in ae.parameters():
         p.requires_grad_(False)
@@ -121,7 +122,8 @@ class LDM(DiffusionModel):
         self.__dict__["_ae"] = ae  # frozen and outside the module tree: not trained, not in the checkpoint
         self.ae_conditional = bool(getattr(ae, "conditional", False))
         if self.ae_conditional and not config.conditional:
-            raise ValueError("the autoencoder is conditional (its decoder needs labels): train the ldm with --conditional")
+            raise ValueError("the autoencoder is conditional (its decoder needs labels): "
+                             "train the ldm with --conditional")
         with torch.no_grad():
             z = self._encode(torch.zeros(2, *self.shape), torch.zeros(2, dtype=torch.long))
         self.x_shape = tuple(z.shape[1:])

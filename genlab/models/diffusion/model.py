@@ -147,8 +147,11 @@ class DiffusionModel(GenerativeModel):
     def denoiser(self, labels: torch.Tensor | None = None, guidance: float | None = None,
                  autocast: bool = False) -> Denoiser:
         """The network as a Denoiser, with classifier-free guidance for a conditional model."""
-        w = self.config.guidance if guidance is None else float(guidance)
         null = self.num_classes if self.conditional and self.config.cond_drop > 0 else None
+        if guidance is None:  # the config's default, which needs a null label; without one, plain conditional
+            w = self.config.guidance if null is not None else 1.0
+        else:
+            w = float(guidance)
         if labels is not None and w != 1.0 and null is None:
             raise ValueError(f"guidance {w} needs a model trained with cond_drop > 0 (a null label); "
                              "use guidance=1 for this model")

@@ -78,7 +78,8 @@ def posterior_variance(alpha_bar: torch.Tensor) -> torch.Tensor:
     return (1.0 - prev) / (1.0 - alpha_bar) * beta
 
 
-def sampling_timesteps(T: int, steps: int, spacing: SamplingSpacing = "trailing", start: int | None = None) -> torch.Tensor:
+def sampling_timesteps(T: int, steps: int, spacing: SamplingSpacing = "trailing",
+                       start: int | None = None) -> torch.Tensor:
     """`steps` distinct decreasing timesteps in [0, start] (start = T-1 by default) at which a sampler
     evaluates the network; the sampler's last step goes from the smallest to the clean data.
 

@@ -59,8 +59,10 @@ def test_sampling_options_are_validated():
         model.sample(2, sampler="dpmpp_2m", eta=0.5)
     with pytest.raises(ValueError, match="sampling steps must be in \\[1, 20\\]"):
         model.sample(2, steps=21)
+    no_null = ddpm(cond_drop=0.0)
     with pytest.raises(ValueError, match="null label"):
-        ddpm(cond_drop=0.0).sample(2, labels=torch.tensor([0, 1]), guidance=3.0)
+        no_null.sample(2, labels=torch.tensor([0, 1]), guidance=3.0)
+    assert no_null.sample(2, labels=torch.tensor([0, 1]), steps=2).shape == (2, 1, 8, 8)  # default: w = 1
     with pytest.raises(ValueError, match="unknown noise schedule"):
         ddpm(schedule="sigmoid")
 
