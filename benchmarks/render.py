@@ -30,8 +30,18 @@ KNOWN = {
     "vae_nll_quick": ("Conv VAE test NLL, quick smoke version (60 CPU-seconds)",
                       ["test NLL (IWAE k=100), nats"], "smoke test only", None),
     "demo": ("Demo wall time and peak memory", ["wall", "peak", "memory"], "", None),
+    "eval_classifiers": ("genlab feature classifiers: test accuracy",
+                         ["mnist > test accuracy"], ">= 0.993 (MNIST), >= 0.91 (Fashion-MNIST)", lambda v: v >= 0.993),
+    "eval_inception_check": ("Inception-v3 FID known-result check",
+                             ["ratio cross / same"], "FID(MNIST, Fashion) >> FID(MNIST train, test)", lambda v: v > 3),
+    "eval_speed": ("Evaluation speed: FID, KID, precision/recall, density/coverage, 10k vs 10k, features included",
+                   ["whole evaluation, cold (s)"], "< 30 s", lambda v: v < 30),
+    "diffusion_speed": ("Diffusion training speed: genlab vs diffusers at equal parameters and FLOPs",
+                        ["speedup_wall"], ">= 3x", lambda v: v >= 3),
 }
-ORDER = ["vae_vs_pythae", "vae_throughput", "vae_nll", "vae_nll_quick", "demo"]
+ORDER = ["vae_vs_pythae", "vae_throughput", "vae_nll", "vae_nll_quick", "demo", "eval_classifiers", "eval_speed",
+         "eval_inception_check", "bench_leaderboard", "gan_mnist", "gan_toy", "gan_speed", "diffusion_speed",
+         "diffusion_sampling", "diffusion_quality"]
 
 PREAMBLE = """\
 # Benchmarks
@@ -56,7 +66,10 @@ def fmt(value) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
-        return f"{value:,.2f}".rstrip("0").rstrip(".") if abs(value) < 1e6 else f"{value:.4g}"
+        if abs(value) >= 1e6:
+            return f"{value:.4g}"
+        digits = 4 if 0 < abs(value) < 1 else 2  # accuracies and ratios below 1 keep their precision
+        return f"{value:,.{digits}f}".rstrip("0").rstrip(".")
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, (dict, list)):
@@ -73,6 +86,13 @@ def headline(name: str, figures: dict, own: dict | None = None) -> tuple[str, st
         return own["figure"], fmt(figures[own["figure"]]), status
     _, keys, target, check = KNOWN.get(name, (name, [], "", None))
     for key in keys:
+        if " > " in key:  # a figure inside a group, e.g. "mnist > test accuracy"
+            group, _, inner = key.partition(" > ")
+            if isinstance(figures.get(group), dict) and inner in figures[group]:
+                value = figures[group][inner]
+                status = "" if check is None else ("meets target" if check(value) else "misses target")
+                return key, fmt(value), status
+            continue
         hits = [k for k in figures if k == key] or [k for k in figures if key in k.lower()]
         if hits:
             value = figures[hits[0]]

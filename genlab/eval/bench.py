@@ -180,6 +180,18 @@ def sample_seconds_per_image(model: Any, probe: int = 8) -> float:
     return (time.perf_counter() - t0) / probe
 
 
+def likelihood_seconds_per_image(model: Any, cfg: BenchConfig, probe: int = 8) -> float:
+    """Wall seconds per test image of the model's likelihood bound, from `probe` images."""
+    from genlab.data import load_data
+    from genlab.eval.likelihood import evaluate_likelihood
+
+    test = load_data(cfg.data, split="test", data_dir=cfg.data_dir)
+    t0 = time.perf_counter()
+    evaluate_likelihood(model, test.images(slice(0, probe)), test.labels(slice(0, probe)),
+                        generator=torch.Generator().manual_seed(0))
+    return (time.perf_counter() - t0) / probe
+
+
 def affordable_n(n: int, per_image: float, cap: float, floor: int) -> tuple[int, str]:
     """How many of n samples fit `cap` seconds at `per_image` seconds each (never below `floor`)."""
     if per_image * n <= cap or n <= floor:
@@ -190,6 +202,7 @@ def affordable_n(n: int, per_image: float, cap: float, floor: int) -> tuple[int,
     return m, f"n={m} (sampling ~{per_image * 1000:.1f} s per 1k images; cap {cap:.0f} s)"
 
 
+N_LIKELIHOOD = 1000  # test images for the likelihood column (fewer when the bound is slow; the row says so)
 AUTOENCODERS = ("vae", "ae", "dae")  # the bench's runs an ldm may diffuse in, in order of preference
 
 
@@ -228,8 +241,14 @@ def bench_family(family: str, cfg: BenchConfig, data: Any, extractor: Any, log) 
             n, note = affordable_n(cfg.n, summary["sample_s_per_image"], cfg.sample_cap, 500)
             if note:
                 row["notes"].append(note)
+            n_lik = N_LIKELIHOOD
+            if "likelihood" in cls.capabilities:  # a diffusion bound costs ~100 network calls per image
+                n_lik, note = affordable_n(N_LIKELIHOOD, likelihood_seconds_per_image(model, cfg), cfg.sample_cap / 2,
+                                           100)
+                if note:
+                    row["notes"].append("likelihood on " + note.replace("sampling", "the bound").replace(" images", ""))
             metrics, proto = evaluate_model(model, cfg.data, data_dir=cfg.data_dir, n=n, n_real=cfg.n_real,
-                                            seeds=(seed,), extractor=extractor)
+                                            seeds=(seed,), extractor=extractor, n_likelihood=n_lik)
             row["parameters"] = sum(p.numel() for p in model.parameters())
             row["conditional"] = bool(model.conditional)
             if "likelihood_label" in proto.extra:

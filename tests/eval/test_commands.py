@@ -97,3 +97,15 @@ def test_bench_ldm_without_an_autoencoder_says_how_to_fix_it(tmp_path, cache_env
           "--out", str(out), "--threads", "1"])
     row = json.loads((out / "leaderboard.json").read_text())["rows"][1]
     assert row["status"] == "failed" and "add vae (or ae, dae) to --families" in row["notes"][0]
+
+
+def test_bench_evaluates_a_slow_likelihood_on_fewer_test_images(tmp_path, cache_env, monkeypatch):
+    import genlab.eval.bench as bench
+
+    monkeypatch.setattr(bench, "likelihood_seconds_per_image", lambda model, cfg: 1.0)  # 1 s per image
+    out = tmp_path / "bench"
+    main(["bench", "--data", "digits", "--families", "vae", "--budget", "1s", "--n", "60", "--curve-points", "1",
+          "--out", str(out), "--threads", "1", "--sample-cap", "400", "--option", "vae.arch=mlp"])
+    row = json.loads((out / "leaderboard.json").read_text())["rows"][1]
+    assert row["status"] == "ok" and "bits_per_dim" in row["metrics"]
+    assert any(n.startswith("likelihood on n=200") for n in row["notes"]), row["notes"]
