@@ -7,8 +7,7 @@ product to the lowest resolution; the discriminator's last layer is one linear m
 features.
 
 Conditioning (Mirza & Osindero 2014; Miyato & Koyama 2018): G concatenates a learned class embedding
-to z; D is a projection discriminator, D(x, y) = psi(phi(x)) + <embed(y), sum over space of h(x)>, with
-h(x) D's last feature map and phi(x) its flattening.
+to z; D is a projection discriminator, D(x, y) = psi(phi(x)) + <embed(y), phi(x)>.
 """
 
 from __future__ import annotations
@@ -119,32 +118,19 @@ class MinibatchStd(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """x (b, c, h, w) in [-1, 1] -> scores (b,): psi(phi(x)) [+ <embed(y), pool(h(x))> when conditional].
+    """x (b, c, h, w) in [-1, 1] -> scores (b,): psi(phi(x)) [+ <embed(y), phi(x)> when conditional]."""
 
-    `features` maps x to h (a (b, C, s, s) feature map, or (b, n) for an MLP); `head` flattens it to phi
-    (and may append the minibatch-std feature); psi is one linear map of phi. The projection term uses
-    h summed over space, one C-vector per image (Miyato & Koyama 2018, as in SNGAN's ResNet D): a
-    projection on the whole flattened map would let D match a per-class pixel template, and G answers
-    that with one image per class.
-    """
-
-    def __init__(self, features: nn.Module, head: nn.Module, n_features: int, n_pooled: int, num_classes: int,
-                 spectral: bool, bias: bool):
+    def __init__(self, features: nn.Module, n_features: int, num_classes: int, spectral: bool, bias: bool):
         super().__init__()
-        self.features, self.head = features, head
+        self.features = features
         self.out = sn(nn.Linear(n_features, 1, bias=bias), spectral)
-        self.embed = None
-        if num_classes:
-            embed = nn.Embedding(num_classes, n_pooled)
-            nn.init.xavier_uniform_(embed.weight)
-            self.embed = sn(embed, spectral)
+        self.embed = sn(nn.Embedding(num_classes, n_features), spectral) if num_classes else None
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        h = self.features(x)
-        f = self.out(self.head(h)).squeeze(1)
+        phi = self.features(x)  # (b, n_features)
+        f = self.out(phi).squeeze(1)
         if self.embed is not None:
-            pooled = h.sum((2, 3)) if h.ndim == 4 else h  # (b, n_pooled)
-            f = f + (self.embed(y).to(pooled.dtype) * pooled).sum(1)
+            f = f + (self.embed(y).to(phi.dtype) * phi).sum(1)
         return f
 
 
@@ -157,8 +143,9 @@ def mlp_discriminator(shape, hidden: tuple[int, ...], num_classes: int = 0, spec
     for n in hidden:
         layers += [sn(nn.Linear(n_in, n), spectral), nn.LeakyReLU(0.2)]
         n_in = n
-    head = MinibatchStd(mbstd) if mbstd else nn.Identity()
-    return Discriminator(nn.Sequential(*layers), head, n_in + (1 if mbstd else 0), n_in, num_classes, spectral, bias)
+    if mbstd:
+        layers.append(MinibatchStd(mbstd))
+    return Discriminator(nn.Sequential(*layers), n_in + (1 if mbstd else 0), num_classes, spectral, bias)
 
 
 def conv_discriminator(shape, channels: tuple[int, ...], norm: Norm = "batch", num_classes: int = 0,
@@ -173,9 +160,10 @@ def conv_discriminator(shape, channels: tuple[int, ...], norm: Norm = "batch", n
         layers += [sn(nn.Conv2d(c_in, c_out, 4, 2, 1, bias=not use_bn), spectral),
                    nn.BatchNorm2d(c_out) if use_bn else nn.Identity(), nn.LeakyReLU(0.2)]
         c_in = c_out
-    head = nn.Sequential(nn.Flatten(), *([MinibatchStd(mbstd)] if mbstd else []))
-    d = Discriminator(nn.Sequential(*layers), head, c_in * h0 * w0 + (1 if mbstd else 0), c_in, num_classes, spectral,
-                      bias)
+    layers.append(nn.Flatten())
+    if mbstd:
+        layers.append(MinibatchStd(mbstd))
+    d = Discriminator(nn.Sequential(*layers), c_in * h0 * w0 + (1 if mbstd else 0), num_classes, spectral, bias)
     if norm == "batch" and not spectral:  # without batch norm, N(0, 0.02) makes D nearly constant: keep
         dcgan_init(d)                     # PyTorch's default (He-uniform) init, as WGAN-GP's code does
     return d

@@ -200,13 +200,3 @@ def test_a_gan_on_a_1d_mixture_learns_all_modes():
     x = toy_samples(G, 2000, config.z_dim)
     assert modes_covered(x, mix) == 3, mode_counts(x, mix)
     assert len(log) == 8 and all(math.isfinite(r["d_loss"]) for r in log)
-
-
-def test_projection_discriminator_projects_the_spatially_pooled_features():
-    d = conv_discriminator((1, 8, 8), (4, 8), "none", num_classes=3, mbstd=2).eval()
-    x, y = torch.randn(4, 1, 8, 8), torch.tensor([0, 1, 2, 0])
-    assert d.embed.weight.shape == (3, 8)  # one entry per channel of the last feature map, not per pixel
-    h = d.features(x)
-    expected = d.out(d.head(h)).squeeze(1) + (d.embed(y) * h.sum((2, 3))).sum(1)
-    assert torch.allclose(d(x, y), expected, atol=1e-6)
-    assert not torch.allclose(d(x, y), d(x, torch.tensor([1, 2, 0, 1])))
