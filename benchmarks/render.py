@@ -171,6 +171,13 @@ def render(results: dict[str, dict]) -> str:
         if r.get("notes"):
             lines.append(f"- notes: {r['notes']}")
         lines.append("")
+        if r.get("markdown"):  # a full table the benchmark wrote (the leaderboard), headings demoted
+            body = "\n".join(("##" + ln) if ln.startswith("#") else ln for ln in r["markdown"].strip().splitlines())
+            lines += [body, ""]
+        pictures = [v for v in r.get("figures", {}).values() if isinstance(v, str) and v.startswith("docs/images/")
+                    and v.endswith(".png")]
+        if pictures:
+            lines += [" ".join(f"![{Path(v).stem}]({v.removeprefix('docs/')})" for v in pictures), ""]
     return "\n".join(lines)
 
 

@@ -69,6 +69,9 @@ class GANConfig:
         r1: gamma of the R1 penalty on real images (0 = off).
         n_critic: discriminator steps per generator step.
         diffaug: DiffAugment ops for D's inputs, comma-separated: color, translation, cutout ("" = off).
+        mode_seeking: weight of the mode-seeking term (Mao et al. 2019) in G's loss, lambda / (d_x / d_z):
+            d_x and d_z are the mean absolute differences between two samples of the same class and
+            between their latents; it punishes a G that ignores z (0 = off).
         lr_d: discriminator Adam learning rate.
         lr_g: generator Adam learning rate.
         betas: Adam (beta1, beta2) for both players.
@@ -95,6 +98,7 @@ class GANConfig:
     r1: float = 0.0
     n_critic: int = 1
     diffaug: str = ""
+    mode_seeking: float = 0.0
     lr_d: float = 2e-4
     lr_g: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)
@@ -136,6 +140,12 @@ class WGANGPConfig(GANConfig):
     betas: tuple[float, float] = (0.5, 0.9)
 
 
+def mode_seeking_ratio(x1: torch.Tensor, x2: torch.Tensor, z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
+    """mean |x1 - x2| / mean |z1 - z2| over the batch (Mao et al. 2019, eq. 3): how far two latents'
+    images are apart per unit of latent distance."""
+    return (x1 - x2).abs().mean() / (z1 - z2).abs().mean()
+
+
 @contextlib.contextmanager
 def frozen(module: nn.Module):
     """Record no gradients for `module`'s parameters inside the block (the generator's pass through D)."""
@@ -163,7 +173,7 @@ def check_gan_config(c: GANConfig, shape: tuple[int, int, int], num_classes: int
     for name in ("latent_dim", "n_critic", "patience", "embed_dim", "coverage_samples"):
         if getattr(c, name) < 1:
             raise ValueError(f"{name} must be >= 1, got {getattr(c, name)}")
-    for name in ("gp", "r1", "coverage_every", "mbstd"):
+    for name in ("gp", "r1", "coverage_every", "mbstd", "mode_seeking"):
         if getattr(c, name) < 0:
             raise ValueError(f"{name} must be >= 0, got {getattr(c, name)}")
     if c.lr_d <= 0 or c.lr_g <= 0:
@@ -271,10 +281,23 @@ class GAN(GenerativeModel):
     def generator_losses(self, n: int, y: torch.Tensor | None,
                          generator: torch.Generator | None) -> dict[str, torch.Tensor]:
         """L_G for n fresh samples; D's weights get no gradient."""
-        fake = self.fake(n, y, generator)
+        c = self.config
+        half = n // 2
+        if c.mode_seeking > 0 and half > 0:  # pairs (i, i + half) share a label: compare their images
+            if y is not None:
+                y = torch.cat([y[:half], y[:half], y[2 * half:]])
+            z = self.latent(n, generator)
+            fake = self.G(z, y)
+        else:
+            fake = self.fake(n, y, generator)
         with frozen(self.D):
             f_f = self.D(self.augment(fake, generator), y)
-        return {"loss": g_loss(self.config.loss, f_f)}
+        out = {"loss": g_loss(c.loss, f_f)}
+        if c.mode_seeking > 0 and half > 0:
+            ratio = mode_seeking_ratio(fake[:half], fake[half:2 * half], z[:half], z[half:2 * half])
+            out["loss"] = out["loss"] + c.mode_seeking / (ratio + 1e-5)
+            out["ms_ratio"] = ratio.detach()
+        return out
 
     def training_losses(self, x: torch.Tensor, y: torch.Tensor | None = None, *,
                         generator: torch.Generator | None = None, player: str | None = None) -> dict[str, torch.Tensor]:

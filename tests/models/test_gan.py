@@ -191,3 +191,28 @@ def test_cli_sample_truncation_and_latent_walk(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["stylemix", str(tmp_path / "run"), "--out", str(tmp_path / "m.png")])
     assert "style mixing needs a stylegan model" in capsys.readouterr().err
+
+
+def test_mode_seeking_term_follows_its_definition_and_pairs_share_labels():
+    from genlab.models.gan import mode_seeking_ratio
+
+    x1, x2, z1, z2 = torch.ones(2, 3), torch.zeros(2, 3), torch.full((2, 4), 2.0), torch.zeros(2, 4)
+    assert mode_seeking_ratio(x1, x2, z1, z2).item() == pytest.approx(0.5)
+    m = make("cgan", num_classes=3, mode_seeking=2.0)
+    y = torch.tensor([0, 1, 2, 0, 1])
+    seen = {}
+    real_g = m.G.forward
+
+    def spy(z, labels=None):
+        seen["y"], seen["z"] = labels, z
+        return real_g(z, labels)
+
+    m.G.forward = spy
+    torch.manual_seed(0)
+    out = m.training_losses(torch.rand(5, 1, 8, 8), y, player="g", generator=torch.Generator().manual_seed(1))
+    assert seen["y"].tolist() == [0, 1, 0, 1, 1]  # pairs (0, 2) and (1, 3) share a label; the odd one keeps its own
+    fake = real_g(seen["z"], seen["y"])
+    ratio = mode_seeking_ratio(fake[:2], fake[2:4], seen["z"][:2], seen["z"][2:4])
+    assert out["ms_ratio"].item() == pytest.approx(ratio.item(), rel=1e-5)
+    with pytest.raises(ValueError, match="mode_seeking must be >= 0"):
+        make("cgan", num_classes=3, mode_seeking=-1.0)
