@@ -41,7 +41,8 @@ FAMILIES = ("dcgan", "cgan", "wgan-gp", "vae")
 MODELS: dict[str, dict] = {
     # chosen from the variants recorded under "variants tried" (docs/GANS.md): hinge loss with a spectrally
     # normalized D without batch norm beat the DCGAN defaults; wgan-gp needs fewer critic steps and a higher
-    # learning rate to get far enough in 10 CPU-minutes; no cgan variant tried avoided within-class collapse
+    # learning rate to get far enough in 10 CPU-minutes; cgan needs its mode-seeking term (its default now)
+    # to avoid drawing one image per class
     "dcgan": {"channels": [32, 64], "loss": "hinge", "spectral_norm": True, "d_norm": "none"},
     "cgan": {"channels": [32, 64]},
     "wgan-gp": {"channels": [32, 64], "n_critic": 2, "lr_d": 2e-4, "lr_g": 2e-4},

@@ -66,13 +66,13 @@ def run(mix, configs, seed: int) -> tuple[dict, dict]:
 def plot(mix1, s1, mix2, s2, path) -> None:
     from genlab.viz.plots import _figure, figure_png
 
-    names = list(s1)
-    fig = _figure(3.2 * len(names), 6.0)
-    axes = fig.subplots(2, len(names))
+    pairs = list(zip(s1, s2))  # the two panels of a column: the same loss, each with its own settings
+    fig = _figure(3.2 * len(pairs), 6.0)
+    axes = fig.subplots(2, len(pairs))
     grid = torch.linspace(float(mix1.means.min()) - 2, float(mix1.means.max()) + 2, 600)
     density = torch.exp(-0.5 * ((grid[:, None] - mix1.means[:, 0]) / mix1.std) ** 2).mean(1) / (
         mix1.std * (2 * torch.pi) ** 0.5)
-    for j, name in enumerate(names):
+    for j, (name, name2) in enumerate(pairs):
         ax = axes[0, j]
         ax.hist(s1[name][:, 0].numpy(), bins=120, range=(float(grid[0]), float(grid[-1])), density=True,
                 color="tab:blue", alpha=0.7, label="samples")
@@ -80,13 +80,13 @@ def plot(mix1, s1, mix2, s2, path) -> None:
         ax.set_title(f"1-D: {name}", fontsize=9)
         ax.set_yticks([])
         ax = axes[1, j]
-        x = s2[name].numpy()
+        x = s2[name2].numpy()
         ax.scatter(x[:, 0], x[:, 1], s=2, alpha=0.4, color="tab:blue")
         ax.scatter(mix2.means[:, 0].numpy(), mix2.means[:, 1].numpy(), s=30, marker="x", color="red")
         ax.set_xlim(-2.8, 2.8)
         ax.set_ylim(-2.8, 2.8)
         ax.set_aspect("equal")
-        ax.set_title(f"ring of 8: {name}", fontsize=9)
+        ax.set_title(f"ring of 8: {name2}", fontsize=9)
     axes[0, 0].legend(fontsize=7)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(figure_png(fig))

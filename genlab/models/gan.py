@@ -119,10 +119,12 @@ class DCGANConfig(GANConfig):
 
 @dataclass(frozen=True)
 class CGANConfig(GANConfig):
-    """Options of `cgan`: a class-conditional DCGAN with a projection discriminator."""
+    """Options of `cgan`: a class-conditional DCGAN with a projection discriminator, and the mode-seeking
+    term on by default (without it, G learned to ignore z and drew one image per class on MNIST)."""
 
     arch: Literal["mlp", "conv"] = "conv"
     conditional: bool = True
+    mode_seeking: float = 1.0
 
 
 @dataclass(frozen=True)
