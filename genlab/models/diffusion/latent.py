@@ -20,15 +20,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genlab.models.diffusion import samplers
-from genlab.models.diffusion.denoiser import Prediction
-from genlab.models.diffusion.model import DiffusionModel
-from genlab.models.diffusion.schedules import Schedule
+from genlab.models.diffusion.model import DiffusionModel, DiffusionProcessConfig
 from genlab.nn.embeddings import TimeEmbedding
 
 
 @dataclass(frozen=True)
-class LDMConfig:
+class LDMConfig(DiffusionProcessConfig):
     """Options of `ldm`.
 
     Args:
@@ -38,8 +35,7 @@ class LDMConfig:
         depth: residual blocks of the MLP denoiser.
         channels: U-Net widths (spatial codes).
         dropout: dropout in the denoiser's blocks.
-        timesteps, schedule, prediction, conditional, cond_drop, sampler, sample_steps, guidance: as in
-            `ddpm`.
+        (timesteps ... guidance: the diffusion process, see DiffusionProcessConfig.)
         clip_denoised: clamp the predicted z_0 to [-clip_value, clip_value] while sampling.
         clip_value: the clamp for clip_denoised (standardized codes).
     """
@@ -49,14 +45,6 @@ class LDMConfig:
     depth: int = 4
     channels: tuple[int, ...] = (64, 128)
     dropout: float = 0.0
-    timesteps: int = 1000
-    schedule: Schedule = "cosine"
-    prediction: Prediction = "eps"
-    conditional: bool = False
-    cond_drop: float = 0.1
-    sampler: samplers.SamplerName = "dpmpp_2m"
-    sample_steps: int = 20
-    guidance: float = 2.0
     clip_denoised: bool = False
     clip_value: float = 5.0
 

@@ -28,7 +28,34 @@ from genlab.models.diffusion.schedules import (
 
 
 @dataclass(frozen=True)
-class DDPMConfig:
+class DiffusionProcessConfig:
+    """The diffusion process and the sampling defaults that every diffusion family shares.
+
+    Args:
+        timesteps: T, the number of diffusion steps.
+        schedule: "cosine" (Nichol & Dhariwal 2021) or "linear" (Ho et al. 2020).
+        prediction: the network's target: "eps", "x0" or "v".
+        conditional: class-conditional (needs labelled data), with classifier-free guidance.
+        cond_drop: probability of replacing a label by the null label in training (classifier-free
+            guidance needs > 0).
+        sampler: default sampler: "ddpm" (ancestral), "ddim" or "dpmpp_2m" (DPM-Solver++(2M)).
+        sample_steps: default number of sampler steps (network evaluations).
+        guidance: default guidance scale w for conditional samples: 0 = unconditional, 1 = conditional,
+            > 1 stronger.
+    """
+
+    timesteps: int = 1000
+    schedule: Schedule = "cosine"
+    prediction: Prediction = "eps"
+    conditional: bool = False
+    cond_drop: float = 0.1
+    sampler: samplers.SamplerName = "dpmpp_2m"
+    sample_steps: int = 20
+    guidance: float = 2.0
+
+
+@dataclass(frozen=True)
+class DDPMConfig(DiffusionProcessConfig):
     """Options of `ddpm`.
 
     Args:
@@ -40,16 +67,7 @@ class DDPMConfig:
         head_dim: channels per attention head (0 = the preset's).
         patch: fold patch x patch pixels into channels before the U-Net (1 = off).
         dropout: dropout in the residual blocks.
-        timesteps: T, the number of diffusion steps.
-        schedule: "cosine" (Nichol & Dhariwal 2021) or "linear" (Ho et al. 2020).
-        prediction: the network's target: "eps", "x0" or "v".
-        conditional: class-conditional (needs labelled data), with classifier-free guidance.
-        cond_drop: probability of replacing a label by the null label in training (classifier-free
-            guidance needs > 0).
-        sampler: default sampler: "ddpm" (ancestral), "ddim" or "dpmpp_2m" (DPM-Solver++(2M)).
-        sample_steps: default number of sampler steps (network evaluations).
-        guidance: default guidance scale w for conditional samples: 0 = unconditional, 1 = conditional,
-            > 1 stronger.
+        (timesteps ... guidance: the diffusion process, see DiffusionProcessConfig.)
         clip_denoised: clamp the predicted x_0 to [-1, 1] while sampling.
     """
 
@@ -60,14 +78,6 @@ class DDPMConfig:
     head_dim: int = 0
     patch: int = 1
     dropout: float = 0.0
-    timesteps: int = 1000
-    schedule: Schedule = "cosine"
-    prediction: Prediction = "eps"
-    conditional: bool = False
-    cond_drop: float = 0.1
-    sampler: samplers.SamplerName = "dpmpp_2m"
-    sample_steps: int = 20
-    guidance: float = 2.0
     clip_denoised: bool = True
 
 
