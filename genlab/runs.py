@@ -5,6 +5,7 @@ An existing run is never overwritten unless the user says `resume` or `overwrite
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ import torch
 
 from genlab.config import DataConfig, RunConfig
 from genlab.data.base import ImageData
-from genlab.models import GenerativeModel, build_model
+from genlab.models import GenerativeModel, build_model, model_config
 from genlab.train import checkpoint as ckpt
 
 CONFIG = "config.json"
@@ -63,6 +64,8 @@ def prepare_run_dir(path: Path, config: RunConfig, *, resume: bool, overwrite: b
         saved = RunConfig.from_json(json.loads((path / CONFIG).read_text()))
         for part in ("family", "model", "data"):
             a, b = getattr(saved, part), getattr(config, part)
+            if part == "model" and saved.family == config.family:  # compare with every default filled in
+                a, b = _resolved_model(saved), _resolved_model(config)
             if _plain(a) != _plain(b):
                 raise RunError(f"cannot resume {path}: its {part} was {a}, now {b}; resume with the same "
                                f"{part} or start a new run with --name")
@@ -78,9 +81,27 @@ def prepare_run_dir(path: Path, config: RunConfig, *, resume: bool, overwrite: b
     return path, None
 
 
+def _resolved_model(config: RunConfig) -> dict[str, Any]:
+    return _plain(model_config(config.family, config.model))
+
+
+def resolved_config(config: RunConfig, resume_dir: Path | None = None) -> RunConfig:
+    """`config` with every model default filled in, so that config.json and the checkpoints pin the
+    options a run was trained with even if a family's defaults change later. When resuming the run in
+    `resume_dir`, options not given in `config.model` come from the run's own config.json."""
+    model = dict(config.model)
+    saved = Path(resume_dir) / CONFIG if resume_dir is not None else None
+    if saved is not None and saved.exists():
+        old = json.loads(saved.read_text())
+        if old.get("family") == config.family:
+            model = {**old.get("model", {}), **model}
+    return dataclasses.replace(config, model=_plain(model_config(config.family, model)))
+
+
 def _write_config(path: Path, config: RunConfig, data: ImageData | None) -> None:
     from genlab import __version__
 
+    config = resolved_config(config)
     info: dict[str, Any] = {}
     if data is not None:
         info = {"shape": list(data.shape), "num_classes": data.num_classes,

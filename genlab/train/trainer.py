@@ -387,8 +387,10 @@ def train(config: RunConfig, run_dir: str | Path | None = None, *, data: ImageDa
         resume: continue the run in `run_dir` from its latest checkpoint.
         overwrite: delete an existing run in `run_dir` first.
     """
-    from genlab.runs import load_training_data, prepare_run_dir
+    from genlab.runs import load_training_data, prepare_run_dir, resolved_config
 
+    # pin every model default in config.json and the checkpoints (a resumed run keeps its own)
+    config = resolved_config(config, Path(run_dir) if resume and run_dir is not None else None)
     if data is None:
         data = load_training_data(config.data)
     d, _ = init_distributed(config.train.device)

@@ -93,6 +93,31 @@ def test_resume_can_extend_training(tmp_path):
     assert more.step == 7 and [s for s, _ in losses(tmp_path / "r")] == list(range(1, 8))
 
 
+def test_config_json_pins_every_model_default(tmp_path, monkeypatch):
+    import dataclasses
+
+    from genlab.models import family_class
+
+    data = tiny_images(32)
+    train(vae_config(2), tmp_path / "r", data=data)
+    saved = json.loads((tmp_path / "r" / "config.json").read_text())["model"]
+    cls = family_class("vae").Config
+    assert set(saved) == {f.name for f in dataclasses.fields(cls)}  # not only the options given
+    assert saved["beta"] == cls().beta
+    # a later release changing a default must not change what the old run was trained with
+    monkeypatch.setattr(cls, "__init__", _with_default(cls.__init__, beta=cls().beta * 3))
+    assert load_run(tmp_path / "r").model.config.beta == saved["beta"]
+    resumed = train(vae_config(3), tmp_path / "r", data=data, resume=True)  # the run keeps its own options
+    assert resumed.step == 3
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["model"] == saved
+
+
+def _with_default(init, **defaults):
+    def patched(self, *args, **kwargs):
+        init(self, *args, **{**defaults, **kwargs})
+    return patched
+
+
 def test_checkpoint_survives_a_crash_mid_save(tmp_path, monkeypatch):
     state = {"w": torch.ones(3)}
     ckpt.save_checkpoint(tmp_path, 1, model=state, state={"step": 1})
