@@ -8,13 +8,16 @@ record (so to the progress bar and metrics.jsonl):
   least a tenth of their uniform share), KL(histogram || uniform) in nats, and max/min class frequency;
   for a conditional model also cond_acc, the fraction classified as the requested class; and (with the
   genlab classifier's features) diversity, the within-class spread of the samples relative to real
-  images of the same class (about 1 when healthy, near 0 when G draws nearly one image per class);
+  images of the same class (about 1 when healthy, near 0 when G draws nearly one image per class), and
+  precision and recall (k-NN manifolds in those features, Kynkaanniemi et al. 2019) against real images:
+  precision is the fraction of samples that look real, recall the fraction of real images G can draw;
 - watchdog: "ok", or the name of the problem it sees.
 
 Problems (each must persist for `patience` checks in a row):
 - "d_wins": D's loss pinned near 0 while G's loss climbs (ns, minimax, hinge): G's gradients vanish;
 - "collapse": samples cover at most half of the classes, or their within-class diversity is below 0.3:
-  mode collapse.
+  mode collapse. It is only called once the samples look real (precision >= 0.3): early in training an
+  unfinished G draws blobs that the classifier puts in one class, which is not a collapse yet.
 With watchdog="warn" it emits a GANWarning naming the likely cause and the remedies; with "rollback" it
 also restores the last healthy weights, EMA and optimizer states (kept in memory) and halves every
 player's learning rate (the halving is stored in the schedulers, so checkpoints and resumes keep it).
@@ -28,8 +31,11 @@ from typing import Any
 
 import torch
 
+from genlab.eval.metrics import precision_recall
+
 D_LOSS_FLOOR = 0.05  # "near 0" for D's loss (ns: log 2 + log 2 ~ 1.39 at the equilibrium)
 DIVERSITY_FLOOR = 0.3  # samples of a class this much less varied than real ones: collapse inside classes
+PRECISION_FLOOR = 0.3  # below this, the samples do not look real yet: too early to call a collapse
 MAX_ROLLBACKS = 3
 LR_FACTOR = 0.5
 COVERAGE_SEED = 2024
@@ -150,6 +156,8 @@ class GANMonitor:
             div = class_diversity(feats.cpu(), pred.cpu(), real[0], real[1], k)
             if div is not None:
                 out["diversity"] = round(div, 4)
+            precision, recall = precision_recall(real[0], feats.cpu(), k=3)
+            out["precision"], out["recall"] = round(precision, 4), round(recall, 4)
         return out
 
     def real_features(self, trainer, clf) -> tuple[torch.Tensor, torch.Tensor] | None:
@@ -191,6 +199,7 @@ class GANMonitor:
             self.prev_g_loss = g
         if coverage_checked and num_classes >= 2:
             collapsed = record["coverage"] <= num_classes // 2 or record.get("diversity", 1.0) < DIVERSITY_FLOOR
+            collapsed = collapsed and record.get("precision", 1.0) >= PRECISION_FLOOR  # else: not learned yet
             self.collapse = self.collapse + 1 if collapsed else 0
         if self.d_wins >= self.c.patience:
             return "d_wins"

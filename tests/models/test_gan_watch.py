@@ -79,6 +79,17 @@ def test_diversity_is_logged_and_low_diversity_counts_as_collapse(monkeypatch):
     assert monitor.diagnose({"step": 4, "coverage": 4, "diversity": 0.9}, True, 4) is None
 
 
+def test_unrealistic_samples_are_not_called_a_collapse(monkeypatch):
+    """Early in training G draws blobs that fall in one class: not a collapse until they look real."""
+    monkeypatch.setattr(gan_watch, "load_classifier", lambda name: FeatureQuadrantClassifier())
+    trainer = trainer_for("dcgan", steps=4, coverage_every=2, coverage_samples=40)
+    checked = [r for r in trainer.fit().history if "coverage" in r]
+    assert checked and all(0 <= r["precision"] <= 1 and 0 <= r["recall"] <= 1 for r in checked)
+    monitor = GANMonitor(dataclasses.replace(trainer.model.config, patience=1), "dcgan")
+    assert monitor.diagnose({"step": 2, "coverage": 1, "diversity": 0.05, "precision": 0.02}, True, 4) is None
+    assert monitor.diagnose({"step": 4, "coverage": 1, "diversity": 0.05, "precision": 0.9}, True, 4) == "collapse"
+
+
 def test_coverage_is_logged_with_a_stand_in_classifier(monkeypatch):
     monkeypatch.setattr(gan_watch, "load_classifier", lambda name: QuadrantClassifier())
     trainer = trainer_for("cgan", steps=6, coverage_every=4, coverage_samples=40)
