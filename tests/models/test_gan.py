@@ -171,6 +171,29 @@ def test_options_train_with_finite_losses(options):
         assert "r1" in model.training_losses(data.images(), generator=torch.Generator().manual_seed(0), player="d")
 
 
+@pytest.mark.parametrize("penalty", ["gp", "r1"])
+def test_lazy_regularization_applies_the_penalty_every_k_steps_with_weight_k(penalty):
+    """reg_every=k: the penalty only on trainer steps divisible by k, k times as heavy there."""
+    data = tiny_images(16).images()
+    options = {"loss": "wgan" if penalty == "gp" else "ns", "d_norm": "none", penalty: 2.0}
+    every, lazy = make("dcgan", **options), make("dcgan", **options, reg_every=4)
+    lazy.load_state_dict(every.state_dict())
+    g = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    for step in range(5):
+        every.on_train_step(step, 5)
+        lazy.on_train_step(step, 5)
+        a = every.training_losses(data, generator=g(), player="d")
+        b = lazy.training_losses(data, generator=g(), player="d")
+        if step % 4 == 0:
+            weight = 2.0 if penalty == "gp" else 1.0  # r1 enters as gamma / 2
+            assert torch.allclose(b["loss"] - a["loss"], 3 * weight * a[penalty], rtol=1e-4, atol=1e-6)
+        else:
+            assert penalty not in b
+            assert torch.allclose(b["loss"], a["loss"] - weight * a[penalty], rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match="reg_every must be >= 1"):
+        make("dcgan", reg_every=0)
+
+
 def test_trained_run_samples_with_truncation_option(tmp_path):
     data = tiny_images(32)
     train(run_config("cgan", steps=4, ema_decay=0.9), tmp_path / "run", data=data)
