@@ -65,6 +65,9 @@ class GANConfig:
         loss: "ns" non-saturating, "minimax" (saturating), "hinge", or "wgan" (use with gp > 0).
         spectral_norm: spectral normalization on every discriminator layer.
         mbstd: minibatch standard deviation feature in D over groups of this many samples (0 = off).
+        pack: D judges this many samples at once, stacked along channels (PacGAN, Lin et al. 2018): a
+            pack of same-mode fakes is easy to tell from a pack of varied reals, which penalizes mode
+            collapse and imbalance (1 = off; unconditional models only).
         gp: weight of the WGAN-GP gradient penalty (Gulrajani et al.: 10; 0 = off).
         r1: gamma of the R1 penalty on real images (0 = off).
         reg_every: compute gp and r1 only on every reg_every-th discriminator step, weighted by reg_every
@@ -97,6 +100,7 @@ class GANConfig:
     loss: Loss = "ns"
     spectral_norm: bool = False
     mbstd: int = 0
+    pack: int = 1
     gp: float = 0.0
     r1: float = 0.0
     reg_every: int = 1
@@ -176,7 +180,7 @@ def check_gan_config(c: GANConfig, shape: tuple[int, int, int], num_classes: int
             raise ValueError(f"unknown {name} {getattr(c, name)!r}; valid: {', '.join(NORMS)}")
     if c.watchdog not in WATCHDOGS:
         raise ValueError(f"unknown watchdog {c.watchdog!r}; valid: {', '.join(WATCHDOGS)}")
-    for name in ("latent_dim", "n_critic", "reg_every", "patience", "embed_dim", "coverage_samples"):
+    for name in ("latent_dim", "n_critic", "reg_every", "pack", "patience", "embed_dim", "coverage_samples"):
         if getattr(c, name) < 1:
             raise ValueError(f"{name} must be >= 1, got {getattr(c, name)}")
     for name in ("gp", "r1", "coverage_every", "mbstd", "mode_seeking"):
@@ -187,6 +191,9 @@ def check_gan_config(c: GANConfig, shape: tuple[int, int, int], num_classes: int
     if (c.gp > 0 or c.r1 > 0) and c.arch == "conv" and c.d_norm == "batch":
         raise ValueError("gp and r1 penalize per-image input gradients, which batch norm in the discriminator "
                          "couples across the batch: set d_norm='none' (--d-norm none)")
+    if c.conditional and c.pack > 1:
+        raise ValueError("pack > 1 (PacGAN) needs an unconditional model: a pack mixes samples of different "
+                         "classes, which the projection discriminator cannot score; set pack=1")
     if c.conditional and num_classes < 2:
         raise ValueError("a conditional GAN needs labelled data with at least 2 classes; train on a labelled "
                          "dataset or set conditional=False")
@@ -218,9 +225,10 @@ class GAN(GenerativeModel):
     def build_discriminator(self, k: int) -> nn.Module:
         c = self.config
         bias = c.loss != "wgan"  # L_D of WGAN is blind to a constant offset: its gradient would be 0
+        shape = (self.shape[0] * c.pack, *self.shape[1:])  # D's input: `pack` images along channels
         if c.arch == "mlp":
-            return mlp_discriminator(self.shape, c.d_hidden, k, c.spectral_norm, bias, c.mbstd)
-        return conv_discriminator(self.shape, c.channels, c.d_norm, k, c.spectral_norm, bias, c.mbstd)
+            return mlp_discriminator(shape, c.d_hidden, k, c.spectral_norm, bias, c.mbstd)
+        return conv_discriminator(shape, c.channels, c.d_norm, k, c.spectral_norm, bias, c.mbstd)
 
     # --- the trainer's hooks ---------------------------------------------------------------------
     def players(self) -> dict[str, list[nn.Parameter]]:
@@ -258,13 +266,24 @@ class GAN(GenerativeModel):
     def augment(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         return diff_augment(x, self.policy, generator) if self.policy else x
 
+    def pack(self, x: torch.Tensor) -> torch.Tensor:
+        """(b, c, h, w) -> (b // m, m * c, h, w): consecutive groups of m = config.pack samples, stacked
+        along channels for D (PacGAN); the last b % m samples are left out."""
+        m = self.config.pack
+        if m == 1:
+            return x
+        b = x.shape[0] - x.shape[0] % m
+        if b == 0:
+            raise ValueError(f"pack={m} needs batches of at least {m} images, got {x.shape[0]}")
+        return x[:b].reshape(b // m, m * x.shape[1], *x.shape[2:])
+
     def discriminator_losses(self, real: torch.Tensor, y: torch.Tensor | None,
                              generator: torch.Generator | None) -> dict[str, torch.Tensor]:
         """L_D (+ penalties) on a real batch (b, c, h, w) in [-1, 1] and as many fakes."""
         c = self.config
         with torch.no_grad():
             fake = self.fake(real.shape[0], y, generator)
-        real_in, fake_in = self.augment(real, generator), self.augment(fake, generator)
+        real_in, fake_in = self.pack(self.augment(real, generator)), self.pack(self.augment(fake, generator))
         # lazy regularization: the penalties on every reg_every-th trainer step (D steps on every one)
         lazy = self.step % c.reg_every == 0
         gp_w, r1_w = (c.gp * c.reg_every, c.r1 * c.reg_every) if lazy else (0.0, 0.0)
@@ -277,7 +296,7 @@ class GAN(GenerativeModel):
             loss = d_loss(c.loss, f_r, f_f)
             out = d_means(c.loss, f_r, f_f)
             if gp_w > 0:
-                eps = torch.rand(real.shape[0], generator=generator, device=real.device)
+                eps = torch.rand(real_in.shape[0], generator=generator, device=real.device)
                 gp = gradient_penalty(lambda t: self.D(t, y), real_in, fake_in, eps)
                 loss = loss + gp_w * gp
                 out["gp"] = gp.detach()
@@ -300,7 +319,7 @@ class GAN(GenerativeModel):
         else:
             fake = self.fake(n, y, generator)
         with frozen(self.D):
-            f_f = self.D(self.augment(fake, generator), y)
+            f_f = self.D(self.pack(self.augment(fake, generator)), y)
         out = {"loss": g_loss(c.loss, f_f)}
         if c.mode_seeking > 0 and half > 0:
             ratio = mode_seeking_ratio(fake[:half], fake[half:2 * half], z[:half], z[half:2 * half])

@@ -194,6 +194,23 @@ def test_lazy_regularization_applies_the_penalty_every_k_steps_with_weight_k(pen
         make("dcgan", reg_every=0)
 
 
+def test_pack_shows_d_groups_of_samples_stacked_along_channels():
+    model = make("dcgan", pack=2)
+    x = torch.rand(5, 1, 8, 8)
+    packed = model.pack(x)
+    assert packed.shape == (2, 2, 8, 8)  # the fifth image is left out
+    assert torch.equal(packed[1, 0], x[2, 0]) and torch.equal(packed[1, 1], x[3, 0])
+    data = tiny_images(16).images()
+    for options in ({}, {"loss": "wgan", "gp": 10.0, "d_norm": "none"}, {"r1": 1.0, "d_norm": "none"}):
+        m = make("dcgan", pack=2, **options)
+        for player in ("d", "g"):
+            losses = m.training_losses(data, generator=torch.Generator().manual_seed(0), player=player)
+            losses["loss"].backward()
+            assert torch.isfinite(losses["loss"])
+    with pytest.raises(ValueError, match="pack > 1 \\(PacGAN\\) needs an unconditional model"):
+        build_model("cgan", {**TINY["cgan"], "pack": 2}, shape=(1, 8, 8), num_classes=4)
+
+
 def test_trained_run_samples_with_truncation_option(tmp_path):
     data = tiny_images(32)
     train(run_config("cgan", steps=4, ema_decay=0.9), tmp_path / "run", data=data)
