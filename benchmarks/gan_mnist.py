@@ -78,6 +78,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--eval-only", action="store_true", help="evaluate the runs already in --runs-dir")
     p.add_argument("--name", default=None, help="result name (default gan_mnist, gan_mnist_quick with --quick)")
     p.add_argument("--no-write", action="store_true", help="print the figures without writing a result file")
+    p.add_argument("--variants-from", action="append", default=[], metavar="RESULT_JSON",
+                   help="carry over the 'variants tried' of an earlier result (same protocol) without "
+                        "evaluating them again; they keep their evaluation date")
     p.add_argument("--variant", action="append", default=[], metavar="LABEL=RUN_DIR",
                    help="also evaluate another run (an option variant tried) and record it under 'variants tried'")
     a = p.parse_args(argv)
@@ -176,6 +179,10 @@ def main(argv=None) -> None:
     if a.train_only:
         return
     variants = {}
+    for path in a.variants_from:  # figures of variants evaluated by an earlier command (same protocol)
+        old = json.loads(Path(path).read_text())
+        for label, fig in old["figures"].get("variants tried", {}).items():
+            variants[label] = {**fig, "evaluated": old["date"]}
     for pair in a.variant:
         label, sep, run = pair.partition("=")
         if not sep:
@@ -200,7 +207,9 @@ def main(argv=None) -> None:
                  "the 10k test images. GAN samples use the EMA generator (decay 0.999, warm-up). With --eval-only "
                  "the runs were trained before by `gan_mnist.py --train-only --threads 1 --families F` (same "
                  "MODELS and TRAIN), two to five processes at a time. 'variants tried' lists every other option "
-                 "set trained for the same budget while choosing MODELS, evaluated the same way.")
+                 "set trained for the same budget while choosing MODELS, evaluated the same way (those with an "
+                 "'evaluated' date were evaluated by an earlier run of this benchmark and carried over with "
+                 "--variants-from).")
         out = {"summary": summary, **figures}
         if variants:
             out["variants tried"] = variants
