@@ -183,7 +183,7 @@ def main(argv=None) -> None:
     for path in a.variants_from:  # figures of variants evaluated by an earlier command (same protocol)
         old = json.loads(Path(path).read_text())
         for label, fig in old["figures"].get("variants tried", {}).items():
-            variants[label] = {**fig, "evaluated": old["date"]}
+            variants[label] = {"evaluated": old["date"], **fig}  # keeps an older date carried over before
     for pair in a.variant:
         label, sep, run = pair.partition("=")
         if not sep:
