@@ -394,6 +394,8 @@ def train(config: RunConfig, run_dir: str | Path | None = None, *, data: ImageDa
     if data is None:
         data = load_training_data(config.data)
     d, _ = init_distributed(config.train.device)
+    # build (and so check) the model first: bad options must not leave a half-made run folder behind
+    trainer = Trainer(config, data, None, on_log=on_log)
     path, resume_from = None, None
     if run_dir is not None:  # process 0 creates or clears the folder, the others only look
         if d.is_main:
@@ -403,7 +405,7 @@ def train(config: RunConfig, run_dir: str | Path | None = None, *, data: ImageDa
         if not d.is_main:
             path, resume_from = prepare_run_dir(Path(run_dir), config, resume=resume, overwrite=False,
                                                 data=data, write=False)
-    trainer = Trainer(config, data, path, on_log=on_log)
+    trainer.run_dir = path
     if resume_from is not None:
         trainer.restore(resume_from)
         trainer.trim_metrics()

@@ -86,6 +86,16 @@ def test_existing_run_is_never_overwritten_by_accident(tmp_path):
         train(other, tmp_path / "r", data=data, resume=True)
 
 
+def test_bad_model_options_leave_no_run_folder(tmp_path):
+    data = tiny_images(32)
+    bad = RunConfig("dcgan", {**TINY["dcgan"], "pack": 0}, DataConfig("tiny"), vae_config(2).train)
+    with pytest.raises(ValueError, match="pack must be >= 1"):
+        train(bad, tmp_path / "r", data=data)
+    assert not (tmp_path / "r").exists()  # so a corrected retry with the same name just works
+    good = RunConfig("dcgan", dict(TINY["dcgan"]), DataConfig("tiny"), vae_config(2).train)
+    assert train(good, tmp_path / "r", data=data).step == 2
+
+
 def test_resume_can_extend_training(tmp_path):
     data = tiny_images(32)
     train(vae_config(4), tmp_path / "r", data=data)
