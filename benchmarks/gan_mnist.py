@@ -207,7 +207,7 @@ def main(argv=None) -> None:
                  f"2-core machine; {a.samples} samples per family evaluated with the genlab-mnist classifier against "
                  "the 10k test images. GAN samples use the EMA generator (decay 0.999, warm-up). With --eval-only "
                  "the runs were trained before by `gan_mnist.py --train-only --threads 1 --families F` (same "
-                 "MODELS and TRAIN), two to five processes at a time. 'variants tried' lists every other option "
+                 "MODELS and TRAIN), two to six processes at a time. 'variants tried' lists every other option "
                  "set trained for the same budget while choosing MODELS, evaluated the same way (those with an "
                  "'evaluated' date were evaluated by an earlier run of this benchmark and carried over with "
                  "--variants-from).")

@@ -65,7 +65,7 @@ def prepare_run_dir(path: Path, config: RunConfig, *, resume: bool, overwrite: b
         for part in ("family", "model", "data"):
             a, b = getattr(saved, part), getattr(config, part)
             if part == "model" and saved.family == config.family:  # compare with every default filled in
-                a, b = _resolved_model(saved), _resolved_model(config)
+                a, b = resolved_config(saved).model, resolved_config(config).model
             if _plain(a) != _plain(b):
                 raise RunError(f"cannot resume {path}: its {part} was {a}, now {b}; resume with the same "
                                f"{part} or start a new run with --name")
@@ -79,10 +79,6 @@ def prepare_run_dir(path: Path, config: RunConfig, *, resume: bool, overwrite: b
     path.mkdir(parents=True, exist_ok=True)
     _write_config(path, config, data)
     return path, None
-
-
-def _resolved_model(config: RunConfig) -> dict[str, Any]:
-    return _plain(model_config(config.family, config.model))
 
 
 def resolved_config(config: RunConfig, resume_dir: Path | None = None) -> RunConfig:
