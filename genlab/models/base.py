@@ -69,6 +69,10 @@ class GenerativeModel(nn.Module):
         They may add keys to `record` before it is printed, or act on the trainer (e.g. roll back)."""
         return []
 
+    def prepare(self, data) -> None:
+        """Data-dependent set-up, called by the trainer once before the first step of a fresh run (not on
+        resume: what it sets up is saved with the weights), e.g. a GAN's clusters of the training images."""
+
     def on_train_step(self, step: int, total_steps: int) -> None:
         """Called by the trainer before each step; models with schedules (KL warm-up) read it."""
         self.step = step

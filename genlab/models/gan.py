@@ -17,6 +17,7 @@ weights use `--train.ema-decay 0.999`: sampling then uses the averaged generator
 from __future__ import annotations
 
 import contextlib
+import math
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -24,6 +25,7 @@ import torch
 from torch import nn
 
 from genlab.models.base import GenerativeModel
+from genlab.models.gan_clusters import ClusterMap
 from genlab.models.gan_losses import (
     LOSSES,
     Loss,
@@ -78,10 +80,23 @@ class GANConfig:
         mode_seeking: weight of the mode-seeking term (Mao et al. 2019) in G's loss, lambda / (d_x / d_z):
             d_x and d_z are the mean absolute differences between two samples of the same class and
             between their latents; it punishes a G that ignores z (0 = off).
+        feature_matching: weight of the feature-matching term in G's loss (Salimans et al. 2016): the
+            mean squared difference between the batch means of D's last-layer features phi on real images and on
+            G's samples. It asks G to match the real batch's statistics, not just fool D sample by
+            sample, so a G that over-draws some classes and under-draws others pays for it (0 = off).
+        top_k: the fraction of each batch's fakes that G learns from: those D rates most real (top-k
+            training, Sinha et al. 2020); the fraction falls linearly from 1 to top_k over the first
+            top_k_ramp trainer steps, as D's early scores say little (1 = off: every fake counts).
+        top_k_ramp: trainer steps over which the top-k fraction falls from 1 to top_k.
         lr_d: discriminator Adam learning rate.
         lr_g: generator Adam learning rate.
         betas: Adam (beta1, beta2) for both players.
         conditional: class-conditional G (label embedding) and projection D (needs labelled data).
+        clusters: self-conditioning (Liu et al. 2020; gan_clusters.py): before training, k-means splits the
+            training images (their top 32 principal components) into this many clusters; G and D are
+            conditioned on the cluster as a cgan is on the class, and a sample's cluster is read off its
+            first latent coordinate with the cluster's share of the data, so the model stays unconditional
+            (no labels needed) but cannot drift far from the data's mode proportions (0 = off).
         embed_dim: size of the generator's label embedding.
         watchdog: on divergence or mode collapse: "warn", "rollback" (to the last healthy weights, with
             half the learning rates), or "off".
@@ -107,10 +122,14 @@ class GANConfig:
     n_critic: int = 1
     diffaug: str = ""
     mode_seeking: float = 0.0
+    feature_matching: float = 0.0
+    top_k: float = 1.0
+    top_k_ramp: int = 2000
     lr_d: float = 2e-4
     lr_g: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)
     conditional: bool = False
+    clusters: int = 0
     embed_dim: int = 32
     watchdog: Watchdog = "warn"
     patience: int = 3
@@ -186,7 +205,15 @@ def check_gan_config(c: GANConfig, shape: tuple[int, int, int], num_classes: int
     for name in ("latent_dim", "n_critic", "reg_every", "pack", "patience", "embed_dim", "coverage_samples"):
         if getattr(c, name) < 1:
             raise ValueError(f"{name} must be >= 1, got {getattr(c, name)}")
-    for name in ("gp", "r1", "coverage_every", "mbstd", "mode_seeking"):
+    if not 0.0 < c.top_k <= 1.0:
+        raise ValueError(f"top_k is the fraction of fakes G learns from, in (0, 1]; got {c.top_k}")
+    if c.conditional and c.clusters:
+        raise ValueError("clusters (self-conditioning) is for unconditional models; a conditional GAN already "
+                         "conditions on the labels: set clusters=0")
+    if c.clusters == 1:
+        raise ValueError("clusters=1 conditions on nothing: use clusters >= 2, or 0 for off")
+    for name in ("gp", "r1", "coverage_every", "mbstd", "mode_seeking", "top_k_ramp",
+                 "feature_matching", "clusters"):
         if getattr(c, name) < 0:
             raise ValueError(f"{name} must be >= 0, got {getattr(c, name)}")
     if c.lr_d <= 0 or c.lr_g <= 0:
@@ -215,7 +242,8 @@ class GAN(GenerativeModel):
         super().__init__(config, shape, num_classes)
         check_gan_config(config, self.shape, num_classes)
         self.policy = parse_policy(config.diffaug)
-        k = num_classes if config.conditional else 0
+        self.cluster_map = ClusterMap(config.clusters, self.shape) if config.clusters else None
+        k = num_classes if config.conditional else config.clusters
         self.G = self.build_generator(k)
         self.D = self.build_discriminator(k)
 
@@ -234,6 +262,11 @@ class GAN(GenerativeModel):
         return conv_discriminator(shape, c.channels, c.d_norm, k, c.spectral_norm, bias, c.mbstd)
 
     # --- the trainer's hooks ---------------------------------------------------------------------
+    def prepare(self, data) -> None:
+        """Fit the clusters of the training images (self-conditioning; nothing to do otherwise)."""
+        if self.cluster_map is not None:
+            self.cluster_map.fit(data.images(), seed=0)
+
     def players(self) -> dict[str, list[nn.Parameter]]:
         return {"d": [p for p in self.D.parameters() if p.requires_grad],
                 "g": [p for p in self.G.parameters() if p.requires_grad]}
@@ -262,9 +295,16 @@ class GAN(GenerativeModel):
         """z ~ N(0, I), (n, latent_dim)."""
         return torch.randn(n, self.config.latent_dim, generator=generator, device=self.device)
 
+    def latent_given(self, n: int, y: torch.Tensor | None, generator: torch.Generator | None) -> torch.Tensor:
+        """Latents for n samples of the conditions y; with self-conditioning, z_1 lies in y's cluster band."""
+        z = self.latent(n, generator)
+        if self.cluster_map is not None and y is not None:
+            z[:, 0] = self.cluster_map.latent_for(y, generator).to(z.dtype)
+        return z
+
     def fake(self, n: int, y: torch.Tensor | None, generator: torch.Generator | None) -> torch.Tensor:
         """n generated training images in [-1, 1], (n, c, h, w)."""
-        return self.G(self.latent(n, generator), y)
+        return self.G(self.latent_given(n, y, generator), y)
 
     def augment(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         return diff_augment(x, self.policy, generator) if self.policy else x
@@ -309,21 +349,43 @@ class GAN(GenerativeModel):
                 out["r1"] = r1.detach()
         return {"loss": loss, **out}
 
-    def generator_losses(self, n: int, y: torch.Tensor | None,
-                         generator: torch.Generator | None) -> dict[str, torch.Tensor]:
-        """L_G for n fresh samples; D's weights get no gradient."""
+    def top_k_fraction(self) -> float:
+        """The fraction of fakes G learns from at the current trainer step (1 -> top_k, linearly)."""
         c = self.config
+        ramp = min(1.0, self.step / c.top_k_ramp) if c.top_k_ramp > 0 else 1.0
+        return 1.0 - (1.0 - c.top_k) * ramp
+
+    def top_k(self, f_fake: torch.Tensor) -> torch.Tensor:
+        """The scores (b,) of the fakes D rates most real, ceil(fraction * b) of them (all when top_k = 1)."""
+        if self.config.top_k >= 1.0:
+            return f_fake
+        k = max(1, math.ceil(self.top_k_fraction() * f_fake.shape[0]))
+        return f_fake.topk(k).values if k < f_fake.shape[0] else f_fake
+
+    def generator_losses(self, real: torch.Tensor, y: torch.Tensor | None,
+                         generator: torch.Generator | None) -> dict[str, torch.Tensor]:
+        """L_G for as many fresh samples as real images (b, c, h, w) in [-1, 1] (which only feature
+        matching looks at); D's weights get no gradient."""
+        c = self.config
+        n = real.shape[0]
         half = n // 2
         if c.mode_seeking > 0 and half > 0:  # pairs (i, i + half) share a label: compare their images
             if y is not None:
                 y = torch.cat([y[:half], y[:half], y[2 * half:]])
-            z = self.latent(n, generator)
+            z = self.latent_given(n, y, generator)
             fake = self.G(z, y)
         else:
             fake = self.fake(n, y, generator)
         with frozen(self.D):
-            f_f = self.D(self.pack(self.augment(fake, generator)), y)
-        out = {"loss": g_loss(c.loss, f_f)}
+            phi_f = self.D.features(self.pack(self.augment(fake, generator)))
+            f_f = self.D.score(phi_f, y)
+        out = {"loss": g_loss(c.loss, self.top_k(f_f))}
+        if c.feature_matching > 0:
+            with torch.no_grad():
+                phi_r = self.D.features(self.pack(self.augment(real, generator)))
+            fm = (phi_f.float().mean(0) - phi_r.float().mean(0)).square().mean()
+            out["loss"] = out["loss"] + c.feature_matching * fm
+            out["feature_matching"] = fm.detach()
         if c.mode_seeking > 0 and half > 0:
             ratio = mode_seeking_ratio(fake[:half], fake[half:2 * half], z[:half], z[half:2 * half])
             out["loss"] = out["loss"] + c.mode_seeking / (ratio + 1e-5)
@@ -336,14 +398,17 @@ class GAN(GenerativeModel):
         player's own gradient, for a single optimizer over all parameters)."""
         if player not in (None, *PLAYERS):
             raise ValueError(f"unknown player {player!r}; valid: d, g")
-        y = y if self.conditional else None
+        if self.cluster_map is not None:
+            y = self.cluster_map.assign(x)  # the pseudo-labels of self-conditioning
+        else:
+            y = y if self.conditional else None
         real = x * 2.0 - 1.0
         if player == "d":
             return self.discriminator_losses(real, y, generator)
         if player == "g":
-            return self.generator_losses(real.shape[0], y, generator)
+            return self.generator_losses(real, y, generator)
         d = self.discriminator_losses(real, y, generator)
-        g = self.generator_losses(real.shape[0], y, generator)
+        g = self.generator_losses(real, y, generator)
         rest = {k: v for k, v in d.items() if k != "loss"}
         return {"loss": d["loss"] + g["loss"], "d_loss": d["loss"].detach(), "g_loss": g["loss"].detach(), **rest}
 
@@ -357,6 +422,8 @@ class GAN(GenerativeModel):
     def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Images in [0, 1], (n, c, h, w), for latents z (n, latent_dim)."""
         labels = self.check_labels(labels, z.shape[0]) if self.conditional else None
+        if self.cluster_map is not None:
+            labels = self.cluster_map.of_latent(z[:, 0])
         return ((self.G(z, labels).float() + 1.0) / 2.0).clamp(0.0, 1.0)
 
     @torch.no_grad()
@@ -368,7 +435,11 @@ class GAN(GenerativeModel):
         if not 0.0 < truncation <= 1.0:
             raise ValueError(f"truncation must be in (0, 1], got {truncation}")
         labels = self.sample_labels(labels, n, generator)
-        z = self.latent(n, generator) * truncation
+        z = self.latent(n, generator)
+        z1 = z[:, 0].clone()
+        z = z * truncation
+        if self.cluster_map is not None:  # truncation must not move a sample to another cluster
+            z[:, 0] = z1
         return self.generate(z, labels)
 
 

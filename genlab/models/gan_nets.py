@@ -127,7 +127,10 @@ class Discriminator(nn.Module):
         self.embed = sn(nn.Embedding(num_classes, n_features), spectral) if num_classes else None
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        phi = self.features(x)  # (b, n_features)
+        return self.score(self.features(x), y)
+
+    def score(self, phi: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Scores (b,) from the features phi(x), (b, n_features)."""
         f = self.out(phi).squeeze(1)
         if self.embed is not None:
             f = f + (self.embed(y).to(phi.dtype) * phi).sum(1)

@@ -15,8 +15,9 @@ record (so to the progress bar and metrics.jsonl):
 
 Problems (each must persist for `patience` checks in a row):
 - "d_wins": D's loss pinned near 0 while G's loss climbs (ns, minimax, hinge): G's gradients vanish;
-- "collapse": samples cover at most half of the classes, or their within-class diversity is below 0.3:
-  mode collapse. It is only called once the samples look real (precision >= 0.3): early in training an
+- "collapse": samples cover at most half of the classes, their within-class diversity is below 0.3, or
+  their recall is below 0.05 (G draws a few images per class, each varied enough to pass the diversity
+  check, but can reproduce almost none of the real images): mode collapse. It is only called once the samples look real (precision >= 0.3): early in training an
   unfinished G draws blobs that the classifier puts in one class, which is not a collapse yet.
 With watchdog="warn" it emits a GANWarning naming the likely cause and the remedies; with "rollback" it
 also restores the last healthy weights, EMA and optimizer states (kept in memory) and halves every
@@ -35,6 +36,7 @@ from genlab.eval.metrics import precision_recall
 
 D_LOSS_FLOOR = 0.05  # "near 0" for D's loss (ns: log 2 + log 2 ~ 1.39 at the equilibrium)
 DIVERSITY_FLOOR = 0.3  # samples of a class this much less varied than real ones: collapse inside classes
+RECALL_FLOOR = 0.05  # samples that can draw almost none of the real images: a few images, repeated
 PRECISION_FLOOR = 0.3  # below this, the samples do not look real yet: too early to call a collapse
 MAX_ROLLBACKS = 3
 LR_FACTOR = 0.5
@@ -198,7 +200,8 @@ class GANMonitor:
         if g is not None:
             self.prev_g_loss = g
         if coverage_checked and num_classes >= 2:
-            collapsed = record["coverage"] <= num_classes // 2 or record.get("diversity", 1.0) < DIVERSITY_FLOOR
+            collapsed = (record["coverage"] <= num_classes // 2 or record.get("diversity", 1.0) < DIVERSITY_FLOOR
+                         or record.get("recall", 1.0) < RECALL_FLOOR)
             collapsed = collapsed and record.get("precision", 1.0) >= PRECISION_FLOOR  # else: not learned yet
             self.collapse = self.collapse + 1 if collapsed else 0
         if self.d_wins >= self.c.patience:
@@ -218,10 +221,11 @@ class GANMonitor:
                 "on small data, or --watchdog rollback.")
         return head + (
             f"mode collapse: the samples cover {r.get('coverage')} classes (KL to uniform {r.get('coverage_kl')} "
-            f"nats; within-class diversity {r.get('diversity', 'n/a')} of the real images) for {self.c.patience} "
-            "checks. Likely cause: G settled on a few modes that fool D. Remedies: --mbstd 4 (lets D see a "
-            "batch's lack of variety), lower --lr-g and --lr-d, --loss hinge with --spectral-norm, try the "
-            "wgan-gp family, or --watchdog rollback.")
+            f"nats; within-class diversity {r.get('diversity', 'n/a')} of the real images; recall "
+            f"{r.get('recall', 'n/a')}) for {self.c.patience} checks. Likely cause: G settled on a few modes "
+            "that fool D. Remedies: --mode-seeking 0.35 (conditional or --clusters models: punishes a G that "
+            "ignores z), --mbstd 4 (lets D see a batch's lack of variety), lower --lr-g and --lr-d, --loss "
+            "hinge with --spectral-norm, try the wgan-gp family, or --watchdog rollback.")
 
     def take_snapshot(self, trainer) -> None:
         """Copy the weights, EMA and optimizer states (in memory) as the last healthy state."""

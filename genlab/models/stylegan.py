@@ -202,6 +202,9 @@ class StyleGAN(GAN):
     def __init__(self, config: StyleGANConfig, shape: tuple[int, int, int], num_classes: int = 0):
         if config.conditional:
             raise ValueError("stylegan is unconditional here; use the cgan family for class-conditional samples")
+        if config.clusters:
+            raise ValueError("clusters (self-conditioning) is not supported by stylegan; use dcgan or wgan-gp "
+                             "with clusters, or set clusters=0")
         if not 0.0 <= config.mixing_prob <= 1.0 or not 0.0 <= config.w_avg_beta < 1.0:
             raise ValueError(f"mixing_prob must be in [0, 1] and w_avg_beta in [0, 1), got {config.mixing_prob}, "
                              f"{config.w_avg_beta}")

@@ -289,6 +289,10 @@ class Trainer:
             raise ValueError(f"unknown budget_clock {tc.budget_clock!r}; valid: wall, cpu")
         clock = time.process_time if tc.budget_clock == "cpu" else time.perf_counter
         c_start = clock()
+        if self.step == 0:  # a fresh run: data-dependent set-up (inside the time budget)
+            self.model.prepare(self.data)
+            if self.ema is not None:
+                self.ema.module.load_state_dict(self.model.state_dict())
         try:
             while self.step < tc.steps:
                 losses = self.train_step()

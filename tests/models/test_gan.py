@@ -194,6 +194,46 @@ def test_lazy_regularization_applies_the_penalty_every_k_steps_with_weight_k(pen
         make("dcgan", reg_every=0)
 
 
+def test_top_k_generator_loss_uses_the_fakes_d_rates_most_real_after_the_ramp():
+    """top_k=f: G's adversarial loss is the loss of the ceil(f * b) highest-scored fakes, the fraction
+    falling linearly from 1 over top_k_ramp steps."""
+    model = make("dcgan", loss="hinge", top_k=0.25, top_k_ramp=10)
+    scores = torch.tensor([3.0, -1.0, 0.5, 2.0, -4.0, 1.0, 0.0, -2.0])
+    model.on_train_step(0, 100)
+    assert model.top_k_fraction() == 1.0 and torch.equal(model.top_k(scores), scores)
+    model.on_train_step(5, 100)
+    assert model.top_k_fraction() == pytest.approx(0.625)
+    assert sorted(model.top_k(scores).tolist()) == [0.0, 0.5, 1.0, 2.0, 3.0]  # ceil(0.625 * 8) = 5
+    model.on_train_step(50, 100)
+    assert sorted(model.top_k(scores).tolist()) == [2.0, 3.0]
+    data = tiny_images(8).images()
+    loss = model.training_losses(data, generator=torch.Generator().manual_seed(0), player="g")["loss"]
+    with torch.no_grad():  # the same fakes, scored by D: the loss is minus the mean of the top two
+        fake = model.G(model.latent(8, torch.Generator().manual_seed(0)))
+        top = model.D(fake).topk(2).values
+    assert torch.allclose(loss, -top.mean(), atol=1e-6)
+    for bad in (0.0, 1.5):
+        with pytest.raises(ValueError, match="top_k is the fraction"):
+            make("dcgan", top_k=bad)
+
+
+def test_feature_matching_adds_the_distance_of_d_feature_means_to_g_loss():
+    data = tiny_images(8).images()
+    plain, fm = make("dcgan", d_norm="none"), make("dcgan", d_norm="none", feature_matching=3.0)
+    fm.load_state_dict(plain.state_dict())
+    a = plain.training_losses(data, generator=torch.Generator().manual_seed(0), player="g")
+    b = fm.training_losses(data, generator=torch.Generator().manual_seed(0), player="g")
+    with torch.no_grad():  # the same fakes; the real batch is the data mapped to [-1, 1]
+        fake = fm.G(fm.latent(8, torch.Generator().manual_seed(0)))
+        want = (fm.D.features(fake).mean(0) - fm.D.features(data * 2 - 1).mean(0)).square().mean()
+    assert torch.allclose(b["feature_matching"], want, rtol=1e-5)
+    assert torch.allclose(b["loss"], a["loss"] + 3.0 * want, rtol=1e-5)
+    b["loss"].backward()
+    assert all(p.grad is None for p in fm.D.parameters())  # only G learns from it
+    with pytest.raises(ValueError, match="feature_matching must be >= 0"):
+        make("dcgan", feature_matching=-1.0)
+
+
 def test_pack_shows_d_groups_of_samples_stacked_along_channels():
     model = make("dcgan", pack=2)
     x = torch.rand(5, 1, 8, 8)

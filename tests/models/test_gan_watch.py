@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from genlab.config import DataConfig, RunConfig, TrainConfig
-from genlab.models import gan_watch
+from genlab.models import build_model, gan_watch
 from genlab.models.gan_watch import GANMonitor, GANWarning, class_diversity, coverage_stats
 from genlab.train.trainer import Trainer
 from tests.conftest import TINY, tiny_images
@@ -88,6 +88,18 @@ def test_unrealistic_samples_are_not_called_a_collapse(monkeypatch):
     monitor = GANMonitor(dataclasses.replace(trainer.model.config, patience=1), "dcgan")
     assert monitor.diagnose({"step": 2, "coverage": 1, "diversity": 0.05, "precision": 0.02}, True, 4) is None
     assert monitor.diagnose({"step": 4, "coverage": 1, "diversity": 0.05, "precision": 0.9}, True, 4) == "collapse"
+
+
+def test_realistic_but_repeated_samples_count_as_collapse_by_their_recall():
+    """A G that draws a few varied-looking images per class (diversity passes) but almost none of the real
+    images (recall near 0) has collapsed; seen on MNIST with --clusters 50 and no mode-seeking term."""
+    config = build_model("dcgan", TINY["dcgan"], shape=(1, 8, 8)).config
+    monitor = GANMonitor(dataclasses.replace(config, patience=2), "dcgan")
+    record = {"step": 2, "coverage": 10, "diversity": 0.8, "precision": 0.9, "recall": 0.0}
+    assert monitor.diagnose(record, True, 10) is None  # one check: not yet
+    assert monitor.diagnose({**record, "step": 4}, True, 10) == "collapse"
+    assert "recall 0.0" in monitor.message("collapse", record) and "--mode-seeking" in monitor.message("collapse", record)
+    assert monitor.diagnose({**record, "step": 6, "recall": 0.4}, True, 10) is None
 
 
 def test_coverage_is_logged_with_a_stand_in_classifier(monkeypatch):
