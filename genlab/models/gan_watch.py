@@ -17,8 +17,9 @@ Problems (each must persist for `patience` checks in a row):
 - "d_wins": D's loss pinned near 0 while G's loss climbs (ns, minimax, hinge): G's gradients vanish;
 - "collapse": samples cover at most half of the classes, their within-class diversity is below 0.3, or
   their recall is below 0.05 (G draws a few images per class, each varied enough to pass the diversity
-  check, but can reproduce almost none of the real images): mode collapse. It is only called once the samples look real (precision >= 0.3): early in training an
-  unfinished G draws blobs that the classifier puts in one class, which is not a collapse yet.
+  check, but can reproduce almost none of the real images): mode collapse. It is only called once the
+  samples look real (precision >= 0.3): early in training an unfinished G draws blobs that the
+  classifier puts in one class, which is not a collapse yet.
 With watchdog="warn" it emits a GANWarning naming the likely cause and the remedies; with "rollback" it
 also restores the last healthy weights, EMA and optimizer states (kept in memory) and halves every
 player's learning rate (the halving is stored in the schedulers, so checkpoints and resumes keep it).

@@ -84,7 +84,8 @@ def test_the_trainer_fits_the_clusters_once_and_a_resumed_run_keeps_them(tmp_pat
     train(config, tmp_path / "run", data=two_groups())
     assert calls == [1]
     run = load_run(tmp_path / "run")  # EMA weights: the clusters came along
-    assert bool(run.model.cluster_map.fitted) and sorted(run.model.cluster_map.share.tolist()) == pytest.approx([0.3, 0.7])
+    clusters = run.model.cluster_map
+    assert bool(clusters.fitted) and sorted(clusters.share.tolist()) == pytest.approx([0.3, 0.7])
     longer = RunConfig("dcgan", config.model, config.data, TrainConfig(**{**tc.__dict__, "steps": 6}))
     train(longer, tmp_path / "run", data=two_groups(), resume=True)
     assert calls == [1]

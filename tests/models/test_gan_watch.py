@@ -98,7 +98,8 @@ def test_realistic_but_repeated_samples_count_as_collapse_by_their_recall():
     record = {"step": 2, "coverage": 10, "diversity": 0.8, "precision": 0.9, "recall": 0.0}
     assert monitor.diagnose(record, True, 10) is None  # one check: not yet
     assert monitor.diagnose({**record, "step": 4}, True, 10) == "collapse"
-    assert "recall 0.0" in monitor.message("collapse", record) and "--mode-seeking" in monitor.message("collapse", record)
+    message = monitor.message("collapse", record)
+    assert "recall 0.0" in message and "--mode-seeking" in message
     assert monitor.diagnose({**record, "step": 6, "recall": 0.4}, True, 10) is None
 
 
