@@ -7,7 +7,8 @@ Training images in [0, 1] are mapped to [-1, 1] (x * 2 - 1). The model has two p
 the trainer in the order of `players()`: "d" minimizes L_D (plus gamma * GP or gamma / 2 * R1), then
 "g" minimizes L_G; with n_critic = k, "g" steps only on every k-th trainer step (so `--train.steps`
 counts discriminator steps). Losses, penalties and DiffAugment live in gan_losses.py; networks in
-gan_nets.py; diagnostics (mode coverage, divergence watchdog) in gan_watch.py.
+gan_nets.py; diagnostics (mode coverage, divergence watchdog) in gan_watch.py; the k-means clusters
+of self-conditioning (`clusters`) in gan_clusters.py.
 
 Every player has its own Adam settings (`lr_d`, `lr_g`, `betas`; DCGAN's lr 2e-4, beta1 0.5 by
 default); they replace `--train.lr` and `--train.betas` for GANs. For an EMA of the generator's
@@ -81,8 +82,8 @@ class GANConfig:
             d_x and d_z are the mean absolute differences between two samples of the same class and
             between their latents; it punishes a G that ignores z (0 = off).
         feature_matching: weight of the feature-matching term in G's loss (Salimans et al. 2016): the
-            mean squared difference between the batch means of D's last-layer features phi on real images and on
-            G's samples. It asks G to match the real batch's statistics, not just fool D sample by
+            mean squared difference between the batch means of D's last-layer features phi on real
+            images and on G's samples. It asks G to match the real batch's statistics, not just fool D sample by
             sample, so a G that over-draws some classes and under-draws others pays for it (0 = off).
         top_k: the fraction of each batch's fakes that G learns from: those D rates most real (top-k
             training, Sinha et al. 2020); the fraction falls linearly from 1 to top_k over the first
