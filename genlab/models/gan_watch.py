@@ -15,11 +15,13 @@ record (so to the progress bar and metrics.jsonl):
 
 Problems (each must persist for `patience` checks in a row):
 - "d_wins": D's loss pinned near 0 while G's loss climbs (ns, minimax, hinge): G's gradients vanish;
-- "collapse": samples cover at most half of the classes, their within-class diversity is below 0.3, or
-  their recall is below 0.05 (G draws a few images per class, each varied enough to pass the diversity
-  check, but can reproduce almost none of the real images): mode collapse. It is only called once the
-  samples look real (precision >= 0.3): early in training an unfinished G draws blobs that the
-  classifier puts in one class, which is not a collapse yet.
+- "collapse": samples cover at most half of the classes, or their within-class diversity is below 0.3,
+  or their recall stays below 0.02 for twice `patience` checks (G draws a few images per class, each
+  varied enough to pass the diversity check, but almost none of the real images; a conditional G
+  starts out that way, drawing one prototype per class, and on MNIST took up to 5 checks to spread
+  out, hence the longer wait): mode collapse. It is only called once the samples look real (precision
+  >= 0.3): early in training an unfinished G draws blobs that the classifier puts in one class, which
+  is not a collapse yet.
 With watchdog="warn" it emits a GANWarning naming the likely cause and the remedies; with "rollback" it
 also restores the last healthy weights, EMA and optimizer states (kept in memory) and halves every
 player's learning rate (the halving is stored in the schedulers, so checkpoints and resumes keep it).
@@ -37,7 +39,7 @@ from genlab.eval.metrics import precision_recall
 
 D_LOSS_FLOOR = 0.05  # "near 0" for D's loss (ns: log 2 + log 2 ~ 1.39 at the equilibrium)
 DIVERSITY_FLOOR = 0.3  # samples of a class this much less varied than real ones: collapse inside classes
-RECALL_FLOOR = 0.05  # samples that can draw almost none of the real images: a few images, repeated
+RECALL_FLOOR = 0.02  # samples that can draw almost none of the real images: a few images, repeated
 PRECISION_FLOOR = 0.3  # below this, the samples do not look real yet: too early to call a collapse
 MAX_ROLLBACKS = 3
 LR_FACTOR = 0.5
@@ -112,6 +114,7 @@ class GANMonitor:
         self.next_coverage = config.coverage_every
         self.d_wins = 0
         self.collapse = 0
+        self.low_recall = 0  # checks in a row with recall below RECALL_FLOOR
         self.prev_g_loss: float | None = None
         self.snapshot: dict[str, Any] | None = None
         self.rollbacks = 0
@@ -184,13 +187,13 @@ class GANMonitor:
         if self.c.watchdog == "off":
             return
         if problem is None:
-            if self.c.watchdog == "rollback" and self.d_wins == 0 and self.collapse == 0:
+            if self.c.watchdog == "rollback" and self.d_wins == 0 and self.collapse == 0 and self.low_recall == 0:
                 self.take_snapshot(trainer)
             return
         warnings.warn(self.message(problem, record), GANWarning, stacklevel=2)
         if self.c.watchdog == "rollback":
             record["watchdog"] = "rollback" if self.rollback(trainer) else problem
-        self.d_wins = self.collapse = 0
+        self.d_wins = self.collapse = self.low_recall = 0
 
     def diagnose(self, record: dict[str, Any], coverage_checked: bool, num_classes: int) -> str | None:
         """The problem that has now persisted for `patience` checks, else None (updates the streaks)."""
@@ -201,13 +204,14 @@ class GANMonitor:
         if g is not None:
             self.prev_g_loss = g
         if coverage_checked and num_classes >= 2:
-            collapsed = (record["coverage"] <= num_classes // 2 or record.get("diversity", 1.0) < DIVERSITY_FLOOR
-                         or record.get("recall", 1.0) < RECALL_FLOOR)
-            collapsed = collapsed and record.get("precision", 1.0) >= PRECISION_FLOOR  # else: not learned yet
-            self.collapse = self.collapse + 1 if collapsed else 0
+            looks_real = record.get("precision", 1.0) >= PRECISION_FLOOR  # else: not learned yet
+            collapsed = record["coverage"] <= num_classes // 2 or record.get("diversity", 1.0) < DIVERSITY_FLOOR
+            self.collapse = self.collapse + 1 if collapsed and looks_real else 0
+            low = record.get("recall", 1.0) < RECALL_FLOOR
+            self.low_recall = self.low_recall + 1 if low and looks_real else 0
         if self.d_wins >= self.c.patience:
             return "d_wins"
-        if self.collapse >= self.c.patience:
+        if self.collapse >= self.c.patience or self.low_recall >= 2 * self.c.patience:
             return "collapse"
         return None
 
