@@ -83,8 +83,9 @@ class GANConfig:
             between their latents; it punishes a G that ignores z (0 = off).
         feature_matching: weight of the feature-matching term in G's loss (Salimans et al. 2016): the
             mean squared difference between the batch means of D's last-layer features phi on real
-            images and on G's samples. It asks G to match the real batch's statistics, not just fool D sample by
-            sample, so a G that over-draws some classes and under-draws others pays for it (0 = off).
+            images and on G's samples. It asks G to match the real batch's statistics, not just fool D
+            sample by sample, so a G that over-draws some classes and under-draws others pays for it
+            (0 = off).
         top_k: the fraction of each batch's fakes that G learns from: those D rates most real (top-k
             training, Sinha et al. 2020); the fraction falls linearly from 1 to top_k over the first
             top_k_ramp trainer steps, as D's early scores say little (1 = off: every fake counts).
@@ -375,7 +376,7 @@ class GAN(GenerativeModel):
                 y = torch.cat([y[:half], y[:half], y[2 * half:]])
             z = self.latent_given(n, y, generator)
             fake = self.G(z, y)
-        else:
+        else:  # fake(), which a family may override (stylegan: style mixing, the running mean of w)
             fake = self.fake(n, y, generator)
         with frozen(self.D):
             phi_f = self.D.features(self.pack(self.augment(fake, generator)))
@@ -437,10 +438,10 @@ class GAN(GenerativeModel):
             raise ValueError(f"truncation must be in (0, 1], got {truncation}")
         labels = self.sample_labels(labels, n, generator)
         z = self.latent(n, generator)
-        z1 = z[:, 0].clone()
-        z = z * truncation
-        if self.cluster_map is not None:  # truncation must not move a sample to another cluster
-            z[:, 0] = z1
+        if self.cluster_map is None:
+            z = z * truncation
+        else:  # truncation must not move a sample to another cluster: z_1 is left alone
+            z = torch.cat([z[:, :1], z[:, 1:] * truncation], dim=1)
         return self.generate(z, labels)
 
 
