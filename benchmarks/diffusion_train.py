@@ -26,7 +26,7 @@ LR, WARMUP, EMA, BATCH, COND_DROP = 1e-3, 100, 0.995, 64, 0.1
 
 def train_genlab(args) -> None:
     from genlab.config import DataConfig, RunConfig, TrainConfig
-    from genlab.train.trainer import train
+    from genlab.training.trainer import train
 
     options = {"conditional": True, "cond_drop": COND_DROP, **json.loads(args.options)}
     tc = TrainConfig(steps=10 ** 6, batch_size=BATCH, lr=LR, warmup_steps=WARMUP, ema_decay=EMA, seed=args.seed,
@@ -45,8 +45,8 @@ def train_diffusers(args) -> None:
     from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
     from genlab.data import load_data
-    from genlab.train.batches import BatchSampler
-    from genlab.train.trainer import lr_lambda
+    from genlab.training.batches import BatchSampler
+    from genlab.training.trainer import lr_lambda
 
     torch.set_num_threads(args.threads)
     out = Path(args.out)

@@ -106,7 +106,7 @@ def overrides(pairs: list[str]) -> dict[str, dict]:
 
 def train_family(family: str, model: dict, train: dict, a: argparse.Namespace, data):
     from genlab.config import DataConfig, RunConfig, TrainConfig
-    from genlab.train.trainer import train as train_fn
+    from genlab.training.trainer import train as train_fn
 
     tc = TrainConfig(**{"steps": 10**7, "threads": a.threads, "channels_last": True, "time_budget": a.budget,
                         "budget_clock": "cpu", "seed": a.seed, "log_every": 100, "progress": False, **train})
@@ -120,7 +120,7 @@ def train_family(family: str, model: dict, train: dict, a: argparse.Namespace, d
 def evaluate(family: str, run_dir: Path, n: int, seed: int) -> tuple[dict, torch.Tensor]:
     from genlab.eval.classifier import load_classifier
     from genlab.eval.protocol import evaluate_samples
-    from genlab.models.gan_watch import class_diversity, coverage_stats
+    from genlab.models.gan.watch import class_diversity, coverage_stats
     from genlab.runs import load_run
 
     r = load_run(run_dir)

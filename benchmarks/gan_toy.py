@@ -1,6 +1,6 @@
 """Toy GANs on a 1-D Gaussian mixture and the 2-D ring of 8 Gaussians: modes covered, and a plot.
 
-Each configuration trains small MLP players (genlab/models/gan_toy.py, the image GANs' losses and
+Each configuration trains small MLP players (genlab/models/gan/toy.py, the image GANs' losses and
 penalties) and draws 2500 samples from the generator; a mode counts as covered when it holds at least
 a tenth of its uniform share of the samples within 3 standard deviations of its mean, and "near any
 mode" is the fraction of samples within 3 standard deviations of some mode. The plot
@@ -26,7 +26,7 @@ IMAGES = ROOT / "docs" / "images" / "gans"
 
 
 def configs():
-    from genlab.models.gan_toy import ToyConfig
+    from genlab.models.gan.toy import ToyConfig
 
     small = {"hidden": 64, "layers": 2, "steps": 2000}
     one_d = {
@@ -46,7 +46,7 @@ def configs():
 
 
 def run(mix, configs, seed: int) -> tuple[dict, dict]:
-    from genlab.models.gan_toy import mode_counts, modes_covered, toy_samples, train_toy_gan
+    from genlab.models.gan.toy import mode_counts, modes_covered, toy_samples, train_toy_gan
 
     figures, samples = {}, {}
     for name, cfg in configs.items():
@@ -99,7 +99,7 @@ def main(argv=None) -> None:
     p.add_argument("--no-write", action="store_true")
     a = p.parse_args(argv)
     torch.set_num_threads(1)
-    from genlab.models.gan_toy import mixture_1d, ring_2d
+    from genlab.models.gan.toy import mixture_1d, ring_2d
 
     one_d, two_d = configs()
     mix1, mix2 = mixture_1d(4, spacing=3.0, std=0.25), ring_2d(8, radius=2.0, std=0.02)

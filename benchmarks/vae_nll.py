@@ -104,7 +104,7 @@ def main(argv=None) -> dict:
     model = {**MODEL, **(QUICK["model"] if args.quick else {}), **(args.model or {})}
     train = {**TRAIN, **(QUICK["train"] if args.quick else {}), **(args.train or {})}
     torch.set_num_threads(train["threads"])
-    from genlab.train.trainer import Trainer
+    from genlab.training.trainer import Trainer
 
     data = load_mnist("train")
     x_test = binarized_test(eval_n)

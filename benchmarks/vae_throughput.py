@@ -28,7 +28,7 @@ VARIANTS = {"fp32": dict(bf16=False, channels_last=False),
 
 def make_trainer(data, threads: int, **options):
     from genlab.config import DataConfig, RunConfig, TrainConfig
-    from genlab.train.trainer import Trainer
+    from genlab.training.trainer import Trainer
 
     config = RunConfig("vae", {}, DataConfig(name="mnist"),
                        TrainConfig(steps=10**6, batch_size=128, lr=1e-3, threads=threads, progress=False,

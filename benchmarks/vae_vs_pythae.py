@@ -49,7 +49,7 @@ THREADS, BATCH, LR, LATENT, HIDDEN = 2, 64, 1e-3, 16, 512
 def use_fused_adam(trainer) -> None:
     """Swap the trainer's Adam optimizers for torch's fused ones (the change proposed for genlab's
     Trainer._optimizer: pass fused=True on cpu/cuda), keeping the lr schedules."""
-    from genlab.train.trainer import lr_lambda
+    from genlab.training.trainer import lr_lambda
 
     tc = trainer.tc
     for name, opt in list(trainer.optimizers.items()):
@@ -63,7 +63,7 @@ def use_fused_adam(trainer) -> None:
 def genlab_run(data, n_images: int, bf16: bool, seed: int, fused: bool = False) -> dict[str, float]:
     """Train genlab's MLP VAE for n_images // BATCH steps; loop wall/CPU seconds and images."""
     from genlab.config import DataConfig, RunConfig, TrainConfig
-    from genlab.train.trainer import Trainer
+    from genlab.training.trainer import Trainer
 
     steps = n_images // BATCH
     config = RunConfig("vae", {"arch": "mlp", "hidden": [HIDDEN], "latent_dim": LATENT, "act": "relu",
@@ -165,7 +165,7 @@ def interleaved(data, x: torch.Tensor, rounds: int, block: int) -> dict[str, dic
     """Per-step cost of genlab (as is, and with fused Adam) and pythae, both alive in this process and
     run in alternating blocks of `block` steps: medians over rounds of CPU-ms and wall-ms per step."""
     from genlab.config import DataConfig, RunConfig, TrainConfig
-    from genlab.train.trainer import Trainer
+    from genlab.training.trainer import Trainer
 
     config = RunConfig("vae", {"arch": "mlp", "hidden": [HIDDEN], "latent_dim": LATENT, "act": "relu",
                                "likelihood": "bernoulli"}, DataConfig(name="mnist"),

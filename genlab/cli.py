@@ -55,7 +55,7 @@ def train(model: _family_union(), data: str = "mnist", data_dir: str | None = No
         resume: continue the run from its latest checkpoint.
         overwrite: replace an existing run of the same name.
     """
-    from genlab.train.trainer import train as train_fn
+    from genlab.training.trainer import train as train_fn
 
     family = _family_of(model)
     config = RunConfig(family, to_dict(model), DataConfig(data, data_dir, binarize, limit), train)
@@ -443,8 +443,8 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the `genlab` console script; errors print one clear line, no traceback."""
     from genlab.data.base import DataError
     from genlab.runs import RunError
-    from genlab.train.checkpoint import CheckpointError
-    from genlab.train.trainer import TrainingDiverged
+    from genlab.training.checkpoint import CheckpointError
+    from genlab.training.trainer import TrainingDiverged
 
     try:
         tyro.extras.subcommand_cli_from_dict(COMMANDS, args=argv, prog="genlab",

@@ -22,7 +22,7 @@ import torch
 
 from genlab.config import DataConfig, RunConfig, TrainConfig
 from genlab.data.base import ImageData
-from genlab.train.device import cpu_has_fast_bf16
+from genlab.training.device import cpu_has_fast_bf16
 
 # The model and optimizer, chosen by measurement on a 2-core x86 VM (AVX2, no AVX-512/AMX) from images/s and
 # the test NELBO after a fixed number of steps: channels (16, 32) trains ~2.5x more images/s than (32, 64) and
@@ -310,8 +310,8 @@ def run_demo(out_dir: str | Path = "runs/demo", *, data_name: str = "mnist", bud
 
 
 def _run_demo(out: Path, data_name: str, budget_s: float, seed: int, overwrite: bool, progress: bool) -> Path:
-    from genlab.train.device import pick_device
-    from genlab.train.trainer import train
+    from genlab.training.device import pick_device
+    from genlab.training.trainer import train
     from genlab.viz.grid import save_grid
     from genlab.viz.report import write_report
 

@@ -16,8 +16,9 @@ import torch
 
 from genlab.config import DataConfig, RunConfig
 from genlab.data.base import ImageData
+from genlab.io import atomic_write_json
 from genlab.models import GenerativeModel, build_model, model_config
-from genlab.train import checkpoint as ckpt
+from genlab.training import checkpoint as ckpt
 
 CONFIG = "config.json"
 
@@ -103,7 +104,7 @@ def _write_config(path: Path, config: RunConfig, data: ImageData | None) -> None
         info = {"shape": list(data.shape), "num_classes": data.num_classes,
                 "classes": list(data.classes) if data.classes else None, "n_train": len(data),
                 "source": data.source}
-    ckpt.atomic_write_json(path / CONFIG, {**config.to_json(), "data_info": info, "genlab_version": __version__})
+    atomic_write_json(path / CONFIG, {**config.to_json(), "data_info": info, "genlab_version": __version__})
 
 
 @dataclass

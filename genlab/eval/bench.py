@@ -138,7 +138,7 @@ def _train_segments(family: str, seed: int, cfg: BenchConfig, run_dir: Path, dat
     from genlab.config import DataConfig, RunConfig
     from genlab.eval.protocol import evaluate_samples
     from genlab.eval.report import draw_samples
-    from genlab.train.trainer import train
+    from genlab.training.trainer import train
 
     points = max(1, cfg.curve_points)
     tc = _train_config(family, seed, cfg, points)

@@ -156,7 +156,7 @@ def _jsonable(board: dict[str, Any]) -> dict[str, Any]:
 
 def write_leaderboard(board: dict[str, Any], out: str | Path, command: str | None = None) -> list[Path]:
     """Write the four files into `out`; returns their paths."""
-    from genlab.train.checkpoint import atomic_write_bytes
+    from genlab.io import atomic_write_bytes
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -126,7 +126,7 @@ def summarize(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 def save_result(path: str | Path, metrics: dict[str, Any], protocol: Protocol) -> Path:
     """Write {"metrics", "protocol"} atomically to `path` (JSON)."""
-    from genlab.train.checkpoint import atomic_write_json
+    from genlab.io import atomic_write_json
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

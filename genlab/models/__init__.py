@@ -9,8 +9,7 @@ from genlab.models.autoencoder import Autoencoder, DenoisingAutoencoder
 from genlab.models.base import GenerativeModel
 from genlab.models.diffusion.latent import LDM
 from genlab.models.diffusion.model import DDPM
-from genlab.models.gan import CGAN, DCGAN, GAN, WGANGP
-from genlab.models.stylegan import StyleGAN
+from genlab.models.gan import CGAN, DCGAN, GAN, WGANGP, StyleGAN
 from genlab.models.vae import VAE
 
 FAMILIES: dict[str, type[GenerativeModel]] = {
@@ -21,12 +20,10 @@ FAMILIES: dict[str, type[GenerativeModel]] = {
     "gan": GAN, "dcgan": DCGAN, "cgan": CGAN, "wgan-gp": WGANGP, "stylegan": StyleGAN,
 }
 
-
 def family_class(family: str) -> type[GenerativeModel]:
     if family not in FAMILIES:
         raise ValueError(f"unknown model family {family!r}; valid: {sorted(FAMILIES)}")
     return FAMILIES[family]
-
 
 def model_config(family: str, options: dict[str, Any] | Any | None = None) -> Any:
     """The family's config dataclass from a dict of options (lists become tuples); bad keys raise."""
@@ -41,11 +38,9 @@ def model_config(family: str, options: dict[str, Any] | Any | None = None) -> An
 
     return from_dict(cls, dict(options))
 
-
 def build_model(family: str, options: dict[str, Any] | Any | None = None, *,
                 shape: tuple[int, int, int], num_classes: int = 0) -> GenerativeModel:
     """A freshly initialized model of `family` for images of `shape` (c, h, w)."""
     return family_class(family)(model_config(family, options), tuple(shape), num_classes)
-
 
 __all__ = ["FAMILIES", "GenerativeModel", "build_model", "family_class", "model_config"]

@@ -45,7 +45,7 @@ def png_bytes(grid: np.ndarray) -> bytes:
 
 def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None, scale: int = 1) -> Path:
     """Write a PNG grid of `images` atomically; returns the path."""
-    from genlab.train.checkpoint import atomic_write_bytes
+    from genlab.io import atomic_write_bytes
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -153,7 +153,7 @@ def write_report(path: str | Path, *, title: str, sections: Sequence[Section], s
         sections: the report's sections, in order.
         subtitle: one line under the title (e.g. the dataset and model), or "".
     """
-    from genlab.train.checkpoint import atomic_write_bytes
+    from genlab.io import atomic_write_bytes
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,7 @@ import torch
 
 from genlab.models import FAMILIES, build_model
 from genlab.models.base import CAPABILITIES
-from genlab.train.checkpoint import load_checkpoint, save_checkpoint
+from genlab.training.checkpoint import load_checkpoint, save_checkpoint
 from tests.conftest import TINY, tiny_images
 
 FAMILY_NAMES = sorted(FAMILIES)

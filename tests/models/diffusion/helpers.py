@@ -18,7 +18,7 @@ def tiny_autoencoder_run() -> str:
     if _RUN is None:
         from genlab.config import DataConfig, RunConfig, TrainConfig
         from genlab.data.base import ImageData
-        from genlab.train.trainer import train
+        from genlab.training.trainer import train
 
         g = torch.Generator().manual_seed(0)
         x = (torch.rand(32, 1, 8, 8, generator=g) * 255).round().to(torch.uint8)

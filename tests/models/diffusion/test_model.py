@@ -9,7 +9,7 @@ from genlab.config import DataConfig, RunConfig, TrainConfig
 from genlab.models import build_model
 from genlab.models.diffusion import samplers as SM
 from genlab.runs import sample as sample_run
-from genlab.train.trainer import train
+from genlab.training.trainer import train
 from tests.conftest import TINY, tiny_images
 
 

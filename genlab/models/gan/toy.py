@@ -2,7 +2,7 @@
 
 Data: a 1-D mixture of `k` Gaussians at evenly spaced means, or the 2-D ring of 8 Gaussians (radius 2,
 std 0.02; Metz et al. 2017, "Unrolled GANs"). Both players are small MLPs; the losses, penalties and
-spectral norm are those of the image GANs (gan_losses.py, gan_nets.py), so this is a cheap way to see
+spectral norm are those of the image GANs (losses.py, nets.py), so this is a cheap way to see
 how each option behaves. A mode counts as covered when at least `min_share` of its uniform share of
 the samples lies within `radius` standard deviations of its mean ("high-quality" samples).
 """
@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from genlab.models.gan import frozen
-from genlab.models.gan_losses import check_loss, d_loss, g_loss, gradient_penalty, r1_penalty
-from genlab.models.gan_nets import sn
+from genlab.models.gan.losses import check_loss, d_loss, g_loss, gradient_penalty, r1_penalty
+from genlab.models.gan.model import frozen
+from genlab.models.gan.nets import sn
 
 
 @dataclass(frozen=True)

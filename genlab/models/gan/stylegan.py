@@ -34,8 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genlab.models.gan import GAN, GANConfig
-from genlab.models.gan_nets import Norm
+from genlab.models.gan.model import GAN, GANConfig
+from genlab.models.gan.nets import Norm
 
 NoiseMode = Literal["random", "shared", "none"]
 NOISE_MODES = ("random", "shared", "none")

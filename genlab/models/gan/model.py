@@ -6,9 +6,9 @@ Notation: G maps z ~ N(0, I) (and a label y) to an image in [-1, 1]; D maps an i
 Training images in [0, 1] are mapped to [-1, 1] (x * 2 - 1). The model has two players, trained by
 the trainer in the order of `players()`: "d" minimizes L_D (plus gamma * GP or gamma / 2 * R1), then
 "g" minimizes L_G; with n_critic = k, "g" steps only on every k-th trainer step (so `--train.steps`
-counts discriminator steps). Losses, penalties and DiffAugment live in gan_losses.py; networks in
-gan_nets.py; diagnostics (mode coverage, divergence watchdog) in gan_watch.py; the k-means clusters
-of self-conditioning (`clusters`) in gan_clusters.py.
+counts discriminator steps). Losses, penalties and DiffAugment live in losses.py; networks in
+nets.py; diagnostics (mode coverage, divergence watchdog) in watch.py; the k-means clusters
+of self-conditioning (`clusters`) in clusters.py.
 
 Every player has its own Adam settings (`lr_d`, `lr_g`, `betas`; DCGAN's lr 2e-4, beta1 0.5 by
 default); they replace `--train.lr` and `--train.betas` for GANs. For an EMA of the generator's
@@ -26,8 +26,8 @@ import torch
 from torch import nn
 
 from genlab.models.base import GenerativeModel
-from genlab.models.gan_clusters import ClusterMap
-from genlab.models.gan_losses import (
+from genlab.models.gan.clusters import ClusterMap
+from genlab.models.gan.losses import (
     LOSSES,
     Loss,
     check_loss,
@@ -39,7 +39,7 @@ from genlab.models.gan_losses import (
     parse_policy,
     r1_penalty,
 )
-from genlab.models.gan_nets import (
+from genlab.models.gan.nets import (
     NORMS,
     Norm,
     conv_discriminator,
@@ -94,7 +94,7 @@ class GANConfig:
         lr_g: generator Adam learning rate.
         betas: Adam (beta1, beta2) for both players.
         conditional: class-conditional G (label embedding) and projection D (needs labelled data).
-        clusters: self-conditioning (Liu et al. 2020; gan_clusters.py): before training, k-means splits the
+        clusters: self-conditioning (Liu et al. 2020; clusters.py): before training, k-means splits the
             training images (their top 32 principal components) into this many clusters; G and D are
             conditioned on the cluster as a cgan is on the class, and a sample's cluster is read off its
             first latent coordinate with the cluster's share of the data, so the model stays unconditional
@@ -288,7 +288,7 @@ class GAN(GenerativeModel):
         return keys + ["d/grad_norm", "g/grad_norm", "coverage", "coverage_kl"]
 
     def train_callbacks(self) -> list:
-        from genlab.models.gan_watch import GANMonitor
+        from genlab.models.gan.watch import GANMonitor
 
         return [GANMonitor(self.config, self.family)]
 

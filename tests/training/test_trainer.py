@@ -9,8 +9,8 @@ import torch
 
 from genlab.config import DataConfig, RunConfig, TrainConfig
 from genlab.runs import RunError, load_run
-from genlab.train import checkpoint as ckpt
-from genlab.train.trainer import Trainer, TrainingDiverged, lr_lambda, train
+from genlab.training import checkpoint as ckpt
+from genlab.training.trainer import Trainer, TrainingDiverged, lr_lambda, train
 from tests.conftest import TINY, tiny_images
 
 
@@ -218,7 +218,7 @@ def test_batch_too_large_is_a_clear_error():
 def test_bf16_on_a_cpu_without_native_bf16_warns(monkeypatch, fast):
     import warnings
 
-    import genlab.train.trainer as trainer_module
+    import genlab.training.trainer as trainer_module
 
     monkeypatch.setattr(trainer_module, "cpu_has_fast_bf16", lambda: fast)
     with warnings.catch_warnings(record=True) as caught:
@@ -232,7 +232,7 @@ def test_bf16_on_a_cpu_without_native_bf16_warns(monkeypatch, fast):
 
 @pytest.mark.parametrize("warmup", [True, False])
 def test_ema_follows_its_definition_with_and_without_warmup(warmup):
-    from genlab.train.trainer import ema_decay_at
+    from genlab.training.trainer import ema_decay_at
 
     assert ema_decay_at(0.999, 0) == pytest.approx(0.1) and ema_decay_at(0.999, 10 ** 6) == 0.999
     assert ema_decay_at(0.999, 0, warmup=False) == 0.999

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from genlab.models.gan_losses import (
+from genlab.models.gan.losses import (
     LOSSES,
     augment_cutout,
     augment_translation,
@@ -20,8 +20,8 @@ from genlab.models.gan_losses import (
     parse_policy,
     r1_penalty,
 )
-from genlab.models.gan_nets import MinibatchStd, conv_discriminator, sn
-from genlab.models.gan_toy import (
+from genlab.models.gan.nets import MinibatchStd, conv_discriminator, sn
+from genlab.models.gan.toy import (
     ToyConfig,
     mixture_1d,
     mode_counts,

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from genlab.runs import load_run
-from genlab.train import checkpoint as ckpt
+from genlab.training import checkpoint as ckpt
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,7 +26,7 @@ def test_sigkill_at_any_moment_leaves_a_good_checkpoint(tmp_path):
     steps = []
     for attempt in range(3):
         mode = "resume" if attempt else "new"
-        proc = subprocess.Popen([sys.executable, str(ROOT / "tests/train/kill_worker.py"), str(run_dir), mode],
+        proc = subprocess.Popen([sys.executable, str(ROOT / "tests/training/kill_worker.py"), str(run_dir), mode],
                                 cwd=ROOT, env=env, stderr=subprocess.PIPE)
         deadline = time.time() + 60
         start = ckpt.latest_checkpoint(run_dir / "checkpoints")

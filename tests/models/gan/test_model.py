@@ -10,7 +10,7 @@ from genlab.config import DataConfig, RunConfig, TrainConfig
 from genlab.models import build_model
 from genlab.runs import load_run
 from genlab.runs import sample as sample_run
-from genlab.train.trainer import Trainer, train
+from genlab.training.trainer import Trainer, train
 from tests.conftest import TINY, tiny_images
 
 
@@ -274,7 +274,7 @@ def test_cli_sample_truncation_and_latent_walk(tmp_path, capsys):
 
 
 def test_mode_seeking_term_follows_its_definition_and_pairs_share_labels():
-    from genlab.models.gan import mode_seeking_ratio
+    from genlab.models.gan.model import mode_seeking_ratio
 
     x1, x2, z1, z2 = torch.ones(2, 3), torch.zeros(2, 3), torch.full((2, 4), 2.0), torch.zeros(2, 4)
     assert mode_seeking_ratio(x1, x2, z1, z2).item() == pytest.approx(0.5)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from genlab.train import checkpoint as ckpt
+from genlab.training import checkpoint as ckpt
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,7 +23,7 @@ def run(cmd: list[str]) -> subprocess.CompletedProcess:
 
 @pytest.mark.slow
 def test_two_processes_match_one_process_with_the_global_batch(tmp_path):
-    worker = str(ROOT / "tests" / "train" / "ddp_worker.py")
+    worker = str(ROOT / "tests" / "training" / "ddp_worker.py")
     ddp = run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                worker, str(tmp_path / "ddp"), "8"])
     assert ddp.returncode == 0, ddp.stderr[-3000:]

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from genlab.apps.stylemix import latent_walk, style_mixing_grid
 from genlab.models import build_model
-from genlab.models.stylegan import ModulatedConv
+from genlab.models.gan.stylegan import ModulatedConv
 from tests.conftest import TINY, tiny_images
 
 

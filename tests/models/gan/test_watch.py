@@ -11,9 +11,10 @@ import torch
 from torch import nn
 
 from genlab.config import DataConfig, RunConfig, TrainConfig
-from genlab.models import build_model, gan_watch
-from genlab.models.gan_watch import GANMonitor, GANWarning, class_diversity, coverage_stats
-from genlab.train.trainer import Trainer
+from genlab.models import build_model
+from genlab.models.gan import watch as gan_watch
+from genlab.models.gan.watch import GANMonitor, GANWarning, class_diversity, coverage_stats
+from genlab.training.trainer import Trainer
 from tests.conftest import TINY, tiny_images
 
 

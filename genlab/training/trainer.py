@@ -23,9 +23,9 @@ from torch import nn
 from genlab.config import RunConfig
 from genlab.data.base import ImageData
 from genlab.models import GenerativeModel, build_model
-from genlab.train import checkpoint as ckpt
-from genlab.train.batches import BatchSampler
-from genlab.train.device import autocast, barrier, cpu_has_fast_bf16, init_distributed, mean_across
+from genlab.training import checkpoint as ckpt
+from genlab.training.batches import BatchSampler
+from genlab.training.device import autocast, barrier, cpu_has_fast_bf16, init_distributed, mean_across
 
 METRICS = "metrics.jsonl"
 

@@ -1,4 +1,4 @@
-"""Self-conditioning of GANs on k-means clusters of the training images (genlab/models/gan_clusters.py)."""
+"""Self-conditioning of GANs on k-means clusters of the training images (genlab/models/gan/clusters.py)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import torch
 from genlab.config import DataConfig, RunConfig, TrainConfig
 from genlab.data.base import ImageData
 from genlab.models import build_model
-from genlab.models.gan_clusters import ClusterMap
+from genlab.models.gan.clusters import ClusterMap
 from genlab.runs import load_run
-from genlab.train.trainer import train
+from genlab.training.trainer import train
 from tests.conftest import TINY
 
 

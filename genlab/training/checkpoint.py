@@ -23,43 +23,13 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from genlab.io import atomic_write_bytes, fsync_dir, fsync_file
+
 LATEST = "latest"
 
 
 class CheckpointError(RuntimeError):
     """A checkpoint is missing or unreadable; the message says which and what to do."""
-
-
-def _fsync_file(path: Path) -> None:
-    with open(path, "rb") as f:
-        os.fsync(f.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` via a fsynced temporary file and a rename."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
-def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=2) + "\n").encode())
 
 
 def _tensors(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -86,12 +56,12 @@ def save_checkpoint(ckpt_dir: Path, step: int, *, model: dict[str, torch.Tensor]
         (tmp / "config.json").write_text(json.dumps(config, indent=2))
     (tmp / "meta.json").write_text(json.dumps({"step": step, "time": time.time(), **(meta or {})}, indent=2))
     for f in tmp.iterdir():
-        _fsync_file(f)
-    _fsync_dir(tmp)
+        fsync_file(f)
+    fsync_dir(tmp)
     if final.exists():  # re-saving the same step (e.g. after an interrupt): replace it
         shutil.rmtree(final)
     os.replace(tmp, final)
-    _fsync_dir(ckpt_dir)
+    fsync_dir(ckpt_dir)
     atomic_write_bytes(ckpt_dir / LATEST, (name + "\n").encode())
     _prune(ckpt_dir, keep, protect=final)
     return final
