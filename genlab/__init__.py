@@ -21,7 +21,7 @@ def __getattr__(name: str):
 
         return build_model
     if name == "train":
-        from genlab.training.trainer import train
+        from genlab.runs import train
 
         return train
     if name in ("sample", "load_run"):

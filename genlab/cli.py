@@ -231,7 +231,7 @@ def eval_(target: tyro.conf.Positional[tuple[str, ...]], features: Literal["clas
         rebuild: with `features DATA`, train the classifier again.
         data_dir: with `features DATA`, where the dataset's files are.
     """
-    from genlab.eval.report import eval_command
+    from genlab.bench import eval_command
 
     eval_command(target, features=features, n=n, n_real=n_real, split=split, seeds=seeds, iw_k=iw_k,
                  sample_options=parse_options(option), out=out, ema=ema, rebuild=rebuild, data_dir=data_dir)
@@ -265,7 +265,7 @@ def bench(data: str = "mnist", families: str = "all", budget: str = "10m", seeds
     """
     import shlex
 
-    from genlab.eval.bench import BenchConfig, parse_budget, parse_family_options, run_bench
+    from genlab.bench import BenchConfig, parse_budget, parse_family_options, run_bench
 
     cfg = BenchConfig(data=data, families=families, budget=parse_budget(budget), seeds=tuple(seeds), n=n,
                       n_real=n_real, n_curve=n_curve, curve_points=curve_points, features=features,

@@ -1,11 +1,89 @@
-"""Frozen dataclass configs shared by the library and the CLI; presets are plain functions."""
+"""Frozen dataclass configs shared by the library and the CLI, and the one validator of every option.
+
+Options are `Literal`s or plain types with bounds declared once, beside the default, with `bounded`:
+`validate` reads both, so every "valid: ..." message comes from the declaration itself.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import types
+import typing
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin
+
+
+class ConfigError(ValueError):
+    """An option has a value it cannot take; the message names the option, the value and what is valid."""
+
+
+def bounded(default: Any, *, ge: float | None = None, gt: float | None = None, le: float | None = None,
+            lt: float | None = None) -> Any:
+    """A dataclass field with numeric bounds (checked elementwise for tuples) that `validate` enforces."""
+    return field(default=default, metadata={"bounds": (ge, gt, le, lt)})
+
+
+def _bounds_text(ge, gt, le, lt) -> str:
+    lo = f">= {ge}" if ge is not None else f"> {gt}" if gt is not None else ""
+    hi = f"<= {le}" if le is not None else f"< {lt}" if lt is not None else ""
+    return " and ".join(p for p in (lo, hi) if p)
+
+
+def _check_type(name: str, value: Any, hint: Any) -> None:
+    origin, args = get_origin(hint), get_args(hint)
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"unknown {name} {value!r}; valid: {', '.join(map(str, args))}")
+        return
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return
+        hint = next(a for a in args if a is not type(None))
+        return _check_type(name, value, hint)
+    if origin is tuple:
+        if not isinstance(value, tuple):
+            raise ConfigError(f"{name} must be a tuple of values, got {value!r}")
+        inner = [args[0]] * len(value) if len(args) == 2 and args[1] is Ellipsis else list(args)
+        if len(inner) != len(value):
+            raise ConfigError(f"{name} must hold {len(inner)} values, got {len(value)}: {value!r}")
+        for v, h in zip(value, inner):
+            _check_type(name, v, h)
+        return
+    if hint is bool:
+        ok = isinstance(value, bool)
+    elif hint is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif hint is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    elif hint is str:
+        ok = isinstance(value, str)
+    else:
+        return
+    if not ok:
+        what = {bool: "true or false", int: "an integer", float: "a finite number", str: "a string"}[hint]
+        raise ConfigError(f"{name} must be {what}, got {value!r}")
+
+
+def validate(config: Any, prefix: str = "") -> Any:
+    """Check every option of a config dataclass against its type hint (Literal choices, int, float, bool,
+    str, tuples) and its declared bounds; return the config, or raise ConfigError naming the option."""
+    hints = typing.get_type_hints(type(config))
+    for f in dataclasses.fields(config):
+        name, value = prefix + f.name.replace("_", "-" if prefix.startswith("--") else "_"), getattr(config, f.name)
+        if f.name in hints:
+            _check_type(name, value, hints[f.name])
+        bounds = f.metadata.get("bounds")
+        if bounds is None or value is None:
+            continue
+        ge, gt, le, lt = bounds
+        for v in value if isinstance(value, tuple) else (value,):
+            if ((ge is not None and v < ge) or (gt is not None and v <= gt) or (le is not None and v > le)
+                    or (lt is not None and v >= lt)):
+                raise ConfigError(f"{name} must be {_bounds_text(ge, gt, le, lt)}, got {value!r}")
+    return config
+
 
 Device = Literal["auto", "cpu", "cuda", "mps"]
 Binarize = Literal["none", "dynamic", "static"]
@@ -26,7 +104,7 @@ class DataConfig:
     name: str = "mnist"
     data_dir: str | None = None
     binarize: Binarize = "none"
-    limit: int = 0
+    limit: int = bounded(0, ge=0)
 
 
 @dataclass(frozen=True)
@@ -61,27 +139,27 @@ class TrainConfig:
         progress: show a live progress bar.
     """
 
-    steps: int = 2000
-    batch_size: int = 128
-    lr: float = 1e-3
+    steps: int = bounded(2000, ge=1)
+    batch_size: int = bounded(128, ge=1)
+    lr: float = bounded(1e-3, gt=0)
     optimizer: Literal["adam", "adamw"] = "adam"
-    weight_decay: float = 0.0
-    betas: tuple[float, float] = (0.9, 0.999)
-    warmup_steps: int = 0
+    weight_decay: float = bounded(0.0, ge=0)
+    betas: tuple[float, float] = bounded((0.9, 0.999), ge=0, lt=1)
+    warmup_steps: int = bounded(0, ge=0)
     schedule: Literal["constant", "cosine", "linear"] = "constant"
-    grad_clip: float = 0.0
-    ema_decay: float = 0.0
+    grad_clip: float = bounded(0.0, ge=0)
+    ema_decay: float = bounded(0.0, ge=0, lt=1)
     ema_warmup: bool = True
-    seed: int = 0
+    seed: int = bounded(0, ge=0)
     device: Device = "auto"
     bf16: bool = False
     channels_last: bool = False
-    threads: int = 0
-    log_every: int = 50
-    sample_every: int = 0
-    checkpoint_every: int = 0
-    keep_checkpoints: int = 2
-    time_budget: float = 0.0
+    threads: int = bounded(0, ge=0)
+    log_every: int = bounded(50, ge=1)
+    sample_every: int = bounded(0, ge=0)
+    checkpoint_every: int = bounded(0, ge=0)
+    keep_checkpoints: int = bounded(2, ge=1)
+    time_budget: float = bounded(0.0, ge=0)
     budget_clock: Literal["wall", "cpu"] = "wall"
     progress: bool = True
 

@@ -1,4 +1,5 @@
-"""Run folders: `runs/<name>/` with config.json, checkpoints/, samples/ and metrics.jsonl.
+"""Run folders: `runs/<name>/` with config.json, checkpoints/, samples/ and metrics.jsonl, and the
+functions that tie data, models and the trainer to them: `train`, `load_run`, `sample`.
 
 An existing run is never overwritten unless the user says `resume` or `overwrite`.
 """
@@ -8,17 +9,21 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from genlab.config import DataConfig, RunConfig
-from genlab.data.base import ImageData
+from genlab.config import DataConfig, RunConfig, validate
+from genlab.data.base import Data, DataSpec
 from genlab.io import atomic_write_json
-from genlab.models import GenerativeModel, build_model, model_config
+from genlab.models import GenerativeModel, build_model, family_class, model_config, model_record
+from genlab.models.base import Sampler, Samples
 from genlab.training import checkpoint as ckpt
+from genlab.training.device import barrier, init_distributed
+from genlab.training.trainer import Trainer, TrainResult
 
 CONFIG = "config.json"
 
@@ -27,7 +32,7 @@ class RunError(ValueError):
     """A run folder cannot be used as asked; the message says why and what to do."""
 
 
-def load_training_data(data: DataConfig, split: str = "train") -> ImageData:
+def load_training_data(data: DataConfig, split: str = "train") -> Data:
     from genlab.data import load_data
 
     d = load_data(data.name, split=split, data_dir=data.data_dir)
@@ -50,7 +55,7 @@ def _has_run(path: Path) -> bool:
 
 
 def prepare_run_dir(path: Path, config: RunConfig, *, resume: bool, overwrite: bool,
-                    data: ImageData | None = None, write: bool = True) -> tuple[Path, Path | None]:
+                    data: Data | None = None, write: bool = True) -> tuple[Path, Path | None]:
     """Create (or reopen, for resume) the run folder; returns (path, checkpoint to resume from or None).
 
     `write=False` only inspects (for the non-main processes of a torchrun job)."""
@@ -95,15 +100,13 @@ def resolved_config(config: RunConfig, resume_dir: Path | None = None) -> RunCon
     return dataclasses.replace(config, model=_plain(model_config(config.family, model)))
 
 
-def _write_config(path: Path, config: RunConfig, data: ImageData | None) -> None:
+def _write_config(path: Path, config: RunConfig, data: Data | None) -> None:
     from genlab import __version__
 
     config = resolved_config(config)
     info: dict[str, Any] = {}
-    if data is not None:
-        info = {"shape": list(data.shape), "num_classes": data.num_classes,
-                "classes": list(data.classes) if data.classes else None, "n_train": len(data),
-                "source": data.source}
+    if data is not None:  # the DataSpec the model was built for, and where the data came from
+        info = {**data.spec.to_json(), "n_train": len(data), "source": getattr(data, "source", "")}
     atomic_write_json(path / CONFIG, {**config.to_json(), "data_info": info, "genlab_version": __version__})
 
 
@@ -129,40 +132,111 @@ def load_run(path: str | Path, *, ema: bool = True, device: str | torch.device =
         raise RunError(f"{path} is not a genlab run (no {CONFIG}); runs live in runs/<name>/")
     raw = json.loads((path / CONFIG).read_text())
     config = RunConfig.from_json(raw)
+    config, pretrained = attach_pretrained(config)  # runs of older versions kept such parts outside
     info = raw.get("data_info") or {}
     where = ckpt.latest_checkpoint(path / "checkpoints")
     if where is None:
         raise RunError(f"{path} has no complete checkpoint yet; train it first (or --resume it)")
     loaded = ckpt.load_checkpoint(where, map_location=device, with_state=False)
-    if not info.get("shape"):
+    if not info.get("shape") and info.get("kind", "image") != "tokens":
         raise RunError(f"{path}/{CONFIG} lacks data_info.shape; it was not written by genlab train")
-    model = build_model(config.family, config.model, shape=tuple(info["shape"]),
-                        num_classes=info.get("num_classes", 0)).to(device)
+    model = build_model(config.family, config.model, spec=DataSpec.from_json(info)).to(device)
     weights = loaded["model"]
     if ema and loaded["ema"] is not None:
         weights = {k[len("module."):]: v for k, v in loaded["ema"].items() if k.startswith("module.")}
+    for submodule, part in pretrained.items():
+        weights = {**{f"{submodule}.{k}": v for k, v in part.items()}, **weights}
     model.load_state_dict(weights)
     model.eval()
     return Run(path, config, model, int(loaded["meta"]["step"]), info)
 
 
-def sample(run: Run | str | Path, n: int = 64, *, labels: torch.Tensor | None = None,
-           seed: int | None = 0, **options: Any) -> torch.Tensor:
-    """n images (n, c, h, w) in [0, 1] from a run (a path or a loaded Run); `options` go to the
-    family's `sample` (e.g. a diffusion model's sampler and steps)."""
+def sample(run: Run | str | Path, n: int = 64, *, cond: Any = None, seed: int | None = 0,
+           **options: Any) -> Samples:
+    """n samples from a run (a path or a loaded Run), with the labels they were drawn for; `cond` goes to
+    the family's `sample` (labels, a prompt, ...), and so do `options` (e.g. a diffusion model's sampler
+    and steps). `seed` None draws from torch's global generator."""
     r = run if isinstance(run, Run) else load_run(run)
+    if not isinstance(r.model, Sampler):
+        from genlab.models import families_with
+
+        raise ValueError(f"a {r.config.family} model cannot sample; families that can: "
+                         f"{', '.join(families_with('sample'))}")
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
     g = None if seed is None else torch.Generator(device=r.model.device).manual_seed(seed)
-    if r.model.conditional and labels is None:
-        labels = torch.arange(n) % r.model.num_classes
     if options:
-        import inspect
-
-        accepted = [k for k in inspect.signature(r.model.sample).parameters if k not in ("n", "labels", "generator")]
+        accepted = sampling_options(r.model)
         unknown = sorted(set(options) - set(accepted))
         if unknown:
             raise ValueError(f"a {r.config.family} model has no sampling option(s) {unknown}; "
                              f"valid: {accepted or 'none'}")
     with torch.no_grad():
-        return r.model.sample(n, labels=labels, generator=g, **options)
+        return r.model.sample(n, cond=cond, generator=g, **options)
+
+
+def sampling_options(model: Any) -> list[str]:
+    """The keyword options a model's `sample` takes beyond n, cond and generator (for CLI messages)."""
+    import inspect
+
+    return [k for k, p in inspect.signature(model.sample).parameters.items()
+            if k not in ("n", "cond", "generator") and p.kind == p.KEYWORD_ONLY]
+
+
+def attach_pretrained(config: RunConfig) -> tuple[RunConfig, dict[str, dict[str, torch.Tensor]]]:
+    """For a family whose options name another run (an ldm's `autoencoder`), record that run's model in
+    the config (`<option>_config`) and return its weights by submodule, to copy into the new model."""
+    cls = family_class(config.family)
+    weights: dict[str, dict[str, torch.Tensor]] = {}
+    model = dict(config.model)
+    for option, submodule in cls.pretrained.items():
+        path = model.get(option) or ""
+        if not path or model.get(f"{option}_config"):
+            continue
+        if not (Path(path) / CONFIG).exists():
+            raise RunError(f"{option} run {path!r} does not exist (no {CONFIG}); train one first, e.g. "
+                           f"`genlab train vae --data mnist`, and pass --{option} runs/vae-mnist")
+        other = load_run(path)
+        model[f"{option}_config"] = model_record(other.config.family, other.config.model, other.model.spec)
+        weights[submodule] = other.model.state_dict()
+    return dataclasses.replace(config, model=model), weights
+
+
+def train(config: RunConfig, run_dir: str | Path | None = None, *, data: Data | None = None,
+          resume: bool = False, overwrite: bool = False,
+          on_log: Callable[[dict[str, Any]], None] | None = None) -> TrainResult:
+    """Train `config` (optionally in `run_dir`, with checkpoints, metrics.jsonl and sample grids).
+
+    Args:
+        config: family, model options, data and training options.
+        run_dir: the run's folder; None trains in memory only.
+        data: the training data; loaded from `config.data` when None.
+        resume: continue the run in `run_dir` from its latest checkpoint.
+        overwrite: delete an existing run in `run_dir` first.
+    """
+    validate(config.train, "train.")
+    validate(config.data, "data.")
+    config, pretrained = attach_pretrained(config)
+    # pin every model default in config.json and the checkpoints (a resumed run keeps its own)
+    config = resolved_config(config, Path(run_dir) if resume and run_dir is not None else None)
+    if data is None:
+        data = load_training_data(config.data)
+    d, _ = init_distributed(config.train.device)
+    # build (and so check) the model first: bad options must not leave a half-made run folder behind
+    trainer = Trainer(config, data, None, on_log=on_log)
+    for submodule, weights in pretrained.items():
+        trainer.model.get_submodule(submodule).load_state_dict(weights)
+    path, resume_from = None, None
+    if run_dir is not None:  # process 0 creates or clears the folder, the others only look
+        if d.is_main:
+            path, resume_from = prepare_run_dir(Path(run_dir), config, resume=resume, overwrite=overwrite,
+                                                data=data)
+        barrier(d)
+        if not d.is_main:
+            path, resume_from = prepare_run_dir(Path(run_dir), config, resume=resume, overwrite=False,
+                                                data=data, write=False)
+    trainer.run_dir = path
+    if resume_from is not None:
+        trainer.restore(resume_from)
+        trainer.trim_metrics()
+    return trainer.fit()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from genlab.data.base import ImageData
-from tests.models.diffusion.helpers import tiny_autoencoder_run
+from genlab.data.base import DataSpec, ImageData
+from genlab.models import model_record
 
 torch.set_num_threads(1)  # tiny tensors: threads only add overhead, and CI has 2 cores
 
@@ -23,7 +23,9 @@ TINY: dict[str, dict] = {
     "stylegan": {"latent_dim": 8, "w_dim": 8, "mapping_layers": 2, "g_channels": (8, 4), "channels": (4, 8),
                  "coverage_every": 0},
     "ddpm": {"preset": "tiny", "timesteps": 20, "conditional": True, "cond_drop": 0.3, "sample_steps": 2},
-    "ldm": {"autoencoder": tiny_autoencoder_run(), "hidden": 16, "depth": 1, "timesteps": 20, "conditional": True,
+    # an ldm embeds its autoencoder: the record of a tiny (untrained) ae is all a contract test needs
+    "ldm": {"autoencoder_config": model_record("ae", {"arch": "mlp", "hidden": (16,), "latent_dim": 4},
+                                               DataSpec.image((1, 8, 8), 4)), "hidden": 16, "depth": 1, "timesteps": 20, "conditional": True,
             "cond_drop": 0.3, "sample_steps": 2},
 }
 

@@ -12,11 +12,13 @@ from typing import Any
 
 import torch
 
+from genlab.models.base import Denoise
+
 
 def denoise_families() -> list[str]:
-    from genlab.models import FAMILIES
+    from genlab.models import families_with
 
-    return sorted(name for name, cls in FAMILIES.items() if "denoise" in cls.capabilities)
+    return families_with("denoise")
 
 
 def add_noise(x: torch.Tensor, std: float, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -26,19 +28,21 @@ def add_noise(x: torch.Tensor, std: float, generator: torch.Generator | None = N
     return x + std * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
 
 
-def denoise(model: torch.nn.Module, x: torch.Tensor, *, noise_std: float | None = None, strength: float = 0.5,
-            labels: torch.Tensor | None = None, generator: torch.Generator | None = None,
+def denoise(model: torch.nn.Module, x: torch.Tensor, *, noise_std: float | None = None,
+            strength: float | None = None, cond: Any = None, generator: torch.Generator | None = None,
             **options: Any) -> torch.Tensor:
     """Denoise x (b, c, h, w) with `model` ("denoise" capability); returns (b, c, h, w) in [0, 1].
 
     Args:
         noise_std: the std of Gaussian noise in x, when known (pixel units of [0, 1]).
-        strength: otherwise, the fraction of the diffusion to re-noise to (SDEdit), in (0, 1].
+        strength: otherwise, the fraction of the diffusion to re-noise to (SDEdit), in (0, 1] (ddpm: 0.5
+            when left out; a dae denoises in one pass and takes none).
+        cond: labels for a conditional model.
         options: the family's options (ddpm: sampler, steps, guidance).
     """
-    if "denoise" not in getattr(model, "capabilities", ()):
-        raise ValueError(f"{type(model).__name__} cannot denoise; families that can: {denoise_families()}")
-    return model.denoise(x, noise_std=noise_std, strength=strength, labels=labels, generator=generator, **options)
+    if not isinstance(model, Denoise):
+        raise ValueError(f"{type(model).__name__} cannot denoise; families that can: {', '.join(denoise_families())}")
+    return model.denoise(x, noise_std=noise_std, strength=strength, cond=cond, generator=generator, **options)
 
 
 __all__ = ["add_noise", "denoise", "denoise_families"]

@@ -11,13 +11,15 @@ from typing import Any
 
 import torch
 
+from genlab.models.base import Inpaint
+
 MASK_NAMES = ("left", "right", "top", "bottom", "center", "noise")
 
 
 def inpaint_families() -> list[str]:
-    from genlab.models import FAMILIES
+    from genlab.models import families_with
 
-    return sorted(name for name, cls in FAMILIES.items() if "inpaint" in cls.capabilities)
+    return families_with("inpaint")
 
 
 def named_mask(name: str, shape: tuple[int, int, int], generator: torch.Generator | None = None) -> torch.Tensor:
@@ -69,21 +71,21 @@ def load_mask(spec: str, shape: tuple[int, int, int], generator: torch.Generator
     return (gray > 0.5).float()
 
 
-def inpaint(model: torch.nn.Module, x: torch.Tensor, mask: torch.Tensor, *, labels: torch.Tensor | None = None,
+def inpaint(model: torch.nn.Module, x: torch.Tensor, mask: torch.Tensor, *, cond: Any = None,
             generator: torch.Generator | None = None, **options: Any) -> torch.Tensor:
     """Fill in the masked pixels of x with `model` ("inpaint" capability).
 
     Args:
         x: (b, c, h, w) in [0, 1] (or one (c, h, w) image).
         mask: broadcastable to x; 1 = fill in, 0 = keep.
-        labels: (b,) classes for a conditional model (None: unconditional).
+        cond: (b,) classes for a conditional model (None: unconditional).
         options: the family's inpainting options (ddpm: steps, jump_length, resample, guidance).
     Returns:
         (b, c, h, w) in [0, 1], equal to x where mask is 0.
     """
-    if "inpaint" not in getattr(model, "capabilities", ()):
-        raise ValueError(f"{type(model).__name__} cannot inpaint; families that can: {inpaint_families()}")
-    return model.inpaint(x, mask, labels=labels, generator=generator, **options)
+    if not isinstance(model, Inpaint):
+        raise ValueError(f"{type(model).__name__} cannot inpaint; families that can: {', '.join(inpaint_families())}")
+    return model.inpaint(x, mask, cond=cond, generator=generator, **options)
 
 
 __all__ = ["MASK_NAMES", "inpaint", "inpaint_families", "load_image", "load_mask", "named_mask"]

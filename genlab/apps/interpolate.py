@@ -18,6 +18,8 @@ from typing import Literal, get_args
 
 import torch
 
+from genlab.models.base import Latent
+
 Method = Literal["linear", "slerp"]
 METHODS: tuple[str, ...] = get_args(Method)
 
@@ -64,16 +66,10 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor | float) -> torch.Te
 
 
 def latent_families() -> list[str]:
-    """The model families that declare the "latent" capability (encode/decode)."""
-    from genlab.models import FAMILIES
+    """The model families that have the "latent" capability (encode/decode)."""
+    from genlab.models import families_with
 
-    return sorted(name for name, cls in FAMILIES.items() if "latent" in cls.capabilities)
-
-
-def encode_mean(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-    """The code of x: `encode`'s output, or its first part (mu) when it returns (mu, logvar), (b, ...)."""
-    code = model.encode(x) if y is None else model.encode(x, y)
-    return code[0] if isinstance(code, (tuple, list)) else code
+    return families_with("latent")
 
 
 def _batch_of_one(x: torch.Tensor, shape: tuple[int, ...], name: str) -> torch.Tensor:
@@ -109,7 +105,7 @@ def interpolate(model: torch.nn.Module, x_a: torch.Tensor, x_b: torch.Tensor, st
     Returns:
         (steps, c, h, w) decoded images.
     """
-    if "latent" not in getattr(model, "capabilities", ()):
+    if not isinstance(model, Latent):
         raise ValueError(f"interpolation needs a model with the 'latent' capability (encode/decode); "
                          f"{type(model).__name__} lacks it. Families that have it: {latent_families()}")
     if method not in METHODS:
@@ -120,7 +116,7 @@ def interpolate(model: torch.nn.Module, x_a: torch.Tensor, x_b: torch.Tensor, st
     device = next(model.parameters()).device
     x_a = _batch_of_one(x_a, shape, "x_a").to(device, torch.float32)
     x_b = _batch_of_one(x_b, shape, "x_b").to(device, torch.float32)
-    conditional = bool(getattr(model, "conditional", False))
+    conditional = model.conditional
     y_a, y_b = (_label(y_a, device), _label(y_b, device)) if conditional else (None, None)
     if conditional and (y_a is None or y_b is None):
         raise ValueError("this model is conditional: pass y_a and y_b, the class labels of x_a and x_b")
@@ -128,8 +124,8 @@ def interpolate(model: torch.nn.Module, x_a: torch.Tensor, x_b: torch.Tensor, st
     was_training = model.training
     model.eval()
     try:
-        z_a = encode_mean(model, x_a, y_a).float()  # (1, ...)
-        z_b = encode_mean(model, x_b, y_b).float()
+        z_a = model.encode(x_a, y_a).float()  # (1, ...)
+        z_b = model.encode(x_b, y_b).float()
         code_shape = z_a.shape[1:]
         t = torch.linspace(0.0, 1.0, steps, device=device).unsqueeze(1)  # (steps, 1)
         path = slerp if method == "slerp" else lerp
@@ -143,4 +139,4 @@ def interpolate(model: torch.nn.Module, x_a: torch.Tensor, x_b: torch.Tensor, st
         model.train(was_training)
 
 
-__all__ = ["METHODS", "Method", "encode_mean", "interpolate", "latent_families", "lerp", "slerp"]
+__all__ = ["METHODS", "Method", "interpolate", "latent_families", "lerp", "slerp"]

@@ -24,7 +24,6 @@ them, genlab infers "binary" for a run trained on binarized data or with a Berno
 
 from __future__ import annotations
 
-import inspect
 import math
 from typing import Any, Literal
 
@@ -68,19 +67,15 @@ def binarize(x: torch.Tensor, mode: str, generator: torch.Generator | None = Non
 
 def data_kind(model: Any, binarized: str = "none") -> LikelihoodData:
     """What the model's likelihood is over (see the module docstring)."""
-    kind = getattr(model, "likelihood_data", None)
-    if kind is not None:
-        if kind not in LIKELIHOOD_DATA:
-            raise ValueError(f"{type(model).__name__}.likelihood_data is {kind!r}; valid: {LIKELIHOOD_DATA}")
-        return kind
-    if binarized != "none" or getattr(getattr(model, "config", None), "likelihood", None) == "bernoulli":
-        return "binary"
-    return "continuous"
+    kind = model.likelihood_kind
+    if kind not in LIKELIHOOD_DATA:
+        raise ValueError(f"{type(model).__name__}.likelihood_kind is {kind!r}; valid: {LIKELIHOOD_DATA}")
+    return "binary" if binarized != "none" else kind
 
 
 def likelihood_label(model: Any, k: int, kind: str, binarized: str) -> str:
     """E.g. "negative ELBO, nats on dynamically binarized data"."""
-    if getattr(model, "likelihood_exact", False):
+    if model.likelihood_exact:
         what = "exact NLL"
     elif k > 1:
         what = f"IWAE bound (k={k}), an upper bound on the NLL"
@@ -100,35 +95,35 @@ def evaluate_likelihood(model: Any, x: torch.Tensor, y: torch.Tensor | None = No
     """Mean NLL (nats per example) and bits/dim of a model with the "likelihood" capability on images x.
 
     Args:
-        model: has `nll_bound(x, y=None, *, [k,] generator=None) -> (b,) nats`.
+        model: has the likelihood capability: `nll(x, y=None, *, generator=None, [k=]) -> (b,) nats`.
         x: (n, c, h, w) test images in [0, 1] (8-bit levels k/255).
         y: labels for conditional models.
-        k: importance samples (for models whose nll_bound takes k: 1 = the ELBO).
+        k: importance samples (for models whose `likelihood_options` has k: 1 = the ELBO).
         binarized: how the run binarized its training data ("none", "dynamic", "static").
         generator: for binarization, dequantization and the bound's sampling.
     Returns:
         {"nll_nats", "bits_per_dim", "likelihood_label", "likelihood_data", "likelihood_n", "likelihood_k"}
     """
-    if "likelihood" not in getattr(model, "capabilities", ()):
-        raise ValueError(f"a {getattr(model, 'family', type(model).__name__)} model has no likelihood")
+    from genlab.models import require
+
+    require(model, "likelihood", "compute a likelihood")
     kind = data_kind(model, binarized)
-    params = inspect.signature(model.nll_bound).parameters
-    kw: dict[str, Any] = {"generator": generator} if "generator" in params else {}
-    if "k" in params:
+    kw: dict[str, Any] = {"generator": generator}
+    if "k" in getattr(model, "likelihood_options", ()):
         kw["k"] = k
     elif k != 1:
-        raise ValueError(f"a {model.family} model's nll_bound takes no k (importance samples)")
+        raise ValueError(f"a {model.family} model's likelihood takes no k (importance samples)")
     device = next(iter(model.parameters()), torch.zeros(())).device
     dims = int(x[0].numel())
     total, n = 0.0, x.shape[0]
     for i in range(0, n, batch_size):
         xb = x[i:i + batch_size].to(device)
-        yb = None if y is None or not getattr(model, "conditional", False) else y[i:i + batch_size].to(device)
+        yb = None if y is None or not model.conditional else y[i:i + batch_size].to(device)
         if kind == "binary" and binarized != "none":
             xb = binarize(xb, binarized, generator)
         elif kind == "continuous":
             xb = dequantize(xb, generator)
-        nll = model.nll_bound(xb, yb, **kw).double()
+        nll = model.nll(xb, yb, **kw).double()
         if kind == "continuous":
             nll = discrete_nats_from_density(nll, dims)
         total += float(nll.sum())

@@ -35,16 +35,21 @@ COLUMNS: dict[str, tuple[str, float, int, bool | None]] = {
 
 def draw_samples(model: Any, n: int, *, seed: int, batch_size: int = 500,
                  options: dict[str, Any] | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """n samples (n, c, h, w) in [0, 1] and the labels asked for (classes in turn for a conditional
-    model, else None), drawn in batches from one generator seeded by `seed`."""
+    """n samples (n, c, h, w) in [0, 1] and the labels they were drawn for (classes in turn for a
+    conditional model, else None), drawn in batches from one generator seeded by `seed`."""
+    from genlab.models import require
+
+    require(model, "sample", "sample")
     g = torch.Generator(device=model.device).manual_seed(seed)
-    labels = torch.arange(n) % model.num_classes if model.conditional else None
-    out = []
+    labels = model.labels_for(n)  # every class in turn across all the batches (None: unconditional)
+    xs, ys = [], []
     with torch.no_grad():
         for i in range(0, n, batch_size):
-            lb = None if labels is None else labels[i:i + batch_size].to(model.device)
-            out.append(model.sample(min(batch_size, n - i), labels=lb, generator=g, **(options or {})).float().cpu())
-    return torch.cat(out).clamp(0, 1), labels
+            cond = None if labels is None else labels[i:i + batch_size]
+            out = model.sample(min(batch_size, n - i), cond=cond, generator=g, **(options or {}))
+            xs.append(out.x.float().cpu())
+            ys.append(None if out.y is None else out.y.cpu())
+    return torch.cat(xs).clamp(0, 1), (None if ys[0] is None else torch.cat(ys))
 
 
 @torch.no_grad()
@@ -104,7 +109,9 @@ def evaluate_model(model: Any, dataset: str, *, data_dir: str | None = None, bin
         res["sample_seconds_per_1k"] = sample_s * 1000.0 / n
         per_seed.append(res)
     extra: dict[str, Any] = {}
-    caps = getattr(model, "capabilities", frozenset())
+    from genlab.models.base import capabilities
+
+    caps = capabilities(model)
     test = None
     if ("reconstruct" in caps and n_recon > 0) or ("likelihood" in caps and n_likelihood > 0):
         from genlab.data import load_data
@@ -129,25 +136,6 @@ def evaluate_model(model: Any, dataset: str, *, data_dir: str | None = None, bin
     proto.extra.update({"sample_options": sample_options or {}, "n_recon": min(n_recon, len(test)) if test else 0,
                         **extra_labels})
     return metrics, proto
-
-
-def evaluate_run(run: str | Path, *, features: str = "classifier", n: int = 10000, n_real: int = 10000,
-                 split: str = "test", seeds: Sequence[int] = (0,), iw_k: int = 1, n_recon: int = 1000,
-                 n_likelihood: int = 1000, sample_options: dict[str, Any] | None = None, ema: bool = True,
-                 out: str | Path | None = None, progress: bool = True) -> tuple[dict[str, Any], Any, Path]:
-    """Evaluate a run folder and write RUN/metrics.json (or `out`); returns (metrics, protocol, path)."""
-    from genlab.eval.protocol import save_result
-    from genlab.runs import load_run
-
-    r = load_run(run, ema=ema)
-    dc = r.config.data
-    metrics, proto = evaluate_model(r.model, dc.name, data_dir=dc.data_dir, binarized=dc.binarize,
-                                    features=features, n=n, n_real=n_real, split=split, seeds=seeds,
-                                    n_recon=n_recon, n_likelihood=n_likelihood, iw_k=iw_k,
-                                    sample_options=sample_options, progress=progress)
-    proto.extra.update({"run": str(r.path), "family": r.config.family, "step": r.step, "ema": ema})
-    path = save_result(Path(out) if out else Path(run) / "metrics.json", metrics, proto)
-    return metrics, proto, path
 
 
 def fmt(stat: dict[str, Any] | float | None, key: str, with_std: bool = True) -> str:
@@ -188,30 +176,5 @@ def metrics_table(metrics: dict[str, Any], protocol: Any) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["COLUMNS", "draw_samples", "evaluate_model", "evaluate_run", "fmt", "heading", "metrics_table",
+__all__ = ["COLUMNS", "draw_samples", "evaluate_model", "fmt", "heading", "metrics_table",
            "reconstruction_on"]
-
-
-def eval_command(target: Sequence[str], *, features: str = "classifier", n: int = 10000, n_real: int = 10000,
-                 split: str = "test", seeds: Sequence[int] = (0,), iw_k: int = 1,
-                 sample_options: dict[str, Any] | None = None, out: str | None = None, ema: bool = True,
-                 rebuild: bool = False, data_dir: str | None = None) -> None:
-    """`genlab eval RUN` (evaluate a run, print the table) or `genlab eval features DATA` (build or show
-    the dataset's genlab classifier)."""
-    target = list(target)
-    if len(target) == 2 and target[0] == "features":
-        from genlab.eval.classifier import classifier_dir, load_classifier
-
-        clf = load_classifier(target[1], data_dir=data_dir, rebuild=rebuild)
-        m = clf.meta
-        print(f"{clf.name} [{clf.hash}]: test accuracy {m.get('test_accuracy', float('nan')):.4f}, "
-              f"{m.get('n_train')} training images, {clf.dim}-d features; trained in "
-              f"{m.get('train_cpu_seconds')} CPU-s; cached in {classifier_dir(clf.dataset, clf.hash)}")
-        return
-    if len(target) != 1:
-        raise ValueError("usage: genlab eval RUN [options]  or  genlab eval features DATA; got "
-                         f"{' '.join(target) or 'nothing'}")
-    metrics, proto, path = evaluate_run(target[0], features=features, n=n, n_real=n_real, split=split, seeds=seeds,
-                                        iw_k=iw_k, sample_options=sample_options, ema=ema, out=out)
-    print(metrics_table(metrics, proto))
-    print(f"wrote {path}")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from genlab.data.base import DataSpec
 from genlab.models.autoencoder import Autoencoder, DenoisingAutoencoder
-from genlab.models.base import GenerativeModel
+from genlab.models.base import GenerativeModel, capabilities
 from genlab.models.diffusion.latent import LDM
 from genlab.models.diffusion.model import DDPM
 from genlab.models.gan import CGAN, DCGAN, GAN, WGANGP, StyleGAN
@@ -20,27 +21,58 @@ FAMILIES: dict[str, type[GenerativeModel]] = {
     "gan": GAN, "dcgan": DCGAN, "cgan": CGAN, "wgan-gp": WGANGP, "stylegan": StyleGAN,
 }
 
+
 def family_class(family: str) -> type[GenerativeModel]:
     if family not in FAMILIES:
         raise ValueError(f"unknown model family {family!r}; valid: {sorted(FAMILIES)}")
     return FAMILIES[family]
 
+
 def model_config(family: str, options: dict[str, Any] | Any | None = None) -> Any:
-    """The family's config dataclass from a dict of options (lists become tuples); bad keys raise."""
+    """The family's config dataclass from a dict of options (lists become tuples), validated: bad keys,
+    types, choices and bounds raise ConfigError naming the option."""
+    from genlab.config import from_dict, validate
+
     cls = family_class(family).Config
     if options is None:
-        return cls()
+        return validate(cls())
     if dataclasses.is_dataclass(options):
         if not isinstance(options, cls):
             raise TypeError(f"{family} expects {cls.__name__}, got {type(options).__name__}")
-        return options
-    from genlab.config import from_dict
+        return validate(options)
+    return validate(from_dict(cls, dict(options)))
 
-    return from_dict(cls, dict(options))
 
-def build_model(family: str, options: dict[str, Any] | Any | None = None, *,
-                shape: tuple[int, int, int], num_classes: int = 0) -> GenerativeModel:
-    """A freshly initialized model of `family` for images of `shape` (c, h, w)."""
-    return family_class(family)(model_config(family, options), tuple(shape), num_classes)
+def build_model(family: str, options: dict[str, Any] | Any | None = None, *, spec: DataSpec | None = None,
+                shape: tuple[int, ...] | None = None, num_classes: int = 0) -> GenerativeModel:
+    """A freshly initialized model of `family` for data described by `spec` (or, for images, `shape`
+    (c, h, w) and `num_classes`)."""
+    if spec is None:
+        if shape is None:
+            raise TypeError("build_model needs spec= (a DataSpec) or shape= (c, h, w) for images")
+        spec = DataSpec.image(shape, num_classes)
+    return family_class(family)(model_config(family, options), spec)
 
-__all__ = ["FAMILIES", "GenerativeModel", "build_model", "family_class", "model_config"]
+
+def model_record(family: str, options: dict[str, Any], spec: DataSpec) -> str:
+    """A model's family, options and data spec as JSON: what a model that embeds another (an ldm's
+    autoencoder) stores in its own config to rebuild it; the weights travel in its checkpoint."""
+    import json
+
+    return json.dumps({"family": family, "model": options, "data": spec.to_json()}, sort_keys=True)
+
+
+def families_with(capability: str) -> list[str]:
+    """The families that have `capability`, for error messages that say what would work."""
+    return sorted(name for name, cls in FAMILIES.items() if capability in capabilities(cls))
+
+
+def require(model: Any, capability: str, what: str) -> None:
+    """ValueError naming the families that can do `what` when `model` lacks `capability`."""
+    if capability not in capabilities(model):
+        family = getattr(model, "family", type(model).__name__)
+        raise ValueError(f"a {family} model cannot {what}; families that can: {', '.join(families_with(capability))}")
+
+
+__all__ = ["FAMILIES", "GenerativeModel", "build_model", "families_with", "family_class", "model_config", "model_record",
+           "require"]

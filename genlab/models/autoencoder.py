@@ -16,7 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genlab.models.base import GenerativeModel
+from genlab.config import bounded
+from genlab.data.base import Batch, DataSpec
+from genlab.models.base import GenerativeModel, Samples
 from genlab.nn.conv import ConvDecoder, ConvEncoder
 from genlab.nn.mlp import Activation, mlp
 
@@ -35,9 +37,9 @@ class AEConfig:
     """
 
     arch: Literal["mlp", "conv"] = "mlp"
-    hidden: tuple[int, ...] = (256, 128)
-    channels: tuple[int, ...] = (32, 64)
-    latent_dim: int = 32
+    hidden: tuple[int, ...] = bounded((256, 128), ge=1)
+    channels: tuple[int, ...] = bounded((32, 64), ge=1)
+    latent_dim: int = bounded(32, ge=1)
     act: Activation = "relu"
     loss: Literal["mse", "bce"] = "mse"
 
@@ -86,10 +88,9 @@ class Autoencoder(GenerativeModel):
 
     family: ClassVar[str] = "ae"
     Config: ClassVar[type] = AEConfig
-    capabilities: ClassVar[frozenset[str]] = frozenset({"latent", "reconstruct"})
 
-    def __init__(self, config: AEConfig, shape: tuple[int, int, int], num_classes: int = 0):
-        super().__init__(config, shape, num_classes)
+    def __init__(self, config: AEConfig, spec: DataSpec):
+        super().__init__(config, spec)
         self.encoder, self.decoder = build_coder(config.arch, self.shape, config.hidden, config.channels,
                                                  config.act, 0, config.latent_dim, config.latent_dim)
         # Running moments of the codes, so that `sample` has something to decode.
@@ -108,7 +109,8 @@ class Autoencoder(GenerativeModel):
     def corrupt(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         return x
 
-    def training_losses(self, x, y=None, *, generator=None):
+    def training_losses(self, batch: Batch, *, generator=None, player=None):
+        x = batch.x
         z = self.encode(self.corrupt(x, generator))
         logits = self.decoder(z)
         if self.config.loss == "bce":
@@ -126,9 +128,10 @@ class Autoencoder(GenerativeModel):
         self.z_var.lerp_(z.var(0, unbiased=False) if z.shape[0] > 1 else self.z_var, momentum)
 
     @torch.no_grad()
-    def sample(self, n, *, labels=None, generator=None):
+    def sample(self, n, *, cond=None, generator=None) -> Samples:
+        """Decodes z ~ N(mean, var) of the running moments of the training codes (an AE has no prior)."""
         eps = torch.randn(n, self.config.latent_dim, generator=generator, device=self.z_mean.device)
-        return self.decode(self.z_mean + self.z_var.sqrt() * eps)
+        return Samples(self.decode(self.z_mean + self.z_var.sqrt() * eps))
 
 
 @dataclass(frozen=True)
@@ -142,7 +145,7 @@ class DAEConfig(AEConfig):
     """
 
     corruption: Literal["gaussian", "salt_pepper", "mask"] = "gaussian"
-    noise: float = 0.3
+    noise: float = bounded(0.3, ge=0)
 
 
 class DenoisingAutoencoder(Autoencoder):
@@ -151,12 +154,11 @@ class DenoisingAutoencoder(Autoencoder):
     family: ClassVar[str] = "dae"
     Config: ClassVar[type] = DAEConfig
 
-    def __init__(self, config: DAEConfig, shape: tuple[int, int, int], num_classes: int = 0):
-        if config.corruption not in ("gaussian", "salt_pepper", "mask"):
-            raise ValueError(f"unknown corruption {config.corruption!r}; valid: gaussian, salt_pepper, mask")
-        if not (0.0 <= config.noise) or (config.corruption != "gaussian" and config.noise > 1.0):
-            raise ValueError(f"noise must be >= 0 (and <= 1 for {config.corruption}), got {config.noise}")
-        super().__init__(config, shape, num_classes)
+    def __init__(self, config: DAEConfig, spec: DataSpec):
+        if config.corruption != "gaussian" and config.noise > 1.0:
+            raise ValueError(f"noise is a fraction of pixels for {config.corruption}: give it in [0, 1], "
+                             f"got {config.noise}")
+        super().__init__(config, spec)
 
     def corrupt(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         """A corrupted copy of x in [0, 1] (same shape)."""
@@ -170,8 +172,14 @@ class DenoisingAutoencoder(Autoencoder):
         salt = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype) < 0.5
         return torch.where(u < p, salt.to(x.dtype), x)
 
-    def denoise(self, x_noisy: torch.Tensor) -> torch.Tensor:
-        return self.reconstruct(x_noisy)
+    @torch.no_grad()
+    def denoise(self, x: torch.Tensor, *, noise_std: float | None = None, strength: float | None = None,
+                cond=None, generator: torch.Generator | None = None) -> torch.Tensor:
+        """The reconstruction of a noisy image: what the network was trained to give, in one pass (it undoes
+        the corruption of its config, whatever `noise_std` says; there is no `strength` to set)."""
+        if strength is not None:
+            raise ValueError("a dae denoises in one pass: strength applies to diffusion models (ddpm); leave it out")
+        return self.reconstruct(x)
 
 
 def psnr(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

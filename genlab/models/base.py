@@ -1,64 +1,180 @@
-"""The one contract every model family implements (see shared ARCHITECTURE.md).
+"""The one contract every model family implements (shared ARCHITECTURE.md; docs/ARCHITECTURE.md).
 
-A model is an `nn.Module` that the trainer knows only through:
-- `training_losses(x, y=None, *, generator=None) -> dict[str, Tensor]`: named finite scalars; the
-  trainer minimizes `losses["loss"]` and logs the rest.
-- `sample(n, *, labels=None, generator=None) -> Tensor`: (n, c, h, w) images in [0, 1].
-- `players()`: which parameters each optimizer owns. One player by default; a GAN has two, and the
-  trainer then calls `training_losses(..., player=name)` once per player per step.
-- optional capabilities, declared in `capabilities`: "latent" (encode/decode), "reconstruct",
-  "likelihood" (`nll_bound`), "conditional" (labels in sample and training), "inpaint"
-  (`inpaint(x, mask, ...)`: fill in where mask is 1, keep the rest exactly) and "denoise"
-  (`denoise(x, *, noise_std=None, strength=..., ...)`: SDEdit-style clean-up of a noisy image).
+A model is an `nn.Module` built as `Family(config, spec)` for data described by a `DataSpec`. The
+trainer knows it only through:
+- `training_losses(batch, *, generator=None, player=None) -> dict[str, Tensor]`: named finite scalars;
+  the trainer minimizes `losses["loss"]` and logs the rest.
+- `players() -> list[Player]`: who owns which parameters, with their optimizer settings and how often
+  each steps. One player by default; with several (a GAN), the trainer calls
+  `training_losses(batch, player=name)` once per player per step, each with its own optimizer.
+- or, for families fitted in closed form or by EM, `fit(data, ...)` (the `Fitted` capability).
+Everything else is a capability, declared as a `typing.Protocol` below and detected by isinstance:
+`Sampler`, `Latent`, `Reconstruct`, `Likelihood`, `Inpaint`, `Denoise`, `Embed`, `Fitted`.
+Applications and evaluation are written against these, never per family.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, ClassVar
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 import torch
 from torch import nn
 
-CAPABILITIES = frozenset({"latent", "reconstruct", "likelihood", "conditional", "inpaint", "denoise"})
+from genlab.data.base import Batch, DataSpec
+
+LikelihoodKind = Literal["binary", "discrete", "continuous"]
 
 
+@dataclass
+class Player:
+    """One optimizer's share of a model.
+
+    Args:
+        name: e.g. "model", or a GAN's "d" and "g".
+        params: the parameters this player's optimizer updates.
+        options: optimizer settings that replace the TrainConfig's (lr, betas, weight_decay).
+        every: the player steps on trainer steps where step % every == 0 (a WGAN's generator: n_critic).
+    """
+
+    name: str
+    params: list[nn.Parameter]
+    options: dict[str, Any] = field(default_factory=dict)
+    every: int = 1
+
+    def active(self, step: int) -> bool:
+        return step % self.every == 0
+
+
+@dataclass
+class Samples:
+    """What `sample` returns.
+
+    Args:
+        x: images (n, c, h, w) in [0, 1], or token ids (n, T).
+        y: (n,) the class labels the samples were drawn for (class-conditional models), else None.
+    """
+
+    x: torch.Tensor
+    y: torch.Tensor | None = None
+
+
+# --- capabilities ----------------------------------------------------------------------------------
+@runtime_checkable
+class Sampler(Protocol):
+    def sample(self, n: int, *, cond: Any = None, generator: torch.Generator | None = None) -> Samples:
+        """n samples; `cond` is labels, prompt tokens, text or source images, per family."""
+
+
+@runtime_checkable
+class Latent(Protocol):
+    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """(b, ...) images -> (b, d) latent codes (a VAE's posterior mean)."""
+
+    def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """(b, d) latent codes -> (b, c, h, w) images in [0, 1]."""
+
+
+@runtime_checkable
+class Reconstruct(Protocol):
+    def reconstruct(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """x -> x_hat, same shape."""
+
+
+@runtime_checkable
+class Likelihood(Protocol):
+    """Per-example negative log-likelihood in nats. Families also set `likelihood_kind` (the data the
+    likelihood is of: binary pixels, 8-bit discrete values, or continuous) and `likelihood_exact`
+    (an exact value, or a bound)."""
+
+    def nll(self, x: torch.Tensor, y: torch.Tensor | None = None, *,
+            generator: torch.Generator | None = None) -> torch.Tensor:
+        """(b,) nats per example."""
+
+
+@runtime_checkable
+class Inpaint(Protocol):
+    def inpaint(self, x: torch.Tensor, mask: torch.Tensor, *, cond: Any = None,
+                generator: torch.Generator | None = None) -> torch.Tensor:
+        """Fill in x where mask is 1, keep the rest exactly."""
+
+
+@runtime_checkable
+class Denoise(Protocol):
+    def denoise(self, x: torch.Tensor, *, noise_std: float | None = None, strength: float | None = None,
+                cond: Any = None, generator: torch.Generator | None = None) -> torch.Tensor:
+        """A clean version of the noisy images x: `noise_std` the Gaussian noise's std when known,
+        `strength` how far to re-noise (SDEdit-style families; others refuse it), `cond` labels."""
+
+
+@runtime_checkable
+class Embed(Protocol):
+    def embed_images(self, x: torch.Tensor) -> torch.Tensor:
+        """(b, c, h, w) -> (b, d) unit-norm embeddings."""
+
+    def embed_text(self, text: torch.Tensor) -> torch.Tensor:
+        """(b, L) token ids -> (b, d) unit-norm embeddings in the same space."""
+
+
+@runtime_checkable
+class Fitted(Protocol):
+    def fit(self, data: Any, *, generator: torch.Generator | None = None, time_budget: float = 0.0) -> dict:
+        """Fit in closed form or by EM (scikit-learn behind it); returns figures to log."""
+
+
+PROTOCOLS: dict[str, type] = {"sample": Sampler, "latent": Latent, "reconstruct": Reconstruct,
+                              "likelihood": Likelihood, "inpaint": Inpaint, "denoise": Denoise,
+                              "embed": Embed, "fit": Fitted}
+CAPABILITIES = frozenset([*PROTOCOLS, "conditional"])
+
+
+def capabilities(model: Any) -> frozenset[str]:
+    """The capability names of a model or a family class (`conditional` when it can take labels)."""
+    cls = model if isinstance(model, type) else type(model)
+    names = {name for name, proto in PROTOCOLS.items() if issubclass(cls, proto)}
+    if isinstance(model, type):
+        config = getattr(cls, "Config", None)
+        if dataclasses.is_dataclass(config) and "conditional" in {f.name for f in dataclasses.fields(config)}:
+            names.add("conditional")
+    elif getattr(model, "conditional", False):
+        names.add("conditional")
+    return frozenset(names)
+
+
+# --- the base class --------------------------------------------------------------------------------
 class GenerativeModel(nn.Module):
-    """Base class: stores the config and data shape, and gives defaults for the optional parts."""
+    """Base class: stores the config and data spec, and gives defaults for the optional parts."""
 
     family: ClassVar[str] = ""
     Config: ClassVar[type] = object
-    capabilities: ClassVar[frozenset[str]] = frozenset()
+    data_kinds: ClassVar[frozenset[str]] = frozenset({"image"})
+    likelihood_kind: ClassVar[LikelihoodKind | None] = None
+    likelihood_exact: ClassVar[bool] = False
+    pretrained: ClassVar[dict[str, str]] = {}  # option naming another run -> the submodule it fills (ldm)
+    context: int = 0  # tokens families: the block length T their batches hold (T + 1 tokens)
 
-    def __init__(self, config: Any, shape: tuple[int, int, int], num_classes: int = 0):
+    def __init__(self, config: Any, spec: DataSpec):
         super().__init__()
+        if not isinstance(spec, DataSpec):
+            raise TypeError(f"{type(self).__name__} is built for a DataSpec, got {type(spec).__name__}")
+        if spec.kind not in self.data_kinds:
+            raise ValueError(f"a {self.family} model trains on {' or '.join(sorted(self.data_kinds))} data, "
+                             f"not {spec.kind}; choose a dataset of that kind or another family")
         self.config = config
-        self.shape = tuple(int(s) for s in shape)
-        self.num_classes = int(num_classes)
+        self.spec = spec
+        self.shape = tuple(int(s) for s in spec.shape)
+        self.num_classes = int(spec.num_classes)
         self.step = 0  # set by the trainer through on_train_step (KL warm-up and the like)
 
     # --- the contract -------------------------------------------------------------------------
-    def training_losses(self, x: torch.Tensor, y: torch.Tensor | None = None, *,
-                        generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+    def training_losses(self, batch: Batch, *, generator: torch.Generator | None = None,
+                        player: str | None = None) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
-    def sample(self, n: int, *, labels: torch.Tensor | None = None,
-               generator: torch.Generator | None = None) -> torch.Tensor:
-        raise NotImplementedError
-
-    def players(self) -> dict[str, list[nn.Parameter]]:
-        """Optimizer name -> the parameters it owns. One optimizer over everything by default."""
-        return {"model": [p for p in self.parameters() if p.requires_grad]}
-
-    def optimizer_options(self) -> dict[str, dict[str, Any]]:
-        """Per-player optimizer settings that replace the TrainConfig's, e.g. a GAN's
-        {"d": {"lr": 2e-4, "betas": (0.5, 0.999)}, "g": {...}}. None by default."""
-        return {}
-
-    def active_players(self, step: int) -> list[str] | None:
-        """The players that take an optimizer step at trainer step `step` (None = all), e.g. a WGAN's
-        generator only every n_critic-th step. Every player's lr schedule still follows the trainer's step."""
-        return None
+    def players(self) -> list[Player]:
+        """One optimizer over every trainable parameter by default."""
+        return [Player("model", [p for p in self.parameters() if p.requires_grad])]
 
     def progress_keys(self) -> list[str]:
         """Record keys to show in the progress bar (empty = the first few losses)."""
@@ -80,11 +196,30 @@ class GenerativeModel(nn.Module):
     # --- helpers for subclasses ---------------------------------------------------------------
     @property
     def device(self) -> torch.device:
-        return next(self.parameters()).device
+        for t in self.parameters():
+            return t.device
+        for t in self.buffers():
+            return t.device
+        return torch.device("cpu")
 
     @property
     def conditional(self) -> bool:
-        return "conditional" in self.capabilities and bool(getattr(self.config, "conditional", False))
+        return bool(getattr(self.config, "conditional", False))
+
+    def labels_for(self, n: int, cond: Any = None) -> torch.Tensor | None:
+        """The labels to sample n images for: None for an unconditional model; `cond` checked; or, when
+        cond is None, every class in turn (arange(n) % K), the one place that picks balanced labels."""
+        if not self.conditional:
+            return None
+        if cond is None:
+            return torch.arange(n, device=self.device) % self.num_classes
+        labels = torch.as_tensor(cond, device=self.device).long().reshape(-1)
+        if labels.numel() == 1 and n > 1:
+            labels = labels.expand(n).clone()
+        if labels.shape[0] != n or labels.min() < 0 or labels.max() >= self.num_classes:
+            raise ValueError(f"labels must be {n} class indices in [0, {self.num_classes}), got "
+                             f"{labels.shape[0]} in [{int(labels.min())}, {int(labels.max())}]")
+        return labels
 
     def check_labels(self, labels: torch.Tensor | None, n: int) -> torch.Tensor | None:
         """Validate labels for a conditional model (None for an unconditional one)."""
@@ -93,11 +228,7 @@ class GenerativeModel(nn.Module):
         if labels is None:
             raise ValueError(f"this {self.family} model is conditional: pass labels=(n,) class indices "
                              f"in [0, {self.num_classes})")
-        labels = torch.as_tensor(labels, device=self.device).long().reshape(-1)
-        if labels.shape[0] != n or labels.min() < 0 or labels.max() >= self.num_classes:
-            raise ValueError(f"labels must be {n} class indices in [0, {self.num_classes}), got "
-                             f"{labels.shape[0]} in [{int(labels.min())}, {int(labels.max())}]")
-        return labels
+        return self.labels_for(n, labels)
 
     def one_hot(self, y: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | None:
         if y is None or not self.conditional:
@@ -108,8 +239,7 @@ class GenerativeModel(nn.Module):
         """Family, options, parameter count and capabilities, for `genlab info` and reports."""
         return {"family": self.family, "config": dataclasses.asdict(self.config),
                 "parameters": sum(p.numel() for p in self.parameters()),
-                "capabilities": sorted(self.capabilities), "shape": list(self.shape),
-                "num_classes": self.num_classes}
+                "capabilities": sorted(capabilities(self)), "data": self.spec.to_json()}
 
 
 def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:

@@ -18,8 +18,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genlab.config import bounded
+from genlab.data.base import Batch, DataSpec
 from genlab.models.autoencoder import build_coder
-from genlab.models.base import GenerativeModel, gaussian_kl
+from genlab.models.base import GenerativeModel, Samples, gaussian_kl
 from genlab.nn.mlp import Activation
 
 LOG_2PI = math.log(2.0 * math.pi)
@@ -42,13 +44,13 @@ class VAEConfig:
     """
 
     arch: Literal["conv", "mlp"] = "conv"
-    hidden: tuple[int, ...] = (256,)
-    channels: tuple[int, ...] = (32, 64)
-    latent_dim: int = 16
+    hidden: tuple[int, ...] = bounded((256,), ge=1)
+    channels: tuple[int, ...] = bounded((32, 64), ge=1)
+    latent_dim: int = bounded(16, ge=1)
     act: Activation = "silu"
     likelihood: Literal["bernoulli", "gaussian"] = "bernoulli"
-    beta: float = 1.0
-    kl_warmup: int = 0
+    beta: float = bounded(1.0, ge=0)
+    kl_warmup: int = bounded(0, ge=0)
     conditional: bool = False
 
 
@@ -57,14 +59,11 @@ class VAE(GenerativeModel):
 
     family: ClassVar[str] = "vae"
     Config: ClassVar[type] = VAEConfig
-    capabilities: ClassVar[frozenset[str]] = frozenset({"latent", "reconstruct", "likelihood", "conditional"})
+    likelihood_options: ClassVar[tuple[str, ...]] = ("k",)
 
-    def __init__(self, config: VAEConfig, shape: tuple[int, int, int], num_classes: int = 0):
-        super().__init__(config, shape, num_classes)
-        if config.likelihood not in ("bernoulli", "gaussian"):
-            raise ValueError(f"unknown likelihood {config.likelihood!r}; valid: bernoulli, gaussian")
-        if config.beta < 0:
-            raise ValueError(f"beta must be >= 0, got {config.beta}")
+    def __init__(self, config: VAEConfig, spec: DataSpec):
+        super().__init__(config, spec)
+        num_classes = self.num_classes
         if config.conditional and num_classes < 2:
             raise ValueError("a conditional VAE needs labelled data with at least 2 classes; "
                              "train on a labelled dataset or set conditional=False")
@@ -73,12 +72,21 @@ class VAE(GenerativeModel):
                                                  config.act, k, 2 * config.latent_dim, config.latent_dim + k)
         self.log_sigma = nn.Parameter(torch.zeros(())) if config.likelihood == "gaussian" else None
 
+    @property
+    def likelihood_kind(self) -> str:
+        """Bernoulli decoder: a likelihood of binary pixels; Gaussian: of continuous values."""
+        return "binary" if self.config.likelihood == "bernoulli" else "continuous"
+
     # --- q(z|x) and p(x|z) -------------------------------------------------------------------
-    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """(mu, logvar), each (b, latent_dim)."""
+    def posterior(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mu, logvar) of q(z|x), each (b, latent_dim)."""
         h = self.encoder(x, self.one_hot(y, x.dtype))
         mu, logvar = h.float().chunk(2, dim=1)
         return mu, logvar.clamp(-30.0, 20.0)
+
+    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """The posterior mean mu, (b, latent_dim): the latent capability's code."""
+        return self.posterior(x, y if self.conditional else None)[0]
 
     def decoder_out(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """Logits (bernoulli) or means (gaussian), (b, c, h, w)."""
@@ -109,37 +117,37 @@ class VAE(GenerativeModel):
 
     def elbo_terms(self, x, y=None, *, generator=None) -> tuple[torch.Tensor, torch.Tensor]:
         """(-E_q log p(x|z), KL) per example with one z sample, each (b,) nats."""
-        mu, logvar = self.encode(x, y)
+        mu, logvar = self.posterior(x, y)
         z = self.reparameterize(mu, logvar, generator)
         recon = -self.log_px_given_z(x, self.decoder_out(z, y))
         return recon, gaussian_kl(mu, logvar)
 
-    def training_losses(self, x, y=None, *, generator=None):
-        y = y if self.conditional else None
+    def training_losses(self, batch: Batch, *, generator=None, player=None):
+        x, y = batch.x, (batch.y if self.conditional else None)
         recon, kl = self.elbo_terms(x, y, generator=generator)
         loss = (recon + self.beta_t() * kl).mean()
         return {"loss": loss, "recon": recon.mean().detach(), "kl": kl.mean().detach(),
                 "nelbo": (recon + kl).mean().detach()}
 
     @torch.no_grad()
-    def sample(self, n, *, labels=None, generator=None):
-        labels = self.check_labels(labels, n)
+    def sample(self, n, *, cond=None, generator=None) -> Samples:
+        labels = self.labels_for(n, cond)
         z = torch.randn(n, self.config.latent_dim, generator=generator, device=self.device)
-        return self.decode(z, labels)
+        return Samples(self.decode(z, labels), labels)
 
     @torch.no_grad()
     def reconstruct(self, x, y=None):
-        mu, _ = self.encode(x, y if self.conditional else None)
+        mu = self.encode(x, y)
         return self.decode(mu, y if self.conditional else None)
 
     # --- likelihood -----------------------------------------------------------------------------
     @torch.no_grad()
-    def nll_bound(self, x, y=None, *, k: int = 1, generator=None) -> torch.Tensor:
+    def nll(self, x, y=None, *, generator=None, k: int = 1) -> torch.Tensor:
         """-log p(x) upper bound per example, (b,) nats: the negative ELBO for k=1, the
         importance-weighted bound IWAE_k (Burda et al. 2016) for k > 1 (tighter as k grows).
         For a Bernoulli decoder x should be binary (e.g. dynamically binarized MNIST)."""
         y = y if self.conditional else None
-        mu, logvar = self.encode(x, y)  # (b, d)
+        mu, logvar = self.posterior(x, y)  # (b, d)
         b, d = mu.shape
         std = (0.5 * logvar).exp()
         eps = torch.randn(k, b, d, generator=generator, device=mu.device)

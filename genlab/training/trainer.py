@@ -1,8 +1,10 @@
 """The training loop, split into steps: build, restore, one optimizer step, log, sample, save.
 
-The trainer knows a model only through the family contract (genlab/models/base.py). It is the same
+The trainer knows a model only through the family contract (genlab/models/base.py): it hands each
+player's optimizer the losses of a `Batch`, or, for a fitted family, calls `fit` once. It is the same
 for one process and for a torchrun job (DDP; gloo on CPU, nccl on CUDA): each process takes its slice
 of a deterministic global batch, and process 0 alone writes metrics, samples and checkpoints.
+`genlab.runs.train` ties it to a run folder.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ import torch
 from torch import nn
 
 from genlab.config import RunConfig
-from genlab.data.base import ImageData
+from genlab.data.base import Batch, Data
 from genlab.models import GenerativeModel, build_model
+from genlab.models.base import Fitted, Sampler
 from genlab.training import checkpoint as ckpt
 from genlab.training.batches import BatchSampler
 from genlab.training.device import autocast, barrier, cpu_has_fast_bf16, init_distributed, mean_across
@@ -51,9 +54,8 @@ class _Losses(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, x, y, generator, player):
-        kwargs = {} if player is None else {"player": player}
-        return self.model.training_losses(x, y, generator=generator, **kwargs)
+    def forward(self, batch: Batch, generator, player):
+        return self.model.training_losses(batch, generator=generator, player=player)
 
 
 def lr_lambda(step: int, warmup: int, total: int, schedule: str) -> float:
@@ -92,7 +94,7 @@ def ema_update(decay: float, warmup: bool) -> Callable:
 class Trainer:
     """Holds the model, optimizers, EMA and RNG of one run and advances them step by step."""
 
-    def __init__(self, config: RunConfig, data: ImageData, run_dir: Path | None = None,
+    def __init__(self, config: RunConfig, data: Data, run_dir: Path | None = None,
                  on_log: Callable[[dict[str, Any]], None] | None = None):
         self.config, self.tc, self.data = config, config.train, data
         self.run_dir = None if run_dir is None else Path(run_dir)
@@ -118,33 +120,33 @@ class Trainer:
     def _build(self) -> None:
         tc = self.tc
         torch.manual_seed(tc.seed)  # model initialization; identical on every process
-        self.model = build_model(self.config.family, self.config.model, shape=self.data.shape,
-                                 num_classes=self.data.num_classes).to(self.device)
+        self.model = build_model(self.config.family, self.config.model, spec=self.data.spec).to(self.device)
+        self.fitted = isinstance(self.model, Fitted)  # fitted in closed form or by EM: no optimizer
         if tc.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.callbacks += list(self.model.train_callbacks())
         self.losses_module: nn.Module = _Losses(self.model)
-        self.players = self.model.players()
-        if self.dist.enabled:
+        self.players = {p.name: p for p in ([] if self.fitted else self.model.players())}
+        if self.dist.enabled and not self.fitted:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.losses_module = DDP(self.losses_module, device_ids=ids, find_unused_parameters=len(self.players) > 1)
-        overrides = self.model.optimizer_options()  # per-player settings (a GAN's two Adams)
-        self.optimizers = {name: self._optimizer(params, overrides.get(name)) for name, params in self.players.items()}
+        # per-player settings (a GAN's two Adams) replace the TrainConfig's
+        self.optimizers = {name: self._optimizer(p.params, p.options) for name, p in self.players.items()}
         self.schedulers = {name: torch.optim.lr_scheduler.LambdaLR(
             opt, lambda s: lr_lambda(s, tc.warmup_steps, tc.steps, tc.schedule))
             for name, opt in self.optimizers.items()}
         self.ema = None
-        if tc.ema_decay > 0:
+        if tc.ema_decay > 0 and not self.fitted:
             from torch.optim.swa_utils import AveragedModel
 
             self.ema = AveragedModel(self.model, multi_avg_fn=ema_update(tc.ema_decay, tc.ema_warmup),
                                      use_buffers=True)
         self.generator = torch.Generator(device=self.device).manual_seed(tc.seed * 7919 + self.dist.rank)
-        self.batches = BatchSampler(self.data, tc.batch_size, seed=tc.seed, rank=self.dist.rank,
-                                    world_size=self.dist.world_size, device=self.device,
-                                    binarize=self.config.data.binarize)
+        self.batches = None if self.fitted else BatchSampler(
+            self.data, tc.batch_size, seed=tc.seed, rank=self.dist.rank, world_size=self.dist.world_size,
+            device=self.device, binarize=self.config.data.binarize, block_size=self.model.context)
 
     def _optimizer(self, params: list[nn.Parameter], overrides: dict[str, Any] | None = None) -> torch.optim.Optimizer:
         tc = self.tc
@@ -196,20 +198,19 @@ class Trainer:
         """One optimizer step for every player; returns the detached losses of the step."""
         self.model.train()
         self.model.on_train_step(self.step, self.tc.steps)
-        x, y = self.batches.batch(self.step, self.generator)
+        batch = self.batches.batch(self.step, self.generator)
         if self.tc.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
+            batch = batch.channels_last()
         out: dict[str, torch.Tensor] = {}
         single = len(self.optimizers) == 1
-        active = self.model.active_players(self.step)
         for name, opt in self.optimizers.items():
-            if active is not None and name not in active:
+            if not self.players[name].active(self.step):
                 self.skipping.add(name)
                 self.schedulers[name].step()  # schedules follow the trainer's step for every player
                 continue
             opt.zero_grad(set_to_none=True)
             with autocast(self.device, self.bf16):
-                losses = self.losses_module(x, y, self.generator, None if single else name)
+                losses = self.losses_module(batch, self.generator, None if single else name)
             loss = losses["loss"]
             if not torch.isfinite(loss):
                 raise TrainingDiverged(
@@ -218,10 +219,10 @@ class Trainer:
             loss.backward()
             prefix = "" if single else f"{name}/"
             if self.tc.grad_clip > 0:
-                norm = torch.nn.utils.clip_grad_norm_(self.players[name], self.tc.grad_clip)
+                norm = torch.nn.utils.clip_grad_norm_(self.players[name].params, self.tc.grad_clip)
                 self.grad_norms[prefix + "grad_norm"] = norm
             elif (self.step + 1) % self.tc.log_every == 0 or name in self.skipping:  # only where it will be logged
-                grads = [p.grad for p in self.players[name] if p.grad is not None]
+                grads = [p.grad for p in self.players[name].params if p.grad is not None]
                 self.grad_norms[prefix + "grad_norm"] = torch.nn.utils.get_total_norm(grads)
             opt.step()
             self.schedulers[name].step()
@@ -236,18 +237,29 @@ class Trainer:
         return self.model if self.ema is None else self.ema.module  # type: ignore[return-value]
 
     def save_samples(self, n: int = 64) -> Path | None:
-        if self.run_dir is None or not self.dist.is_main:
+        """A grid of n samples (images) or a text file of a few (tokens) under samples/; nothing for a
+        family that cannot sample."""
+        m = self.sampling_model()
+        if self.run_dir is None or not self.dist.is_main or not isinstance(m, Sampler):
             return None
         from genlab.viz.grid import save_grid
 
-        m = self.sampling_model()
+        was_training = m.training
         m.eval()
         g = torch.Generator(device=self.device).manual_seed(1234)
-        labels = torch.arange(n, device=self.device) % m.num_classes if m.conditional else None
         with torch.no_grad():
-            images = m.sample(n, labels=labels, generator=g)
-        nrow = m.num_classes if m.conditional and m.num_classes <= 16 else None
-        return save_grid(images, self.run_dir / "samples" / f"step_{self.step:08d}.png", nrow=nrow, scale=2)
+            out = m.sample(n if m.spec.kind != "tokens" else 4, generator=g)
+        m.train(was_training)
+        name = self.run_dir / "samples" / f"step_{self.step:08d}"
+        if m.spec.kind == "tokens":
+            from genlab.io import atomic_write_bytes
+
+            text = "\n\n---\n\n".join(m.spec.vocab.decode(row.tolist()) for row in out.x)
+            name.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(name.with_suffix(".txt"), text.encode("utf-8"))
+            return name.with_suffix(".txt")
+        nrow = m.num_classes if out.y is not None and m.num_classes <= 16 else None
+        return save_grid(out.x, name.with_suffix(".png"), nrow=nrow, scale=2)
 
     def log(self, sums: dict[str, float], count: int, seconds: float,
             counts: dict[str, int] | None = None) -> dict[str, Any]:
@@ -258,7 +270,7 @@ class Trainer:
         values = mean_across(self.dist, values, self.device)
         record = {"step": self.step, **{k: round(v, 6) for k, v in values.items()},
                   "lr": self.schedulers[next(iter(self.schedulers))].get_last_lr()[0],
-                  "img_per_s": round(count * self.batches.global_batch / max(seconds, 1e-9), 1),
+                  self.speed_key: round(count * self.items_per_step / max(seconds, 1e-9), 1),
                   "time": round(time.time(), 3)}
         for callback in self.callbacks:  # may add diagnostics to the record
             callback(self, record)
@@ -277,8 +289,38 @@ class Trainer:
         ckpt.atomic_write_bytes(path, ("\n".join(keep) + "\n" if keep else "").encode())
 
     # --- the loop -------------------------------------------------------------------------------
+    @property
+    def speed_key(self) -> str:
+        return "tokens_per_s" if self.data.kind == "tokens" else "img_per_s"
+
+    @property
+    def items_per_step(self) -> int:
+        """Images (or tokens) that one step consumes across every process."""
+        return self.batches.global_batch * max(1, self.model.context)
+
+    def fit_once(self) -> TrainResult:
+        """A fitted family: `fit` once on the whole training set (a finished run is left as it is)."""
+        t_start = time.perf_counter()
+        if self.step == 0:
+            figures = self.model.fit(self.data.to(self.device), generator=self.generator,
+                                     time_budget=self.tc.time_budget)
+            self.step = 1
+            record = {"step": 1, **{k: (round(float(v), 6) if isinstance(v, (int, float)) else v)
+                                    for k, v in (figures or {}).items()},
+                      "fit_seconds": round(time.perf_counter() - t_start, 3), "time": round(time.time(), 3)}
+            self.history.append(record)
+            if self.run_dir is not None and self.dist.is_main:
+                with open(self.run_dir / METRICS, "a") as f:
+                    f.write(json.dumps(record) + "\n")
+            self.save(record)
+            self.save_samples()
+        return TrainResult(self.model, self.run_dir, self.step, "done", self.history,
+                           time.perf_counter() - t_start)
+
     def fit(self) -> TrainResult:
         tc = self.tc
+        if self.fitted:
+            return self.fit_once()
         bar = self._progress_bar()
         sums: dict[str, float] = {}
         acc: dict[str, torch.Tensor] = {}
@@ -308,7 +350,8 @@ class Trainer:
                     rec = self.log(sums, count, time.perf_counter() - t_log, counts)
                     if bar is not None:
                         keys = self.model.progress_keys() or list(losses)[:4]
-                        bar.set_postfix({k: rec[k] for k in keys if k in rec} | {"img/s": rec["img_per_s"]})
+                        speed = {self.speed_key.replace("_per_s", "/s"): rec[self.speed_key]}
+                        bar.set_postfix({k: rec[k] for k in keys if k in rec} | speed)
                     acc, counts, count, t_log = {}, {}, 0, time.perf_counter()
                 if tc.sample_every and self.step % tc.sample_every == 0 and not last:
                     self.save_samples()
@@ -377,40 +420,3 @@ class _InterruptFlag:
     def restore(self) -> None:
         if self._old is not None:
             signal.signal(signal.SIGTERM, self._old)
-
-
-def train(config: RunConfig, run_dir: str | Path | None = None, *, data: ImageData | None = None,
-          resume: bool = False, overwrite: bool = False,
-          on_log: Callable[[dict[str, Any]], None] | None = None) -> TrainResult:
-    """Train `config` (optionally in `run_dir`, with checkpoints, metrics.jsonl and sample grids).
-
-    Args:
-        config: family, model options, data and training options.
-        run_dir: the run's folder; None trains in memory only.
-        data: the training data; loaded from `config.data` when None.
-        resume: continue the run in `run_dir` from its latest checkpoint.
-        overwrite: delete an existing run in `run_dir` first.
-    """
-    from genlab.runs import load_training_data, prepare_run_dir, resolved_config
-
-    # pin every model default in config.json and the checkpoints (a resumed run keeps its own)
-    config = resolved_config(config, Path(run_dir) if resume and run_dir is not None else None)
-    if data is None:
-        data = load_training_data(config.data)
-    d, _ = init_distributed(config.train.device)
-    # build (and so check) the model first: bad options must not leave a half-made run folder behind
-    trainer = Trainer(config, data, None, on_log=on_log)
-    path, resume_from = None, None
-    if run_dir is not None:  # process 0 creates or clears the folder, the others only look
-        if d.is_main:
-            path, resume_from = prepare_run_dir(Path(run_dir), config, resume=resume, overwrite=overwrite,
-                                                data=data)
-        barrier(d)
-        if not d.is_main:
-            path, resume_from = prepare_run_dir(Path(run_dir), config, resume=resume, overwrite=False,
-                                                data=data, write=False)
-    trainer.run_dir = path
-    if resume_from is not None:
-        trainer.restore(resume_from)
-        trainer.trim_metrics()
-    return trainer.fit()

@@ -18,7 +18,7 @@ def test_classic_dense_autoencoder_preset():
     sizes = linear_sizes(ae.encoder) + linear_sizes(ae.decoder)
     assert sizes == [(784, 256), (256, 128), (128, 32), (32, 128), (128, 256), (256, 784)]
     assert ae.config.loss == "mse" and ae.config.act == "relu"
-    x = ae.sample(2, generator=torch.Generator().manual_seed(0))
+    x = ae.sample(2, generator=torch.Generator().manual_seed(0)).x
     assert x.min() >= 0 and x.max() <= 1  # sigmoid output
 
 
@@ -51,3 +51,18 @@ def test_corruptions(corruption):
 def test_bad_corruption_lists_choices():
     with pytest.raises(ValueError, match="gaussian, salt_pepper, mask"):
         build_model("dae", {"corruption": "blur"}, shape=(1, 8, 8))
+
+
+def test_dae_has_the_denoise_capability():
+    from genlab.apps.denoise import denoise
+    from genlab.models.base import Denoise
+
+    dae = build_model("dae", {"arch": "mlp", "hidden": (16,), "latent_dim": 4}, shape=(1, 8, 8)).eval()
+    assert isinstance(dae, Denoise)
+    x = torch.rand(3, 1, 8, 8)
+    assert torch.equal(denoise(dae, x), dae.reconstruct(x))
+    with pytest.raises(ValueError, match="strength applies to diffusion models"):
+        denoise(dae, x, strength=0.5)
+    ae = build_model("ae", {"arch": "mlp", "hidden": (16,), "latent_dim": 4}, shape=(1, 8, 8))
+    with pytest.raises(ValueError, match="families that can: dae, ddpm"):
+        denoise(ae, x)

@@ -58,9 +58,9 @@ def test_iwae_is_tighter_than_elbo_and_converges():
     vae = tiny_vae()
     x = (torch.rand(64, 1, 2, 2, generator=torch.Generator().manual_seed(1)) > 0.5).float()
     g = lambda: torch.Generator().manual_seed(2)  # noqa: E731
-    elbo = vae.nll_bound(x, k=1, generator=g()).mean()
-    iwae10 = vae.nll_bound(x, k=10, generator=g()).mean()
-    iwae1000 = vae.nll_bound(x, k=1000, generator=g()).mean()
+    elbo = vae.nll(x, k=1, generator=g()).mean()
+    iwae10 = vae.nll(x, k=10, generator=g()).mean()
+    iwae1000 = vae.nll(x, k=1000, generator=g()).mean()
     assert iwae10 < elbo and iwae1000 < iwae10
     # Exact log p(x) by brute-force integration over the 2-d latent on a grid.
     grid = torch.linspace(-6, 6, 241)
@@ -92,13 +92,12 @@ def test_conditional_vae_uses_labels():
     vae = build_model("vae", {"arch": "mlp", "hidden": (8,), "latent_dim": 2, "conditional": True},
                       shape=(1, 4, 4), num_classes=3).eval()
     g = lambda: torch.Generator().manual_seed(0)  # noqa: E731
-    a = vae.sample(2, labels=torch.tensor([0, 0]), generator=g())
-    b = vae.sample(2, labels=torch.tensor([2, 2]), generator=g())
-    assert not torch.allclose(a, b)
-    with pytest.raises(ValueError, match="conditional"):
-        vae.sample(2)
+    a = vae.sample(2, cond=torch.tensor([0, 0]), generator=g())
+    b = vae.sample(2, cond=torch.tensor([2, 2]), generator=g())
+    assert not torch.allclose(a.x, b.x) and torch.equal(b.y, torch.tensor([2, 2]))
+    assert torch.equal(vae.sample(4).y, torch.tensor([0, 1, 2, 0]))  # every class in turn by default
     with pytest.raises(ValueError, match="class indices"):
-        vae.sample(2, labels=torch.tensor([0, 3]))
+        vae.sample(2, cond=torch.tensor([0, 3]))
 
 
 def test_conditional_needs_labels():

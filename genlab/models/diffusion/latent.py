@@ -6,20 +6,25 @@ with the mean m and std s of the first training batch (Rombach et al. scale by o
 batch; these are kept in the checkpoint); diffusion runs on z_0 exactly as in `ddpm`; a sample is
 D(s * z_0 + m). Vector codes (b, d) use a residual MLP denoiser; spatial codes (b, c, h, w) a U-Net.
 
-The autoencoder is frozen and not part of this model's parameters or checkpoint: it is loaded from its
-run folder whenever the ldm is built, so that run must stay where it was.
+The autoencoder is frozen (not trained) but is part of this model: its family and options are stored in
+the ldm's config (`autoencoder_config`, filled in from the `--autoencoder RUN` folder when training
+starts) and its weights in the ldm's checkpoints, so an ldm run survives moving or deleting the
+autoencoder's folder.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genlab.config import bounded
+from genlab.data.base import DataSpec
+from genlab.models.base import Latent, Samples
 from genlab.models.diffusion.model import DiffusionModel, DiffusionProcessConfig
 from genlab.nn.embeddings import TimeEmbedding
 
@@ -30,7 +35,9 @@ class LDMConfig(DiffusionProcessConfig):
 
     Args:
         autoencoder: the run folder of a trained `ae`, `dae` or `vae` (anything with the "latent"
-            capability) on the same data.
+            capability) on the same data; its model is copied into this run when training starts.
+        autoencoder_config: filled in by genlab from `autoencoder` (the autoencoder's family, options and
+            data, as JSON); leave it empty.
         hidden: width of the MLP denoiser (vector codes).
         depth: residual blocks of the MLP denoiser.
         channels: U-Net widths (spatial codes).
@@ -41,8 +48,9 @@ class LDMConfig(DiffusionProcessConfig):
     """
 
     autoencoder: str = ""
-    hidden: int = 512
-    depth: int = 4
+    autoencoder_config: str = ""
+    hidden: int = bounded(512, ge=1)
+    depth: int = bounded(4, ge=1)
     channels: tuple[int, ...] = (64, 128)
     dropout: float = 0.0
     clip_denoised: bool = False
@@ -73,23 +81,22 @@ class LatentMLP(nn.Module):
         return self.out(F.silu(self.out_norm(h)))
 
 
-def load_autoencoder(path: str, shape: tuple[int, int, int]) -> nn.Module:
-    """The frozen model of a trained run with the "latent" capability, checked against `shape`."""
-    from genlab.runs import load_run
+def build_autoencoder(record: str, spec: DataSpec) -> nn.Module:
+    """The frozen autoencoder described by `record` (weights loaded later), checked against `spec`."""
+    from genlab.models import build_model  # the family registry (same layer)
 
-    if not path:
+    if not record:
         raise ValueError("ldm needs a trained autoencoder: pass --autoencoder RUN (a run folder of ae, dae or vae)")
-    if not Path(path).exists():
-        raise ValueError(f"autoencoder run {path!r} does not exist; train one first, e.g. "
-                         f"`genlab train vae --data mnist` and pass --autoencoder runs/vae-mnist")
-    run = load_run(path)
-    ae = run.model
-    if "latent" not in ae.capabilities:
-        raise ValueError(f"the {run.config.family} run {path} has no latent space (encode/decode); "
-                         "use an ae, dae or vae run")
-    if tuple(ae.shape) != tuple(shape):
-        raise ValueError(f"the autoencoder run {path} is for images {tuple(ae.shape)}, "
-                         f"the data here are {tuple(shape)}")
+    try:
+        d = json.loads(record)
+        ae = build_model(d["family"], d["model"], spec=DataSpec.from_json(d["data"]))
+    except (ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"ldm: autoencoder_config does not describe an autoencoder ({e}); "
+                         "pass --autoencoder RUN and let genlab fill it in") from None
+    if not isinstance(ae, Latent):
+        raise ValueError(f"a {ae.family} model has no latent space (encode/decode); use an ae, dae or vae run")
+    if tuple(ae.shape) != tuple(spec.shape):
+        raise ValueError(f"the autoencoder is for images {tuple(ae.shape)}, the data here are {tuple(spec.shape)}")
     ae.eval()
     for p in ae.parameters():
         p.requires_grad_(False)
@@ -101,14 +108,13 @@ class LDM(DiffusionModel):
 
     family: ClassVar[str] = "ldm"
     Config: ClassVar[type] = LDMConfig
-    capabilities: ClassVar[frozenset[str]] = frozenset({"conditional"})
+    pretrained: ClassVar[dict[str, str]] = {"autoencoder": "ae"}  # option naming a run -> submodule it fills
 
-    def __init__(self, config: LDMConfig, shape: tuple[int, int, int], num_classes: int = 0):
-        super().__init__(config, shape, num_classes)
-        self._init_diffusion(config, num_classes)
-        ae = load_autoencoder(config.autoencoder, self.shape)
-        self.__dict__["_ae"] = ae  # frozen and outside the module tree: not trained, not in the checkpoint
-        self.ae_conditional = bool(getattr(ae, "conditional", False))
+    def __init__(self, config: LDMConfig, spec: DataSpec):
+        super().__init__(config, spec)
+        self._init_diffusion(config, self.num_classes)
+        self.ae = build_autoencoder(config.autoencoder_config, spec)  # frozen: requires_grad False
+        self.ae_conditional = self.ae.conditional
         if self.ae_conditional and not config.conditional:
             raise ValueError("the autoencoder is conditional (its decoder needs labels): "
                              "train the ldm with --conditional")
@@ -132,18 +138,16 @@ class LDM(DiffusionModel):
 
     @property
     def autoencoder(self) -> nn.Module:
-        return self.__dict__["_ae"]
+        return self.ae
 
-    def _apply(self, fn, recurse=True):  # .to(device), .float() etc. also move the hidden autoencoder
-        super()._apply(fn, recurse)
-        self.__dict__["_ae"]._apply(fn)
+    def train(self, mode: bool = True):  # the autoencoder stays in eval mode (frozen batch norm, no dropout)
+        super().train(mode)
+        self.ae.eval()
         return self
 
     def _encode(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-        from genlab.apps.interpolate import encode_mean
-
         with torch.no_grad():
-            return encode_mean(self.autoencoder, x.float(), y if self.ae_conditional else None).float()
+            return self.ae.encode(x.float(), y if self.ae_conditional else None).float()
 
     def to_diffusion(self, x, y=None):
         z = self._encode(x, y)
@@ -169,13 +173,11 @@ class LDM(DiffusionModel):
         return d
 
     @torch.no_grad()
-    def sample(self, n, *, labels=None, generator=None, sampler: str | None = None, steps: int | None = None,
+    def sample(self, n, *, cond=None, generator=None, sampler: str | None = None, steps: int | None = None,
                guidance: float | None = None, eta: float | None = None, batch_size: int = 500,
-               progress: bool = False):
-        """n images (n, c, h, w) in [0, 1]; options as for `ddpm`."""
-        if self.ae_conditional and labels is None:
-            raise ValueError("this ldm's autoencoder is conditional: pass labels to sample")
-        return super().sample(n, labels=labels, generator=generator, sampler=sampler, steps=steps, guidance=guidance,
+               progress: bool = False) -> Samples:
+        """n images (n, c, h, w) in [0, 1] with their labels; options as for `ddpm`."""
+        return super().sample(n, cond=cond, generator=generator, sampler=sampler, steps=steps, guidance=guidance,
                               eta=eta, batch_size=batch_size, progress=progress)
 
     def describe(self) -> dict[str, Any]:
@@ -184,4 +186,4 @@ class LDM(DiffusionModel):
         return d
 
 
-__all__ = ["LDM", "LDMConfig", "LatentMLP", "load_autoencoder"]
+__all__ = ["LDM", "LDMConfig", "LatentMLP", "build_autoencoder"]

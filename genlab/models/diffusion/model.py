@@ -15,11 +15,12 @@ from typing import Any, ClassVar, Literal
 import torch
 from torch import nn
 
-from genlab.models.base import GenerativeModel
+from genlab.config import bounded
+from genlab.data.base import Batch, DataSpec
+from genlab.models.base import GenerativeModel, Samples
 from genlab.models.diffusion import losses, samplers
-from genlab.models.diffusion.denoiser import PREDICTIONS, Denoiser, Prediction
+from genlab.models.diffusion.denoiser import Denoiser, Prediction
 from genlab.models.diffusion.schedules import (
-    SCHEDULES,
     Schedule,
     alpha_bar_from_betas,
     make_betas,
@@ -44,14 +45,14 @@ class DiffusionProcessConfig:
             > 1 stronger.
     """
 
-    timesteps: int = 1000
+    timesteps: int = bounded(1000, ge=2)
     schedule: Schedule = "cosine"
     prediction: Prediction = "eps"
     conditional: bool = False
-    cond_drop: float = 0.1
+    cond_drop: float = bounded(0.1, ge=0, lt=1)
     sampler: samplers.SamplerName = "dpmpp_2m"
-    sample_steps: int = 20
-    guidance: float = 2.0
+    sample_steps: int = bounded(20, ge=1)
+    guidance: float = bounded(2.0, ge=0)
 
 
 @dataclass(frozen=True)
@@ -76,8 +77,8 @@ class DDPMConfig(DiffusionProcessConfig):
     num_res_blocks: int = 0
     attention: tuple[int, ...] | None = None
     head_dim: int = 0
-    patch: int = 1
-    dropout: float = 0.0
+    patch: int = bounded(1, ge=1)
+    dropout: float = bounded(0.0, ge=0, lt=1)
     clip_denoised: bool = True
 
 
@@ -112,15 +113,9 @@ class DiffusionModel(GenerativeModel):
     """
 
     def _init_diffusion(self, config: Any, num_classes: int) -> None:
-        if config.schedule not in SCHEDULES:
-            raise ValueError(f"unknown noise schedule {config.schedule!r}; valid: {list(SCHEDULES)}")
-        if config.prediction not in PREDICTIONS:
-            raise ValueError(f"unknown prediction {config.prediction!r}; valid: {list(PREDICTIONS)}")
         if config.conditional and num_classes < 2:
             raise ValueError(f"a conditional {self.family} model needs labelled data with at least 2 classes; "
                              "train on a labelled dataset or drop --conditional")
-        if not 0.0 <= config.cond_drop < 1.0:
-            raise ValueError(f"cond_drop must be in [0, 1), got {config.cond_drop}")
         samplers.get_sampler(config.sampler)
         alpha_bar = alpha_bar_from_betas(make_betas(config.schedule, config.timesteps))
         self.register_buffer("alpha_bar", alpha_bar, persistent=False)  # float64, a function of the config
@@ -146,7 +141,8 @@ class DiffusionModel(GenerativeModel):
             y = torch.where(drop, torch.full_like(y, self.num_classes), y)
         return y
 
-    def training_losses(self, x, y=None, *, generator=None):
+    def training_losses(self, batch: Batch, *, generator=None, player=None):
+        x, y = batch.x, batch.y
         x0 = self.to_diffusion(x, y)
         mse = losses.denoising_loss(self.net, x0, self.alpha_bar, prediction=self.config.prediction,
                                     y=self.drop_labels(y, generator), generator=generator)
@@ -207,13 +203,14 @@ class DiffusionModel(GenerativeModel):
         return fn(den, x_T, timesteps, generator=generator, callback=callback, progress=progress, **kwargs)
 
     @torch.no_grad()
-    def sample(self, n, *, labels=None, generator=None, sampler: str | None = None, steps: int | None = None,
+    def sample(self, n, *, cond=None, generator=None, sampler: str | None = None, steps: int | None = None,
                guidance: float | None = None, eta: float | None = None, batch_size: int = 500,
-               progress: bool = False):
-        """n images (n, c, h, w) in [0, 1].
+               progress: bool = False) -> Samples:
+        """n images (n, c, h, w) in [0, 1], with the labels they were drawn for.
 
         Args:
-            labels: (n,) classes for a conditional model; None draws unconditional samples (null label).
+            cond: (n,) classes (or one class) for a conditional model; None draws every class in turn.
+                For samples that ignore the label, pass guidance=0.
             sampler: "ddpm", "ddim" or "dpmpp_2m" (default: the config's).
             steps: network evaluations (default: the config's; T for ddpm).
             guidance: classifier-free guidance scale w (0 = unconditional, 1 = conditional).
@@ -222,10 +219,7 @@ class DiffusionModel(GenerativeModel):
         """
         if n < 1:
             raise ValueError(f"n must be >= 1, got {n}")
-        if labels is not None and self.conditional:
-            labels = self.check_labels(labels, n)
-        elif not self.conditional:
-            labels = None
+        labels = self.labels_for(n, cond)
         name = sampler or self.config.sampler
         samplers.get_sampler(name)  # a clear error for a bad name before any work
         ts = self.timesteps_for(steps, name)
@@ -241,7 +235,7 @@ class DiffusionModel(GenerativeModel):
                 out.append(self.from_diffusion(x0, y))
         finally:
             self.train(was_training)
-        return torch.cat(out)
+        return Samples(torch.cat(out), labels)
 
 
 class DDPM(DiffusionModel):
@@ -249,15 +243,15 @@ class DDPM(DiffusionModel):
 
     family: ClassVar[str] = "ddpm"
     Config: ClassVar[type] = DDPMConfig
-    capabilities: ClassVar[frozenset[str]] = frozenset({"conditional", "likelihood", "inpaint", "denoise"})
-    likelihood_data: ClassVar[str] = "discrete"  # the bound is a probability mass over the 256 grey levels
+    likelihood_kind: ClassVar[str] = "discrete"  # the bound is a probability mass over the 256 grey levels
     likelihood_exact: ClassVar[bool] = False
+    likelihood_options: ClassVar[tuple[str, ...]] = ("k", "t_samples")
 
-    def __init__(self, config: DDPMConfig, shape: tuple[int, int, int], num_classes: int = 0):
-        super().__init__(config, shape, num_classes)
+    def __init__(self, config: DDPMConfig, spec: DataSpec):
+        super().__init__(config, spec)
         from genlab.nn.unet import UNet
 
-        self._init_diffusion(config, num_classes)
+        self._init_diffusion(config, self.num_classes)
         c = self.shape[0]
         if self.shape[1] % config.patch or self.shape[2] % config.patch:
             raise ValueError(f"patch {config.patch} must divide the image size {self.shape[1:]}")
@@ -272,7 +266,7 @@ class DDPM(DiffusionModel):
 
     # --- likelihood -----------------------------------------------------------------------------
     @torch.no_grad()
-    def nll_bound(self, x, y=None, *, k: int = 1, generator=None, t_samples: int = 100) -> torch.Tensor:
+    def nll(self, x, y=None, *, generator=None, k: int = 1, t_samples: int = 100) -> torch.Tensor:
         """-log p(x) upper bound per image, (b,) nats: the variational bound (Ho et al. 2020) with a
         discretized decoder over 256 grey levels, averaged over k noise draws. t_samples = 0 sums every
         timestep exactly (T network calls per image); k > 0 samples that many stratified timesteps
@@ -292,18 +286,19 @@ class DDPM(DiffusionModel):
         return total / k
 
     def bits_per_dim(self, x, y=None, **kwargs) -> torch.Tensor:
-        """nll_bound in bits per dimension, (b,)."""
-        return losses.bits_per_dim(self.nll_bound(x, y, **kwargs), x[0].numel())
+        """nll in bits per dimension, (b,)."""
+        return losses.bits_per_dim(self.nll(x, y, **kwargs), x[0].numel())
 
     # --- editing --------------------------------------------------------------------------------
     @torch.no_grad()
-    def inpaint(self, x, mask, *, labels=None, generator=None, steps: int = 50, jump_length: int = 5,
+    def inpaint(self, x, mask, *, cond=None, generator=None, steps: int = 50, jump_length: int = 5,
                 resample: int = 5, guidance: float | None = None, progress: bool = False) -> torch.Tensor:
         """Fill in the masked pixels of x by RePaint (Lugmayr et al. 2022); the others are kept exactly.
 
         Args:
             x: (b, c, h, w) images in [0, 1].
             mask: (b or 1, 1 or c, h, w), 1 (or True) where to generate, 0 where to keep x.
+            cond: labels for a conditional model (None: unconditional, through the null label).
             steps: timesteps of the chain; each is visited `resample` times (jumps of jump_length).
         Returns:
             (b, c, h, w) in [0, 1], equal to x wherever mask is 0.
@@ -317,7 +312,7 @@ class DDPM(DiffusionModel):
             raise ValueError(f"mask of shape {tuple(mask.shape)} does not fit images {tuple(x.shape)}") from None
         if ((mask != 0) & (mask != 1)).any():
             raise ValueError("mask must hold only 0 (keep) and 1 (fill in)")
-        labels = self.check_labels(labels, x.shape[0]) if (labels is not None and self.conditional) else None
+        labels = None if cond is None else self.labels_for(x.shape[0], cond)  # None: the null label
         ts = sampling_timesteps(self.config.timesteps, steps)
         x_T = torch.randn(x.shape, generator=generator, device=self.device)
         self.eval()
@@ -327,15 +322,16 @@ class DDPM(DiffusionModel):
         return torch.where(mask.bool(), self.from_diffusion(out), x)
 
     @torch.no_grad()
-    def denoise(self, x, *, noise_std: float | None = None, strength: float = 0.5, labels=None,
-                generator=None, sampler: str | None = None, steps: int | None = None,
-                guidance: float | None = None, progress: bool = False) -> torch.Tensor:
+    def denoise(self, x, *, noise_std: float | None = None, strength: float | None = None, cond=None, generator=None,
+                sampler: str | None = None, steps: int | None = None, guidance: float | None = None,
+                progress: bool = False) -> torch.Tensor:
         """SDEdit (Meng et al. 2022): put x at a diffusion time t0 and run the reverse process from there.
 
         With `noise_std` (x = clean + N(0, noise_std^2) in [0, 1] units) t0 is the timestep whose noise
         level matches and x is only rescaled; otherwise t0 = strength * (T-1) and fresh noise is added
-        (strength near 0 keeps x, near 1 ignores it).
+        (strength near 0 keeps x, near 1 ignores it; default 0.5).
         """
+        strength = 0.5 if strength is None else strength
         x = self._check_image(x, "x")
         T, ab = self.config.timesteps, self.alpha_bar
         x0 = self.to_diffusion(x)
@@ -353,7 +349,7 @@ class DDPM(DiffusionModel):
         name = sampler or self.config.sampler
         steps = steps if steps is not None else max(1, round(self.config.sample_steps * (t0 + 1) / T))
         ts = self.timesteps_for(min(steps, t0 + 1), name, start=t0)
-        labels = self.check_labels(labels, x.shape[0]) if (labels is not None and self.conditional) else None
+        labels = None if cond is None else self.labels_for(x.shape[0], cond)  # None: the null label
         self.eval()
         out = self.run_sampler(x_t, ts, labels=labels, sampler=name, guidance=guidance, generator=generator,
                                progress=progress)

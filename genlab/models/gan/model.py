@@ -25,7 +25,8 @@ from typing import Any, ClassVar, Literal
 import torch
 from torch import nn
 
-from genlab.models.base import GenerativeModel
+from genlab.data.base import Batch, DataSpec
+from genlab.models.base import GenerativeModel, Player, Samples
 from genlab.models.gan.clusters import ClusterMap
 from genlab.models.gan.losses import (
     LOSSES,
@@ -238,10 +239,10 @@ class GAN(GenerativeModel):
 
     family: ClassVar[str] = "gan"
     Config: ClassVar[type] = GANConfig
-    capabilities: ClassVar[frozenset[str]] = frozenset({"conditional"})
 
-    def __init__(self, config: GANConfig, shape: tuple[int, int, int], num_classes: int = 0):
-        super().__init__(config, shape, num_classes)
+    def __init__(self, config: GANConfig, spec: DataSpec):
+        super().__init__(config, spec)
+        num_classes = self.num_classes
         check_gan_config(config, self.shape, num_classes)
         self.policy = parse_policy(config.diffaug)
         self.cluster_map = ClusterMap(config.clusters, self.shape) if config.clusters else None
@@ -269,17 +270,12 @@ class GAN(GenerativeModel):
         if self.cluster_map is not None:
             self.cluster_map.fit(data.images(), seed=0)
 
-    def players(self) -> dict[str, list[nn.Parameter]]:
-        return {"d": [p for p in self.D.parameters() if p.requires_grad],
-                "g": [p for p in self.G.parameters() if p.requires_grad]}
-
-    def optimizer_options(self) -> dict[str, dict[str, Any]]:
+    def players(self) -> list[Player]:
+        """D, then G, each with its own Adam; n_critic D steps per G step ("g" steps on every n_critic-th)."""
         c = self.config
-        return {"d": {"lr": c.lr_d, "betas": tuple(c.betas)}, "g": {"lr": c.lr_g, "betas": tuple(c.betas)}}
-
-    def active_players(self, step: int) -> list[str]:
-        """n_critic discriminator steps per generator step: "g" joins on every n_critic-th step."""
-        return list(PLAYERS) if step % self.config.n_critic == 0 else ["d"]
+        trainable = lambda net: [p for p in net.parameters() if p.requires_grad]  # noqa: E731
+        return [Player("d", trainable(self.D), {"lr": c.lr_d, "betas": tuple(c.betas)}),
+                Player("g", trainable(self.G), {"lr": c.lr_g, "betas": tuple(c.betas)}, every=c.n_critic)]
 
     def progress_keys(self) -> list[str]:
         keys = ["d/loss", "g/loss", "d/d_real", "d/d_fake"]
@@ -394,12 +390,13 @@ class GAN(GenerativeModel):
             out["ms_ratio"] = ratio.detach()
         return out
 
-    def training_losses(self, x: torch.Tensor, y: torch.Tensor | None = None, *,
-                        generator: torch.Generator | None = None, player: str | None = None) -> dict[str, torch.Tensor]:
+    def training_losses(self, batch: Batch, *, generator: torch.Generator | None = None,
+                        player: str | None = None) -> dict[str, torch.Tensor]:
         """One player's losses ("d" or "g"); with player=None, both summed (one simultaneous step of each
         player's own gradient, for a single optimizer over all parameters)."""
         if player not in (None, *PLAYERS):
             raise ValueError(f"unknown player {player!r}; valid: d, g")
+        x, y = batch.x, batch.y
         if self.cluster_map is not None:
             y = self.cluster_map.assign(x)  # the pseudo-labels of self-conditioning
         else:
@@ -415,12 +412,6 @@ class GAN(GenerativeModel):
         return {"loss": d["loss"] + g["loss"], "d_loss": d["loss"].detach(), "g_loss": g["loss"].detach(), **rest}
 
     # --- sampling --------------------------------------------------------------------------------
-    def sample_labels(self, labels: torch.Tensor | None, n: int, generator: torch.Generator | None):
-        """Checked labels for a conditional model (uniformly random classes when None), else None."""
-        if self.conditional and labels is None:
-            return torch.randint(0, self.num_classes, (n,), generator=generator, device=self.device)
-        return self.check_labels(labels, n)
-
     def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Images in [0, 1], (n, c, h, w), for latents z (n, latent_dim)."""
         labels = self.check_labels(labels, z.shape[0]) if self.conditional else None
@@ -429,20 +420,20 @@ class GAN(GenerativeModel):
         return ((self.G(z, labels).float() + 1.0) / 2.0).clamp(0.0, 1.0)
 
     @torch.no_grad()
-    def sample(self, n: int, *, labels: torch.Tensor | None = None, generator: torch.Generator | None = None,
-               truncation: float = 1.0) -> torch.Tensor:
-        """n images (n, c, h, w) in [0, 1]. A conditional model draws uniformly random classes when
-        `labels` is None. `truncation` psi in (0, 1] scales z towards its mean (psi = 1: off), trading
-        diversity for typicality."""
+    def sample(self, n: int, *, cond: Any = None, generator: torch.Generator | None = None,
+               truncation: float = 1.0) -> Samples:
+        """n images (n, c, h, w) in [0, 1] with their labels. A conditional model draws every class in
+        turn when `cond` is None. `truncation` psi in (0, 1] scales z towards its mean (psi = 1: off),
+        trading diversity for typicality."""
         if not 0.0 < truncation <= 1.0:
             raise ValueError(f"truncation must be in (0, 1], got {truncation}")
-        labels = self.sample_labels(labels, n, generator)
+        labels = self.labels_for(n, cond)
         z = self.latent(n, generator)
         if self.cluster_map is None:
             z = z * truncation
         else:  # truncation must not move a sample to another cluster: z_1 is left alone
             z = torch.cat([z[:, :1], z[:, 1:] * truncation], dim=1)
-        return self.generate(z, labels)
+        return Samples(self.generate(z, labels), labels)
 
 
 class DCGAN(GAN):

@@ -34,6 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genlab.data.base import DataSpec
+from genlab.models.base import Samples
 from genlab.models.gan.model import GAN, GANConfig
 from genlab.models.gan.nets import Norm
 
@@ -197,9 +199,8 @@ class StyleGAN(GAN):
 
     family: ClassVar[str] = "stylegan"
     Config: ClassVar[type] = StyleGANConfig
-    capabilities: ClassVar[frozenset[str]] = frozenset()
 
-    def __init__(self, config: StyleGANConfig, shape: tuple[int, int, int], num_classes: int = 0):
+    def __init__(self, config: StyleGANConfig, spec: DataSpec):
         if config.conditional:
             raise ValueError("stylegan is unconditional here; use the cgan family for class-conditional samples")
         if config.clusters:
@@ -210,7 +211,7 @@ class StyleGAN(GAN):
                              f"{config.w_avg_beta}")
         if config.w_dim < 1 or config.mapping_layers < 1 or not config.g_channels:
             raise ValueError("w_dim and mapping_layers must be >= 1 and g_channels must list at least one width")
-        super().__init__(config, shape, num_classes)
+        super().__init__(config, spec)
 
     def build_generator(self, k: int) -> nn.Module:
         c = self.config
@@ -262,13 +263,12 @@ class StyleGAN(GAN):
                                generator=generator)
 
     @torch.no_grad()
-    def sample(self, n: int, *, labels: torch.Tensor | None = None, generator: torch.Generator | None = None,
-               truncation: float = 1.0) -> torch.Tensor:
+    def sample(self, n: int, *, cond=None, generator: torch.Generator | None = None,
+               truncation: float = 1.0) -> Samples:
         """n images (n, c, h, w) in [0, 1]; `truncation` psi in (0, 1] pulls w towards its running mean."""
         if not 0.0 < truncation <= 1.0:
             raise ValueError(f"truncation must be in (0, 1], got {truncation}")
-        self.check_labels(labels, n)
-        return self.generate(self.latent(n, generator), truncation=truncation, generator=generator)
+        return Samples(self.generate(self.latent(n, generator), truncation=truncation, generator=generator))
 
 
 __all__ = ["MappingNetwork", "ModulatedConv", "StyleGAN", "StyleGANConfig", "SynthesisNetwork"]

@@ -143,9 +143,9 @@ class GANMonitor:
         model.eval()
         n, k = self.c.coverage_samples, trainer.data.num_classes or model.num_classes
         g = torch.Generator(device=model.device).manual_seed(COVERAGE_SEED)
-        labels = torch.arange(n, device=model.device) % model.num_classes if model.conditional else None
         try:
-            x = model.sample(n, labels=labels, generator=g)
+            out = model.sample(n, generator=g)
+            x, labels = out.x, out.y
         finally:
             model.train(was_training)
         if hasattr(clf, "features_and_logits"):

@@ -6,10 +6,11 @@ import pytest
 import torch
 
 from genlab.config import DataConfig, RunConfig, TrainConfig
+from genlab.data.base import Batch
 from genlab.models import build_model
 from genlab.models.diffusion import samplers as SM
 from genlab.runs import sample as sample_run
-from genlab.training.trainer import train
+from genlab.runs import load_run, train
 from tests.conftest import TINY, tiny_images
 
 
@@ -32,17 +33,17 @@ def test_preset_28_has_the_size_of_the_diffusers_reference():
 @pytest.mark.parametrize("sampler", ["ddpm", "ddim", "dpmpp_2m"])
 def test_every_sampler_runs_and_respects_labels(sampler):
     model = ddpm()
-    x = model.sample(4, labels=torch.tensor([0, 1, 2, 3]), generator=gen(), sampler=sampler, steps=2, guidance=2.5)
+    x = model.sample(4, cond=torch.tensor([0, 1, 2, 3]), generator=gen(), sampler=sampler, steps=2, guidance=2.5).x
     assert x.shape == (4, 1, 8, 8) and 0 <= x.min() and x.max() <= 1
 
 
 def test_guidance_zero_is_unconditional_and_one_is_conditional():
     model = ddpm()
     labels = torch.tensor([0, 1, 2, 3])
-    uncond = model.sample(4, labels=None, generator=gen(), sampler="ddim", steps=2)
-    w0 = model.sample(4, labels=labels, generator=gen(), sampler="ddim", steps=2, guidance=0.0)
-    assert torch.equal(uncond, w0)
-    w1 = model.sample(4, labels=labels, generator=gen(), sampler="ddim", steps=2, guidance=1.0)
+    uncond = model.sample(4, cond=torch.tensor([3, 2, 1, 0]), generator=gen(), sampler="ddim", steps=2, guidance=0.0)
+    w0 = model.sample(4, cond=labels, generator=gen(), sampler="ddim", steps=2, guidance=0.0).x
+    assert torch.equal(uncond.x, w0)  # guidance 0: the labels make no difference
+    w1 = model.sample(4, cond=labels, generator=gen(), sampler="ddim", steps=2, guidance=1.0).x
     den = model.denoiser(labels, guidance=1.0)
     assert den.guidance == 1.0 and den.labels is not None
     x_T = torch.randn(4, 1, 8, 8, generator=gen())
@@ -61,9 +62,9 @@ def test_sampling_options_are_validated():
         model.sample(2, steps=21)
     no_null = ddpm(cond_drop=0.0)
     with pytest.raises(ValueError, match="null label"):
-        no_null.sample(2, labels=torch.tensor([0, 1]), guidance=3.0)
-    assert no_null.sample(2, labels=torch.tensor([0, 1]), steps=2).shape == (2, 1, 8, 8)  # default: w = 1
-    with pytest.raises(ValueError, match="unknown noise schedule"):
+        no_null.sample(2, cond=torch.tensor([0, 1]), guidance=3.0)
+    assert no_null.sample(2, cond=torch.tensor([0, 1]), steps=2).x.shape == (2, 1, 8, 8)  # default: w = 1
+    with pytest.raises(ValueError, match="unknown schedule .sigmoid.; valid: linear, cosine"):
         ddpm(schedule="sigmoid")
 
 
@@ -72,8 +73,8 @@ def test_genlab_sample_passes_sampler_options(tmp_path):
     config = RunConfig("ddpm", dict(TINY["ddpm"]), DataConfig("tiny"),
                        TrainConfig(steps=2, batch_size=16, progress=False, device="cpu"))
     train(config, tmp_path / "run", data=data)
-    x = sample_run(tmp_path / "run", n=4, sampler="ddim", steps=3, guidance=1.5, eta=0.5)
-    assert x.shape == (4, 1, 8, 8)
+    out = sample_run(tmp_path / "run", n=4, sampler="ddim", steps=3, guidance=1.5, eta=0.5)
+    assert out.x.shape == (4, 1, 8, 8) and torch.equal(out.y, torch.arange(4))
     with pytest.raises(ValueError, match="no sampling option\\(s\\) \\['temperature'\\]"):
         sample_run(tmp_path / "run", n=2, temperature=0.5)
 
@@ -82,9 +83,8 @@ def test_channels_last_gives_the_same_loss():
     data = tiny_images(8)
     a = ddpm(preset="tiny").train()
     b = ddpm(preset="tiny").train().to(memory_format=torch.channels_last)
-    la = a.training_losses(data.images(), data.y, generator=gen())["loss"]
-    xb = data.images().contiguous(memory_format=torch.channels_last)
-    lb = b.training_losses(xb, data.y, generator=gen())["loss"]
+    la = a.training_losses(Batch(data.images(), data.y), generator=gen())["loss"]
+    lb = b.training_losses(Batch(data.images(), data.y).channels_last(), generator=gen())["loss"]
     assert torch.allclose(la, lb, rtol=1e-4)
 
 
@@ -92,9 +92,9 @@ def test_channels_last_gives_the_same_loss():
 def test_other_targets_train(prediction):
     model = ddpm(prediction=prediction).train()
     data = tiny_images(8)
-    loss = model.training_losses(data.images(), data.y, generator=gen())["loss"]
+    loss = model.training_losses(Batch(data.images(), data.y), generator=gen())["loss"]
     assert torch.isfinite(loss)
-    assert model.eval().sample(2, generator=gen(), steps=2).shape == (2, 1, 8, 8)
+    assert model.eval().sample(2, generator=gen(), steps=2).x.shape == (2, 1, 8, 8)
 
 
 def test_inpaint_keeps_known_pixels_exactly():
@@ -102,7 +102,7 @@ def test_inpaint_keeps_known_pixels_exactly():
     x = tiny_images(3).images()
     mask = torch.zeros(1, 1, 8, 8)
     mask[..., 2:6, 2:6] = 1
-    out = model.inpaint(x, mask, labels=torch.tensor([0, 1, 2]), generator=gen(), steps=4, jump_length=2,
+    out = model.inpaint(x, mask, cond=torch.tensor([0, 1, 2]), generator=gen(), steps=4, jump_length=2,
                         resample=2)
     keep = ~mask.bool().expand_as(x)
     assert torch.equal(out[keep], x[keep])
@@ -131,22 +131,45 @@ def test_ldm_standardizes_codes_with_the_first_batch_and_decodes_samples():
     model = ldm().train()
     data = tiny_images(16)
     assert not bool(model.z_ready)
-    model.training_losses(data.images(), data.y, generator=gen())
+    model.training_losses(Batch(data.images(), data.y), generator=gen())
     assert bool(model.z_ready) and model.x_shape == (4,)
     z = model._encode(data.images(), None)
     assert torch.allclose(model.z_mean, z.mean(0), atol=1e-6)
     first = model.z_mean.clone()
-    model.training_losses(tiny_images(16, seed=1).images(), data.y, generator=gen())
+    model.training_losses(Batch(tiny_images(16, seed=1).images(), data.y), generator=gen())
     assert torch.equal(model.z_mean, first)  # fixed after the first batch
-    x = model.eval().sample(3, labels=torch.tensor([0, 1, 2]), generator=gen())
+    x = model.eval().sample(3, cond=torch.tensor([0, 1, 2]), generator=gen()).x
     assert x.shape == (3, 1, 8, 8) and 0 <= x.min() and x.max() <= 1
-    assert not any(k.startswith("_ae") for k in model.state_dict())  # the autoencoder is not in the checkpoint
+    # the autoencoder is part of the model (and its checkpoint), frozen
+    assert any(k.startswith("ae.") for k in model.state_dict())
+    assert not any(p.requires_grad for p in model.ae.parameters())
 
 
 def test_ldm_needs_a_latent_run(tmp_path):
     with pytest.raises(ValueError, match="--autoencoder RUN"):
-        ldm(autoencoder="")
+        ldm(autoencoder_config="")
+    data = tiny_images(32)
+    config = RunConfig("ldm", {"autoencoder": str(tmp_path / "nothing"), "hidden": 16, "depth": 1, "timesteps": 20},
+                       DataConfig("tiny"), TrainConfig(steps=1, batch_size=16, progress=False, device="cpu"))
     with pytest.raises(ValueError, match="does not exist"):
-        ldm(autoencoder=str(tmp_path / "nothing"))
+        train(config, tmp_path / "ldm", data=data)
+    assert not (tmp_path / "ldm").exists()
     with pytest.raises(ValueError, match="is for images \\(1, 8, 8\\)"):
         build_model("ldm", TINY["ldm"], shape=(1, 28, 28), num_classes=4)
+
+
+def test_an_ldm_run_keeps_its_autoencoder_when_the_autoencoder_run_is_gone(tmp_path):
+    import shutil
+
+    data = tiny_images(32)
+    small = TrainConfig(steps=2, batch_size=16, progress=False, device="cpu")
+    ae = train(RunConfig("ae", {"arch": "mlp", "hidden": (16,), "latent_dim": 4}, DataConfig("tiny"), small),
+               tmp_path / "ae", data=data)
+    options = {"autoencoder": str(tmp_path / "ae"), "hidden": 16, "depth": 1, "timesteps": 20, "sample_steps": 2}
+    result = train(RunConfig("ldm", options, DataConfig("tiny"), small), tmp_path / "ldm", data=data)
+    for k, v in ae.model.state_dict().items():  # the trained autoencoder's weights were copied in
+        assert torch.equal(result.model.ae.state_dict()[k], v)
+    before = sample_run(tmp_path / "ldm", n=3).x
+    shutil.rmtree(tmp_path / "ae")
+    run = load_run(tmp_path / "ldm")
+    assert torch.equal(sample_run(run, n=3).x, before)

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from genlab.cli import main
-from genlab.eval.bench import parse_budget, resolve_families
+from genlab.bench import parse_budget, resolve_families
 from genlab.models import FAMILIES
 from genlab.models.base import GenerativeModel
 

@@ -138,7 +138,7 @@ def _train_segments(family: str, seed: int, cfg: BenchConfig, run_dir: Path, dat
     from genlab.config import DataConfig, RunConfig
     from genlab.eval.protocol import evaluate_samples
     from genlab.eval.report import draw_samples
-    from genlab.training.trainer import train
+    from genlab.runs import train
 
     points = max(1, cfg.curve_points)
     tc = _train_config(family, seed, cfg, points)
@@ -223,9 +223,10 @@ def bench_family(family: str, cfg: BenchConfig, data: Any, extractor: Any, log) 
     from genlab.eval.protocol import summarize
     from genlab.eval.report import draw_samples, evaluate_model
     from genlab.models import FAMILIES
+    from genlab.models.base import capabilities
 
     cls = FAMILIES[family]
-    row: dict[str, Any] = {"family": family, "capabilities": sorted(cls.capabilities), "status": "ok", "seeds": [],
+    row: dict[str, Any] = {"family": family, "capabilities": sorted(capabilities(cls)), "status": "ok", "seeds": [],
                            "runs": [], "curve": {}, "notes": []}
     per_seed_metrics = []
     for seed in cfg.seeds:
@@ -242,7 +243,7 @@ def bench_family(family: str, cfg: BenchConfig, data: Any, extractor: Any, log) 
             if note:
                 row["notes"].append(note)
             n_lik = N_LIKELIHOOD
-            if "likelihood" in cls.capabilities:  # a diffusion bound costs ~100 network calls per image
+            if "likelihood" in capabilities(cls):  # a diffusion bound costs ~100 network calls per image
                 n_lik, note = affordable_n(N_LIKELIHOOD, likelihood_seconds_per_image(model, cfg), cfg.sample_cap / 2,
                                            100)
                 if note:
@@ -337,3 +338,49 @@ def run_bench(cfg: BenchConfig, *, log=print, command: str | None = None) -> dic
 
 
 __all__ = ["BenchConfig", "bench_family", "parse_budget", "parse_family_options", "resolve_families", "run_bench"]
+
+
+def evaluate_run(run: str | Path, *, features: str = "classifier", n: int = 10000, n_real: int = 10000,
+                 split: str = "test", seeds: Sequence[int] = (0,), iw_k: int = 1, n_recon: int = 1000,
+                 n_likelihood: int = 1000, sample_options: dict[str, Any] | None = None, ema: bool = True,
+                 out: str | Path | None = None, progress: bool = True) -> tuple[dict[str, Any], Any, Path]:
+    """Evaluate a run folder and write RUN/metrics.json (or `out`); returns (metrics, protocol, path)."""
+    from genlab.eval.protocol import save_result
+    from genlab.eval.report import evaluate_model
+
+    r = load_run(run, ema=ema)
+    dc = r.config.data
+    metrics, proto = evaluate_model(r.model, dc.name, data_dir=dc.data_dir, binarized=dc.binarize,
+                                    features=features, n=n, n_real=n_real, split=split, seeds=seeds,
+                                    n_recon=n_recon, n_likelihood=n_likelihood, iw_k=iw_k,
+                                    sample_options=sample_options, progress=progress)
+    proto.extra.update({"run": str(r.path), "family": r.config.family, "step": r.step, "ema": ema})
+    path = save_result(Path(out) if out else Path(run) / "metrics.json", metrics, proto)
+    return metrics, proto, path
+
+
+def eval_command(target: Sequence[str], *, features: str = "classifier", n: int = 10000, n_real: int = 10000,
+                 split: str = "test", seeds: Sequence[int] = (0,), iw_k: int = 1,
+                 sample_options: dict[str, Any] | None = None, out: str | None = None, ema: bool = True,
+                 rebuild: bool = False, data_dir: str | None = None) -> None:
+    """`genlab eval RUN` (evaluate a run, print the table) or `genlab eval features DATA` (build or show
+    the dataset's genlab classifier)."""
+    target = list(target)
+    if len(target) == 2 and target[0] == "features":
+        from genlab.eval.classifier import classifier_dir, load_classifier
+
+        clf = load_classifier(target[1], data_dir=data_dir, rebuild=rebuild)
+        m = clf.meta
+        print(f"{clf.name} [{clf.hash}]: test accuracy {m.get('test_accuracy', float('nan')):.4f}, "
+              f"{m.get('n_train')} training images, {clf.dim}-d features; trained in "
+              f"{m.get('train_cpu_seconds')} CPU-s; cached in {classifier_dir(clf.dataset, clf.hash)}")
+        return
+    if len(target) != 1:
+        raise ValueError("usage: genlab eval RUN [options]  or  genlab eval features DATA; got "
+                         f"{' '.join(target) or 'nothing'}")
+    metrics, proto, path = evaluate_run(target[0], features=features, n=n, n_real=n_real, split=split, seeds=seeds,
+                                        iw_k=iw_k, sample_options=sample_options, ema=ema, out=out)
+    from genlab.eval.report import metrics_table
+
+    print(metrics_table(metrics, proto))
+    print(f"wrote {path}")
