@@ -110,8 +110,3 @@ class GenerativeModel(nn.Module):
                 "parameters": sum(p.numel() for p in self.parameters()),
                 "capabilities": sorted(self.capabilities), "shape": list(self.shape),
                 "num_classes": self.num_classes}
-
-
-def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """KL(N(mu, exp(logvar)) || N(0, I)) summed over the last dim (Kingma & Welling 2014, App. B)."""
-    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(-1)

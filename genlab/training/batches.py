@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from genlab.data.base import ImageData
+from genlab.nn import distributions
 
 
 class BatchSampler:
@@ -46,9 +47,5 @@ class BatchSampler:
         epoch, i = divmod(step, self.per_epoch)
         start = i * self.global_batch + self.rank * self.batch_size
         idx = self.permutation(epoch)[start:start + self.batch_size]
-        x = self.x[idx].float().div_(255.0)
-        if self.binarize == "dynamic":
-            x = torch.bernoulli(x, generator=generator)
-        elif self.binarize == "static":
-            x = (x > 0.5).float()
+        x = distributions.binarize(self.x[idx].float().div_(255.0), self.binarize, generator)
         return x, (None if self.y is None else self.y[idx])
