@@ -92,9 +92,11 @@ def evaluate(model, x_test: torch.Tensor, k: int, batch: int = 25, seed: int = 1
 
 def binarized_test(n: int, seed: int = 0) -> torch.Tensor:
     """The first n MNIST test images, binarized once by Bernoulli sampling with a fixed seed."""
+    from genlab.nn.distributions import binarize
+
     test = load_mnist("test")
     x = test.images()[:n]  # (n, 1, 28, 28) in [0, 1]
-    return torch.bernoulli(x, generator=torch.Generator().manual_seed(seed))
+    return binarize(x, "dynamic", torch.Generator().manual_seed(seed))
 
 
 def main(argv=None) -> dict:

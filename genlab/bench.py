@@ -347,6 +347,7 @@ def evaluate_run(run: str | Path, *, features: str = "classifier", n: int = 1000
     """Evaluate a run folder and write RUN/metrics.json (or `out`); returns (metrics, protocol, path)."""
     from genlab.eval.protocol import save_result
     from genlab.eval.report import evaluate_model
+    from genlab.runs import load_run
 
     r = load_run(run, ema=ema)
     dc = r.config.data

@@ -22,6 +22,7 @@ import torch
 
 from genlab.config import DataConfig, RunConfig, TrainConfig
 from genlab.data.base import ImageData
+from genlab.nn import distributions
 from genlab.training.device import cpu_has_fast_bf16
 
 # The model and optimizer, chosen by measurement on a 2-core x86 VM (AVX2, no AVX-512/AMX) from images/s and
@@ -87,7 +88,7 @@ def demo_config(data_name: str, budget_s: float, seed: int, progress: bool) -> R
 
 def binarize(x: torch.Tensor, seed: int = BINARIZE_SEED) -> torch.Tensor:
     """A fixed Bernoulli binarization of images in [0, 1]: pixel ~ Bernoulli(x), drawn with `seed`."""
-    return torch.bernoulli(x, generator=torch.Generator(device=x.device).manual_seed(seed))
+    return distributions.binarize(x, "dynamic", torch.Generator(device=x.device).manual_seed(seed))
 
 
 @torch.no_grad()
@@ -117,7 +118,7 @@ def evaluate(model: torch.nn.Module, test: ImageData, n: int = EVAL_IMAGES,
         mus.append(mu)
     bound = float(torch.cat(nelbo).mean())
     dims = math.prod(test.shape)
-    metrics = DemoMetrics(nelbo=bound, bits_per_dim=bound / (dims * math.log(2)),
+    metrics = DemoMetrics(nelbo=bound, bits_per_dim=distributions.bits_per_dim(bound, dims),
                           mse=float(torch.cat(mse).mean()), psnr=float(torch.cat(db).mean()), n=n)
     return metrics, torch.cat(mus)
 

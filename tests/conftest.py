@@ -25,7 +25,8 @@ TINY: dict[str, dict] = {
     "ddpm": {"preset": "tiny", "timesteps": 20, "conditional": True, "cond_drop": 0.3, "sample_steps": 2},
     # an ldm embeds its autoencoder: the record of a tiny (untrained) ae is all a contract test needs
     "ldm": {"autoencoder_config": model_record("ae", {"arch": "mlp", "hidden": (16,), "latent_dim": 4},
-                                               DataSpec.image((1, 8, 8), 4)), "hidden": 16, "depth": 1, "timesteps": 20, "conditional": True,
+                                               DataSpec.image((1, 8, 8), 4)),
+            "hidden": 16, "depth": 1, "timesteps": 20, "conditional": True,
             "cond_drop": 0.3, "sample_steps": 2},
 }
 

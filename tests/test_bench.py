@@ -8,8 +8,8 @@ from typing import ClassVar
 import pytest
 import torch
 
-from genlab.cli import main
 from genlab.bench import parse_budget, resolve_families
+from genlab.cli import main
 from genlab.models import FAMILIES
 from genlab.models.base import GenerativeModel
 

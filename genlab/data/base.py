@@ -20,20 +20,11 @@ from typing import Any, Literal
 
 import torch
 
+from genlab.nn.distributions import binarize as binarize_images
+
 DataKind = Literal["image", "tokens", "image-text", "image-pair"]
 KINDS: tuple[str, ...] = ("image", "tokens", "image-text", "image-pair")
 BinarizeMode = Literal["none", "dynamic", "static"]
-
-
-def binarize_images(x: torch.Tensor, mode: str, *, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Images in [0, 1] as given ("none"), as Bernoulli draws ("dynamic"), or thresholded at 0.5 ("static")."""
-    if mode == "dynamic":
-        return torch.bernoulli(x, generator=generator)
-    if mode == "static":
-        return (x > 0.5).float()
-    if mode != "none":
-        raise ValueError(f"unknown binarize {mode!r}; valid: none, dynamic, static")
-    return x
 
 
 class DataError(ValueError):
@@ -248,7 +239,7 @@ class ImageData:
     def batch(self, idx: torch.Tensor, *, generator: torch.Generator | None = None,
               binarize: BinarizeMode = "none", block_size: int = 0) -> Batch:
         """The images at `idx` in [0, 1] (binarized as asked) with their labels."""
-        return Batch(binarize_images(self.images(idx), binarize, generator=generator), self.labels(idx))
+        return Batch(binarize_images(self.images(idx), binarize, generator), self.labels(idx))
 
 
 @dataclass(frozen=True)
@@ -389,7 +380,7 @@ class ImageTextData:
         u = torch.rand(len(rows), generator=generator, device=device).cpu().double()
         pick = (u * counts).long().clamp_max(counts.long() - 1).tolist()
         text = self.tokens([self.captions[i][k] for i, k in zip(rows, pick)]).to(self.x.device)
-        x = binarize_images(self.images(idx), binarize, generator=generator)
+        x = binarize_images(self.images(idx), binarize, generator)
         return Batch(x, None if self.y is None else self.y[idx], text=text)
 
 

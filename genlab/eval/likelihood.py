@@ -24,45 +24,14 @@ them, genlab infers "binary" for a run trained on binarized data or with a Berno
 
 from __future__ import annotations
 
-import math
 from typing import Any, Literal
 
 import torch
 
-LN2 = math.log(2.0)
-LOG256 = math.log(256.0)
+from genlab.nn.distributions import binarize, bits_per_dim, dequantize, discrete_nats_from_density
+
 LikelihoodData = Literal["binary", "discrete", "continuous"]
 LIKELIHOOD_DATA = ("binary", "discrete", "continuous")
-
-
-def bits_per_dim(nll_nats: float | torch.Tensor, dims: int) -> float | torch.Tensor:
-    """nats per example -> bits per dimension: nll / (D ln 2)."""
-    if dims <= 0:
-        raise ValueError(f"dims must be > 0, got {dims}")
-    return nll_nats / (dims * LN2)
-
-
-def dequantize(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Uniform dequantization of 8-bit images: uint8 (or floats k/255) -> (k + u) / 256 in [0, 1)."""
-    k = x.float() if x.dtype == torch.uint8 else (x.float() * 255.0).round()
-    u = torch.rand(k.shape, generator=generator, device=k.device)
-    return (k + u) / 256.0
-
-
-def discrete_nats_from_density(nll_density_nats: float | torch.Tensor, dims: int,
-                               levels: int = 256) -> float | torch.Tensor:
-    """Upper bound on -log P(x) for discrete data from -log p(y) of a density on [0, 1]^D evaluated at
-    the dequantized y: add D log(levels)."""
-    return nll_density_nats + dims * math.log(levels)
-
-
-def binarize(x: torch.Tensor, mode: str, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Binary test data the way the model was trained: "dynamic" = Bernoulli(x) samples, "static" = x > 0.5."""
-    if mode == "dynamic":
-        return torch.bernoulli(x.float(), generator=generator)
-    if mode == "static":
-        return (x.float() > 0.5).float()
-    raise ValueError(f"unknown binarization {mode!r}; valid: dynamic, static")
 
 
 def data_kind(model: Any, binarized: str = "none") -> LikelihoodData:
@@ -133,5 +102,4 @@ def evaluate_likelihood(model: Any, x: torch.Tensor, y: torch.Tensor | None = No
             "likelihood_data": kind, "likelihood_n": n, "likelihood_k": kw.get("k", 1)}
 
 
-__all__ = ["LIKELIHOOD_DATA", "binarize", "bits_per_dim", "data_kind", "dequantize",
-           "discrete_nats_from_density", "evaluate_likelihood", "likelihood_label"]
+__all__ = ["LIKELIHOOD_DATA", "data_kind", "evaluate_likelihood", "likelihood_label"]

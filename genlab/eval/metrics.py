@@ -280,15 +280,6 @@ def reconstruction_metrics(x_hat: torch.Tensor, x: torch.Tensor) -> dict[str, fl
             "ssim": float(ssim(x_hat, x).mean())}
 
 
-def evaluate_samples(fake_images: torch.Tensor, dataset: str, *, labels: torch.Tensor | None = None,
-                     features: str = "classifier", n_real: int = 10000, split: str = "test", **kwargs) -> dict:
-    """One call for model authors: every sample metric of `fake_images` (n, c, h, w) in [0, 1] against
-    `n_real` real images of `dataset`'s `split`, with the protocol. See genlab.eval.protocol.evaluate_samples."""
-    from genlab.eval.protocol import evaluate_samples as _evaluate
-
-    return _evaluate(fake_images, dataset, labels=labels, features=features, n_real=n_real, split=split, **kwargs)
-
-
-__all__ = ["class_accuracy", "density_coverage", "evaluate_samples", "fid", "fid_from_stats", "gaussian_stats",
+__all__ = ["class_accuracy", "density_coverage", "fid", "fid_from_stats", "gaussian_stats",
            "inception_score", "kid", "kid_subset_size", "knn_radii", "manifold_metrics", "mse", "precision_recall",
            "psnr", "reconstruction_metrics", "ssim", "trace_sqrt_product"]

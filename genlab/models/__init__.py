@@ -71,7 +71,8 @@ def require(model: Any, capability: str, what: str) -> None:
     """ValueError naming the families that can do `what` when `model` lacks `capability`."""
     if capability not in capabilities(model):
         family = getattr(model, "family", type(model).__name__)
-        raise ValueError(f"a {family} model cannot {what}; families that can: {', '.join(families_with(capability))}")
+        can = ", ".join(families_with(capability))
+        raise ValueError(f"a {family} model cannot {what}; families that can: {can}")
 
 
 __all__ = ["FAMILIES", "GenerativeModel", "build_model", "families_with", "family_class", "model_config", "model_record",

@@ -240,8 +240,3 @@ class GenerativeModel(nn.Module):
         return {"family": self.family, "config": dataclasses.asdict(self.config),
                 "parameters": sum(p.numel() for p in self.parameters()),
                 "capabilities": sorted(capabilities(self)), "data": self.spec.to_json()}
-
-
-def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """KL(N(mu, exp(logvar)) || N(0, I)) summed over the last dim (Kingma & Welling 2014, App. B)."""
-    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(-1)

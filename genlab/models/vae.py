@@ -15,16 +15,14 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from genlab.config import bounded
 from genlab.data.base import Batch, DataSpec
 from genlab.models.autoencoder import build_coder
-from genlab.models.base import GenerativeModel, Samples, gaussian_kl
+from genlab.models.base import GenerativeModel, Samples
+from genlab.nn.distributions import LOG_2PI, bernoulli_log_likelihood, gaussian_kl, gaussian_log_likelihood
 from genlab.nn.mlp import Activation
-
-LOG_2PI = math.log(2.0 * math.pi)
 
 
 @dataclass(frozen=True)
@@ -101,9 +99,8 @@ class VAE(GenerativeModel):
     def log_px_given_z(self, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         """log p(x|z) summed over pixels, (b,) nats."""
         if self.log_sigma is None:
-            return -F.binary_cross_entropy_with_logits(out, x, reduction="none").flatten(1).sum(1)
-        ls = self.log_sigma
-        return (-0.5 * ((x - out) / ls.exp()).pow(2) - ls - 0.5 * LOG_2PI).flatten(1).sum(1)
+            return bernoulli_log_likelihood(x, out).flatten(1).sum(1)
+        return gaussian_log_likelihood(x, out, self.log_sigma).flatten(1).sum(1)
 
     def reparameterize(self, mu, logvar, generator=None):
         eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)

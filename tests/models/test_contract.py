@@ -65,7 +65,8 @@ class TestContract:
     def test_gradients_reach_every_parameter(self, family):
         model = make(family)
         data = tiny_images(16)
-        model.training_losses(Batch(data.images(), data.y), generator=torch.Generator().manual_seed(0))["loss"].backward()
+        losses = model.training_losses(Batch(data.images(), data.y), generator=torch.Generator().manual_seed(0))
+        losses["loss"].backward()
         for name, p in model.named_parameters():
             if not p.requires_grad:  # frozen parts (an ldm's autoencoder)
                 continue

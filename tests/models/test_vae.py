@@ -9,7 +9,7 @@ import torch
 from torch import distributions as D
 
 from genlab.models import build_model
-from genlab.models.base import gaussian_kl
+from genlab.nn.distributions import gaussian_kl
 
 
 def test_kl_matches_torch_distributions():

@@ -20,6 +20,7 @@ import torch
 
 from genlab.models.diffusion.denoiser import split_prediction, training_target
 from genlab.models.diffusion.schedules import posterior_variance
+from genlab.nn.distributions import discretized_gaussian_log_likelihood, normal_kl
 
 
 def _bcast(v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -56,29 +57,7 @@ def denoising_loss(net, x0: torch.Tensor, alpha_bar: torch.Tensor, *, prediction
     return (out.float() - target).pow(2).flatten(1).mean(1)
 
 
-# --- the variational bound --------------------------------------------------------------------------
-def normal_kl(mean1: torch.Tensor, logvar1: torch.Tensor, mean2: torch.Tensor, logvar2: torch.Tensor) -> torch.Tensor:
-    """KL(N(mean1, exp(logvar1)) || N(mean2, exp(logvar2))) elementwise, nats."""
-    return 0.5 * (logvar2 - logvar1 + torch.exp(logvar1 - logvar2) + (mean1 - mean2) ** 2 * torch.exp(-logvar2) - 1.0)
-
-
-def _std_normal_cdf(x: torch.Tensor) -> torch.Tensor:
-    return 0.5 * (1.0 + torch.erf(x / math.sqrt(2.0)))
-
-
-def discretized_gaussian_log_likelihood(x0: torch.Tensor, mean: torch.Tensor, logvar: torch.Tensor,
-                                        bins: int = 256) -> torch.Tensor:
-    """log P(x0) elementwise for x0 on a grid of `bins` levels in [-1, 1], under N(mean, exp(logvar))
-    integrated over each level's bin, the outermost bins stretched to +-inf (Ho et al. 2020, eq. 13)."""
-    half = 1.0 / (bins - 1)
-    inv_std = torch.exp(-0.5 * logvar)
-    upper = _std_normal_cdf(inv_std * (x0 - mean + half))
-    lower = _std_normal_cdf(inv_std * (x0 - mean - half))
-    cdf_hi = torch.where(x0 > 1.0 - 1e-3, torch.ones_like(upper), upper)
-    cdf_lo = torch.where(x0 < -1.0 + 1e-3, torch.zeros_like(lower), lower)
-    return torch.log((cdf_hi - cdf_lo).clamp(min=1e-12))
-
-
+# --- the variational bound (KL and the discretized decoder: genlab.nn.distributions) -----------------
 def posterior_mean(x0: torch.Tensor, x_t: torch.Tensor, a_t: torch.Tensor, a_prev: torch.Tensor) -> torch.Tensor:
     """Mean of q(x_{t-1} | x_t, x_0) (Ho et al. 2020, eq. 7); a_t, a_prev broadcastable."""
     beta = 1 - a_t / a_prev
@@ -145,10 +124,4 @@ def variational_bound(net, x0: torch.Tensor, alpha_bar: torch.Tensor, *, predict
     return total
 
 
-def bits_per_dim(nats: torch.Tensor, dims: int) -> torch.Tensor:
-    """nats per image -> bits per dimension."""
-    return nats / (dims * math.log(2.0))
-
-
-__all__ = ["bits_per_dim", "denoising_loss", "discretized_gaussian_log_likelihood", "normal_kl", "posterior_mean",
-           "prior_kl", "q_sample", "variational_bound", "vlb_terms"]
+__all__ = ["denoising_loss", "posterior_mean", "prior_kl", "q_sample", "variational_bound", "vlb_terms"]

@@ -26,6 +26,7 @@ from genlab.models.diffusion.schedules import (
     make_betas,
     sampling_timesteps,
 )
+from genlab.nn.distributions import bits_per_dim
 
 
 @dataclass(frozen=True)
@@ -287,7 +288,7 @@ class DDPM(DiffusionModel):
 
     def bits_per_dim(self, x, y=None, **kwargs) -> torch.Tensor:
         """nll in bits per dimension, (b,)."""
-        return losses.bits_per_dim(self.nll(x, y, **kwargs), x[0].numel())
+        return bits_per_dim(self.nll(x, y, **kwargs), x[0].numel())
 
     # --- editing --------------------------------------------------------------------------------
     @torch.no_grad()

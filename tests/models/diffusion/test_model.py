@@ -9,8 +9,8 @@ from genlab.config import DataConfig, RunConfig, TrainConfig
 from genlab.data.base import Batch
 from genlab.models import build_model
 from genlab.models.diffusion import samplers as SM
-from genlab.runs import sample as sample_run
 from genlab.runs import load_run, train
+from genlab.runs import sample as sample_run
 from tests.conftest import TINY, tiny_images
 
 
