@@ -75,5 +75,5 @@ def require(model: Any, capability: str, what: str) -> None:
         raise ValueError(f"a {family} model cannot {what}; families that can: {can}")
 
 
-__all__ = ["FAMILIES", "GenerativeModel", "build_model", "families_with", "family_class", "model_config", "model_record",
-           "require"]
+__all__ = ["FAMILIES", "GenerativeModel", "build_model", "families_with", "family_class", "model_config",
+           "model_record", "require"]

@@ -32,9 +32,9 @@ def test_inpaint_keeps_every_known_pixel(name):
 
 def test_apps_refuse_models_without_the_capability():
     vae = build_model("vae", TINY["vae"], shape=(1, 8, 8))
-    with pytest.raises(ValueError, match="cannot inpaint; families that can: \\['ddpm'\\]"):
+    with pytest.raises(ValueError, match="cannot inpaint; families that can: ddpm"):
         inpaint(vae, torch.zeros(1, 1, 8, 8), torch.ones(1, 1, 8, 8))
-    with pytest.raises(ValueError, match="cannot denoise; families that can: \\['ddpm'\\]"):
+    with pytest.raises(ValueError, match="cannot denoise; families that can: dae, ddpm"):
         denoise(vae, torch.zeros(1, 1, 8, 8), noise_std=0.1)
 
 

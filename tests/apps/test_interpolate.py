@@ -7,7 +7,8 @@ import math
 import pytest
 import torch
 
-from genlab.apps.interpolate import METHODS, encode_mean, interpolate, latent_families, lerp, slerp
+from genlab.apps.interpolate import METHODS, interpolate, latent_families, lerp, slerp
+from genlab.data.base import DataSpec
 from genlab.models import build_model
 from genlab.models.base import GenerativeModel
 
@@ -35,7 +36,7 @@ def test_endpoints_are_the_reconstructions(family, method):
         rec = model.reconstruct(x)
     torch.testing.assert_close(path[0], rec[0], atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(path[-1], rec[1], atol=1e-5, rtol=1e-4)
-    z = encode_mean(model, x)  # (2, d)
+    z = model.encode(x)  # (2, d)
     mid = (slerp if method == "slerp" else lerp)(z[0], z[1], 0.5)
     with torch.no_grad():
         torch.testing.assert_close(path[2], model.decode(mid[None])[0], atol=1e-5, rtol=1e-4)
@@ -106,10 +107,9 @@ def test_bad_steps_and_shapes():
 
 class _NoLatent(GenerativeModel):
     family = "no-latent"
-    capabilities = frozenset()
 
     def __init__(self):
-        super().__init__(None, SHAPE)
+        super().__init__(None, DataSpec.image(SHAPE))
         self.w = torch.nn.Parameter(torch.zeros(()))
 
 

@@ -7,7 +7,7 @@ import sys
 import torch
 
 from genlab.config import DataConfig, RunConfig, TrainConfig
-from genlab.training.trainer import train
+from genlab.runs import train
 from tests.conftest import TINY, tiny_images
 
 if __name__ == "__main__":

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from genlab.config import DataConfig, RunConfig, TrainConfig
-from genlab.runs import RunError, load_run
+from genlab.runs import RunError, load_run, train
 from genlab.training import checkpoint as ckpt
-from genlab.training.trainer import Trainer, TrainingDiverged, lr_lambda, train
+from genlab.training.trainer import Trainer, TrainingDiverged, lr_lambda
 from tests.conftest import TINY, tiny_images
 
 
@@ -56,8 +56,8 @@ def test_nan_loss_stops_with_step_and_keeps_last_good_checkpoint(tmp_path):
     trainer = Trainer(config, data, run_dir)
     real = trainer.model.training_losses
 
-    def poisoned(x, y=None, *, generator=None):
-        out = real(x, y, generator=generator)
+    def poisoned(batch, *, generator=None, player=None):
+        out = real(batch, generator=generator, player=player)
         if trainer.model.step >= 5:
             out["loss"] = out["loss"] * float("nan")
         return out

@@ -9,8 +9,7 @@ from genlab.config import DataConfig, RunConfig, TrainConfig
 from genlab.data.base import ImageData
 from genlab.models import build_model
 from genlab.models.gan.clusters import ClusterMap
-from genlab.runs import load_run
-from genlab.training.trainer import train
+from genlab.runs import load_run, train
 from tests.conftest import TINY
 
 

@@ -8,9 +8,9 @@ from torch import nn
 
 from genlab.config import DataConfig, RunConfig, TrainConfig
 from genlab.models import build_model
-from genlab.runs import load_run
+from genlab.runs import load_run, train
 from genlab.runs import sample as sample_run
-from genlab.training.trainer import Trainer, train
+from genlab.training.trainer import Trainer
 from tests.conftest import TINY, tiny_images
 
 

@@ -1,0 +1,205 @@
+"""Tiny families of the data kinds and training styles that core v2 must serve before their real families
+land: a token model, a fitted (closed-form) model, a pair-conditioned model and a model without `sample`.
+They only add files, as a real family will; the shared contract tests run over them like over FAMILIES.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from genlab.config import bounded
+from genlab.data.base import Batch, DataSpec, ImagePairData, ImageTextData, TokenData, Vocab
+from genlab.models.base import GenerativeModel, Samples
+from genlab.nn.transformer import Transformer
+
+
+# --- tokens: a 2-layer causal transformer --------------------------------------------------------
+@dataclass(frozen=True)
+class TinyTokensConfig:
+    context: int = bounded(8, ge=2)
+    dim: int = bounded(16, ge=2)
+
+
+class TinyTokens(GenerativeModel):
+    """Next-token prediction with a 2-layer causal transformer; samples token ids."""
+
+    family: ClassVar[str] = "tiny-tokens"
+    Config: ClassVar[type] = TinyTokensConfig
+    data_kinds: ClassVar[frozenset[str]] = frozenset({"tokens"})
+
+    def __init__(self, config: TinyTokensConfig, spec: DataSpec):
+        super().__init__(config, spec)
+        self.context = config.context
+        self.net = Transformer(spec.vocab_size, config.context, config.dim, 2, 2, causal=True)
+        self.head = nn.Linear(config.dim, spec.vocab_size)
+
+    def logits(self, idx: torch.Tensor) -> torch.Tensor:
+        return self.head(self.net(idx))  # (b, T, vocab)
+
+    def training_losses(self, batch: Batch, *, generator=None, player=None):
+        x = batch.x  # (b, T + 1)
+        loss = F.cross_entropy(self.logits(x[:, :-1]).flatten(0, 1), x[:, 1:].flatten())
+        return {"loss": loss}
+
+    @torch.no_grad()
+    def sample(self, n, *, cond=None, generator=None, length: int = 8) -> Samples:
+        idx = torch.zeros(n, 1, dtype=torch.long, device=self.device) if cond is None else torch.as_tensor(cond)
+        while idx.shape[1] < length:
+            p = self.logits(idx[:, -self.context:])[:, -1].softmax(-1)
+            nxt = torch.multinomial(p, 1, generator=generator)
+            idx = torch.cat([idx, nxt], dim=1)
+        return Samples(idx)
+
+
+# --- fitted: PCA in closed form (scikit-learn) ----------------------------------------------------
+@dataclass(frozen=True)
+class TinyPCAConfig:
+    components: int = bounded(3, ge=1)
+
+
+class TinyPCA(GenerativeModel):
+    """PCA fitted by scikit-learn; encode/decode; samples codes from N(0, explained variance)."""
+
+    family: ClassVar[str] = "tiny-pca"
+    Config: ClassVar[type] = TinyPCAConfig
+
+    def __init__(self, config: TinyPCAConfig, spec: DataSpec):
+        super().__init__(config, spec)
+        d = 1
+        for s in spec.shape:
+            d *= s
+        if config.components > d:
+            raise ValueError(f"components {config.components} exceeds the {d} pixels")
+        self.register_buffer("mean", torch.zeros(d))
+        self.register_buffer("components", torch.zeros(config.components, d))
+        self.register_buffer("variance", torch.ones(config.components))
+
+    def fit(self, data, *, generator=None, time_budget: float = 0.0) -> dict:
+        from sklearn.decomposition import PCA
+
+        x = data.images().flatten(1).double().cpu().numpy()
+        pca = PCA(self.config.components, svd_solver="full").fit(x)
+        self.mean.copy_(torch.from_numpy(pca.mean_))
+        self.components.copy_(torch.from_numpy(pca.components_))
+        self.variance.copy_(torch.from_numpy(pca.explained_variance_))
+        return {"explained_variance_ratio": float(pca.explained_variance_ratio_.sum())}
+
+    def encode(self, x, y=None):
+        return (x.flatten(1) - self.mean) @ self.components.T
+
+    def decode(self, z, y=None):
+        return (z @ self.components + self.mean).view(-1, *self.shape).clamp(0, 1)
+
+    @torch.no_grad()
+    def sample(self, n, *, cond=None, generator=None) -> Samples:
+        z = torch.randn(n, self.config.components, generator=generator, device=self.device)
+        return Samples(self.decode(z * self.variance.sqrt()))
+
+
+# --- image-pair: a 1-conv upsampler ---------------------------------------------------------------
+@dataclass(frozen=True)
+class TinyPairConfig:
+    width: int = bounded(4, ge=1)
+
+
+class TinyPair(GenerativeModel):
+    """Source image -> target image (nearest upsampling, two convolutions), L1 loss; sample needs a source."""
+
+    family: ClassVar[str] = "tiny-pair"
+    Config: ClassVar[type] = TinyPairConfig
+    data_kinds: ClassVar[frozenset[str]] = frozenset({"image-pair"})
+
+    def __init__(self, config: TinyPairConfig, spec: DataSpec):
+        super().__init__(config, spec)
+        c_in, c_out = spec.source_shape[0], spec.shape[0]
+        self.net = nn.Sequential(nn.Conv2d(c_in, config.width, 3, padding=1), nn.SiLU(),
+                                 nn.Conv2d(config.width, c_out, 3, padding=1))
+
+    def translate(self, source: torch.Tensor) -> torch.Tensor:
+        up = F.interpolate(source, size=self.shape[1:], mode="nearest")
+        return torch.sigmoid(self.net(up))
+
+    def training_losses(self, batch: Batch, *, generator=None, player=None):
+        return {"loss": F.l1_loss(self.translate(batch.source), batch.x)}
+
+    @torch.no_grad()
+    def sample(self, n, *, cond=None, generator=None) -> Samples:
+        if cond is None:
+            raise ValueError("a tiny-pair model translates source images: pass cond=(n, c, h, w) sources")
+        return Samples(self.translate(torch.as_tensor(cond, device=self.device)[:n]))
+
+
+# --- image-text, no sample: a contrastive embedder ------------------------------------------------
+@dataclass(frozen=True)
+class TinyEmbedConfig:
+    dim: int = bounded(8, ge=2)
+
+
+class TinyEmbed(GenerativeModel):
+    """Images and captions into one space with InfoNCE (CLIP-style); it cannot sample."""
+
+    family: ClassVar[str] = "tiny-embed"
+    Config: ClassVar[type] = TinyEmbedConfig
+    data_kinds: ClassVar[frozenset[str]] = frozenset({"image-text"})
+
+    def __init__(self, config: TinyEmbedConfig, spec: DataSpec):
+        super().__init__(config, spec)
+        d = 1
+        for s in spec.shape:
+            d *= s
+        self.image = nn.Linear(d, config.dim)
+        self.text = nn.EmbeddingBag(spec.vocab_size, config.dim, padding_idx=0)
+
+    def embed_images(self, x):
+        return F.normalize(self.image(x.flatten(1)), dim=-1)
+
+    def embed_text(self, text):
+        return F.normalize(self.text(text), dim=-1)
+
+    def training_losses(self, batch: Batch, *, generator=None, player=None):
+        logits = self.embed_images(batch.x) @ self.embed_text(batch.text).T / 0.1
+        target = torch.arange(len(batch), device=logits.device)
+        loss = 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
+        return {"loss": loss}
+
+
+TINY_FAMILIES: dict[str, type[GenerativeModel]] = {
+    "tiny-tokens": TinyTokens, "tiny-pca": TinyPCA, "tiny-pair": TinyPair, "tiny-embed": TinyEmbed,
+}
+
+
+# --- tiny data of each kind -----------------------------------------------------------------------
+def tiny_tokens(n: int = 400, seed: int = 0) -> TokenData:
+    """A repetitive character stream ("abcab cabca ...") that a tiny model can learn."""
+    sentence = "the cat sat on the mat. "
+    text = (sentence * (n // len(sentence) + 1))[:n]
+    vocab = Vocab.of_text(sentence)
+    return TokenData(torch.tensor(vocab.encode(text), dtype=torch.int64), vocab, "tiny-text", "train", "synthetic")
+
+
+def tiny_pairs(n: int = 32, seed: int = 0) -> ImagePairData:
+    """(1, 4, 4) sources: 2x2 average-pooled (1, 8, 8) targets."""
+    from tests.conftest import tiny_images
+
+    target = tiny_images(n, seed=seed).x
+    source = F.avg_pool2d(target.float(), 2).round().to(torch.uint8)
+    return ImagePairData(source, target, "tiny-pairs", "train", how="2x2 average pooling")
+
+
+def tiny_image_text(n: int = 32, seed: int = 0) -> ImageTextData:
+    """Tiny images with captions naming the bright quadrant (two phrasings each)."""
+    from tests.conftest import tiny_images
+
+    data = tiny_images(n, seed=seed)
+    names = ("top left", "top right", "bottom left", "bottom right")
+    captions = tuple((f"bright {names[int(k)]}", f"a {names[int(k)]} blob") for k in data.y)
+    vocab = Vocab.of_text("".join(c for caps in captions for c in caps), pad=True)
+    return ImageTextData(data.x, captions, vocab, "tiny-captions", "train", y=data.y, max_len=16)
+
+
+TINY_DATA = {"tiny-tokens": tiny_tokens, "tiny-pca": None, "tiny-pair": tiny_pairs, "tiny-embed": tiny_image_text}
