@@ -25,6 +25,7 @@ from genlab.data.base import ImageData
 from genlab.models import GenerativeModel, build_model
 from genlab.training import checkpoint as ckpt
 from genlab.training.batches import BatchSampler
+from genlab.training.callbacks import callbacks_for
 from genlab.training.device import autocast, barrier, cpu_has_fast_bf16, init_distributed, mean_across
 
 METRICS = "metrics.jsonl"
@@ -122,7 +123,7 @@ class Trainer:
                                  num_classes=self.data.num_classes).to(self.device)
         if tc.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
-        self.callbacks += list(self.model.train_callbacks())
+        self.callbacks += callbacks_for(self.model)  # the probes its config asks for, then its own
         self.losses_module: nn.Module = _Losses(self.model)
         self.players = self.model.players()
         if self.dist.enabled:
