@@ -119,8 +119,8 @@ def train_family(family: str, model: dict, train: dict, a: argparse.Namespace, d
 @torch.no_grad()
 def evaluate(family: str, run_dir: Path, n: int, seed: int) -> tuple[dict, torch.Tensor]:
     from genlab.eval.classifier import load_classifier
+    from genlab.eval.coverage import class_diversity, coverage_stats
     from genlab.eval.protocol import evaluate_samples
-    from genlab.models.gan.watch import class_diversity, coverage_stats
     from genlab.runs import load_run
 
     r = load_run(run_dir)

@@ -1,4 +1,5 @@
-"""Grids for GAN latents: style mixing (stylegan) and latent walks (every GAN family).
+"""Grids for GAN latents: style mixing (the style generator: stylegan, or any GAN with arch "style") and
+latent walks (every GAN family).
 
 Style mixing (Karras et al. 2019, fig. 3): with w_A of a row source and w_B of a column source, the cell
 (i, j) takes the per-layer styles of A_i for layers < `crossover` (coarse: shape, pose) and of B_j from
@@ -6,8 +7,9 @@ Style mixing (Karras et al. 2019, fig. 3): with w_A of a row source and w_B of a
 top-left corner, the B sources along the top and the A sources down the left.
 
 Latent walk: for each row two random latents joined by `steps` points; spherical interpolation in z
-(White 2016) for the z-space GANs, straight lines in w for stylegan (whose w space is what the synthesis
-network sees). Rows of a conditional model keep one class each.
+(White 2016) for the z-space GANs, straight lines in w for the style generator (whose w space is what
+the synthesis network sees). Rows of a conditional model keep one class each. A conditional model's
+style-mixing sources draw random classes.
 """
 
 from __future__ import annotations
@@ -15,10 +17,16 @@ from __future__ import annotations
 import torch
 
 from genlab.apps.interpolate import lerp, slerp
+from genlab.models.gan.model import GAN
 
 
 def _family(model) -> str:
     return getattr(model, "family", type(model).__name__)
+
+
+def _described(model) -> str:
+    arch = f" with arch={model.config.arch!r}" if isinstance(model, GAN) else ""
+    return f"{_family(model)} model{arch}"
 
 
 @torch.no_grad()
@@ -27,15 +35,15 @@ def style_mixing_grid(model, rows: int = 4, cols: int = 6, *, crossover: int | N
     """((rows + 1) * (cols + 1), c, h, w) images in [0, 1], laid out with cols + 1 per row.
 
     Args:
-        model: a stylegan model.
+        model: a GAN with the style generator (the stylegan family, or arch "style").
         rows, cols: how many A (row) and B (column) sources.
         crossover: first layer taking B's style (default: half of the layers, rounded down; 1..num_ws-1).
         truncation: psi of the truncation trick applied to both sources.
         seed: seeds the sources and the shared noise.
     """
-    if not hasattr(model, "synthesize"):
-        raise ValueError(f"style mixing needs a stylegan model (per-layer styles); this is a {_family(model)} "
-                         "model: use `genlab latent-walk` for its latent space")
+    if not (isinstance(model, GAN) and model.has_styles):
+        raise ValueError(f"style mixing needs a stylegan model (a GAN with arch='style': per-layer styles); this is "
+                         f"a {_described(model)}: use `genlab latent-walk` for its latent space")
     if rows < 1 or cols < 1:
         raise ValueError(f"rows and cols must be >= 1, got {rows}, {cols}")
     k = model.num_ws
@@ -45,8 +53,9 @@ def style_mixing_grid(model, rows: int = 4, cols: int = 6, *, crossover: int | N
     if not 0.0 < truncation <= 1.0:
         raise ValueError(f"truncation must be in (0, 1], got {truncation}")
     g = torch.Generator(device=model.device).manual_seed(seed)
-    w_a = model.truncate(model.mapping(model.latent(rows, g)), truncation)  # (rows, w_dim)
-    w_b = model.truncate(model.mapping(model.latent(cols, g)), truncation)  # (cols, w_dim)
+    y_a, y_b = model.sample_labels(None, rows, g), model.sample_labels(None, cols, g)  # None if unconditional
+    w_a = model.truncate(model.mapping(model.latent(rows, g), y_a), truncation)  # (rows, w_dim)
+    w_b = model.truncate(model.mapping(model.latent(cols, g), y_b), truncation)  # (cols, w_dim)
     ws_a, ws_b = model.broadcast(w_a), model.broadcast(w_b)  # (., k, w_dim)
 
     def images(ws: torch.Tensor) -> torch.Tensor:  # the same noise for every image
@@ -66,7 +75,7 @@ def style_mixing_grid(model, rows: int = 4, cols: int = 6, *, crossover: int | N
 @torch.no_grad()
 def latent_walk(model, rows: int = 4, steps: int = 10, *, truncation: float = 1.0, seed: int = 0) -> torch.Tensor:
     """(rows * steps, c, h, w) images in [0, 1]: each row walks between two random latents."""
-    if not hasattr(model, "generate") or not hasattr(model, "latent"):
+    if not isinstance(model, GAN):
         raise ValueError(f"a latent walk needs a GAN family (gan, dcgan, cgan, wgan-gp, stylegan); this is a "
                          f"{_family(model)} model: use `genlab interpolate` for models with an encoder")
     if rows < 1 or steps < 2:
@@ -77,13 +86,12 @@ def latent_walk(model, rows: int = 4, steps: int = 10, *, truncation: float = 1.
     t = torch.linspace(0.0, 1.0, steps, device=model.device)[:, None]  # (steps, 1)
     out = []
     for r in range(rows):
-        z = model.latent(2, g)
-        if hasattr(model, "synthesize"):  # stylegan: straight lines in w
-            w = model.truncate(model.mapping(z), truncation)
-            ws = model.broadcast(lerp(w[0], w[1], t))
-            g = torch.Generator(device=model.device).manual_seed(seed)
-            out.append(model.synthesize(ws, noise="shared", generator=g))
+        z = model.latent(2, g)  # (2, latent_dim): the row's ends
+        y = torch.full((steps,), r % model.num_classes, device=model.device) if model.conditional else None
+        if model.has_styles:  # straight lines in w, the same noise in every image
+            w = model.truncate(model.mapping(z, None if y is None else y[:2]), truncation)
+            noise = torch.Generator(device=model.device).manual_seed(seed)
+            out.append(model.synthesize(model.broadcast(lerp(w[0], w[1], t)), noise="shared", generator=noise))
         else:
-            labels = torch.full((steps,), r % model.num_classes, device=model.device) if model.conditional else None
-            out.append(model.generate(slerp(z[0], z[1], t) * truncation, labels))
+            out.append(model.generate(slerp(z[0], z[1], t), y, truncation=truncation))
     return torch.cat(out)

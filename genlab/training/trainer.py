@@ -28,6 +28,7 @@ from genlab.models import GenerativeModel, build_model
 from genlab.models.base import Fitted, Sampler
 from genlab.training import checkpoint as ckpt
 from genlab.training.batches import BatchSampler
+from genlab.training.callbacks import callbacks_for
 from genlab.training.device import autocast, barrier, cpu_has_fast_bf16, init_distributed, mean_across
 
 METRICS = "metrics.jsonl"
@@ -124,7 +125,7 @@ class Trainer:
         self.fitted = isinstance(self.model, Fitted)  # fitted in closed form or by EM: no optimizer
         if tc.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
-        self.callbacks += list(self.model.train_callbacks())
+        self.callbacks += callbacks_for(self.model)  # the probes its config asks for, then its own
         self.losses_module: nn.Module = _Losses(self.model)
         self.players = {p.name: p for p in ([] if self.fitted else self.model.players())}
         if self.dist.enabled and not self.fitted:

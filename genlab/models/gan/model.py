@@ -1,14 +1,21 @@
 """Generative adversarial networks: `gan` (MLP, Goodfellow et al. 2014), `dcgan` (Radford et al. 2016),
-`cgan` (class-conditional: Mirza & Osindero 2014, projection D of Miyato & Koyama 2018) and `wgan-gp`
-(Gulrajani et al. 2017). One model class; the families differ only in their default options.
+`cgan` (class-conditional: Mirza & Osindero 2014, projection D of Miyato & Koyama 2018), `wgan-gp`
+(Gulrajani et al. 2017) and `stylegan` (Karras et al. 2019, 2020). One model class; the families differ
+only in their default options (config.py), `arch` picking the generator: MLP, DCGAN or style-based.
 
 Notation: G maps z ~ N(0, I) (and a label y) to an image in [-1, 1]; D maps an image to a score f.
 Training images in [0, 1] are mapped to [-1, 1] (x * 2 - 1). The model has two players, trained by
 the trainer in the order of `players()`: "d" minimizes L_D (plus gamma * GP or gamma / 2 * R1), then
 "g" minimizes L_G; with n_critic = k, "g" steps only on every k-th trainer step (so `--train.steps`
 counts discriminator steps). Losses, penalties and DiffAugment live in losses.py; networks in
-nets.py; diagnostics (mode coverage, divergence watchdog) in watch.py; the k-means clusters
-of self-conditioning (`clusters`) in clusters.py.
+nets.py and stylegan.py; the divergence watchdog in watch.py (the mode-coverage probe it reads is
+attached by the training layer, genlab/training/callbacks.py); the k-means clusters of
+self-conditioning (`clusters`) in clusters.py.
+
+The style generator (arch "style") conditions through its mapping network w = f(z, y), so every
+option works with it; in training it mixes styles (with probability mixing_prob the layers from a
+random crossover on take the w of a second z) and tracks the running mean w_avg of w, which the
+truncation trick w' = w_avg + psi (w - w_avg) pulls towards at sampling.
 
 Every player has its own Adam settings (`lr_d`, `lr_g`, `betas`; DCGAN's lr 2e-4, beta1 0.5 by
 default); they replace `--train.lr` and `--train.betas` for GANs. For an EMA of the generator's
@@ -19,8 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -28,10 +34,16 @@ from torch import nn
 from genlab.data.base import Batch, DataSpec
 from genlab.models.base import GenerativeModel, Player, Samples
 from genlab.models.gan.clusters import ClusterMap
+from genlab.models.gan.config import (
+    CGANConfig,
+    DCGANConfig,
+    GANConfig,
+    StyleGANConfig,
+    WGANGPConfig,
+    check_gan_config,
+)
 from genlab.models.gan.losses import (
     LOSSES,
-    Loss,
-    check_loss,
     d_loss,
     d_means,
     diff_augment,
@@ -40,139 +52,11 @@ from genlab.models.gan.losses import (
     parse_policy,
     r1_penalty,
 )
-from genlab.models.gan.nets import (
-    NORMS,
-    Norm,
-    conv_discriminator,
-    conv_generator,
-    mlp_discriminator,
-    mlp_generator,
-)
+from genlab.models.gan.nets import conv_discriminator, conv_generator, mlp_discriminator, mlp_generator
+from genlab.models.gan.stylegan import NOISE_MODES, NoiseMode, StyleGenerator
+from genlab.models.gan.watch import GANWatchdog
 
-Watchdog = Literal["off", "warn", "rollback"]
-WATCHDOGS = ("off", "warn", "rollback")
 PLAYERS = ("d", "g")
-
-
-@dataclass(frozen=True)
-class GANConfig:
-    """Options of `gan`, the classic MLP GAN (100-d z -> 128 -> 256 -> 784 tanh; D 784 -> 128 -> 64 -> 1).
-
-    Args:
-        arch: "mlp" (g_hidden, d_hidden) or "conv" (DCGAN: channels, g_norm, d_norm).
-        latent_dim: size of z.
-        g_hidden: MLP generator hidden sizes.
-        d_hidden: MLP discriminator hidden sizes.
-        channels: conv channels per stride-2 layer, high to low resolution (D order; G mirrors it).
-        g_norm: normalization in the conv generator.
-        d_norm: normalization in the conv discriminator ("none" is needed for gp and r1).
-        loss: "ns" non-saturating, "minimax" (saturating), "hinge", or "wgan" (use with gp > 0).
-        spectral_norm: spectral normalization on every discriminator layer.
-        mbstd: minibatch standard deviation feature in D over groups of this many samples (0 = off).
-        pack: D judges this many samples at once, stacked along channels (PacGAN, Lin et al. 2018): a
-            pack of same-mode fakes is easy to tell from a pack of varied reals, which penalizes mode
-            collapse and imbalance (1 = off; unconditional models only).
-        gp: weight of the WGAN-GP gradient penalty (Gulrajani et al.: 10; 0 = off).
-        r1: gamma of the R1 penalty on real images (0 = off).
-        reg_every: compute gp and r1 only on every reg_every-th discriminator step, weighted by reg_every
-            (lazy regularization, Karras et al. 2020): the penalties' double backward is about half of a
-            penalized D step, so this buys more steps per CPU-second (1 = every step).
-        n_critic: discriminator steps per generator step.
-        diffaug: DiffAugment ops for D's inputs, comma-separated: color, translation, cutout ("" = off).
-        mode_seeking: weight of the mode-seeking term (Mao et al. 2019) in G's loss, lambda / (d_x / d_z):
-            d_x and d_z are the mean absolute differences between two samples of the same class and
-            between their latents; it punishes a G that ignores z (0 = off).
-        feature_matching: weight of the feature-matching term in G's loss (Salimans et al. 2016): the
-            mean squared difference between the batch means of D's last-layer features phi on real
-            images and on G's samples. It asks G to match the real batch's statistics, not just fool D
-            sample by sample, so a G that over-draws some classes and under-draws others pays for it
-            (0 = off).
-        top_k: the fraction of each batch's fakes that G learns from: those D rates most real (top-k
-            training, Sinha et al. 2020); the fraction falls linearly from 1 to top_k over the first
-            top_k_ramp trainer steps, as D's early scores say little (1 = off: every fake counts).
-        top_k_ramp: trainer steps over which the top-k fraction falls from 1 to top_k.
-        lr_d: discriminator Adam learning rate.
-        lr_g: generator Adam learning rate.
-        betas: Adam (beta1, beta2) for both players.
-        conditional: class-conditional G (label embedding) and projection D (needs labelled data).
-        clusters: self-conditioning (Liu et al. 2020; clusters.py): before training, k-means splits the
-            training images (their top 32 principal components) into this many clusters; G and D are
-            conditioned on the cluster as a cgan is on the class, and a sample's cluster is read off its
-            first latent coordinate with the cluster's share of the data, so the model stays unconditional
-            (no labels needed) but cannot drift far from the data's mode proportions (0 = off).
-        embed_dim: size of the generator's label embedding.
-        watchdog: on divergence or mode collapse: "warn", "rollback" (to the last healthy weights, with
-            half the learning rates), or "off".
-        patience: unhealthy checks in a row before the watchdog acts.
-        coverage_every: steps between mode-coverage checks with the genlab classifier (0 = off).
-        coverage_samples: samples per coverage check.
-    """
-
-    arch: Literal["mlp", "conv"] = "mlp"
-    latent_dim: int = 100
-    g_hidden: tuple[int, ...] = (128, 256)
-    d_hidden: tuple[int, ...] = (128, 64)
-    channels: tuple[int, ...] = (64, 128)
-    g_norm: Norm = "batch"
-    d_norm: Norm = "batch"
-    loss: Loss = "ns"
-    spectral_norm: bool = False
-    mbstd: int = 0
-    pack: int = 1
-    gp: float = 0.0
-    r1: float = 0.0
-    reg_every: int = 1
-    n_critic: int = 1
-    diffaug: str = ""
-    mode_seeking: float = 0.0
-    feature_matching: float = 0.0
-    top_k: float = 1.0
-    top_k_ramp: int = 2000
-    lr_d: float = 2e-4
-    lr_g: float = 2e-4
-    betas: tuple[float, float] = (0.5, 0.999)
-    conditional: bool = False
-    clusters: int = 0
-    embed_dim: int = 32
-    watchdog: Watchdog = "warn"
-    patience: int = 3
-    coverage_every: int = 500
-    coverage_samples: int = 1000
-
-
-@dataclass(frozen=True)
-class DCGANConfig(GANConfig):
-    """Options of `dcgan` (Radford et al. 2016): strided convolutions, batch norm, Adam 2e-4 / beta1 0.5."""
-
-    arch: Literal["mlp", "conv"] = "conv"
-
-
-@dataclass(frozen=True)
-class CGANConfig(GANConfig):
-    """Options of `cgan`: a class-conditional DCGAN with a projection discriminator, and the mode-seeking
-    term on by default (without it, G learned to ignore z and drew one image per class on MNIST). Its
-    weight trades class fidelity for variety: on MNIST at 10 CPU-minutes, 0.25 / 0.35 / 0.5 / 1 gave
-    97.7 / 95.7 / 94.8 / 93.7% of samples classified as asked, and recall 0.16 / 0.39 / 0.56 / 0.65
-    (docs/GANS.md); 0.35 is the largest weight tried that keeps 95%, so the most variety at that fidelity."""
-
-    arch: Literal["mlp", "conv"] = "conv"
-    conditional: bool = True
-    mode_seeking: float = 0.35
-
-
-@dataclass(frozen=True)
-class WGANGPConfig(GANConfig):
-    """Options of `wgan-gp` (Gulrajani et al. 2017): critic without batch norm, lambda = 10, 5 critic
-    steps per generator step, Adam 1e-4, betas (0.5, 0.9)."""
-
-    arch: Literal["mlp", "conv"] = "conv"
-    d_norm: Norm = "none"
-    loss: Loss = "wgan"
-    gp: float = 10.0
-    n_critic: int = 5
-    lr_d: float = 1e-4
-    lr_g: float = 1e-4
-    betas: tuple[float, float] = (0.5, 0.9)
 
 
 def mode_seeking_ratio(x1: torch.Tensor, x2: torch.Tensor, z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
@@ -194,46 +78,6 @@ def frozen(module: nn.Module):
             p.requires_grad_(flag)
 
 
-def check_gan_config(c: GANConfig, shape: tuple[int, int, int], num_classes: int) -> None:
-    """ValueError naming the problem for any bad option."""
-    check_loss(c.loss)
-    parse_policy(c.diffaug)
-    if c.arch not in ("mlp", "conv"):
-        raise ValueError(f"unknown arch {c.arch!r}; valid: mlp, conv")
-    for name in ("g_norm", "d_norm"):
-        if getattr(c, name) not in NORMS:
-            raise ValueError(f"unknown {name} {getattr(c, name)!r}; valid: {', '.join(NORMS)}")
-    if c.watchdog not in WATCHDOGS:
-        raise ValueError(f"unknown watchdog {c.watchdog!r}; valid: {', '.join(WATCHDOGS)}")
-    for name in ("latent_dim", "n_critic", "reg_every", "pack", "patience", "embed_dim", "coverage_samples"):
-        if getattr(c, name) < 1:
-            raise ValueError(f"{name} must be >= 1, got {getattr(c, name)}")
-    if not 0.0 < c.top_k <= 1.0:
-        raise ValueError(f"top_k is the fraction of fakes G learns from, in (0, 1]; got {c.top_k}")
-    if c.conditional and c.clusters:
-        raise ValueError("clusters (self-conditioning) is for unconditional models; a conditional GAN already "
-                         "conditions on the labels: set clusters=0")
-    if c.clusters == 1:
-        raise ValueError("clusters=1 conditions on nothing: use clusters >= 2, or 0 for off")
-    for name in ("gp", "r1", "coverage_every", "mbstd", "mode_seeking", "top_k_ramp",
-                 "feature_matching", "clusters"):
-        if getattr(c, name) < 0:
-            raise ValueError(f"{name} must be >= 0, got {getattr(c, name)}")
-    if c.lr_d <= 0 or c.lr_g <= 0:
-        raise ValueError(f"lr_d and lr_g must be > 0, got {c.lr_d}, {c.lr_g}")
-    if (c.gp > 0 or c.r1 > 0) and c.arch == "conv" and c.d_norm == "batch":
-        raise ValueError("gp and r1 penalize per-image input gradients, which batch norm in the discriminator "
-                         "couples across the batch: set d_norm='none' (--d-norm none)")
-    if c.conditional and c.pack > 1:
-        raise ValueError("pack > 1 (PacGAN) needs an unconditional model: a pack mixes samples of different "
-                         "classes, which the projection discriminator cannot score; set pack=1")
-    if c.conditional and num_classes < 2:
-        raise ValueError("a conditional GAN needs labelled data with at least 2 classes; train on a labelled "
-                         "dataset or set conditional=False")
-    if c.arch == "conv" and not c.channels:
-        raise ValueError("channels must list at least one conv layer width")
-
-
 class GAN(GenerativeModel):
     """A two-player GAN; the family's defaults pick the networks and the loss."""
 
@@ -243,7 +87,7 @@ class GAN(GenerativeModel):
     def __init__(self, config: GANConfig, spec: DataSpec):
         super().__init__(config, spec)
         num_classes = self.num_classes
-        check_gan_config(config, self.shape, num_classes)
+        check_gan_config(config, num_classes)
         self.policy = parse_policy(config.diffaug)
         self.cluster_map = ClusterMap(config.clusters, self.shape) if config.clusters else None
         k = num_classes if config.conditional else config.clusters
@@ -251,12 +95,17 @@ class GAN(GenerativeModel):
         self.D = self.build_discriminator(k)
 
     def build_generator(self, k: int) -> nn.Module:
+        """G for k classes (or clusters; 0 = unconditional), by `arch`."""
         c = self.config
         if c.arch == "mlp":
             return mlp_generator(self.shape, c.latent_dim, c.g_hidden, k, c.embed_dim)
+        if c.arch == "style":
+            return StyleGenerator(self.shape, c.latent_dim, c.w_dim, c.mapping_layers, tuple(c.g_channels), k,
+                                  c.embed_dim)
         return conv_generator(self.shape, c.latent_dim, c.channels, c.g_norm, k, c.embed_dim)
 
     def build_discriminator(self, k: int) -> nn.Module:
+        """D for k classes (or clusters): MLP for arch "mlp", DCGAN's for "conv" and "style"."""
         c = self.config
         bias = c.loss != "wgan"  # L_D of WGAN is blind to a constant offset: its gradient would be 0
         shape = (self.shape[0] * c.pack, *self.shape[1:])  # D's input: `pack` images along channels
@@ -284,9 +133,9 @@ class GAN(GenerativeModel):
         return keys + ["d/grad_norm", "g/grad_norm", "coverage", "coverage_kl"]
 
     def train_callbacks(self) -> list:
-        from genlab.models.gan.watch import GANMonitor
-
-        return [GANMonitor(self.config, self.family)]
+        """The divergence watchdog; it reads the mode-coverage keys that the training layer's coverage
+        probe (asked for by coverage_every > 0) adds to the record before it."""
+        return [GANWatchdog(self.config, self.family)]
 
     # --- the two players -------------------------------------------------------------------------
     def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -300,9 +149,22 @@ class GAN(GenerativeModel):
             z[:, 0] = self.cluster_map.latent_for(y, generator).to(z.dtype)
         return z
 
-    def fake(self, n: int, y: torch.Tensor | None, generator: torch.Generator | None) -> torch.Tensor:
-        """n generated training images in [-1, 1], (n, c, h, w)."""
-        return self.G(self.latent_given(n, y, generator), y)
+    def fake(self, z: torch.Tensor, y: torch.Tensor | None, generator: torch.Generator | None) -> torch.Tensor:
+        """G's training images in [-1, 1], (n, c, h, w), for latents z (n, latent_dim) and conditions y; the
+        style generator mixes styles and updates the running mean of w (in training mode)."""
+        if not self.has_styles:
+            return self.G(z, y)
+        w = self.G.mapping(z, y)  # (n, w_dim)
+        if self.training:
+            with torch.no_grad():
+                self.G.w_avg.lerp_(w.detach().float().mean(0), 1.0 - self.config.w_avg_beta)
+        ws = self.broadcast(w)
+        mix = torch.rand((), generator=generator, device=self.device)
+        if self.num_ws > 1 and float(mix) < self.config.mixing_prob:  # style mixing, one crossover per batch
+            cut = int(torch.randint(1, self.num_ws, (), generator=generator, device=self.device))
+            w2 = self.broadcast(self.G.mapping(self.latent_given(z.shape[0], y, generator), y))
+            ws = torch.cat([ws[:, :cut], w2[:, cut:]], dim=1)
+        return self.G.synthesis(ws, "random", generator)
 
     def augment(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         return diff_augment(x, self.policy, generator) if self.policy else x
@@ -323,7 +185,7 @@ class GAN(GenerativeModel):
         """L_D (+ penalties) on a real batch (b, c, h, w) in [-1, 1] and as many fakes."""
         c = self.config
         with torch.no_grad():
-            fake = self.fake(real.shape[0], y, generator)
+            fake = self.fake(self.latent_given(real.shape[0], y, generator), y, generator)
         real_in, fake_in = self.pack(self.augment(real, generator)), self.pack(self.augment(fake, generator))
         # lazy regularization: the penalties on every reg_every-th trainer step (D steps on every one)
         lazy = self.step % c.reg_every == 0
@@ -367,13 +229,10 @@ class GAN(GenerativeModel):
         c = self.config
         n = real.shape[0]
         half = n // 2
-        if c.mode_seeking > 0 and half > 0:  # pairs (i, i + half) share a label: compare their images
-            if y is not None:
-                y = torch.cat([y[:half], y[:half], y[2 * half:]])
-            z = self.latent_given(n, y, generator)
-            fake = self.G(z, y)
-        else:  # fake(), which a family may override (stylegan: style mixing, the running mean of w)
-            fake = self.fake(n, y, generator)
+        if c.mode_seeking > 0 and half > 0 and y is not None:  # pairs (i, i + half) share a label
+            y = torch.cat([y[:half], y[:half], y[2 * half:]])
+        z = self.latent_given(n, y, generator)
+        fake = self.fake(z, y, generator)  # the style generator's mixing draws the fine layers' w of both
         with frozen(self.D):
             phi_f = self.D.features(self.pack(self.augment(fake, generator)))
             f_f = self.D.score(phi_f, y)
@@ -412,28 +271,78 @@ class GAN(GenerativeModel):
         return {"loss": d["loss"] + g["loss"], "d_loss": d["loss"].detach(), "g_loss": g["loss"].detach(), **rest}
 
     # --- sampling --------------------------------------------------------------------------------
-    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """Images in [0, 1], (n, c, h, w), for latents z (n, latent_dim)."""
-        labels = self.check_labels(labels, z.shape[0]) if self.conditional else None
+    def condition(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor | None:
+        """G's condition for latents z (n, latent_dim): the checked labels of a conditional model, the
+        cluster of z_1 with self-conditioning, else None."""
         if self.cluster_map is not None:
-            labels = self.cluster_map.of_latent(z[:, 0])
-        return ((self.G(z, labels).float() + 1.0) / 2.0).clamp(0.0, 1.0)
+            return self.cluster_map.of_latent(z[:, 0])
+        return self.check_labels(labels, z.shape[0]) if self.conditional else None
+
+    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None, *, truncation: float = 1.0,
+                 noise: NoiseMode = "random", generator: torch.Generator | None = None) -> torch.Tensor:
+        """Images in [0, 1], (n, c, h, w), for latents z (n, latent_dim).
+
+        Args:
+            labels: (n,) classes of a conditional model (ignored otherwise).
+            truncation: psi in (0, 1]: z-space generators use psi z (z_1 left alone under self-conditioning,
+                so no sample changes cluster); the style generator w_avg + psi (w - w_avg).
+            noise, generator: the style generator's per-pixel noise ("random", "shared", "none").
+        """
+        y = self.condition(z, labels)
+        if self.has_styles:
+            w = self.truncate(self.G.mapping(z, y), truncation)
+            return self.synthesize(self.broadcast(w), noise=noise, generator=generator)
+        if truncation != 1.0:
+            z = z * truncation if self.cluster_map is None else torch.cat([z[:, :1], z[:, 1:] * truncation], 1)
+        return ((self.G(z, y).float() + 1.0) / 2.0).clamp(0.0, 1.0)
 
     @torch.no_grad()
     def sample(self, n: int, *, cond: Any = None, generator: torch.Generator | None = None,
                truncation: float = 1.0) -> Samples:
         """n images (n, c, h, w) in [0, 1] with their labels. A conditional model draws every class in
-        turn when `cond` is None. `truncation` psi in (0, 1] scales z towards its mean (psi = 1: off),
-        trading diversity for typicality."""
+        turn when `cond` is None. `truncation` psi in (0, 1] pulls z (the style generator: w) towards its
+        mean (psi = 1: off), trading diversity for typicality."""
         if not 0.0 < truncation <= 1.0:
             raise ValueError(f"truncation must be in (0, 1], got {truncation}")
         labels = self.labels_for(n, cond)
-        z = self.latent(n, generator)
-        if self.cluster_map is None:
-            z = z * truncation
-        else:  # truncation must not move a sample to another cluster: z_1 is left alone
-            z = torch.cat([z[:, :1], z[:, 1:] * truncation], dim=1)
-        return Samples(self.generate(z, labels), labels)
+        return Samples(self.generate(self.latent(n, generator), labels, truncation=truncation, generator=generator),
+                       labels)
+
+    # --- the style generator's latents (arch "style") --------------------------------------------
+    @property
+    def has_styles(self) -> bool:
+        """Whether G is the style generator, with per-layer styles ws (n, num_ws, w_dim)."""
+        return self.config.arch == "style"
+
+    def style_generator(self) -> StyleGenerator:
+        if not self.has_styles:
+            raise ValueError(f"per-layer styles need the style generator (arch='style', the stylegan family); "
+                             f"this {self.family} model has arch={self.config.arch!r}")
+        return self.G
+
+    @property
+    def num_ws(self) -> int:
+        """How many layers take a style."""
+        return self.style_generator().num_ws
+
+    def mapping(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """w = f(z, y), (n, w_dim), for latents z (n, latent_dim); y from labels as in generate()."""
+        return self.style_generator().mapping(z, self.condition(z, labels))
+
+    def truncate(self, w: torch.Tensor, psi: float) -> torch.Tensor:
+        """w_avg + psi (w - w_avg) (the truncation trick; psi = 1 leaves w unchanged)."""
+        return self.style_generator().w_avg.to(w.dtype).lerp(w, psi) if psi != 1.0 else w
+
+    def broadcast(self, w: torch.Tensor) -> torch.Tensor:
+        """(n, w_dim) -> (n, num_ws, w_dim): the same style for every layer."""
+        return w[:, None].expand(-1, self.num_ws, -1)
+
+    def synthesize(self, ws: torch.Tensor, *, noise: NoiseMode = "random",
+                   generator: torch.Generator | None = None) -> torch.Tensor:
+        """Images in [0, 1], (n, c, h, w), from per-layer styles ws (n, num_ws, w_dim)."""
+        if noise not in NOISE_MODES:
+            raise ValueError(f"unknown noise mode {noise!r}; valid: {', '.join(NOISE_MODES)}")
+        return ((self.style_generator().synthesis(ws, noise, generator).float() + 1.0) / 2.0).clamp(0.0, 1.0)
 
 
 class DCGAN(GAN):
@@ -457,4 +366,13 @@ class WGANGP(GAN):
     Config: ClassVar[type] = WGANGPConfig
 
 
-__all__ = ["CGAN", "DCGAN", "GAN", "LOSSES", "WGANGP", "CGANConfig", "DCGANConfig", "GANConfig", "WGANGPConfig"]
+class StyleGAN(GAN):
+    """StyleGAN-style generator (mapping network, constant input, modulated convolutions, noise, style
+    mixing, truncation) with the GAN families' discriminator: the GAN with arch "style"."""
+
+    family: ClassVar[str] = "stylegan"
+    Config: ClassVar[type] = StyleGANConfig
+
+
+__all__ = ["CGAN", "DCGAN", "GAN", "LOSSES", "WGANGP", "CGANConfig", "DCGANConfig", "GANConfig", "StyleGAN",
+           "StyleGANConfig", "WGANGPConfig"]

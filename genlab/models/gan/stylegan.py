@@ -1,6 +1,9 @@
-"""`stylegan`: a small StyleGAN-style generator (Karras et al. 2019, 2020) sized for 28x28 / 32x32 on a CPU.
+"""The style generator (`arch="style"`, the `stylegan` family's default): a small StyleGAN-style generator
+(Karras et al. 2019, 2020) sized for 28x28 / 32x32 on a CPU.
 
-Notation: a mapping MLP f turns z ~ N(0, I) (pixel-normalized) into a style vector w = f(z). The
+Notation: a mapping MLP f turns z ~ N(0, I) (pixel-normalized) into a style vector w = f(z). A
+conditional (or self-conditioned) G maps (z, y) instead: the label's embedding, normalized like z, is
+concatenated to z (StyleGAN2-ADA's conditioning), so w carries the condition and synthesis needs none. The
 synthesis network starts from a learned constant (c0, r0, r0) and has one 3x3 convolution at r0, then per
 doubling of the resolution an upsampling convolution and a convolution; layer i is modulated by its own
 w_i (so w is broadcast to `ws`, (n, num_ws, w_dim)). Each convolution is StyleGAN2's weight
@@ -19,52 +22,23 @@ Every resolution adds its toRGB output to the upsampled image so far (the "skip"
 - Equalized learning rate: weights are stored at unit scale and multiplied by He's constant (times
   the mapping network's learning-rate multiplier, 0.01) in the forward pass.
 
-The discriminator, losses and penalties are those of the GAN families (gan.py): non-saturating loss
-with an R1 penalty by default, as in StyleGAN.
+The GAN model (model.py) owns the training-time parts (style mixing, the running mean of w, truncation);
+the discriminator, losses and penalties are those of every GAN (the stylegan family: non-saturating
+loss with an R1 penalty, as in StyleGAN).
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genlab.data.base import DataSpec
-from genlab.models.base import Samples
-from genlab.models.gan.model import GAN, GANConfig
-from genlab.models.gan.nets import Norm
-
 NoiseMode = Literal["random", "shared", "none"]
 NOISE_MODES = ("random", "shared", "none")
-
-
-@dataclass(frozen=True)
-class StyleGANConfig(GANConfig):
-    """Options of `stylegan` (the discriminator and training options are those of the GAN families).
-
-    Args:
-        w_dim: size of the style vector w.
-        mapping_layers: layers of the mapping MLP z -> w.
-        g_channels: synthesis channels per resolution, low to high (28x28: 7, 14, 28; 32x32: 4..32).
-        mixing_prob: probability of style mixing per training batch.
-        w_avg_beta: decay of the running mean of w used for truncation.
-    """
-
-    arch: Literal["mlp", "conv"] = "conv"
-    latent_dim: int = 64
-    channels: tuple[int, ...] = (32, 64)
-    d_norm: Norm = "none"
-    r1: float = 1.0
-    w_dim: int = 64
-    mapping_layers: int = 3
-    g_channels: tuple[int, ...] = (64, 32, 16)
-    mixing_prob: float = 0.5
-    w_avg_beta: float = 0.995
 
 
 class EqualLinear(nn.Module):
@@ -81,16 +55,26 @@ class EqualLinear(nn.Module):
         return F.linear(x, self.weight * self.w_gain, self.bias * self.lr_mul)
 
 
-class MappingNetwork(nn.Module):
-    """z (n, z_dim) -> w (n, w_dim): pixel norm, then LeakyReLU(0.2) layers with lr multiplier 0.01."""
+def normalize_2nd_moment(x: torch.Tensor) -> torch.Tensor:
+    """x / sqrt(mean(x^2)) over the last dim (pixel norm, Karras et al. 2018)."""
+    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-8)
 
-    def __init__(self, z_dim: int, w_dim: int, layers: int, lr_mul: float = 0.01):
+
+class MappingNetwork(nn.Module):
+    """(z (n, z_dim), y (n,)) -> w (n, w_dim): pixel norm of z (and of y's embedding, concatenated when
+    conditional), then LeakyReLU(0.2) layers with lr multiplier 0.01."""
+
+    def __init__(self, z_dim: int, w_dim: int, layers: int, lr_mul: float = 0.01, num_classes: int = 0,
+                 embed_dim: int = 0):
         super().__init__()
-        dims = [z_dim] + [w_dim] * layers
+        self.embed = nn.Embedding(num_classes, embed_dim) if num_classes else None
+        dims = [z_dim + (embed_dim if num_classes else 0)] + [w_dim] * layers
         self.layers = nn.ModuleList(EqualLinear(a, b, lr_mul) for a, b in itertools.pairwise(dims))
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        x = z * torch.rsqrt(z.pow(2).mean(1, keepdim=True) + 1e-8)
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        x = normalize_2nd_moment(z)
+        if self.embed is not None:
+            x = torch.cat([x, normalize_2nd_moment(self.embed(y).to(x.dtype))], dim=1)
         for layer in self.layers:
             x = F.leaky_relu(layer(x), 0.2)
         return x
@@ -180,95 +164,24 @@ class SynthesisNetwork(nn.Module):
 
 
 class StyleGenerator(nn.Module):
-    """The mapping and synthesis networks and the running mean of w."""
+    """The mapping and synthesis networks and the running mean of w (for truncation)."""
 
-    def __init__(self, shape, z_dim: int, w_dim: int, mapping_layers: int, channels: tuple[int, ...]):
+    def __init__(self, shape, z_dim: int, w_dim: int, mapping_layers: int, channels: tuple[int, ...],
+                 num_classes: int = 0, embed_dim: int = 0):
         super().__init__()
-        self.mapping = MappingNetwork(z_dim, w_dim, mapping_layers)
+        self.mapping = MappingNetwork(z_dim, w_dim, mapping_layers, num_classes=num_classes, embed_dim=embed_dim)
         self.synthesis = SynthesisNetwork(shape, w_dim, channels)
         self.register_buffer("w_avg", torch.zeros(w_dim))
 
-    def forward(self, z: torch.Tensor, y=None) -> torch.Tensor:
-        ws = self.mapping(z)[:, None].expand(-1, self.synthesis.num_ws, -1)
-        return self.synthesis(ws)
-
-
-class StyleGAN(GAN):
-    """StyleGAN-style generator (mapping network, constant input, modulated convolutions, noise, style
-    mixing, truncation) with the GAN families' discriminator."""
-
-    family: ClassVar[str] = "stylegan"
-    Config: ClassVar[type] = StyleGANConfig
-
-    def __init__(self, config: StyleGANConfig, spec: DataSpec):
-        if config.conditional:
-            raise ValueError("stylegan is unconditional here; use the cgan family for class-conditional samples")
-        if config.clusters:
-            raise ValueError("clusters (self-conditioning) is not supported by stylegan; use dcgan or wgan-gp "
-                             "with clusters, or set clusters=0")
-        if not 0.0 <= config.mixing_prob <= 1.0 or not 0.0 <= config.w_avg_beta < 1.0:
-            raise ValueError(f"mixing_prob must be in [0, 1] and w_avg_beta in [0, 1), got {config.mixing_prob}, "
-                             f"{config.w_avg_beta}")
-        if config.w_dim < 1 or config.mapping_layers < 1 or not config.g_channels:
-            raise ValueError("w_dim and mapping_layers must be >= 1 and g_channels must list at least one width")
-        super().__init__(config, spec)
-
-    def build_generator(self, k: int) -> nn.Module:
-        c = self.config
-        return StyleGenerator(self.shape, c.latent_dim, c.w_dim, c.mapping_layers, tuple(c.g_channels))
-
     @property
     def num_ws(self) -> int:
-        return self.G.synthesis.num_ws
+        return self.synthesis.num_ws
 
-    # --- latents ---------------------------------------------------------------------------------
-    def mapping(self, z: torch.Tensor) -> torch.Tensor:
-        """w = f(z), (n, w_dim)."""
-        return self.G.mapping(z)
-
-    def truncate(self, w: torch.Tensor, psi: float) -> torch.Tensor:
-        """w_avg + psi (w - w_avg) (the truncation trick; psi = 1 leaves w unchanged)."""
-        return self.G.w_avg.to(w.dtype).lerp(w, psi) if psi != 1.0 else w
-
-    def broadcast(self, w: torch.Tensor) -> torch.Tensor:
-        """(n, w_dim) -> (n, num_ws, w_dim): the same style for every layer."""
-        return w[:, None].expand(-1, self.num_ws, -1)
-
-    def synthesize(self, ws: torch.Tensor, *, noise: NoiseMode = "random",
-                   generator: torch.Generator | None = None) -> torch.Tensor:
-        """Images in [0, 1], (n, c, h, w), from per-layer styles ws (n, num_ws, w_dim)."""
-        if noise not in NOISE_MODES:
-            raise ValueError(f"unknown noise mode {noise!r}; valid: {', '.join(NOISE_MODES)}")
-        return ((self.G.synthesis(ws, noise, generator).float() + 1.0) / 2.0).clamp(0.0, 1.0)
-
-    def fake(self, n: int, y: torch.Tensor | None, generator: torch.Generator | None) -> torch.Tensor:
-        """Training samples in [-1, 1] with style mixing; updates the running mean of w."""
-        w = self.mapping(self.latent(n, generator))  # (n, w_dim)
-        if self.training:
-            with torch.no_grad():
-                self.G.w_avg.lerp_(w.detach().float().mean(0), 1.0 - self.config.w_avg_beta)
-        ws = self.broadcast(w)
-        mix = torch.rand((), generator=generator, device=self.device)
-        if self.num_ws > 1 and float(mix) < self.config.mixing_prob:
-            cut = int(torch.randint(1, self.num_ws, (), generator=generator, device=self.device))
-            w2 = self.broadcast(self.mapping(self.latent(n, generator)))
-            ws = torch.cat([ws[:, :cut], w2[:, cut:]], dim=1)
-        return self.G.synthesis(ws, "random", generator)
-
-    # --- sampling --------------------------------------------------------------------------------
-    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None, *, truncation: float = 1.0,
-                 noise: NoiseMode = "random", generator: torch.Generator | None = None) -> torch.Tensor:
-        """Images in [0, 1] for latents z (n, latent_dim)."""
-        return self.synthesize(self.broadcast(self.truncate(self.mapping(z), truncation)), noise=noise,
-                               generator=generator)
-
-    @torch.no_grad()
-    def sample(self, n: int, *, cond=None, generator: torch.Generator | None = None,
-               truncation: float = 1.0) -> Samples:
-        """n images (n, c, h, w) in [0, 1]; `truncation` psi in (0, 1] pulls w towards its running mean."""
-        if not 0.0 < truncation <= 1.0:
-            raise ValueError(f"truncation must be in (0, 1], got {truncation}")
-        return Samples(self.generate(self.latent(n, generator), truncation=truncation, generator=generator))
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None, *,
+                generator: torch.Generator | None = None) -> torch.Tensor:
+        """Images (n, c, h, w), roughly in [-1, 1]: one w per sample for every layer, random noise."""
+        ws = self.mapping(z, y)[:, None].expand(-1, self.num_ws, -1)
+        return self.synthesis(ws, "random", generator)
 
 
-__all__ = ["MappingNetwork", "ModulatedConv", "StyleGAN", "StyleGANConfig", "SynthesisNetwork"]
+__all__ = ["NOISE_MODES", "MappingNetwork", "ModulatedConv", "NoiseMode", "StyleGenerator", "SynthesisNetwork"]

@@ -63,13 +63,28 @@ def test_a_gan_with_clusters_needs_them_fitted_then_samples_unconditionally():
     assert a.shape == b.shape and not torch.equal(a, b)
 
 
+def test_the_style_generator_is_self_conditioned_through_its_mapping_network():
+    model = build_model("stylegan", {**TINY["stylegan"], "clusters": 2}, shape=(1, 8, 8))
+    data = two_groups()
+    model.prepare(data)
+    for player in ("d", "g"):
+        losses = model.training_losses(data.images(), generator=torch.Generator().manual_seed(0), player=player)
+        losses["loss"].backward()
+        assert torch.isfinite(losses["loss"])
+    assert model.G.mapping.embed.weight.grad.abs().sum() > 0  # the cluster's embedding is trained
+    model.eval()
+    z = torch.randn(6, model.config.latent_dim, generator=torch.Generator().manual_seed(0))
+    w = model.mapping(z)  # the cluster of each z is read off z_1
+    clusters = model.cluster_map.of_latent(z[:, 0])
+    assert torch.allclose(w, model.G.mapping(z, clusters)) and not torch.allclose(w, model.G.mapping(z, 1 - clusters))
+    assert model.sample(5, generator=torch.Generator().manual_seed(0), truncation=0.5).shape == (5, 1, 8, 8)
+
+
 def test_bad_cluster_options_name_the_fix():
     with pytest.raises(ValueError, match="conditions on the labels"):
         build_model("cgan", {**TINY["cgan"], "clusters": 4}, shape=(1, 8, 8), num_classes=4)
     with pytest.raises(ValueError, match="clusters >= 2"):
         build_model("dcgan", {**TINY["dcgan"], "clusters": 1}, shape=(1, 8, 8))
-    with pytest.raises(ValueError, match="not supported by stylegan"):
-        build_model("stylegan", {**TINY["stylegan"], "clusters": 4}, shape=(1, 8, 8))
     with pytest.raises(ValueError, match="at least 200 training images"):
         ClusterMap(200, (1, 8, 8)).fit(two_groups().images())
 

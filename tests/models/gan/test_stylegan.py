@@ -1,20 +1,30 @@
-"""The StyleGAN-style generator: modulation math, truncation, style mixing, noise, w_avg, grids."""
+"""The style generator (stylegan, or any GAN with arch "style"): modulation math, truncation, style mixing,
+noise, w_avg, grids, and every GAN option with it."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 import torch
 import torch.nn.functional as F
 
 from genlab.apps.stylemix import latent_walk, style_mixing_grid
+from genlab.config import DataConfig, RunConfig, TrainConfig
 from genlab.models import build_model
-from genlab.models.gan.stylegan import ModulatedConv
+from genlab.models.gan import GAN, StyleGAN
+from genlab.models.gan.stylegan import ModulatedConv, StyleGenerator
+from genlab.runs import load_run
+from genlab.runs import sample as sample_run
+from genlab.training.trainer import train
 from tests.conftest import TINY, tiny_images
 
+STYLE = {**TINY["stylegan"], "arch": "style"}  # the stylegan family's tiny options, for the gan family
 
-def make(shape=(1, 8, 8), **extra):
+
+def make(shape=(1, 8, 8), num_classes=0, **extra):
     torch.manual_seed(0)
-    return build_model("stylegan", {**TINY["stylegan"], **extra}, shape=shape)
+    return build_model("stylegan", {**TINY["stylegan"], **extra}, shape=shape, num_classes=num_classes)
 
 
 def test_modulated_conv_equals_per_sample_modulated_and_demodulated_weights():
@@ -104,7 +114,119 @@ def test_style_mixing_grid_and_latent_walk():
 
 
 def test_stylegan_options_are_checked():
-    with pytest.raises(ValueError, match="use the cgan family"):
-        make(conditional=True)
+    with pytest.raises(ValueError, match="arch='mlp' does not combine with the stylegan family"):
+        make(arch="mlp")
+    with pytest.raises(ValueError, match="mixing_prob is a probability"):
+        make(mixing_prob=1.5)
+    with pytest.raises(ValueError, match="w_avg_beta is a decay"):
+        make(w_avg_beta=1.0)
     with pytest.raises(ValueError, match="divisible by 4"):
         make((1, 10, 10), g_channels=(8, 4, 4), channels=(4,))
+    with pytest.raises(ValueError, match="set d_norm='none'"):
+        build_model("gan", {**STYLE, "r1": 1.0}, shape=(1, 8, 8))  # the conv D's batch norm
+
+
+def test_stylegan_is_the_gan_with_the_style_generator():
+    """`stylegan` is the GAN class with other defaults: `gan --arch style` builds the same networks."""
+    assert issubclass(StyleGAN, GAN) and StyleGAN.capabilities == GAN.capabilities
+    assert StyleGAN.Config().arch == "style"
+    family = make()
+    chosen = build_model("gan", {**STYLE, "d_norm": "none"}, shape=(1, 8, 8))
+    assert isinstance(chosen.G, StyleGenerator) and chosen.has_styles
+    assert not build_model("gan", {}, shape=(1, 8, 8)).has_styles
+    shapes = lambda m: {k: v.shape for k, v in m.state_dict().items()}
+    assert shapes(family) == shapes(chosen)
+    with pytest.raises(ValueError, match="need the style generator \\(arch='style'"):
+        build_model("dcgan", TINY["dcgan"], shape=(1, 8, 8)).mapping(torch.randn(2, 8))
+
+
+def test_runs_saved_with_the_old_stylegan_arch_still_load(tmp_path):
+    """Before the style generator was an arch, stylegan's config.json said arch "conv" (its discriminator)."""
+    tc = TrainConfig(steps=2, batch_size=8, log_every=2, progress=False)
+    train(RunConfig("stylegan", dict(TINY["stylegan"]), DataConfig("tiny"), tc), tmp_path / "run", data=tiny_images(16))
+    path = tmp_path / "run" / "config.json"
+    saved = json.loads(path.read_text())
+    assert saved["model"]["arch"] == "style"
+    new = sample_run(load_run(tmp_path / "run"), 3, seed=1)
+    saved["model"]["arch"] = "conv"
+    path.write_text(json.dumps(saved))
+    r = load_run(tmp_path / "run")
+    assert r.model.config.arch == "style" and torch.equal(sample_run(r, 3, seed=1), new)
+
+
+OPTIONS = [{"mode_seeking": 1.0}, {"pack": 2}, {"diffaug": "color,translation,cutout"}, {"mbstd": 2},
+           {"loss": "hinge", "spectral_norm": True}, {"loss": "wgan", "gp": 10.0, "reg_every": 2},
+           {"loss": "minimax"}, {"feature_matching": 1.0}, {"top_k": 0.5, "top_k_ramp": 0},
+           {"conditional": True, "mode_seeking": 0.35}, {"n_critic": 2}]
+
+
+@pytest.mark.parametrize("options", OPTIONS, ids=lambda o: ",".join(o))
+def test_every_option_works_with_the_style_generator(options):
+    m = build_model("stylegan", {**TINY["stylegan"], **options}, shape=(1, 8, 8), num_classes=4)
+    data = tiny_images(8)
+    for player in ("d", "g"):
+        m.zero_grad()
+        losses = m.training_losses(data.images(), data.y, generator=torch.Generator().manual_seed(0), player=player)
+        losses["loss"].backward()
+        assert all(torch.isfinite(v) for v in losses.values())
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in m.players()[player])
+    m.eval()
+    labels = torch.arange(4) if m.conditional else None
+    x = m.sample(4, labels=labels, generator=torch.Generator().manual_seed(0), truncation=0.7)
+    assert x.shape == (4, 1, 8, 8) and 0 <= x.min() and x.max() <= 1
+
+
+def test_a_conditional_style_generator_draws_the_class_asked_for():
+    m = make(conditional=True, num_classes=4).eval()
+    z = torch.randn(1, 8).expand(4, -1)
+    w = m.mapping(z, torch.arange(4))
+    assert all(not torch.allclose(w[0], w[k]) for k in range(1, 4))  # the class moves w, so the image
+    with pytest.raises(ValueError, match="pass labels"):
+        m.mapping(z)
+    grid = style_mixing_grid(m, rows=2, cols=2)  # the sources draw random classes
+    assert grid.shape == (9, 1, 8, 8)
+    rows = latent_walk(m, rows=2, steps=3)
+    assert rows.shape == (6, 1, 8, 8)
+
+
+def test_cli_trains_gan_with_arch_style_and_draws_its_style_mixing_grid(tmp_path):
+    from genlab.cli import main
+
+    main(["train", "gan", "--data", "digits", "--arch", "style", "--latent-dim", "8", "--w-dim", "8",
+          "--mapping-layers", "2", "--g-channels", "8", "4", "--channels", "4", "8", "--d-norm", "none",
+          "--r1", "1", "--coverage-every", "0", "--train.steps", "2", "--train.batch-size", "16",
+          "--train.no-progress", "--runs-dir", str(tmp_path), "--name", "s"])
+    assert json.loads((tmp_path / "s" / "config.json").read_text())["model"]["arch"] == "style"
+    main(["stylemix", str(tmp_path / "s"), "--rows", "2", "--cols", "2", "--out", str(tmp_path / "m.png")])
+    assert (tmp_path / "m.png").exists()
+
+
+def test_latent_walk_draws_a_new_pair_of_latents_for_every_row():
+    """Regression: the walk reused the name of its latent generator for the noise generator, reseeding it
+    in every row, so rows 2..n were the same walk."""
+    m = make().eval()
+    rows = latent_walk(m, rows=3, steps=4).view(3, 4, -1)
+    assert not torch.allclose(rows[0], rows[1]) and not torch.allclose(rows[1], rows[2])
+    assert torch.equal(rows, latent_walk(m, rows=3, steps=4).view(3, 4, -1))  # seeded
+
+
+def test_mode_seeking_generator_step_mixes_styles_with_the_passed_generator():
+    """Regression: with mode seeking on, G's step skipped style mixing (and the running mean of w) and drew
+    its noise from the global RNG instead of the generator it was passed."""
+    m = make(mode_seeking=1.0, mixing_prob=1.0)
+    seen = []
+    synthesis = m.G.synthesis.forward
+
+    def spy(ws, noise="random", generator=None):
+        seen.append((ws, generator))
+        return synthesis(ws, noise, generator)
+
+    m.G.synthesis.forward = spy
+    x, w_avg = tiny_images(8).images(), m.G.w_avg.clone()
+    state = torch.get_rng_state()
+    out = m.training_losses(x, generator=torch.Generator().manual_seed(0), player="g")
+    assert torch.equal(torch.get_rng_state(), state)  # every draw came from the passed generator
+    ws, generator = seen[-1]
+    assert generator is not None and "ms_ratio" in out
+    assert not torch.allclose(ws[:, 0], ws[:, -1])  # mixed: the fine layers took a second w
+    assert not torch.equal(w_avg, m.G.w_avg)

@@ -1,0 +1,87 @@
+"""Trainer callbacks f(trainer, record), called after each log line, that the training layer attaches.
+
+A model never imports evaluation code (its layer is below this one), so it only declares what it
+wants: `callbacks_for(model)` gives the probes its config asks for (today: the mode-coverage probe, for
+a config with `coverage_every > 0` and `coverage_samples`), then the model's own pure callbacks
+(`model.train_callbacks()`, e.g. the GAN watchdog, which reads the probe's keys from the same record).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import torch
+
+from genlab.eval import coverage
+
+COVERAGE_SEED = 2024
+
+
+class CoverageProbe:
+    """Every `every` trainer steps (and at the last one), adds the mode coverage (genlab/eval/coverage.py)
+    of a fixed batch of `samples` samples (fixed seed, so checks are comparable) from the sampling model
+    (EMA weights when kept) to the record, judged by the dataset's genlab classifier. Without a built
+    classifier it warns once (CoverageWarning) and adds nothing: training goes on."""
+
+    def __init__(self, every: int, samples: int):
+        self.every, self.samples = every, samples
+        self.next = every
+        self.classifier: Any = None
+        self.classifier_error: str | None = None
+        self.real: tuple[torch.Tensor, torch.Tensor] | None = None  # classifier features and labels of real images
+
+    def __call__(self, trainer, record: dict[str, Any]) -> None:
+        step = record["step"]
+        if step >= self.next or step >= trainer.tc.steps:
+            record.update(self.coverage(trainer))
+            self.next = step + self.every
+
+    def get_classifier(self, trainer) -> Any:
+        if self.classifier is None and self.classifier_error is None:
+            name = trainer.config.data.name
+            try:
+                self.classifier = coverage.load_classifier(name)
+            except Exception as e:  # noqa: BLE001 - whatever fails, training goes on without coverage
+                self.classifier_error = f"{type(e).__name__}: {e}"
+                warnings.warn(f"mode coverage is off: no genlab classifier for dataset {name!r} "
+                              f"({self.classifier_error})", coverage.CoverageWarning, stacklevel=2)
+        return self.classifier
+
+    @torch.no_grad()
+    def coverage(self, trainer) -> dict[str, float]:
+        clf = self.get_classifier(trainer)
+        if clf is None:
+            return {}
+        model = trainer.sampling_model()
+        was_training = model.training
+        model.eval()
+        n = self.samples
+        g = torch.Generator(device=model.device).manual_seed(COVERAGE_SEED)
+        try:
+            out = model.sample(n, generator=g)  # a conditional model draws every class in turn
+            x, labels = out.x, out.y
+        finally:
+            model.train(was_training)
+        real = self.real_features(trainer, clf) if hasattr(clf, "features_and_logits") else None
+        return coverage.coverage_of(x, clf, trainer.data.num_classes or model.num_classes, labels, real)
+
+    def real_features(self, trainer, clf) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Classifier features and labels of a fixed subset of the training images (computed once)."""
+        if self.real is None and trainer.data.y is not None:
+            n = min(self.samples, len(trainer.data))
+            idx = torch.randperm(len(trainer.data), generator=torch.Generator().manual_seed(COVERAGE_SEED))[:n]
+            self.real = (clf.features(trainer.data.images(idx)).cpu(), trainer.data.y[idx].cpu())
+        return self.real
+
+
+def callbacks_for(model) -> list:
+    """The callbacks the trainer runs for `model`: the probes its config asks for, then its own."""
+    out: list = []
+    every = getattr(model.config, "coverage_every", 0)
+    if every > 0:
+        out.append(CoverageProbe(every, model.config.coverage_samples))
+    return out + list(model.train_callbacks())
+
+
+__all__ = ["CoverageProbe", "callbacks_for"]

@@ -1,0 +1,82 @@
+"""The training layer's callbacks: the mode-coverage probe a model asks for, ahead of the model's own."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from genlab.config import DataConfig, RunConfig, TrainConfig
+from genlab.eval import coverage
+from genlab.eval.coverage import CoverageWarning
+from genlab.models import build_model
+from genlab.models.gan.watch import GANWarning, GANWatchdog
+from genlab.training.callbacks import CoverageProbe, callbacks_for
+from genlab.training.trainer import Trainer
+from tests.conftest import TINY, tiny_images
+from tests.eval.test_coverage import FeatureQuadrantClassifier, QuadrantClassifier
+
+
+class ConstantClassifier:
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.zeros(x.shape[0], dtype=torch.long)
+
+
+def trainer_for(family: str, steps: int = 8, **options) -> Trainer:
+    tc = TrainConfig(steps=steps, batch_size=8, log_every=2, progress=False)
+    return Trainer(RunConfig(family, {**TINY[family], **options}, DataConfig("tiny"), tc), tiny_images(32))
+
+
+def test_the_probe_runs_before_the_models_own_callbacks_and_only_when_asked_for():
+    model = build_model("dcgan", {**TINY["dcgan"], "coverage_every": 4}, shape=(1, 8, 8))
+    probe, watchdog = callbacks_for(model)
+    assert isinstance(probe, CoverageProbe) and (probe.every, probe.samples) == (4, 1000)
+    assert isinstance(watchdog, GANWatchdog)
+    off = build_model("dcgan", TINY["dcgan"], shape=(1, 8, 8))  # coverage_every 0
+    assert [type(c) for c in callbacks_for(off)] == [GANWatchdog]
+    vae = build_model("vae", TINY["vae"], shape=(1, 8, 8))
+    assert callbacks_for(vae) == []
+
+
+def test_coverage_is_logged_with_a_stand_in_classifier(monkeypatch):
+    monkeypatch.setattr(coverage, "load_classifier", lambda name: QuadrantClassifier())
+    trainer = trainer_for("cgan", steps=6, coverage_every=4, coverage_samples=40)
+    result = trainer.fit()
+    checked = [r for r in result.history if "coverage" in r]
+    assert [r["step"] for r in checked] == [4, 6]  # every 4 steps, and at the end
+    for r in checked:
+        assert 1 <= r["coverage"] <= 4 and r["coverage_kl"] >= 0 and 0 <= r["cond_acc"] <= 1
+        assert r["watchdog"] == "ok"
+
+
+def test_diversity_precision_and_recall_are_logged(monkeypatch):
+    monkeypatch.setattr(coverage, "load_classifier", lambda name: FeatureQuadrantClassifier())
+    result = trainer_for("cgan", steps=4, coverage_every=2, coverage_samples=40).fit()
+    checked = [r for r in result.history if "coverage" in r]
+    assert checked and all(r["diversity"] > 0 for r in checked)
+    assert all(0 <= r["precision"] <= 1 and 0 <= r["recall"] <= 1 for r in checked)
+
+
+def test_the_style_generator_gets_coverage_checks_too(monkeypatch):
+    monkeypatch.setattr(coverage, "load_classifier", lambda name: QuadrantClassifier())
+    result = trainer_for("stylegan", steps=4, coverage_every=2, coverage_samples=16).fit()
+    assert [r["step"] for r in result.history if "coverage" in r] == [2, 4]
+
+
+def test_missing_classifier_warns_once_and_training_goes_on(monkeypatch):
+    def missing(name):
+        raise ValueError(f"no classifier for {name}")
+
+    monkeypatch.setattr(coverage, "load_classifier", missing)
+    trainer = trainer_for("dcgan", steps=6, coverage_every=2)
+    with pytest.warns(CoverageWarning, match="mode coverage is off") as caught:
+        result = trainer.fit()
+    assert len([w for w in caught if "coverage is off" in str(w.message)]) == 1
+    assert result.step == 6 and all("coverage" not in r for r in result.history)
+
+
+def test_collapse_seen_by_the_probe_makes_the_watchdog_warn(monkeypatch):
+    monkeypatch.setattr(coverage, "load_classifier", lambda name: ConstantClassifier())
+    trainer = trainer_for("dcgan", steps=8, coverage_every=2, coverage_samples=16, patience=3)
+    with pytest.warns(GANWarning, match="mode collapse: the samples cover 1 classes.*Remedies"):
+        result = trainer.fit()
+    assert [r["watchdog"] for r in result.history] == ["ok", "ok", "collapse", "ok"]
