@@ -53,7 +53,7 @@ def style_mixing_grid(model, rows: int = 4, cols: int = 6, *, crossover: int | N
     if not 0.0 < truncation <= 1.0:
         raise ValueError(f"truncation must be in (0, 1], got {truncation}")
     g = torch.Generator(device=model.device).manual_seed(seed)
-    y_a, y_b = model.sample_labels(None, rows, g), model.sample_labels(None, cols, g)  # None if unconditional
+    y_a, y_b = model.labels_for(rows), model.labels_for(cols)  # classes in turn; None if unconditional
     w_a = model.truncate(model.mapping(model.latent(rows, g), y_a), truncation)  # (rows, w_dim)
     w_b = model.truncate(model.mapping(model.latent(cols, g), y_b), truncation)  # (cols, w_dim)
     ws_a, ws_b = model.broadcast(w_a), model.broadcast(w_b)  # (., k, w_dim)

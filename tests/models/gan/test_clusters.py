@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from genlab.config import DataConfig, RunConfig, TrainConfig
-from genlab.data.base import ImageData
+from genlab.data.base import Batch, ImageData
 from genlab.models import build_model
 from genlab.models.gan.clusters import ClusterMap
 from genlab.runs import load_run, train
@@ -50,16 +50,16 @@ def test_a_gan_with_clusters_needs_them_fitted_then_samples_unconditionally():
     model = build_model("dcgan", {**TINY["dcgan"], "clusters": 2}, shape=(1, 8, 8), num_classes=2)
     data = two_groups()
     with pytest.raises(ValueError, match="prepare"):
-        model.training_losses(data.images(), player="d")
+        model.training_losses(Batch(data.images()), player="d")
     model.prepare(data)
-    assert set(model.training_losses(data.images(), player="d")) >= {"loss"}
+    assert set(model.training_losses(Batch(data.images()), player="d")) >= {"loss"}
     model.eval()
     z = torch.randn(6, model.config.latent_dim, generator=torch.Generator().manual_seed(0))
     assert torch.equal(model.generate(z), model.generate(z))  # G(z) is a function of z alone
-    assert model.sample(5, generator=torch.Generator().manual_seed(0)).shape == (5, 1, 8, 8)
+    assert model.sample(5, generator=torch.Generator().manual_seed(0)).x.shape == (5, 1, 8, 8)
     # truncation shrinks z but keeps each sample in its cluster (z_1 is left alone)
-    a = model.sample(8, generator=torch.Generator().manual_seed(4))
-    b = model.sample(8, generator=torch.Generator().manual_seed(4), truncation=0.5)
+    a = model.sample(8, generator=torch.Generator().manual_seed(4)).x
+    b = model.sample(8, generator=torch.Generator().manual_seed(4), truncation=0.5).x
     assert a.shape == b.shape and not torch.equal(a, b)
 
 
@@ -68,7 +68,7 @@ def test_the_style_generator_is_self_conditioned_through_its_mapping_network():
     data = two_groups()
     model.prepare(data)
     for player in ("d", "g"):
-        losses = model.training_losses(data.images(), generator=torch.Generator().manual_seed(0), player=player)
+        losses = model.training_losses(Batch(data.images()), generator=torch.Generator().manual_seed(0), player=player)
         losses["loss"].backward()
         assert torch.isfinite(losses["loss"])
     assert model.G.mapping.embed.weight.grad.abs().sum() > 0  # the cluster's embedding is trained
@@ -77,7 +77,7 @@ def test_the_style_generator_is_self_conditioned_through_its_mapping_network():
     w = model.mapping(z)  # the cluster of each z is read off z_1
     clusters = model.cluster_map.of_latent(z[:, 0])
     assert torch.allclose(w, model.G.mapping(z, clusters)) and not torch.allclose(w, model.G.mapping(z, 1 - clusters))
-    assert model.sample(5, generator=torch.Generator().manual_seed(0), truncation=0.5).shape == (5, 1, 8, 8)
+    assert model.sample(5, generator=torch.Generator().manual_seed(0), truncation=0.5).x.shape == (5, 1, 8, 8)
 
 
 def test_bad_cluster_options_name_the_fix():

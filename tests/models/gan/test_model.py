@@ -7,7 +7,9 @@ import torch
 from torch import nn
 
 from genlab.config import DataConfig, RunConfig, TrainConfig
+from genlab.data.base import Batch
 from genlab.models import build_model
+from genlab.models.base import capabilities
 from genlab.runs import load_run, train
 from genlab.runs import sample as sample_run
 from genlab.training.trainer import Trainer
@@ -35,7 +37,7 @@ def test_mlp_gan_has_the_classic_sizes():
 @pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32)])
 def test_dcgan_shapes_and_architecture(shape):
     model = build_model("dcgan", {"channels": (8, 16), "latent_dim": 16}, shape=shape).eval()
-    assert model.sample(3, generator=torch.Generator().manual_seed(0)).shape == (3, *shape)
+    assert model.sample(3, generator=torch.Generator().manual_seed(0)).x.shape == (3, *shape)
     kinds = [type(m) for m in model.G.body]
     assert kinds.count(nn.Linear) == 1 and kinds[0] is nn.Linear  # "project and reshape", no hidden FC layers
     assert nn.MaxPool2d not in kinds and nn.ConvTranspose2d in kinds and kinds[-1] is nn.Tanh
@@ -58,15 +60,17 @@ def test_dcgan_defaults_are_the_papers_optimizer():
 def test_players_split_the_parameters():
     model = make("dcgan")
     players = model.players()
-    assert list(players) == ["d", "g"]
-    d, g = {id(p) for p in players["d"]}, {id(p) for p in players["g"]}
+    assert [p.name for p in players] == ["d", "g"]
+    d, g = ({id(p) for p in player.params} for player in players)
     assert not d & g and d | g == {id(p) for p in model.parameters()}
+    assert [p.every for p in make("wgan-gp").players()] == [1, 5]  # n_critic D steps per G step
 
 
 def test_generator_step_leaves_no_gradient_on_the_discriminator():
     model = make("dcgan")
     data = tiny_images(8)
-    model.training_losses(data.images(), generator=torch.Generator().manual_seed(0), player="g")["loss"].backward()
+    losses = model.training_losses(Batch(data.images()), generator=torch.Generator().manual_seed(0), player="g")
+    losses["loss"].backward()
     assert all(p.grad is None for p in model.D.parameters())
     assert all(p.requires_grad for p in model.D.parameters())  # unfrozen afterwards
     assert any(p.grad is not None for p in model.G.parameters())
@@ -91,8 +95,8 @@ def test_g_loss_average_counts_only_generator_steps(tmp_path):
     trainer = Trainer(config, tiny_images(32))
     real = trainer.model.training_losses
 
-    def fixed(x, y=None, *, generator=None, player=None):
-        out = real(x, y, generator=generator, player=player)
+    def fixed(batch, *, generator=None, player=None):
+        out = real(batch, generator=generator, player=player)
         if player == "g":
             out["loss"] = out["loss"] * 0 + 5.0 + out["loss"].detach() * 0
         return out
@@ -114,22 +118,23 @@ def test_conditional_sampling_and_label_checks():
     model = make("cgan").eval()
     g = lambda: torch.Generator().manual_seed(0)
     labels = torch.tensor([0, 1, 2, 3])
-    a = model.sample(4, labels=labels, generator=g())
-    b = model.sample(4, labels=torch.tensor([3, 2, 1, 0]), generator=g())
+    a = model.sample(4, cond=labels, generator=g()).x
+    b = model.sample(4, cond=torch.tensor([3, 2, 1, 0]), generator=g()).x
     assert a.shape == (4, 1, 8, 8) and not torch.equal(a, b)
-    assert model.sample(4, generator=g()).shape == (4, 1, 8, 8)  # random classes when none are given
+    out = model.sample(4, generator=g())
+    assert out.x.shape == (4, 1, 8, 8) and torch.equal(out.y, labels)  # every class in turn when none are given
     with pytest.raises(ValueError, match="class indices in \\[0, 4\\)"):
-        model.sample(2, labels=torch.tensor([0, 7]))
-    assert "conditional" in model.capabilities and model.conditional
+        model.sample(2, cond=torch.tensor([0, 7]))
+    assert "conditional" in capabilities(model) and model.conditional
     assert isinstance(model.D.embed, nn.Embedding) and model.G.embed is not None  # projection D, embedding G
 
 
 def test_truncation_shrinks_the_latent_and_is_validated():
     model = make("dcgan").eval()
     g = lambda: torch.Generator().manual_seed(1)
-    full = model.sample(64, generator=g())
-    assert torch.equal(full, model.sample(64, generator=g(), truncation=1.0))
-    tight = model.sample(64, generator=g(), truncation=0.1)
+    full = model.sample(64, generator=g()).x
+    assert torch.equal(full, model.sample(64, generator=g(), truncation=1.0).x)
+    tight = model.sample(64, generator=g(), truncation=0.1).x
     assert tight.var(0).mean() < full.var(0).mean()
     with pytest.raises(ValueError, match="truncation must be in \\(0, 1\\]"):
         model.sample(2, truncation=1.5)
@@ -164,11 +169,12 @@ def test_options_train_with_finite_losses(options):
     model = make("dcgan", **options)
     data = tiny_images(16)
     for player in ("d", "g"):
-        losses = model.training_losses(data.images(), generator=torch.Generator().manual_seed(0), player=player)
+        losses = model.training_losses(Batch(data.images()), generator=torch.Generator().manual_seed(0), player=player)
         losses["loss"].backward()
         assert all(torch.isfinite(v) for v in losses.values())
     if options.get("r1"):
-        assert "r1" in model.training_losses(data.images(), generator=torch.Generator().manual_seed(0), player="d")
+        gen = torch.Generator().manual_seed(0)
+        assert "r1" in model.training_losses(Batch(data.images()), generator=gen, player="d")
 
 
 @pytest.mark.parametrize("penalty", ["gp", "r1"])
@@ -182,8 +188,8 @@ def test_lazy_regularization_applies_the_penalty_every_k_steps_with_weight_k(pen
     for step in range(5):
         every.on_train_step(step, 5)
         lazy.on_train_step(step, 5)
-        a = every.training_losses(data, generator=g(), player="d")
-        b = lazy.training_losses(data, generator=g(), player="d")
+        a = every.training_losses(Batch(data), generator=g(), player="d")
+        b = lazy.training_losses(Batch(data), generator=g(), player="d")
         if step % 4 == 0:
             weight = 2.0 if penalty == "gp" else 1.0  # r1 enters as gamma / 2
             assert torch.allclose(b["loss"] - a["loss"], 3 * weight * a[penalty], rtol=1e-4, atol=1e-6)
@@ -207,7 +213,7 @@ def test_top_k_generator_loss_uses_the_fakes_d_rates_most_real_after_the_ramp():
     model.on_train_step(50, 100)
     assert sorted(model.top_k(scores).tolist()) == [2.0, 3.0]
     data = tiny_images(8).images()
-    loss = model.training_losses(data, generator=torch.Generator().manual_seed(0), player="g")["loss"]
+    loss = model.training_losses(Batch(data), generator=torch.Generator().manual_seed(0), player="g")["loss"]
     with torch.no_grad():  # the same fakes, scored by D: the loss is minus the mean of the top two
         fake = model.G(model.latent(8, torch.Generator().manual_seed(0)))
         top = model.D(fake).topk(2).values
@@ -221,8 +227,8 @@ def test_feature_matching_adds_the_distance_of_d_feature_means_to_g_loss():
     data = tiny_images(8).images()
     plain, fm = make("dcgan", d_norm="none"), make("dcgan", d_norm="none", feature_matching=3.0)
     fm.load_state_dict(plain.state_dict())
-    a = plain.training_losses(data, generator=torch.Generator().manual_seed(0), player="g")
-    b = fm.training_losses(data, generator=torch.Generator().manual_seed(0), player="g")
+    a = plain.training_losses(Batch(data), generator=torch.Generator().manual_seed(0), player="g")
+    b = fm.training_losses(Batch(data), generator=torch.Generator().manual_seed(0), player="g")
     with torch.no_grad():  # the same fakes; the real batch is the data mapped to [-1, 1]
         fake = fm.G(fm.latent(8, torch.Generator().manual_seed(0)))
         want = (fm.D.features(fake).mean(0) - fm.D.features(data * 2 - 1).mean(0)).square().mean()
@@ -244,7 +250,7 @@ def test_pack_shows_d_groups_of_samples_stacked_along_channels():
     for options in ({}, {"loss": "wgan", "gp": 10.0, "d_norm": "none"}, {"r1": 1.0, "d_norm": "none"}):
         m = make("dcgan", pack=2, **options)
         for player in ("d", "g"):
-            losses = m.training_losses(data, generator=torch.Generator().manual_seed(0), player=player)
+            losses = m.training_losses(Batch(data), generator=torch.Generator().manual_seed(0), player=player)
             losses["loss"].backward()
             assert torch.isfinite(losses["loss"])
     with pytest.raises(ValueError, match="pack > 1 \\(PacGAN\\) needs an unconditional model"):
@@ -255,7 +261,7 @@ def test_trained_run_samples_with_truncation_option(tmp_path):
     data = tiny_images(32)
     train(run_config("cgan", steps=4, ema_decay=0.9), tmp_path / "run", data=data)
     r = load_run(tmp_path / "run")
-    x = sample_run(r, 8, truncation=0.5)
+    x = sample_run(r, 8, truncation=0.5).x
     assert x.shape == (8, 1, 8, 8) and 0 <= x.min() and x.max() <= 1
     with pytest.raises(ValueError, match="no sampling option"):
         sample_run(r, 2, steps=3)
@@ -289,7 +295,7 @@ def test_mode_seeking_term_follows_its_definition_and_pairs_share_labels():
 
     m.G.forward = spy
     torch.manual_seed(0)
-    out = m.training_losses(torch.rand(5, 1, 8, 8), y, player="g", generator=torch.Generator().manual_seed(1))
+    out = m.training_losses(Batch(torch.rand(5, 1, 8, 8), y), player="g", generator=torch.Generator().manual_seed(1))
     assert seen["y"].tolist() == [0, 1, 0, 1, 1]  # pairs (0, 2) and (1, 3) share a label; the odd one keeps its own
     fake = real_g(seen["z"], seen["y"])
     ratio = mode_seeking_ratio(fake[:2], fake[2:4], seen["z"][:2], seen["z"][2:4])

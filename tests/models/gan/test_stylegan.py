@@ -11,12 +11,13 @@ import torch.nn.functional as F
 
 from genlab.apps.stylemix import latent_walk, style_mixing_grid
 from genlab.config import DataConfig, RunConfig, TrainConfig
+from genlab.data.base import Batch
 from genlab.models import build_model
+from genlab.models.base import capabilities
 from genlab.models.gan import GAN, StyleGAN
 from genlab.models.gan.stylegan import ModulatedConv, StyleGenerator
-from genlab.runs import load_run
+from genlab.runs import load_run, train
 from genlab.runs import sample as sample_run
-from genlab.training.trainer import train
 from tests.conftest import TINY, tiny_images
 
 STYLE = {**TINY["stylegan"], "arch": "style"}  # the stylegan family's tiny options, for the gan family
@@ -43,7 +44,7 @@ def test_modulated_conv_equals_per_sample_modulated_and_demodulated_weights():
 def test_shapes_for_28_and_32():
     for shape, g_channels, channels in [((1, 28, 28), (16, 8, 4), (4, 8)), ((3, 32, 32), (16, 8, 8, 4), (4, 8, 8))]:
         m = make(shape, g_channels=g_channels, channels=channels).eval()
-        assert m.sample(2, generator=torch.Generator().manual_seed(0)).shape == (2, *shape)
+        assert m.sample(2, generator=torch.Generator().manual_seed(0)).x.shape == (2, *shape)
         assert m.num_ws == 2 * len(g_channels) - 1
 
 
@@ -55,8 +56,8 @@ def test_truncation_pulls_w_to_its_running_mean():
     assert torch.allclose(m.truncate(w, 1e-9), m.G.w_avg.expand(3, -1), atol=1e-6)
     assert torch.equal(m.truncate(w, 1.0), w)
     g = lambda: torch.Generator().manual_seed(0)
-    near = m.sample(32, generator=g(), truncation=0.05)
-    full = m.sample(32, generator=g())
+    near = m.sample(32, generator=g(), truncation=0.05).x
+    full = m.sample(32, generator=g()).x
     assert near.var(0).mean() < full.var(0).mean()
 
 
@@ -64,7 +65,7 @@ def test_w_avg_tracks_w_in_training_only():
     m = make()
     x = tiny_images(8).images()
     before = m.G.w_avg.clone()
-    m.training_losses(x, generator=torch.Generator().manual_seed(0), player="g")
+    m.training_losses(Batch(x), generator=torch.Generator().manual_seed(0), player="g")
     moved = m.G.w_avg.clone()
     assert not torch.equal(before, moved)
     m.eval()
@@ -128,7 +129,7 @@ def test_stylegan_options_are_checked():
 
 def test_stylegan_is_the_gan_with_the_style_generator():
     """`stylegan` is the GAN class with other defaults: `gan --arch style` builds the same networks."""
-    assert issubclass(StyleGAN, GAN) and StyleGAN.capabilities == GAN.capabilities
+    assert issubclass(StyleGAN, GAN) and capabilities(StyleGAN) == capabilities(GAN)
     assert StyleGAN.Config().arch == "style"
     family = make()
     chosen = build_model("gan", {**STYLE, "d_norm": "none"}, shape=(1, 8, 8))
@@ -151,7 +152,7 @@ def test_runs_saved_with_the_old_stylegan_arch_still_load(tmp_path):
     saved["model"]["arch"] = "conv"
     path.write_text(json.dumps(saved))
     r = load_run(tmp_path / "run")
-    assert r.model.config.arch == "style" and torch.equal(sample_run(r, 3, seed=1), new)
+    assert r.model.config.arch == "style" and torch.equal(sample_run(r, 3, seed=1).x, new.x)
 
 
 OPTIONS = [{"mode_seeking": 1.0}, {"pack": 2}, {"diffaug": "color,translation,cutout"}, {"mbstd": 2},
@@ -166,13 +167,15 @@ def test_every_option_works_with_the_style_generator(options):
     data = tiny_images(8)
     for player in ("d", "g"):
         m.zero_grad()
-        losses = m.training_losses(data.images(), data.y, generator=torch.Generator().manual_seed(0), player=player)
+        gen = torch.Generator().manual_seed(0)
+        losses = m.training_losses(Batch(data.images(), data.y), generator=gen, player=player)
         losses["loss"].backward()
         assert all(torch.isfinite(v) for v in losses.values())
-        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in m.players()[player])
+        params = next(q for q in m.players() if q.name == player).params
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in params)
     m.eval()
     labels = torch.arange(4) if m.conditional else None
-    x = m.sample(4, labels=labels, generator=torch.Generator().manual_seed(0), truncation=0.7)
+    x = m.sample(4, cond=labels, generator=torch.Generator().manual_seed(0), truncation=0.7).x
     assert x.shape == (4, 1, 8, 8) and 0 <= x.min() and x.max() <= 1
 
 
@@ -224,7 +227,7 @@ def test_mode_seeking_generator_step_mixes_styles_with_the_passed_generator():
     m.G.synthesis.forward = spy
     x, w_avg = tiny_images(8).images(), m.G.w_avg.clone()
     state = torch.get_rng_state()
-    out = m.training_losses(x, generator=torch.Generator().manual_seed(0), player="g")
+    out = m.training_losses(Batch(x), generator=torch.Generator().manual_seed(0), player="g")
     assert torch.equal(torch.get_rng_state(), state)  # every draw came from the passed generator
     ws, generator = seen[-1]
     assert generator is not None and "ms_ratio" in out
