@@ -1,4 +1,6 @@
-"""The two-minute demo: train a convolutional VAE on MNIST on a laptop CPU and write an HTML report.
+"""`genlab demo`, the two-minute demo: train a convolutional VAE on MNIST on a laptop CPU and write an HTML report.
+
+This is CLI layer code (it calls the trainer, evaluation and viz; nothing below the CLI imports it).
 
 `run_demo()` loads MNIST (falling back to scikit-learn's 8x8 digits when MNIST is not on the machine),
 trains a small conv VAE (Kingma & Welling 2014) on dynamically binarized images for a fixed wall-time
@@ -353,4 +355,16 @@ def _run_demo(out: Path, data_name: str, budget_s: float, seed: int, overwrite: 
     return path
 
 
-__all__ = ["HEADINGS", "DemoMetrics", "evaluate", "fastest_threads", "load_demo_data", "run_demo"]
+def demo(out: str = "runs/demo", budget: float = 90.0, data: str = "mnist", seed: int = 0) -> None:
+    """Train a convolutional VAE on MNIST for about 90 s and write runs/demo/report.html.
+
+    Args:
+        out: the demo's run folder (replaced on every demo).
+        budget: training seconds.
+        data: dataset (MNIST by default; digits when MNIST is missing).
+        seed: random seed.
+    """
+    run_demo(out, data_name=data, budget_s=budget, seed=seed)
+
+
+__all__ = ["HEADINGS", "DemoMetrics", "demo", "evaluate", "fastest_threads", "load_demo_data", "run_demo"]
