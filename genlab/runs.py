@@ -26,6 +26,10 @@ from genlab.training.device import barrier, init_distributed
 from genlab.training.trainer import Trainer, TrainResult
 
 CONFIG = "config.json"
+RESUMED_WITH = "resumed_with"  # config.json: [{"step": S, "changes": {option: {"from": a, "to": b}}}, ...]
+# Training options a checkpoint's state holds (optimizer param groups, scheduler base lr, RNG streams): a
+# resume that changed them would be trained with the old values while config.json showed the new ones.
+PINNED_ON_RESUME = ("optimizer", "lr", "betas", "weight_decay", "seed")
 
 
 class RunError(ValueError):
@@ -67,16 +71,14 @@ def prepare_run_dir(path: Path, config: RunConfig, *, resume: bool, overwrite: b
     if resume:
         if not _has_run(path):
             raise RunError(f"nothing to resume: {path} holds no run; drop --resume to start a new one")
-        saved = RunConfig.from_json(json.loads((path / CONFIG).read_text()))
-        for part in ("family", "model", "data"):
-            a, b = getattr(saved, part), getattr(config, part)
-            if part == "model" and saved.family == config.family:  # compare with every default filled in
-                a, b = resolved_config(saved).model, resolved_config(config).model
-            if _plain(a) != _plain(b):
-                raise RunError(f"cannot resume {path}: its {part} was {a}, now {b}; resume with the same "
-                               f"{part} or start a new run with --name")
-        _write_config(path, config, data)
-        return path, ckpt.latest_checkpoint(path / "checkpoints")
+        raw = json.loads((path / CONFIG).read_text())
+        changes = resume_changes(RunConfig.from_json(raw), config, path)
+        where = ckpt.latest_checkpoint(path / "checkpoints")
+        history = list(raw.get(RESUMED_WITH, []))
+        if changes:
+            history.append({"step": checkpoint_step(where), "changes": changes})
+        _write_config(path, config, data, resumed_with=history)
+        return path, where
     if _has_run(path):
         if not overwrite:
             raise RunError(f"{path} already holds a run; pass --resume to continue it, --overwrite to replace "
@@ -85,6 +87,35 @@ def prepare_run_dir(path: Path, config: RunConfig, *, resume: bool, overwrite: b
     path.mkdir(parents=True, exist_ok=True)
     _write_config(path, config, data)
     return path, None
+
+
+def resume_changes(saved: RunConfig, config: RunConfig, path: Path | str = "the run") -> dict[str, dict[str, Any]]:
+    """{option: {"from": saved value, "to": new value}} for the training options that resuming the run
+    saved as `saved` with `config` changes.
+
+    Raises RunError when the family, model or data differ, or an option the checkpoint's optimizer and RNG
+    state hold (PINNED_ON_RESUME) does: the restored state would override it, so the run would not be
+    trained as its config says."""
+    for part in ("family", "model", "data"):
+        a, b = getattr(saved, part), getattr(config, part)
+        if part == "model" and saved.family == config.family:  # compare with every default filled in
+            a, b = resolved_config(saved).model, resolved_config(config).model
+        if _plain(a) != _plain(b):
+            raise RunError(f"cannot resume {path}: its {part} was {a}, now {b}; resume with the same "
+                           f"{part} or start a new run with --name")
+    a, b = _plain(saved.train), _plain(config.train)
+    changes = {k: {"from": a[k], "to": b[k]} for k in b if a.get(k) != b[k]}
+    pinned = [k for k in PINNED_ON_RESUME if k in changes]
+    if pinned:
+        was = ", ".join(f"{k} {changes[k]['from']}" for k in pinned)
+        raise RunError(f"cannot resume {path} with a new {', '.join(pinned)}: its checkpoint's optimizer and "
+                       f"random state hold {was}; resume with those, or start a new run with --name")
+    return changes
+
+
+def checkpoint_step(where: Path | None) -> int:
+    """The step of a checkpoint folder (0 for None: a run that never saved one)."""
+    return 0 if where is None else int(json.loads((Path(where) / "meta.json").read_text())["step"])
 
 
 def resolved_config(config: RunConfig, resume_dir: Path | None = None) -> RunConfig:
@@ -100,14 +131,17 @@ def resolved_config(config: RunConfig, resume_dir: Path | None = None) -> RunCon
     return dataclasses.replace(config, model=_plain(model_config(config.family, model)))
 
 
-def _write_config(path: Path, config: RunConfig, data: Data | None) -> None:
+def _write_config(path: Path, config: RunConfig, data: Data | None,
+                  resumed_with: list[dict[str, Any]] | None = None) -> None:
     from genlab import __version__
 
     config = resolved_config(config)
     info: dict[str, Any] = {}
     if data is not None:  # the DataSpec the model was built for, and where the data came from
         info = {**data.spec.to_json(), "n_train": len(data), "source": getattr(data, "source", "")}
-    atomic_write_json(path / CONFIG, {**config.to_json(), "data_info": info, "genlab_version": __version__})
+    extra = {RESUMED_WITH: resumed_with} if resumed_with else {}
+    atomic_write_json(path / CONFIG, {**config.to_json(), "data_info": info, "genlab_version": __version__,
+                                      **extra})
 
 
 @dataclass

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
+
 import pytest
 import torch
 
@@ -10,9 +12,30 @@ from genlab.models import model_record
 
 torch.set_num_threads(1)  # tiny tensors: threads only add overhead, and CI has 2 cores
 
+
+class LazyOptions(Mapping):
+    """A read-only family -> options mapping whose callable entries are built on first use (then cached), so
+    that importing this file, and so collecting any test, trains nothing (ldm needs a trained autoencoder)."""
+
+    def __init__(self, entries: dict[str, dict | Callable[[], dict]]):
+        self._entries = entries
+
+    def __getitem__(self, family: str) -> dict:
+        entry = self._entries[family]
+        if callable(entry):
+            entry = self._entries[family] = entry()
+        return dict(entry)  # a copy: a test that edits its options leaves the others alone
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
 # One tiny option set per family, for 8x8 single-channel images. A new family adds its line here;
 # tests/models/test_contract.py fails until it does.
-TINY: dict[str, dict] = {
+TINY: Mapping[str, dict] = LazyOptions({
     "ae": {"arch": "mlp", "hidden": (16, 8), "latent_dim": 4},
     "dae": {"arch": "conv", "channels": (4, 8), "hidden": (16,), "latent_dim": 4, "corruption": "mask"},
     "vae": {"arch": "conv", "channels": (4, 8), "hidden": (16,), "latent_dim": 4},
@@ -28,7 +51,7 @@ TINY: dict[str, dict] = {
                                                DataSpec.image((1, 8, 8), 4)),
             "hidden": 16, "depth": 1, "timesteps": 20, "conditional": True,
             "cond_drop": 0.3, "sample_steps": 2},
-}
+})
 
 
 def tiny_images(n: int = 64, shape=(1, 8, 8), classes: int = 4, seed: int = 0) -> ImageData:
@@ -47,3 +70,4 @@ def tiny_images(n: int = 64, shape=(1, 8, 8), classes: int = 4, seed: int = 0) -
 @pytest.fixture
 def tiny_data() -> ImageData:
     return tiny_images()
+

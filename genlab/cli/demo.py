@@ -1,4 +1,6 @@
-"""The two-minute demo: train a convolutional VAE on MNIST on a laptop CPU and write an HTML report.
+"""`genlab demo`, the two-minute demo: train a convolutional VAE on MNIST on a laptop CPU and write an HTML report.
+
+This is CLI layer code (it calls the trainer, evaluation and viz; nothing below the CLI imports it).
 
 `run_demo()` loads MNIST (falling back to scikit-learn's 8x8 digits when MNIST is not on the machine),
 trains a small conv VAE (Kingma & Welling 2014) on dynamically binarized images for a fixed wall-time
@@ -21,7 +23,7 @@ from typing import Any
 import torch
 
 from genlab.config import DataConfig, RunConfig, TrainConfig
-from genlab.data.base import ImageData
+from genlab.data.base import Batch, ImageData
 from genlab.nn import distributions
 from genlab.training.device import cpu_has_fast_bf16
 
@@ -110,8 +112,8 @@ def evaluate(model: torch.nn.Module, test: ImageData, n: int = EVAL_IMAGES,
     nelbo, mse, db, mus = [], [], [], []
     for start in range(0, n, batch):
         x, x_bin = x_all[start:start + batch], x_bin_all[start:start + batch]
-        nelbo.append(model.nll_bound(x_bin, k=1, generator=g))  # (b,)
-        mu, _ = model.encode(x)  # (b, latent_dim)
+        nelbo.append(model.nll(x_bin, k=1, generator=g))  # (b,)
+        mu = model.encode(x)  # (b, latent_dim): the posterior mean
         x_hat = model.decode(mu)
         mse.append((x_hat - x).pow(2).flatten(1).mean(1))
         db.append(psnr(x_hat, x))
@@ -146,7 +148,7 @@ def figure_images(model: torch.nn.Module, test: ImageData, seed: int) -> dict[st
     model.eval()
     device = next(model.parameters()).device
     g = torch.Generator(device=device).manual_seed(seed)
-    samples = model.sample(64, generator=g)  # (64, c, h, w)
+    samples = model.sample(64, generator=g).x  # (64, c, h, w)
     x = test.images(slice(0, 32)).to(device)  # (32, c, h, w)
     x_hat = model.reconstruct(x)
     # rows: 16 originals, their 16 reconstructions, the next 16 originals, their reconstructions
@@ -262,7 +264,7 @@ def fastest_threads(config: RunConfig, data: ImageData, trial_s: float = 0.4) ->
 
     def step() -> None:
         opt.zero_grad(set_to_none=True)
-        model.training_losses(x)["loss"].backward()
+        model.training_losses(Batch(x))["loss"].backward()
         opt.step()
 
     def seconds_for(threads: int, steps: int, give_up_after: float) -> float:
@@ -311,8 +313,8 @@ def run_demo(out_dir: str | Path = "runs/demo", *, data_name: str = "mnist", bud
 
 
 def _run_demo(out: Path, data_name: str, budget_s: float, seed: int, overwrite: bool, progress: bool) -> Path:
+    from genlab.runs import train
     from genlab.training.device import pick_device
-    from genlab.training.trainer import train
     from genlab.viz.grid import save_grid
     from genlab.viz.report import write_report
 
@@ -354,4 +356,16 @@ def _run_demo(out: Path, data_name: str, budget_s: float, seed: int, overwrite: 
     return path
 
 
-__all__ = ["HEADINGS", "DemoMetrics", "evaluate", "fastest_threads", "load_demo_data", "run_demo"]
+def demo(out: str = "runs/demo", budget: float = 90.0, data: str = "mnist", seed: int = 0) -> None:
+    """Train a convolutional VAE on MNIST for about 90 s and write runs/demo/report.html.
+
+    Args:
+        out: the demo's run folder (replaced on every demo).
+        budget: training seconds.
+        data: dataset (MNIST by default; digits when MNIST is missing).
+        seed: random seed.
+    """
+    run_demo(out, data_name=data, budget_s=budget, seed=seed)
+
+
+__all__ = ["HEADINGS", "DemoMetrics", "demo", "evaluate", "fastest_threads", "load_demo_data", "run_demo"]

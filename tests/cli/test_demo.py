@@ -7,8 +7,8 @@ import re
 
 import pytest
 
+from genlab.cli.demo import HEADINGS, load_demo_data, run_demo
 from genlab.data.base import DataError
-from genlab.demo import HEADINGS, load_demo_data, run_demo
 
 
 def test_demo_writes_a_complete_report(tmp_path, capsys):
@@ -61,18 +61,18 @@ def test_demo_does_not_hide_a_broken_fallback(monkeypatch):
 def test_thread_check_returns_a_valid_count_and_restores_torch(monkeypatch):
     import torch
 
-    import genlab.demo
+    import genlab.cli.demo
+    from genlab.cli.demo import demo_config, fastest_threads
     from genlab.data import load_data
-    from genlab.demo import demo_config, fastest_threads
 
     config, data = demo_config("digits", 1.0, 0, False), load_data("digits")
     before = torch.get_num_threads()  # the suite runs on 1 thread (conftest); compare 1 with 2 here
     torch.set_num_threads(2)
     try:
-        monkeypatch.setattr(genlab.demo, "system_load", lambda: 0.0)  # idle: measure
+        monkeypatch.setattr(genlab.cli.demo, "system_load", lambda: 0.0)  # idle: measure
         assert fastest_threads(config, data, trial_s=0.05) in (1, 2)
         assert torch.get_num_threads() == 2
-        monkeypatch.setattr(genlab.demo, "system_load", lambda: 5.0)  # busy: 1 thread, no measuring
+        monkeypatch.setattr(genlab.cli.demo, "system_load", lambda: 5.0)  # busy: 1 thread, no measuring
         assert fastest_threads(config, data) == 1
         assert torch.get_num_threads() == 2
     finally:

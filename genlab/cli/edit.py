@@ -1,0 +1,112 @@
+"""`genlab inpaint` and `genlab denoise`: edit an image with a diffusion run."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import tyro
+
+
+def _edit_inputs(run: str, image: str, ema: bool, label: int | None, n: int):
+    """(Run, image (1, c, h, w), labels (n,) or None) for inpaint/denoise; image is a file or test:I."""
+    import torch
+
+    from genlab.apps.inpaint import load_image
+    from genlab.runs import load_run, load_training_data
+
+    r = load_run(run, ema=ema)
+    if image.startswith(("test:", "train:")):
+        split, _, index = image.partition(":")
+        data = load_training_data(r.config.data, split=split)
+        if not index.isdigit() or int(index) >= len(data):
+            raise ValueError(f"--image {image}: the index must be in [0, {len(data)}) of the {split} split")
+        x = data.images(slice(int(index), int(index) + 1))
+        if label is None and r.model.conditional and data.y is not None:
+            label = int(data.y[int(index)])
+    else:
+        x = load_image(image, r.model.shape)
+    labels = None
+    if r.model.conditional and label is not None:
+        labels = torch.full((n,), int(label))
+    elif label is not None:
+        raise ValueError(f"--label needs a conditional model; this {r.config.family} run is unconditional")
+    return r, x, labels
+
+
+def inpaint(run: tyro.conf.Positional[str], image: str = "test:0", mask: str = "center", out: str = "inpainted.png",
+            n: Annotated[int, tyro.conf.arg(aliases=["-n"])] = 4, steps: int = 50, jump_length: int = 5,
+            resample: int = 5, guidance: float | None = None, label: int | None = None, seed: int = 0,
+            ema: bool = True) -> None:
+    """Fill in the masked part of an image with a diffusion model (RePaint); the rest is kept exactly.
+
+    Args:
+        run: the run folder (runs/NAME) of a model that can inpaint (ddpm).
+        image: a PNG/JPEG (converted and resized to the model's images), or test:I / train:I for image I
+            of the run's dataset.
+        mask: a PNG/JPEG, white (> 0.5) where to fill in, or one of left, right, top, bottom, center, noise.
+        out: the PNG to write: the input with the hole greyed, then n completions.
+        n: how many completions.
+        steps: timesteps of the RePaint chain (each visited `resample` times).
+        jump_length: RePaint's jump length.
+        resample: RePaint's resampling count (1 = no resampling).
+        guidance: classifier-free guidance scale for a conditional model (default: the run's).
+        label: class of a conditional model (default: the test image's label, else unconditional).
+        seed: sampling seed.
+        ema: use the EMA weights when the run kept them.
+    """
+    import torch
+
+    from genlab.apps.inpaint import inpaint as inpaint_fn
+    from genlab.apps.inpaint import load_mask
+    from genlab.viz.grid import save_grid
+
+    r, x, labels = _edit_inputs(run, image, ema, label, n)
+    g = torch.Generator().manual_seed(seed)
+    m = load_mask(mask, r.model.shape, g)
+    filled = inpaint_fn(r.model, x.expand(n, *x.shape[1:]), m, cond=labels, generator=g, steps=steps,
+                        jump_length=jump_length, resample=resample, guidance=guidance)
+    shown = torch.where(m.bool(), torch.full_like(x, 0.5), x)
+    save_grid(torch.cat([shown, filled]), out, nrow=n + 1, scale=2)
+    print(f"wrote {out}: the masked input, then {n} completions ({int(m.sum())} pixels filled in)")
+
+
+def denoise(run: tyro.conf.Positional[str], image: str = "test:0", out: str = "denoised.png",
+            noise_std: float | None = None, strength: float | None = None, add_noise: float = 0.0,
+            n: Annotated[int, tyro.conf.arg(aliases=["-n"])] = 4, sampler: str | None = None,
+            steps: int | None = None, guidance: float | None = None, label: int | None = None,
+            seed: int = 0, ema: bool = True) -> None:
+    """Denoise an image: a diffusion model (SDEdit) from its noise level or re-noised to `strength`; a denoising
+    autoencoder (dae) in one pass.
+
+    Args:
+        run: the run folder (runs/NAME) of a model that can denoise (ddpm, dae).
+        image: a PNG/JPEG, or test:I / train:I for image I of the run's dataset.
+        out: the PNG to write: the (noisy) input, then n denoised versions.
+        noise_std: the std of Gaussian noise in the image (pixel units of [0, 1]), when known.
+        strength: otherwise, how far to re-noise, in (0, 1] of the diffusion (SDEdit; ddpm's default 0.5).
+        add_noise: first add Gaussian noise of this std to the image (a demo of noise_std).
+        n: how many denoised versions.
+        sampler: ddpm, ddim or dpmpp_2m (default: the run's).
+        steps: sampler steps over the part of the diffusion used.
+        guidance: classifier-free guidance scale for a conditional model.
+        label: class of a conditional model (default: the test image's label, else unconditional).
+        seed: sampling seed.
+        ema: use the EMA weights when the run kept them.
+    """
+    import torch
+
+    from genlab.apps.denoise import add_noise as add_noise_fn
+    from genlab.apps.denoise import denoise as denoise_fn
+    from genlab.viz.grid import save_grid
+
+    r, x, labels = _edit_inputs(run, image, ema, label, n)
+    g = torch.Generator().manual_seed(seed)
+    if add_noise > 0:
+        x = add_noise_fn(x, add_noise, g)
+        noise_std = add_noise if noise_std is None else noise_std
+    options = {k: v for k, v in {"sampler": sampler, "steps": steps, "guidance": guidance}.items() if v is not None}
+    clean = denoise_fn(r.model, x.expand(n, *x.shape[1:]), noise_std=noise_std, strength=strength, cond=labels,
+                       generator=g, **options)
+    save_grid(torch.cat([x.clamp(0, 1), clean]), out, nrow=n + 1, scale=2)
+    how = f"noise std {noise_std}" if noise_std is not None else f"strength {0.5 if strength is None else strength}"
+    print(f"wrote {out}: the input, then {n} denoised versions ({how})")

@@ -1,0 +1,77 @@
+"""`genlab train`: new runs, the resume/overwrite rules, and --resume continuing a run as it was."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.cli.conftest import TINY_VAE, cli
+
+
+def config_of(run) -> dict:
+    return json.loads((run / "config.json").read_text())
+
+
+def last_step(run) -> int:
+    return json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])["step"]
+
+
+def test_train_writes_a_run(trained):
+    assert (trained / "config.json").exists() and (trained / "metrics.jsonl").exists()
+    cfg = config_of(trained)
+    assert cfg["family"] == "vae" and cfg["model"]["latent_dim"] == 4 and cfg["data_info"]["shape"] == [1, 8, 8]
+    assert list((trained / "samples").glob("*.png"))
+
+
+def test_resume_and_overwrite_rules(trained, tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        cli("train", *TINY_VAE, "--runs-dir", str(tmp_path), "--name", "v")
+    assert e.value.code == 2
+    assert "--resume" in capsys.readouterr().err
+    longer = [a if a != "12" else "16" for a in TINY_VAE]
+    cli("train", *longer, "--runs-dir", str(tmp_path), "--name", "v", "--resume")
+    assert last_step(trained) == 16
+
+
+def test_resume_keeps_the_options_not_given_again(tmp_path, capsys):
+    first = [*TINY_VAE[:TINY_VAE.index("--train.steps")], "--train.steps", "4", "--train.batch-size", "16",
+             "--train.lr", "0.002", "--train.ema-decay", "0.9", "--train.no-progress", "--train.log-every", "2"]
+    cli("train", *first, "--runs-dir", str(tmp_path), "--name", "v")
+    run = tmp_path / "v"
+    before = config_of(run)
+    capsys.readouterr()
+    # only the data and two training options: the model, batch size, lr, EMA, ... come from config.json
+    cli("train", "vae", "--data", "digits", "--runs-dir", str(tmp_path), "--name", "v", "--resume",
+        "--train.steps", "6", "--train.log-every=3")
+    out = capsys.readouterr().out
+    assert f"resuming {run} at step 4 with --train.steps 4 -> 6, --train.log-every 2 -> 3" in out.splitlines()
+    after = config_of(run)
+    assert after["model"] == before["model"] and after["data"] == before["data"]
+    assert after["train"] == {**before["train"], "steps": 6, "log_every": 3}
+    assert after["train"]["ema_decay"] == 0.9 and after["train"]["batch_size"] == 16 and after["train"]["lr"] == 0.002
+    assert after["resumed_with"] == [{"step": 4, "changes": {"steps": {"from": 4, "to": 6},
+                                                             "log_every": {"from": 2, "to": 3}}}]
+    assert last_step(run) == 6
+    assert (run / "checkpoints" / "step_00000006" / "ema.safetensors").exists()  # EMA kept
+    # a resume that gives options equal to the saved ones changes nothing and records nothing
+    cli("train", "vae", "--data", "digits", "--runs-dir", str(tmp_path), "--name", "v", "--resume",
+        "--train.steps", "7", "--train.batch_size", "16", "--train.no-progress", "--latent-dim", "4")
+    assert f"resuming {run} at step 6 with --train.steps 6 -> 7" in capsys.readouterr().out
+    assert [r["step"] for r in config_of(run)["resumed_with"]] == [4, 6] and last_step(run) == 7
+
+
+@pytest.mark.parametrize("change, message", [
+    (["--train.lr", "0.01"], "new lr"),  # the restored optimizer state would override it
+    (["--train.seed", "3"], "new seed"),
+    (["--train.optimizer", "adamw"], "new optimizer"),
+    (["--latent-dim", "5"], "its model was"),
+    (["--data", "digits", "--binarize", "static"], "its data was"),
+])
+def test_resume_refuses_changes_it_cannot_honour(trained, tmp_path, capsys, change, message):
+    before = (trained / "config.json").read_text()
+    with pytest.raises(SystemExit) as e:
+        cli("train", "vae", "--data", "digits", "--runs-dir", str(tmp_path), "--name", "v", "--resume", *change)
+    assert e.value.code == 2
+    assert message in capsys.readouterr().err
+    assert (trained / "config.json").read_text() == before and last_step(trained) == 12
