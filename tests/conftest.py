@@ -71,3 +71,14 @@ def tiny_images(n: int = 64, shape=(1, 8, 8), classes: int = 4, seed: int = 0) -
 def tiny_data() -> ImageData:
     return tiny_images()
 
+
+@pytest.fixture(scope="session")
+def eval_cache(tmp_path_factory):
+    """A GENLAB_CACHE folder for the whole eval test session (the digits classifier is built once)."""
+    return tmp_path_factory.mktemp("genlab_cache")
+
+
+@pytest.fixture
+def cache_env(eval_cache, monkeypatch):
+    monkeypatch.setenv("GENLAB_CACHE", str(eval_cache))
+    return eval_cache

@@ -56,11 +56,11 @@ class _Broken(GenerativeModel):
     family: ClassVar[str] = "broken"
     Config: ClassVar[type] = FAMILIES["ae"].Config
 
-    def __init__(self, config, shape, num_classes=0):
-        super().__init__(config, shape, num_classes)
+    def __init__(self, config, spec):
+        super().__init__(config, spec)
         self.w = torch.nn.Parameter(torch.zeros(1))
 
-    def training_losses(self, x, y=None, *, generator=None):
+    def training_losses(self, batch, *, generator=None, player=None):
         raise RuntimeError("this family cannot train")
 
 
@@ -100,7 +100,7 @@ def test_bench_ldm_without_an_autoencoder_says_how_to_fix_it(tmp_path, cache_env
 
 
 def test_bench_evaluates_a_slow_likelihood_on_fewer_test_images(tmp_path, cache_env, monkeypatch):
-    import genlab.eval.bench as bench
+    import genlab.bench as bench
 
     monkeypatch.setattr(bench, "likelihood_seconds_per_image", lambda model, cfg: 1.0)  # 1 s per image
     out = tmp_path / "bench"

@@ -6,13 +6,11 @@ from tests.cli.conftest import cli
 
 
 def test_eval_and_bench_accumulate_options(monkeypatch, tmp_path):
-    import genlab.eval.bench
-
-    import genlab.eval.report
+    import genlab.bench
 
     seen = {}
-    monkeypatch.setattr(genlab.eval.report, "eval_command", lambda target, **kw: seen.update(eval=kw["sample_options"]))
-    monkeypatch.setattr(genlab.eval.bench, "run_bench", lambda cfg, command: seen.update(bench=(cfg, command)))
+    monkeypatch.setattr(genlab.bench, "eval_command", lambda target, **kw: seen.update(eval=kw["sample_options"]))
+    monkeypatch.setattr(genlab.bench, "run_bench", lambda cfg, command: seen.update(bench=(cfg, command)))
     cli("eval", "runs/x", "--option", "sampler=ddim", "--option", "steps=50", "eta=0")
     assert seen["eval"] == {"sampler": "ddim", "steps": 50, "eta": 0}
     cli("bench", "--data", "digits", "--out", str(tmp_path), "--option", "dcgan.channels=[4,8]", "--option",

@@ -1,20 +1,8 @@
-"""Eval tests build the (fast) digits classifier once, in a private cache folder."""
+"""Eval tests build the (fast) digits classifier once, in the private cache folder of tests/conftest.py."""
 
 from __future__ import annotations
 
 import pytest
-
-
-@pytest.fixture(scope="session")
-def eval_cache(tmp_path_factory):
-    """A GENLAB_CACHE folder for the whole eval test session (the digits classifier is built once)."""
-    return tmp_path_factory.mktemp("genlab_cache")
-
-
-@pytest.fixture
-def cache_env(eval_cache, monkeypatch):
-    monkeypatch.setenv("GENLAB_CACHE", str(eval_cache))
-    return eval_cache
 
 
 @pytest.fixture

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-from typing import ClassVar
-
 import pytest
 import torch
 
@@ -12,19 +10,18 @@ from genlab.eval import likelihood as L
 
 
 class _Known(torch.nn.Module):
-    """A 'model' with an exact, known likelihood (per-pixel independent)."""
+    """A 'model' with an exact, known likelihood (per-pixel independent): the Likelihood capability."""
 
-    capabilities: ClassVar[frozenset] = frozenset({"likelihood"})
     family = "known"
     likelihood_exact = True
     conditional = False
 
     def __init__(self, kind: str, dist):
         super().__init__()
-        self.likelihood_data, self.dist = kind, dist
+        self.likelihood_kind, self.dist = kind, dist
         self.w = torch.nn.Parameter(torch.zeros(()))
 
-    def nll_bound(self, x, y=None, *, generator=None):
+    def nll(self, x, y=None, *, generator=None):
         return -self.dist.log_prob(x).flatten(1).sum(1)
 
 
@@ -93,5 +90,5 @@ def test_models_without_likelihood_are_refused():
     from genlab.models import build_model
 
     ae = build_model("ae", {"hidden": (8,), "latent_dim": 2}, shape=(1, 4, 4))
-    with pytest.raises(ValueError, match="no likelihood"):
+    with pytest.raises(ValueError, match="cannot compute a likelihood; families that can: ddpm, vae"):
         L.evaluate_likelihood(ae, _images())

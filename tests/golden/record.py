@@ -27,7 +27,9 @@ if __name__ == "__main__":  # run as a script: import this checkout's genlab, no
 
 import torch  # noqa: E402
 
+from genlab.data.base import Batch  # noqa: E402
 from genlab.models import build_model  # noqa: E402
+from genlab.models.base import Latent, Likelihood  # noqa: E402
 from genlab.models.diffusion import samplers as SM  # noqa: E402
 from genlab.models.diffusion import schedules as S  # noqa: E402
 from genlab.models.diffusion.denoiser import Denoiser  # noqa: E402
@@ -54,7 +56,7 @@ def is_conditional(model) -> bool:
 
 def players(model) -> list[str | None]:
     """The player names to evaluate losses for ([None]: the model has one objective)."""
-    names = list(model.players())
+    names = [p.name for p in model.players()]
     return names if len(names) > 1 else [None]
 
 
@@ -62,37 +64,35 @@ def parameters(model, player: str | None) -> list[torch.nn.Parameter]:
     """The parameters that `player` optimizes (None: all trainable ones)."""
     if player is None:
         return [p for p in model.parameters() if p.requires_grad]
-    return list(model.players()[player])
+    return next(p for p in model.players() if p.name == player).params
 
 
 def losses(model, x: torch.Tensor, y: torch.Tensor | None, gen: torch.Generator,
            player: str | None = None) -> dict[str, torch.Tensor]:
-    kwargs = {} if player is None else {"player": player}
-    return model.training_losses(x, y, generator=gen, **kwargs)
+    return model.training_losses(Batch(x, y), generator=gen, player=player)
 
 
 def draw(model, n: int, labels: torch.Tensor | None, gen: torch.Generator, **options) -> torch.Tensor:
     """n samples, (n, c, h, w) in [0, 1]; labels only for a conditional model."""
-    return model.sample(n, labels=labels, generator=gen, **options)
+    return model.sample(n, cond=labels, generator=gen, **options).x
 
 
 def has_nll(model) -> bool:
-    return "likelihood" in model.capabilities
+    return isinstance(model, Likelihood)
 
 
 def nll(model, x: torch.Tensor, y: torch.Tensor | None, gen: torch.Generator, **options) -> torch.Tensor:
     """The per-example negative log-likelihood (bound), (b,) nats."""
-    return model.nll_bound(x, y, generator=gen, **options)
+    return model.nll(x, y, generator=gen, **options)
 
 
 def has_latent(model) -> bool:
-    return "latent" in model.capabilities
+    return isinstance(model, Latent)
 
 
 def encode(model, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
     """The code (b, d); for a VAE the posterior mean."""
-    z = model.encode(x, y)
-    return z[0] if isinstance(z, tuple) else z
+    return model.encode(x, y)
 
 
 def decode(model, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
