@@ -5,7 +5,7 @@ Nothing heavy happens at import: torch and friends load on first use of the publ
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from genlab.version import __version__
 
 __all__ = ["__version__", "load_data", "build_model", "train", "sample", "load_run"]
 

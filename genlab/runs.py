@@ -133,7 +133,7 @@ def resolved_config(config: RunConfig, resume_dir: Path | None = None) -> RunCon
 
 def _write_config(path: Path, config: RunConfig, data: Data | None,
                   resumed_with: list[dict[str, Any]] | None = None) -> None:
-    from genlab import __version__
+    from genlab.version import __version__
 
     config = resolved_config(config)
     info: dict[str, Any] = {}

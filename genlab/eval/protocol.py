@@ -99,7 +99,7 @@ def hardware(device: str | torch.device = "cpu") -> dict[str, Any]:
 
 def base_protocol(**kwargs: Any) -> Protocol:
     """A Protocol stamped with the genlab version, the hardware and the date."""
-    from genlab import __version__
+    from genlab.version import __version__
 
     device = kwargs.pop("device", "cpu")
     return Protocol(genlab_version=__version__, hardware=hardware(device),

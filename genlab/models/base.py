@@ -240,3 +240,18 @@ class GenerativeModel(nn.Module):
         return {"family": self.family, "config": dataclasses.asdict(self.config),
                 "parameters": sum(p.numel() for p in self.parameters()),
                 "capabilities": sorted(capabilities(self)), "data": self.spec.to_json()}
+
+
+def family_of(name: str) -> type[GenerativeModel]:
+    """The loaded family class called `name`, found among GenerativeModel's subclasses; for a model that
+    embeds another (an ldm's autoencoder) without importing the registry above it (models/__init__.py)."""
+    stack, seen = list(GenerativeModel.__subclasses__()), set()
+    while stack:
+        cls = stack.pop()
+        if cls in seen:
+            continue
+        seen.add(cls)
+        if cls.family == name:
+            return cls
+        stack += cls.__subclasses__()
+    raise ValueError(f"unknown model family {name!r}")

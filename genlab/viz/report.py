@@ -120,7 +120,7 @@ def render_report(*, title: str, sections: Sequence[Section], subtitle: str = ""
     e = html.escape
     toc = " ".join(f'<a href="#{_anchor(i)}">{e(s.heading)}</a>' for i, s in enumerate(sections))
     body = "\n".join(render_section(s, i) for i, s in enumerate(sections))
-    from genlab import __version__
+    from genlab.version import __version__
 
     stamp = time.strftime("%Y-%m-%d %H:%M")
     return "\n".join([

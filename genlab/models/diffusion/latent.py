@@ -22,9 +22,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genlab.config import bounded
+from genlab.config import bounded, from_dict, validate
 from genlab.data.base import DataSpec
-from genlab.models.base import Latent, Samples
+from genlab.models.base import Latent, Samples, family_of
 from genlab.models.diffusion.model import DiffusionModel, DiffusionProcessConfig
 from genlab.nn.embeddings import TimeEmbedding
 
@@ -83,13 +83,12 @@ class LatentMLP(nn.Module):
 
 def build_autoencoder(record: str, spec: DataSpec) -> nn.Module:
     """The frozen autoencoder described by `record` (weights loaded later), checked against `spec`."""
-    from genlab.models import build_model  # the family registry (same layer)
-
     if not record:
         raise ValueError("ldm needs a trained autoencoder: pass --autoencoder RUN (a run folder of ae, dae or vae)")
     try:
         d = json.loads(record)
-        ae = build_model(d["family"], d["model"], spec=DataSpec.from_json(d["data"]))
+        cls = family_of(d["family"])
+        ae = cls(validate(from_dict(cls.Config, d["model"])), DataSpec.from_json(d["data"]))
     except (ValueError, KeyError, TypeError) as e:
         raise ValueError(f"ldm: autoencoder_config does not describe an autoencoder ({e}); "
                          "pass --autoencoder RUN and let genlab fill it in") from None
