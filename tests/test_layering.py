@@ -89,7 +89,8 @@ def test_no_import_cycles():
 
 def test_nothing_but_the_cli_imports_the_cli():
     outside = {n: p for n, p in FILES.items() if not n.startswith("genlab.cli") and n != "genlab.__main__"}
-    assert not [n for n, p in outside.items() if any(t.startswith("genlab.cli") for t in imports(p, top_level_only=False))]
+    assert not [n for n, p in outside.items()
+                if any(t.startswith("genlab.cli") for t in imports(p, top_level_only=False))]
 
 
 def test_packages_of_one_layer_do_not_import_each_other_both_ways():
