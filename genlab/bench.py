@@ -351,12 +351,36 @@ def evaluate_run(run: str | Path, *, features: str = "classifier", n: int = 1000
 
     r = load_run(run, ema=ema)
     dc = r.config.data
+    if r.model.spec.kind != "image":  # tokens, pairs, image-text: the kind's own protocol (eval/kinds.py)
+        return evaluate_run_of_kind(r, split=split, n=n, out=out)
     metrics, proto = evaluate_model(r.model, dc.name, data_dir=dc.data_dir, binarized=dc.binarize,
                                     features=features, n=n, n_real=n_real, split=split, seeds=seeds,
                                     n_recon=n_recon, n_likelihood=n_likelihood, iw_k=iw_k,
                                     sample_options=sample_options, progress=progress)
     proto.extra.update({"run": str(r.path), "family": r.config.family, "step": r.step, "ema": ema})
     path = save_result(Path(out) if out else Path(run) / "metrics.json", metrics, proto)
+    return metrics, proto, path
+
+
+def evaluate_run_of_kind(r: Any, *, split: str, n: int, out: str | Path | None) -> tuple[dict[str, Any], Any, Path]:
+    """`evaluate_run` for a run of tokens, image pairs or image-text: the kind's metrics on its held-out data."""
+    import platform
+
+    from genlab.eval.kinds import evaluate_kind
+    from genlab.io import atomic_write_json
+    from genlab.runs import load_training_data
+    from genlab.version import __version__
+
+    t0 = time.perf_counter()
+    test = load_training_data(r.config.data, split=split)
+    sizes = {"tokens": {"n_blocks": n}, "image-pair": {"n": n}, "image-text": {"n": n}}[r.model.spec.kind]
+    metrics = evaluate_kind(r.model, test, **sizes)
+    proto = {"kind": r.model.spec.kind, "dataset": r.config.data.name, "split": split, **sizes,
+             "run": str(r.path), "family": r.config.family, "step": r.step, "genlab_version": __version__,
+             "cpu": platform.processor() or platform.machine(), "wall_time_s": round(time.perf_counter() - t0, 2)}
+    path = Path(out) if out else r.path / "metrics.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(path, {"metrics": metrics, "protocol": proto})
     return metrics, proto, path
 
 
@@ -383,5 +407,10 @@ def eval_command(target: Sequence[str], *, features: str = "classifier", n: int 
                                         iw_k=iw_k, sample_options=sample_options, ema=ema, out=out)
     from genlab.eval.report import metrics_table
 
-    print(metrics_table(metrics, proto))
+    if isinstance(proto, dict):  # a kind other than images: one line per figure
+        w = max(len(k) for k in metrics)
+        print("\n".join(f"{k:<{w}}  {v:.4f}" if isinstance(v, float) else f"{k:<{w}}  {v}" for k, v in metrics.items()))
+        print(f"protocol: {proto['kind']} metrics on {proto['dataset']}/{proto['split']}, run step {proto['step']}")
+    else:
+        print(metrics_table(metrics, proto))
     print(f"wrote {path}")

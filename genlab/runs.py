@@ -138,7 +138,7 @@ def _write_config(path: Path, config: RunConfig, data: Data | None,
     config = resolved_config(config)
     info: dict[str, Any] = {}
     if data is not None:  # the DataSpec the model was built for, and where the data came from
-        info = {**data.spec.to_json(), "n_train": len(data), "source": getattr(data, "source", "")}
+        info = {**data.spec.to_json(), "n_train": len(data), "source": data.origin}
     extra = {RESUMED_WITH: resumed_with} if resumed_with else {}
     atomic_write_json(path / CONFIG, {**config.to_json(), "data_info": info, "genlab_version": __version__,
                                       **extra})

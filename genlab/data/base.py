@@ -213,6 +213,11 @@ class ImageData:
     def spec(self) -> DataSpec:
         return DataSpec("image", self.shape, self.num_classes, self.classes)
 
+    @property
+    def origin(self) -> str:
+        """Where the data came from (every kind has one), for config.json and reports."""
+        return self.source
+
     def images(self, index: torch.Tensor | slice | None = None) -> torch.Tensor:
         """Float32 images in [0, 1], (n, c, h, w); all of them, or those at `index`."""
         x = self.x if index is None else self.x[index]
@@ -274,6 +279,10 @@ class TokenData:
     @property
     def spec(self) -> DataSpec:
         return DataSpec("tokens", (), 0, None, self.vocab)
+
+    @property
+    def origin(self) -> str:
+        return self.source
 
     def text(self, start: int = 0, stop: int | None = None) -> str:
         return self.vocab.decode(self.ids[start:stop].tolist())
@@ -349,6 +358,10 @@ class ImageTextData:
     @property
     def spec(self) -> DataSpec:
         return DataSpec("image-text", self.shape, self.num_classes, self.classes, self.vocab)
+
+    @property
+    def origin(self) -> str:
+        return self.source
 
     def images(self, index: torch.Tensor | slice | None = None) -> torch.Tensor:
         x = self.x if index is None else self.x[index]
@@ -431,6 +444,11 @@ class ImagePairData:
     @property
     def spec(self) -> DataSpec:
         return DataSpec("image-pair", self.shape, self.num_classes, self.classes, None, self.source_shape)
+
+    @property
+    def origin(self) -> str:
+        """How the pairs were made (the `source` field holds the source images)."""
+        return self.how
 
     def images(self, index: torch.Tensor | slice | None = None) -> torch.Tensor:
         """The target images in [0, 1]."""

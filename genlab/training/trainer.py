@@ -248,8 +248,12 @@ class Trainer:
         was_training = m.training
         m.eval()
         g = torch.Generator(device=self.device).manual_seed(1234)
+        kind = m.spec.kind
+        if kind == "image-pair":  # translate the first training sources; the grid shows outputs over targets
+            n = min(16, len(self.data))
+        cond = self.data.sources(slice(0, n)).to(self.device) if kind == "image-pair" else None
         with torch.no_grad():
-            out = m.sample(n if m.spec.kind != "tokens" else 4, generator=g)
+            out = m.sample(n if kind != "tokens" else 4, cond=cond, generator=g)
         m.train(was_training)
         name = self.run_dir / "samples" / f"step_{self.step:08d}"
         if m.spec.kind == "tokens":
@@ -259,6 +263,9 @@ class Trainer:
             name.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(name.with_suffix(".txt"), text.encode("utf-8"))
             return name.with_suffix(".txt")
+        if kind == "image-pair":
+            images = torch.cat([out.x.float().cpu(), self.data.images(slice(0, n)).cpu()])
+            return save_grid(images, name.with_suffix(".png"), nrow=n, scale=2)
         nrow = m.num_classes if out.y is not None and m.num_classes <= 16 else None
         return save_grid(out.x, name.with_suffix(".png"), nrow=nrow, scale=2)
 

@@ -216,7 +216,8 @@ def test_capabilities_work(family):
         assert model.decode(z, y).shape == x.shape
     if isinstance(model, Likelihood):
         assert model.likelihood_kind in ("binary", "discrete", "continuous")
-        nll = model.nll((x > 0.5).float(), y, generator=torch.Generator().manual_seed(0))
+        data = batch_of(family, 6).x if model.spec.kind == "tokens" else (x > 0.5).float()
+        nll = model.nll(data, y, generator=torch.Generator().manual_seed(0))
         assert nll.shape == (6,) and torch.isfinite(nll).all() and (nll > 0).all()
     if isinstance(model, Embed):
         data = data_for(family, 6)

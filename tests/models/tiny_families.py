@@ -31,6 +31,8 @@ class TinyTokens(GenerativeModel):
     family: ClassVar[str] = "tiny-tokens"
     Config: ClassVar[type] = TinyTokensConfig
     data_kinds: ClassVar[frozenset[str]] = frozenset({"tokens"})
+    likelihood_kind: ClassVar[str] = "discrete"
+    likelihood_exact: ClassVar[bool] = True
 
     def __init__(self, config: TinyTokensConfig, spec: DataSpec):
         super().__init__(config, spec)
@@ -45,6 +47,11 @@ class TinyTokens(GenerativeModel):
         x = batch.x  # (b, T + 1)
         loss = F.cross_entropy(self.logits(x[:, :-1]).flatten(0, 1), x[:, 1:].flatten())
         return {"loss": loss}
+
+    def nll(self, x, y=None, *, generator=None):
+        """(b,) nats of the T next-token predictions of blocks x (b, T + 1)."""
+        logp = self.logits(x[:, :-1]).log_softmax(-1)
+        return -logp.gather(-1, x[:, 1:, None]).squeeze(-1).sum(1)
 
     @torch.no_grad()
     def sample(self, n, *, cond=None, generator=None, length: int = 8) -> Samples:
@@ -199,7 +206,7 @@ def tiny_image_text(n: int = 32, seed: int = 0) -> ImageTextData:
     names = ("top left", "top right", "bottom left", "bottom right")
     captions = tuple((f"bright {names[int(k)]}", f"a {names[int(k)]} blob") for k in data.y)
     vocab = Vocab.of_text("".join(c for caps in captions for c in caps), pad=True)
-    return ImageTextData(data.x, captions, vocab, "tiny-captions", "train", y=data.y, max_len=16)
+    return ImageTextData(data.x, captions, vocab, "tiny-captions", "train", y=data.y, max_len=24)
 
 
 TINY_DATA = {"tiny-tokens": tiny_tokens, "tiny-pca": None, "tiny-pair": tiny_pairs, "tiny-embed": tiny_image_text}
