@@ -188,15 +188,27 @@ def replace(config: Any, **changes: Any) -> Any:
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Everything that defines a run; saved as runs/<name>/config.json."""
+    """Everything that defines a run; saved as runs/<name>/config.json (JSON only there, at the edge).
+
+    Args:
+        family: a name in genlab.models.FAMILIES.
+        model: the family's config dataclass; a dict of options is accepted too, and `genlab.runs`
+            resolves it to the dataclass (every default filled in, every option validated) before
+            anything is built or written.
+        data, train: what to train on and how.
+    """
 
     family: str
-    model: dict[str, Any]
+    model: Any
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
+    def model_options(self) -> dict[str, Any]:
+        """The model options as a plain dict (of the dataclass, or the dict given)."""
+        return to_dict(self.model) if dataclasses.is_dataclass(self.model) else dict(self.model)
+
     def to_json(self) -> dict[str, Any]:
-        return {"family": self.family, "model": dict(self.model), "data": to_dict(self.data),
+        return {"family": self.family, "model": self.model_options(), "data": to_dict(self.data),
                 "train": to_dict(self.train)}
 
     @classmethod

@@ -122,13 +122,13 @@ def resolved_config(config: RunConfig, resume_dir: Path | None = None) -> RunCon
     """`config` with every model default filled in, so that config.json and the checkpoints pin the
     options a run was trained with even if a family's defaults change later. When resuming the run in
     `resume_dir`, options not given in `config.model` come from the run's own config.json."""
-    model = dict(config.model)
+    model = config.model_options()
     saved = Path(resume_dir) / CONFIG if resume_dir is not None else None
     if saved is not None and saved.exists():
         old = json.loads(saved.read_text())
         if old.get("family") == config.family:
             model = {**old.get("model", {}), **model}
-    return dataclasses.replace(config, model=_plain(model_config(config.family, model)))
+    return dataclasses.replace(config, model=model_config(config.family, model))
 
 
 def _write_config(path: Path, config: RunConfig, data: Data | None,
@@ -174,6 +174,7 @@ def load_run(path: str | Path, *, ema: bool = True, device: str | torch.device =
     loaded = ckpt.load_checkpoint(where, map_location=device, with_state=False)
     if not info.get("shape") and info.get("kind", "image") != "tokens":
         raise RunError(f"{path}/{CONFIG} lacks data_info.shape; it was not written by genlab train")
+    config = dataclasses.replace(config, model=model_config(config.family, config.model_options()))  # typed
     model = build_model(config.family, config.model, spec=DataSpec.from_json(info)).to(device)
     weights = loaded["model"]
     if ema and loaded["ema"] is not None:
@@ -222,7 +223,7 @@ def attach_pretrained(config: RunConfig) -> tuple[RunConfig, dict[str, dict[str,
     the config (`<option>_config`) and return its weights by submodule, to copy into the new model."""
     cls = family_class(config.family)
     weights: dict[str, dict[str, torch.Tensor]] = {}
-    model = dict(config.model)
+    model = config.model_options()
     for option, submodule in cls.pretrained.items():
         path = model.get(option) or ""
         if not path or model.get(f"{option}_config"):
@@ -231,7 +232,7 @@ def attach_pretrained(config: RunConfig) -> tuple[RunConfig, dict[str, dict[str,
             raise RunError(f"{option} run {path!r} does not exist (no {CONFIG}); train one first, e.g. "
                            f"`genlab train vae --data mnist`, and pass --{option} runs/vae-mnist")
         other = load_run(path)
-        model[f"{option}_config"] = model_record(other.config.family, other.config.model, other.model.spec)
+        model[f"{option}_config"] = model_record(other.config.family, other.config.model_options(), other.model.spec)
         weights[submodule] = other.model.state_dict()
     return dataclasses.replace(config, model=model), weights
 

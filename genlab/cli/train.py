@@ -78,8 +78,9 @@ def resumed_config(config: RunConfig, run_dir: Path) -> RunConfig:
     data = _keep_given(saved.data, config.data, None if data_given is None else {DATA_FLAGS[k] for k in data_given})
     model = config.model
     if saved.family == config.family:
-        model_given = given_flags(config.model)
-        model = dict(model) if model_given is None else {**saved.model, **{k: model[k] for k in model_given}}
+        options = config.model_options()
+        model_given = given_flags(options)
+        model = options if model_given is None else {**saved.model_options(), **{k: options[k] for k in model_given}}
     resumed = RunConfig(config.family, model, data, train)
     changes = resume_changes(saved, resumed, run_dir)  # or RunError, before anything is printed or trained
     step = checkpoint_step(latest_checkpoint(run_dir / "checkpoints"))
