@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from genlab.data.base import Batch, DataError, DataSpec, ImagePairData, ImageTextData, TokenData, Vocab
+from genlab.data.base import Batch, DataError, DataSpec, ImagePairData, ImageTextData, Vocab
 from genlab.training.batches import BatchSampler
 from tests.conftest import tiny_images
 from tests.models.tiny_families import tiny_image_text, tiny_pairs, tiny_tokens
