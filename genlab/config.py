@@ -66,6 +66,16 @@ def _check_type(name: str, value: Any, hint: Any) -> None:
         raise ConfigError(f"{name} must be {what}, got {value!r}")
 
 
+def _declared_bounds(cls: type, name: str) -> tuple | None:
+    """The bounds declared for field `name`, by `cls` or the nearest base class that declares them (a
+    subclass that only changes a default, e.g. a family preset, keeps its base's bounds)."""
+    for klass in cls.__mro__:
+        f = getattr(klass, "__dataclass_fields__", {}).get(name)
+        if f is not None and "bounds" in f.metadata:
+            return f.metadata["bounds"]
+    return None
+
+
 def validate(config: Any, prefix: str = "") -> Any:
     """Check every option of a config dataclass against its type hint (Literal choices, int, float, bool,
     str, tuples) and its declared bounds; return the config, or raise ConfigError naming the option."""
@@ -74,7 +84,7 @@ def validate(config: Any, prefix: str = "") -> Any:
         name, value = prefix + f.name.replace("_", "-" if prefix.startswith("--") else "_"), getattr(config, f.name)
         if f.name in hints:
             _check_type(name, value, hints[f.name])
-        bounds = f.metadata.get("bounds")
+        bounds = _declared_bounds(type(config), f.name)
         if bounds is None or value is None:
             continue
         ge, gt, le, lt = bounds

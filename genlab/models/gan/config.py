@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from genlab.models.gan.losses import Loss, check_loss, parse_policy
-from genlab.models.gan.nets import NORMS, Norm
+from genlab.config import bounded
+from genlab.models.gan.losses import Loss, parse_policy
+from genlab.models.gan.nets import Norm
 
 Arch = Literal["mlp", "conv", "style"]
 ARCHS = ("mlp", "conv", "style")
@@ -84,40 +85,40 @@ class GANConfig:
     """
 
     arch: Arch = "mlp"
-    latent_dim: int = 100
-    g_hidden: tuple[int, ...] = (128, 256)
-    d_hidden: tuple[int, ...] = (128, 64)
-    channels: tuple[int, ...] = (64, 128)
+    latent_dim: int = bounded(100, ge=1)
+    g_hidden: tuple[int, ...] = bounded((128, 256), ge=1)
+    d_hidden: tuple[int, ...] = bounded((128, 64), ge=1)
+    channels: tuple[int, ...] = bounded((64, 128), ge=1)
     g_norm: Norm = "batch"
     d_norm: Norm = "batch"
-    w_dim: int = 64
-    mapping_layers: int = 3
-    g_channels: tuple[int, ...] = (64, 32, 16)
-    mixing_prob: float = 0.5
-    w_avg_beta: float = 0.995
+    w_dim: int = bounded(64, ge=1)
+    mapping_layers: int = bounded(3, ge=1)
+    g_channels: tuple[int, ...] = bounded((64, 32, 16), ge=1)
+    mixing_prob: float = bounded(0.5, ge=0, le=1)
+    w_avg_beta: float = bounded(0.995, ge=0, lt=1)
     loss: Loss = "ns"
     spectral_norm: bool = False
-    mbstd: int = 0
-    pack: int = 1
-    gp: float = 0.0
-    r1: float = 0.0
-    reg_every: int = 1
-    n_critic: int = 1
+    mbstd: int = bounded(0, ge=0)
+    pack: int = bounded(1, ge=1)
+    gp: float = bounded(0.0, ge=0)
+    r1: float = bounded(0.0, ge=0)
+    reg_every: int = bounded(1, ge=1)
+    n_critic: int = bounded(1, ge=1)
     diffaug: str = ""
-    mode_seeking: float = 0.0
-    feature_matching: float = 0.0
-    top_k: float = 1.0
-    top_k_ramp: int = 2000
-    lr_d: float = 2e-4
-    lr_g: float = 2e-4
-    betas: tuple[float, float] = (0.5, 0.999)
+    mode_seeking: float = bounded(0.0, ge=0)
+    feature_matching: float = bounded(0.0, ge=0)
+    top_k: float = bounded(1.0, gt=0, le=1)
+    top_k_ramp: int = bounded(2000, ge=0)
+    lr_d: float = bounded(2e-4, gt=0)
+    lr_g: float = bounded(2e-4, gt=0)
+    betas: tuple[float, float] = bounded((0.5, 0.999), ge=0, lt=1)
     conditional: bool = False
-    clusters: int = 0
-    embed_dim: int = 32
+    clusters: int = bounded(0, ge=0)
+    embed_dim: int = bounded(32, ge=1)
     watchdog: Watchdog = "warn"
-    patience: int = 3
-    coverage_every: int = 500
-    coverage_samples: int = 1000
+    patience: int = bounded(3, ge=1)
+    coverage_every: int = bounded(500, ge=0)
+    coverage_samples: int = bounded(1000, ge=1)
 
 
 @dataclass(frozen=True)
@@ -181,36 +182,12 @@ class StyleGANConfig(GANConfig):
 
 def check_gan_config(c: GANConfig, num_classes: int) -> None:
     """ValueError naming the problem for any bad option."""
-    check_loss(c.loss)
-    parse_policy(c.diffaug)
-    if c.arch not in ARCHS:
-        raise ValueError(f"unknown arch {c.arch!r}; valid: {', '.join(ARCHS)}")
-    for name in ("g_norm", "d_norm"):
-        if getattr(c, name) not in NORMS:
-            raise ValueError(f"unknown {name} {getattr(c, name)!r}; valid: {', '.join(NORMS)}")
-    if c.watchdog not in WATCHDOGS:
-        raise ValueError(f"unknown watchdog {c.watchdog!r}; valid: {', '.join(WATCHDOGS)}")
-    for name in ("latent_dim", "n_critic", "reg_every", "pack", "patience", "embed_dim", "coverage_samples",
-                 "w_dim", "mapping_layers"):
-        if getattr(c, name) < 1:
-            raise ValueError(f"{name} must be >= 1, got {getattr(c, name)}")
-    if not 0.0 < c.top_k <= 1.0:
-        raise ValueError(f"top_k is the fraction of fakes G learns from, in (0, 1]; got {c.top_k}")
-    if not 0.0 <= c.mixing_prob <= 1.0:
-        raise ValueError(f"mixing_prob is a probability, in [0, 1]; got {c.mixing_prob}")
-    if not 0.0 <= c.w_avg_beta < 1.0:
-        raise ValueError(f"w_avg_beta is a decay, in [0, 1); got {c.w_avg_beta}")
+    parse_policy(c.diffaug)  # a comma-separated list of DiffAugment ops; the rest the validator checked
     if c.conditional and c.clusters:
         raise ValueError("clusters (self-conditioning) is for unconditional models; a conditional GAN already "
                          "conditions on the labels: set clusters=0")
     if c.clusters == 1:
         raise ValueError("clusters=1 conditions on nothing: use clusters >= 2, or 0 for off")
-    for name in ("gp", "r1", "coverage_every", "mbstd", "mode_seeking", "top_k_ramp",
-                 "feature_matching", "clusters"):
-        if getattr(c, name) < 0:
-            raise ValueError(f"{name} must be >= 0, got {getattr(c, name)}")
-    if c.lr_d <= 0 or c.lr_g <= 0:
-        raise ValueError(f"lr_d and lr_g must be > 0, got {c.lr_d}, {c.lr_g}")
     if (c.gp > 0 or c.r1 > 0) and c.arch != "mlp" and c.d_norm == "batch":
         raise ValueError("gp and r1 penalize per-image input gradients, which batch norm in the discriminator "
                          "couples across the batch: set d_norm='none' (--d-norm none)")

@@ -219,7 +219,7 @@ def test_top_k_generator_loss_uses_the_fakes_d_rates_most_real_after_the_ramp():
         top = model.D(fake).topk(2).values
     assert torch.allclose(loss, -top.mean(), atol=1e-6)
     for bad in (0.0, 1.5):
-        with pytest.raises(ValueError, match="top_k is the fraction"):
+        with pytest.raises(ValueError, match="top_k must be > 0 and <= 1"):
             make("dcgan", top_k=bad)
 
 

@@ -117,9 +117,9 @@ def test_style_mixing_grid_and_latent_walk():
 def test_stylegan_options_are_checked():
     with pytest.raises(ValueError, match="arch='mlp' does not combine with the stylegan family"):
         make(arch="mlp")
-    with pytest.raises(ValueError, match="mixing_prob is a probability"):
+    with pytest.raises(ValueError, match="mixing_prob must be >= 0 and <= 1"):
         make(mixing_prob=1.5)
-    with pytest.raises(ValueError, match="w_avg_beta is a decay"):
+    with pytest.raises(ValueError, match="w_avg_beta must be >= 0 and < 1"):
         make(w_avg_beta=1.0)
     with pytest.raises(ValueError, match="divisible by 4"):
         make((1, 10, 10), g_channels=(8, 4, 4), channels=(4,))
