@@ -85,12 +85,14 @@ class GenlabStep:
         self.opt = torch.optim.Adam(model.parameters(), lr=lr)
 
     def __call__(self, x, y, g) -> float:
+        from genlab.data.base import Batch
+
         self.model.train()
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         self.opt.zero_grad(set_to_none=True)
         with torch.autocast("cpu", torch.bfloat16, enabled=self.bf16):
-            loss = self.model.training_losses(x, y, generator=g)["loss"]
+            loss = self.model.training_losses(Batch(x, y), generator=g)["loss"]
         loss.backward()
         self.opt.step()
         return float(loss)

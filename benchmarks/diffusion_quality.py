@@ -56,8 +56,8 @@ def run_job(name: str, spec: dict, args) -> None:
 
         model = load_run(args.genlab_run).model.to(memory_format=torch.channels_last)
         for i in range(0, spec["n"], BATCH):
-            chunks.append(model.sample(len(labels[i:i + BATCH]), labels=labels[i:i + BATCH], generator=g,
-                                       sampler=spec["sampler"], steps=spec["steps"], guidance=GUIDANCE))
+            chunks.append(model.sample(len(labels[i:i + BATCH]), cond=labels[i:i + BATCH], generator=g,
+                                       sampler=spec["sampler"], steps=spec["steps"], guidance=GUIDANCE).x)
             print(f"{name}: {i + BATCH}/{spec['n']} in {time.perf_counter() - t0:.0f}s", flush=True)
     else:
         from diffusion_sampling import diffusers_sample, load_diffusers

@@ -90,7 +90,7 @@ def main() -> None:
             g = torch.Generator().manual_seed(k)
             t0, c0 = time.perf_counter(), time.process_time()
             if name == "genlab":
-                x = gl.sample(len(y), labels=y, generator=g, sampler="dpmpp_2m", steps=args.steps, guidance=GUIDANCE)
+                x = gl.sample(len(y), cond=y, generator=g, sampler="dpmpp_2m", steps=args.steps, guidance=GUIDANCE).x
             else:
                 x = diffusers_sample(df, y, g, args.steps)
             wall[name] += time.perf_counter() - t0

@@ -26,7 +26,7 @@ LR, WARMUP, EMA, BATCH, COND_DROP = 1e-3, 100, 0.995, 64, 0.1
 
 def train_genlab(args) -> None:
     from genlab.config import DataConfig, RunConfig, TrainConfig
-    from genlab.training.trainer import train
+    from genlab.runs import train
 
     options = {"conditional": True, "cond_drop": COND_DROP, **json.loads(args.options)}
     tc = TrainConfig(steps=10 ** 6, batch_size=BATCH, lr=LR, warmup_steps=WARMUP, ema_decay=EMA, seed=args.seed,
@@ -80,8 +80,8 @@ def train_diffusers(args) -> None:
 
     c0, losses, t_log = time.process_time(), [], time.perf_counter()
     while spent + (time.process_time() - c0) < args.budget:
-        x, y = batches.batch(step, g)
-        losses.append(step_fn(x, y, g))
+        batch = batches.batch(step, g)
+        losses.append(step_fn(batch.x, batch.y, g))
         lr_sched.step()
         ema.update_parameters(unet)
         step += 1

@@ -106,7 +106,7 @@ def overrides(pairs: list[str]) -> dict[str, dict]:
 
 def train_family(family: str, model: dict, train: dict, a: argparse.Namespace, data):
     from genlab.config import DataConfig, RunConfig, TrainConfig
-    from genlab.training.trainer import train as train_fn
+    from genlab.runs import train as train_fn
 
     tc = TrainConfig(**{"steps": 10**7, "threads": a.threads, "channels_last": True, "time_budget": a.budget,
                         "budget_clock": "cpu", "seed": a.seed, "log_every": 100, "progress": False, **train})
@@ -126,8 +126,8 @@ def evaluate(family: str, run_dir: Path, n: int, seed: int) -> tuple[dict, torch
     r = load_run(run_dir)
     g = torch.Generator().manual_seed(seed + 1)
     labels = torch.arange(n) % r.model.num_classes if r.model.conditional else None
-    x = torch.cat([r.model.sample(min(1000, n - i), labels=None if labels is None else labels[i:i + 1000],
-                                  generator=g) for i in range(0, n, 1000)])
+    x = torch.cat([r.model.sample(min(1000, n - i), cond=None if labels is None else labels[i:i + 1000],
+                                  generator=g).x for i in range(0, n, 1000)])
     m = evaluate_samples(x, "mnist", labels=labels)
     clf = load_classifier("mnist", progress=False)
     feats, logits = clf.features_and_logits(x)

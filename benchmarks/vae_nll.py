@@ -85,8 +85,8 @@ def evaluate(model, x_test: torch.Tensor, k: int, batch: int = 25, seed: int = 1
     iwae, elbo = [], []
     for i in range(0, len(x_test), batch):
         x = x_test[i:i + batch].contiguous(memory_format=cl)
-        iwae.append(model.nll_bound(x, k=k, generator=g))
-        elbo.append(model.nll_bound(x, k=1, generator=g))
+        iwae.append(model.nll(x, k=k, generator=g))
+        elbo.append(model.nll(x, k=1, generator=g))
     return {"iwae": torch.cat(iwae).double().mean().item(), "elbo": torch.cat(elbo).double().mean().item()}
 
 

@@ -54,7 +54,7 @@ def use_fused_adam(trainer) -> None:
     tc = trainer.tc
     for name, opt in list(trainer.optimizers.items()):
         options = {k: v for k, v in opt.defaults.items() if k not in ("foreach", "fused", "differentiable")}
-        new = type(opt)(trainer.players[name], **options, fused=True)
+        new = type(opt)(trainer.players[name].params, **options, fused=True)
         trainer.optimizers[name] = new
         trainer.schedulers[name] = __import__("torch").optim.lr_scheduler.LambdaLR(
             new, lambda s: lr_lambda(s, tc.warmup_steps, tc.steps, tc.schedule))
