@@ -16,10 +16,9 @@ Three kinds of data, three conventions (D = pixels x channels):
 On top of that, a model's number is exact or an upper bound (the negative ELBO, the IWAE bound with k
 samples; Burda et al. 2016): `likelihood_label` says which.
 
-A family states what it models through two optional attributes (read by `evaluate_likelihood`):
-`likelihood_data` ("binary" | "discrete" | "continuous") and `likelihood_exact` (bool). Without
-them, genlab infers "binary" for a run trained on binarized data or with a Bernoulli decoder, and
-"continuous" otherwise, and treats the number as an upper bound.
+A family with the likelihood capability states what it models (read by `evaluate_likelihood`):
+`likelihood_kind` ("binary" | "discrete" | "continuous") and `likelihood_exact` (bool); a run trained
+on binarized data is scored on binary data whatever the kind.
 """
 
 from __future__ import annotations
