@@ -77,7 +77,7 @@ def evaluate_likelihood(model: Any, x: torch.Tensor, y: torch.Tensor | None = No
     require(model, "likelihood", "compute a likelihood")
     kind = data_kind(model, binarized)
     kw: dict[str, Any] = {"generator": generator}
-    if "k" in getattr(model, "likelihood_options", ()):
+    if "k" in model.likelihood_options:
         kw["k"] = k
     elif k != 1:
         raise ValueError(f"a {model.family} model's likelihood takes no k (importance samples)")

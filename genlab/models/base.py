@@ -151,6 +151,7 @@ class GenerativeModel(nn.Module):
     data_kinds: ClassVar[frozenset[str]] = frozenset({"image"})
     likelihood_kind: ClassVar[LikelihoodKind | None] = None
     likelihood_exact: ClassVar[bool] = False
+    likelihood_options: ClassVar[tuple[str, ...]] = ()  # keyword options its nll takes (a VAE's k)
     pretrained: ClassVar[dict[str, str]] = {}  # option naming another run -> the submodule it fills (ldm)
     context: int = 0  # tokens families: the block length T their batches hold (T + 1 tokens)
 

@@ -15,6 +15,7 @@ class _Known(torch.nn.Module):
 
     family = "known"
     likelihood_exact = True
+    likelihood_options = ()
     conditional = False
 
     def __init__(self, kind: str, dist):
