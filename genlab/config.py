@@ -223,5 +223,24 @@ class RunConfig:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> RunConfig:
-        return cls(d["family"], dict(d["model"]), from_dict(DataConfig, d["data"]),
-                   from_dict(TrainConfig, d["train"]))
+        """From `to_json` output (a run's config.json). Missing parts, unknown options and values of the
+        wrong type raise ConfigError; bounds are not re-checked (a saved run keeps the options it ran with)."""
+        if not isinstance(d, dict):
+            raise ConfigError(f"a run config must be a JSON object, found {type(d).__name__}")
+        for key, kind in (("family", str), ("model", dict), ("data", dict), ("train", dict)):
+            if key not in d:
+                raise ConfigError(f"a run config needs {key!r} (has {sorted(map(str, d))})")
+            if not isinstance(d[key], kind):
+                raise ConfigError(f"{key} must be a JSON {'string' if kind is str else 'object'}, "
+                                  f"found {type(d[key]).__name__}")
+        parts = []
+        for name, part in (("data", DataConfig), ("train", TrainConfig)):
+            try:
+                config = from_dict(part, d[name])
+            except (ValueError, TypeError) as e:
+                raise ConfigError(f"{name}: {e}") from None
+            hints = typing.get_type_hints(part)
+            for f in dataclasses.fields(config):
+                _check_type(f"{name}.{f.name}", getattr(config, f.name), hints[f.name])
+            parts.append(config)
+        return cls(d["family"], dict(d["model"]), *parts)

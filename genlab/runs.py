@@ -114,8 +114,9 @@ def resume_changes(saved: RunConfig, config: RunConfig, path: Path | str = "the 
 
 
 def checkpoint_step(where: Path | None) -> int:
-    """The step of a checkpoint folder (0 for None: a run that never saved one)."""
-    return 0 if where is None else int(json.loads((Path(where) / "meta.json").read_text())["step"])
+    """The step of a checkpoint folder (0 for None: a run that never saved one); CheckpointError naming
+    meta.json when it holds no step."""
+    return 0 if where is None else ckpt.read_meta(Path(where))["step"]
 
 
 def resolved_config(config: RunConfig, resume_dir: Path | None = None) -> RunConfig:
@@ -125,9 +126,9 @@ def resolved_config(config: RunConfig, resume_dir: Path | None = None) -> RunCon
     model = config.model_options()
     saved = Path(resume_dir) / CONFIG if resume_dir is not None else None
     if saved is not None and saved.exists():
-        old = json.loads(saved.read_text())
-        if old.get("family") == config.family:
-            model = {**old.get("model", {}), **model}
+        old, _ = read_run_config(Path(resume_dir))
+        if old["family"] == config.family:
+            model = {**old["model"], **model}
     return dataclasses.replace(config, model=model_config(config.family, model))
 
 
@@ -159,29 +160,137 @@ class Run:
         return self.info.get("classes")
 
 
-def load_run(path: str | Path, *, ema: bool = True, device: str | torch.device = "cpu") -> Run:
-    """Load a run's latest checkpoint (EMA weights when present and `ema`), in eval mode."""
-    path = Path(path)
-    if not (path / CONFIG).exists():
+MAX_CONFIG_BYTES = 64 << 20  # a config.json with a large vocabulary is a few MB
+MAX_SIDE = 16384  # pixels along one side of an image in data_info
+MAX_PIXELS = 1 << 26  # c * h * w of one image in data_info (64 Mi values: 4096 x 4096 x 4)
+MAX_CLASSES = 1 << 20
+
+
+def read_run_config(path: str | Path) -> tuple[dict[str, Any], RunConfig]:
+    """A run folder's config.json as (raw dict, RunConfig with its model options checked); RunError naming
+    the file when it is missing, unreadable, or has missing keys, unknown options or values of the wrong
+    type."""
+    from genlab.config import ConfigError
+
+    file = Path(path) / CONFIG
+    if not file.is_file():
         raise RunError(f"{path} is not a genlab run (no {CONFIG}); runs live in runs/<name>/")
-    raw = json.loads((path / CONFIG).read_text())
-    config = RunConfig.from_json(raw)
+    try:
+        if file.stat().st_size > MAX_CONFIG_BYTES:
+            raise RunError(f"{file}: {file.stat().st_size} bytes is too large for a run's {CONFIG}")
+        raw = json.loads(file.read_bytes())
+        config = RunConfig.from_json(raw)
+        model_config(config.family, config.model_options())  # unknown family, options or wrong types
+    except RunError:
+        raise
+    except (OSError, ValueError, TypeError, RecursionError) as e:  # ConfigError, JSONDecodeError: ValueErrors
+        plain = type(e) in (ValueError, ConfigError)  # genlab's own messages; others keep their type's name
+        raise RunError(f"{file}: {str(e).splitlines()[0] if plain else ckpt.first_line(e)}") from None
+    return raw, config
+
+
+def data_spec(info: Any, file: Path) -> DataSpec:
+    """The DataSpec in a config.json's data_info, checked (kind, shapes within MAX_SIDE and MAX_PIXELS,
+    class names, vocabulary) before any model is built for it; RunError naming `file` otherwise."""
+    from genlab.data.base import KINDS
+
+    def bad(what: str) -> RunError:
+        return RunError(f"{file}: data_info.{what}; it was not written by genlab train (train the run again)")
+
+    def image_shape(key: str) -> None:
+        shape = info.get(key)
+        if not (isinstance(shape, list) and len(shape) == 3 and all(type(v) is int for v in shape)):
+            raise bad(f"{key} must be [channels, height, width], found {shape!r}")
+        c, h, w = shape
+        if not (1 <= c <= 4 and 1 <= h <= MAX_SIDE and 1 <= w <= MAX_SIDE and c * h * w <= MAX_PIXELS):
+            raise bad(f"{key} {shape} is not an image shape genlab trains on (1-4 channels, sides up to "
+                      f"{MAX_SIDE}, at most {MAX_PIXELS} values)")
+
+    if not isinstance(info, dict):
+        raise bad(f"must be a JSON object, found {type(info).__name__}")
+    kind = info.get("kind", "image")
+    if kind not in KINDS:
+        raise bad(f"kind is {kind!r}; valid: {', '.join(KINDS)}")
+    if kind == "tokens":
+        if info.get("shape") not in (None, []):
+            raise bad(f"shape must be [] for tokens, found {info.get('shape')!r}")
+    else:
+        image_shape("shape")
+    if kind == "image-pair":
+        image_shape("source_shape")
+    num_classes, classes = info.get("num_classes") or 0, info.get("classes")
+    if type(num_classes) is not int or not 0 <= num_classes <= MAX_CLASSES:
+        raise bad(f"num_classes must be an integer in [0, {MAX_CLASSES}], found {num_classes!r}")
+    if classes is not None and not (isinstance(classes, list) and all(isinstance(c, str) for c in classes)
+                                    and len(classes) == num_classes):
+        raise bad(f"classes must be {num_classes} names, found {str(classes)[:80]}")
+    vocab = info.get("vocab")
+    if kind in ("tokens", "image-text") or vocab is not None:
+        tokens = vocab.get("tokens") if isinstance(vocab, dict) else None
+        if not (isinstance(tokens, list) and 0 < len(tokens) <= MAX_CLASSES
+                and all(isinstance(t, str) for t in tokens)
+                and isinstance(vocab.get("pad", False), bool)
+                and (vocab.get("unk") is None or (type(vocab["unk"]) is int and 0 <= vocab["unk"] < len(tokens)))):
+            raise bad("vocab must be {tokens: [strings], pad: bool, unk: index or null}")
+    try:
+        return DataSpec.from_json(info)
+    except (ValueError, TypeError) as e:
+        raise bad(str(e)) from None
+
+
+def check_weights(expected: dict[str, torch.Tensor], weights: dict[str, torch.Tensor], file: Path,
+                  family: str) -> None:
+    """CheckpointError naming `file` and the keys or shapes in which `weights` differ from `expected` (the
+    state_dict of the model config.json describes)."""
+    missing = sorted(set(expected) - set(weights))
+    unexpected = sorted(set(weights) - set(expected))
+    shapes = [f"{k} is {tuple(weights[k].shape)}, the model's is {tuple(v.shape)}"
+              for k, v in expected.items() if k in weights and weights[k].shape != v.shape]
+    problems = ([f"missing {len(missing)} tensor(s) ({', '.join(missing[:3])})"] if missing else []) + \
+               ([f"{len(unexpected)} unexpected ({', '.join(unexpected[:3])})"] if unexpected else []) + shapes[:3]
+    if problems:
+        raise ckpt.CheckpointError(f"{file}: does not fit the {family} model its config.json describes: "
+                                   f"{'; '.join(problems)}")
+
+
+def load_run(path: str | Path, *, ema: bool = True, device: str | torch.device = "cpu") -> Run:
+    """Load a run's latest checkpoint (EMA weights when present and `ema`), in eval mode. Every file is
+    checked as it is read: RunError (config.json) or CheckpointError (checkpoints/) name the file at fault."""
+    path = Path(path)
+    raw, config = read_run_config(path)
     config, pretrained = attach_pretrained(config)  # runs of older versions kept such parts outside
     info = raw.get("data_info") or {}
+    if isinstance(info, dict) and not info.get("shape") and info.get("kind", "image") != "tokens":
+        raise RunError(f"{path}/{CONFIG} lacks data_info.shape; it was not written by genlab train")
+    spec = data_spec(info, path / CONFIG)
     where = ckpt.latest_checkpoint(path / "checkpoints")
     if where is None:
         raise RunError(f"{path} has no complete checkpoint yet; train it first (or --resume it)")
     loaded = ckpt.load_checkpoint(where, map_location=device, with_state=False)
-    if not info.get("shape") and info.get("kind", "image") != "tokens":
-        raise RunError(f"{path}/{CONFIG} lacks data_info.shape; it was not written by genlab train")
     config = dataclasses.replace(config, model=model_config(config.family, config.model_options()))  # typed
-    model = build_model(config.family, config.model, spec=DataSpec.from_json(info)).to(device)
-    weights = loaded["model"]
+    weights, file = loaded["model"], where / "model.safetensors"
     if ema and loaded["ema"] is not None:
         weights = {k[len("module."):]: v for k, v in loaded["ema"].items() if k.startswith("module.")}
+        file = where / "ema.safetensors"
     for submodule, part in pretrained.items():
         weights = {**{f"{submodule}.{k}": v for k, v in part.items()}, **weights}
-    model.load_state_dict(weights)
+    try:  # shapes first, on the meta device: a damaged data_info must not allocate a huge model
+        with torch.device("meta"):
+            shaped = build_model(config.family, config.model, spec=spec).state_dict()
+    except Exception:  # a family that cannot be built on the meta device: the real build below reports it
+        shaped = None
+    if shaped is not None:
+        check_weights(shaped, weights, file, config.family)
+    try:
+        model = build_model(config.family, config.model, spec=spec).to(device)
+    except (ValueError, TypeError, RuntimeError, AssertionError, ZeroDivisionError, IndexError, KeyError) as e:
+        raise RunError(f"{path / CONFIG}: cannot build its {config.family} model for data_info "
+                       f"{info.get('shape')} ({ckpt.first_line(e)})") from None
+    check_weights(model.state_dict(), weights, file, config.family)
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as e:
+        raise ckpt.CheckpointError(f"{file}: {ckpt.first_line(e)}") from None
     model.eval()
     return Run(path, config, model, int(loaded["meta"]["step"]), info)
 

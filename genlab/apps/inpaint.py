@@ -45,14 +45,26 @@ def named_mask(name: str, shape: tuple[int, int, int], generator: torch.Generato
 
 
 def load_image(path: str | Path, shape: tuple[int, int, int]) -> torch.Tensor:
-    """A PNG/JPEG as (1, c, h, w) floats in [0, 1], converted to the model's channels and resized to (h, w)."""
+    """A PNG/JPEG/BMP/WebP as (1, c, h, w) floats in [0, 1], converted to the model's channels and resized to
+    (h, w). Read as `folder:` data is (genlab.data.folder: only those formats, no decompression bombs,
+    16-bit greyscale scaled); an unreadable file is a DataError naming it."""
     from PIL import Image
+
+    from genlab.data.base import DataError
+    from genlab.data.common import one_line
+    from genlab.data.folder import open_image, to_8bit
 
     c, h, w = shape
     path = Path(path)
     if not path.exists():
         raise ValueError(f"image {str(path)!r} does not exist")
-    img = Image.open(path).convert("L" if c == 1 else "RGB")
+    with open_image(path) as opened:
+        try:
+            img = to_8bit(opened, path).convert("L" if c == 1 else "RGB")
+        except DataError:
+            raise
+        except Exception as e:  # a damaged file fails only when its data is decoded
+            raise DataError(f"{path}: cannot decode image ({one_line(e)})") from None
     if img.size != (w, h):
         img = img.resize((w, h), Image.BILINEAR)
     import numpy as np

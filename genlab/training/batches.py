@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from genlab.data.base import Batch, Data
+from genlab.data.base import Batch, Data, DataError
 
 
 class BatchSampler:
@@ -25,6 +25,11 @@ class BatchSampler:
             raise ValueError(f"unknown binarize {binarize!r}; valid: none, dynamic, static")
         n = data.items(block_size)
         self.global_batch = batch_size * world_size
+        if len(data) == 0:
+            raise DataError(f"the dataset {data.name!r} is empty (0 examples); check the files it was read from")
+        if n == 0 and data.kind == "tokens":
+            raise DataError(f"the dataset {data.name!r} holds {len(data)} tokens, too few for one block of "
+                            f"{block_size + 1}; use more text or a shorter context")
         if n < self.global_batch:
             what = "token blocks" if data.kind == "tokens" else "examples"
             raise ValueError(f"the dataset has {n} {what}, fewer than one global batch of {self.global_batch} "

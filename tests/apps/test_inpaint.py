@@ -76,3 +76,12 @@ def test_cli_inpaint_and_denoise(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["inpaint", run, "--mask", "diamond", "--out", str(tmp_path / "x.png")])
     assert "diamond" in capsys.readouterr().err
+
+
+def test_load_image_reads_only_genlab_formats(tmp_path):
+    from genlab.data.base import DataError
+
+    eps = tmp_path / "x.png"
+    eps.write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\nshowpage\n%%EOF\n")
+    with pytest.raises(DataError, match=r"x\.png: cannot read image"):
+        load_image(eps, (1, 8, 8))

@@ -93,3 +93,37 @@ class Evil:
         import os
 
         return (os.system, (f"touch {self.marker}",))
+
+
+class Uninitialised:
+    """Pickles as `numpy.ndarray(shape, "u1")`: an array of whatever memory happened to be there."""
+
+    def __init__(self, shape: tuple[int, ...]):
+        self.shape = shape
+
+    def __reduce__(self):
+        return (np.ndarray, (self.shape, "u1"))
+
+
+def png_bytes(width: int, height: int, *, bit_depth: int = 8, colour_type: int = 0, raw: bytes = b"") -> bytes:
+    """A PNG with the given IHDR and `raw` (filtered scanlines) as its one IDAT chunk; the header may claim
+    any size (the data is not checked against it until decoding)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+
+
+def npz_with_header(path: Path, name: str, shape: tuple[int, ...], data: bytes = b"", dtype: str = "|u1") -> Path:
+    """An .npz whose member `name`.npy declares `shape` but holds only `data`."""
+    import zipfile
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": dtype, "fortran_order": False, "shape": shape})
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr(f"{name}.npy", header.getvalue() + data)  # the header includes the magic and version
+    return path

@@ -57,7 +57,9 @@ def test_missing_batch_is_named(tmp_path):
         ("data", np.zeros((2, 3072), np.float32), r"\(n, 3072\) uint8"),
         ("labels", [1, 2, 3], "3 labels for 2 images"),
         ("labels", [1, 12], r"labels must lie in \[0, 10\)"),
-        ("labels", ["a", "b"], "not a list of integers"),
+        ("labels", ["a", "b"], "labels must be integers"),
+        ("labels", np.array([1, 2**64 - 1], np.uint64), r"lie in \[0, 10\), found 1\.\.18446744073709551615"),
+        ("labels", [1, 2**70], "labels must be integers"),
     ],
 )
 def test_corrupt_batches(tmp_path, field, value, pattern):

@@ -10,6 +10,7 @@ from PIL import Image
 
 from genlab.data import load_data
 from genlab.data.base import DataError
+from tests.data.data_formats import png_bytes
 
 
 def save(path: Path, mode: str = "RGB", size=(6, 4), value: int | tuple = 100) -> Path:
@@ -110,3 +111,34 @@ def test_images_match_pillow_exactly(tmp_path):
     Image.fromarray(pixels).save(tmp_path / "a.png")
     data = load_data(f"folder:{tmp_path}")
     np.testing.assert_array_equal(data.x[0].permute(1, 2, 0).numpy(), pixels)
+
+
+def test_decompression_bomb_is_a_data_error_naming_the_file(tmp_path):
+    save(tmp_path / "a.png", mode="L", size=(8, 8))
+    (tmp_path / "bomb.png").write_bytes(png_bytes(20000, 20000, raw=b"\x00" * 10))  # claims 400 Mpixels
+    with pytest.raises(DataError, match=r"bomb\.png: refused: the image is too large"):
+        load_data(f"folder:{tmp_path}")
+
+
+def test_eps_named_png_never_reaches_ghostscript(tmp_path, monkeypatch):
+    from PIL import EpsImagePlugin
+
+    calls = []
+    monkeypatch.setattr(EpsImagePlugin, "Ghostscript", lambda *a, **k: calls.append(a))
+    eps = tmp_path / "x.png"
+    eps.write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\nnewpath 0 0 moveto showpage\n%%EOF\n")
+    assert Image.open(eps).format == "EPS"  # what an unrestricted Image.open would hand to Ghostscript
+    with pytest.raises(DataError, match=r"x\.png: cannot read image.*readable formats: PNG, JPEG, BMP, WEBP"):
+        load_data(f"folder:{tmp_path}")
+    assert calls == []
+
+
+def test_16_bit_greyscale_is_scaled_not_clipped(tmp_path):
+    levels = np.array([[0, 1, 128, 129, 254, 255]], dtype=np.uint16)
+    Image.fromarray(levels * 257).save(tmp_path / "a.png")  # 16-bit: v8 * 257 is the exact 8 -> 16 bit map
+    assert Image.open(tmp_path / "a.png").mode == "I;16"
+    data = load_data(f"folder:{tmp_path}")
+    assert data.shape == (1, 1, 6) and data.x.flatten().tolist() == levels.flatten().tolist()
+    save(tmp_path / "b.png", mode="RGB", size=(6, 1), value=(0, 0, 0))  # with a colour image: 3 channels
+    data = load_data(f"folder:{tmp_path}")
+    assert data.x[0, 1].flatten().tolist() == levels.flatten().tolist()  # a.png sorts first

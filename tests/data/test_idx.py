@@ -107,3 +107,16 @@ def test_find_pair_accepts_kaggle_names_and_flags_half_copies(tmp_path):
     write_idx(tmp_path / "train-images-idx3-ubyte.gz", x)
     with pytest.raises(DataError, match="no train-labels-idx1-ubyte"):
         find_idx_pair(tmp_path, "train")
+
+
+@pytest.mark.parametrize(
+    "dims",
+    [(2**32 - 1,) * 3, (0, 2**32 - 1, 2**32 - 1), (65536, 65536, 65536)],
+    ids=["int64-overflow", "zero-times-huge", "256-TiB"],
+)
+def test_absurd_dims_are_refused_before_allocating(dims):
+    import struct
+
+    header = bytes([0, 0, 0x08, len(dims)]) + struct.pack(f">{len(dims)}I", *dims)
+    with pytest.raises(DataError, match=r"f\.idx: IDX dims .* GiB, above the .* GiB limit"):
+        parse_idx(header + bytes(16), path="f.idx")

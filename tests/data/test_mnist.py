@@ -178,3 +178,70 @@ def test_hub_data_is_cached_after_first_read(tmp_path, monkeypatch):
     monkeypatch.setattr(mnist, "read_hub_pickle", boom)
     again, train = load_data("mnist", split="test"), load_data("mnist")
     assert torch.equal(first.x, again.x) and len(train) == 3
+
+
+def _hub_fixture(tmp_path, monkeypatch):
+    rng = np.random.default_rng(2)
+    parts = tuple(
+        ((rng.integers(0, 256, (n, 784)) / 256).astype(np.float32), rng.integers(0, 10, n)) for n in (3, 1, 2)
+    )
+    fake = tmp_path / "mnist.pkl.gz"
+    fake.write_bytes(gzip.compress(pickle.dumps(parts, protocol=2)))
+    monkeypatch.setattr(mnist, "hub_file", lambda: fake)
+    reads = []
+    real = mnist.read_hub_pickle
+    monkeypatch.setattr(mnist, "read_hub_pickle", lambda path: reads.append(path) or real(path))
+    return reads
+
+
+def _alter_labels(path):
+    with np.load(path) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    arrays["y_train"] = (arrays["y_train"] + 1) % 10  # the old checksum stays: the labels no longer match it
+    np.savez(path, **arrays)
+
+
+def _drop_checksum(path):
+    with np.load(path) as npz:
+        arrays = {k: npz[k] for k in npz.files if k != "sha256"}
+    np.savez(path, **arrays)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda p: p.write_bytes(p.read_bytes()[:300]),  # truncated: BadZipFile on every later run, before
+        lambda p: p.write_bytes(b"PK\x03\x04" + bytes(200)),
+        _alter_labels,  # altered labels or counts were trusted before
+        _drop_checksum,  # a cache written by an older genlab
+    ],
+    ids=["truncated", "garbage", "altered-labels", "no-checksum"],
+)
+def test_damaged_or_altered_hub_cache_is_rebuilt(tmp_path, monkeypatch, damage):
+    reads = _hub_fixture(tmp_path, monkeypatch)
+    first = load_data("mnist")
+    cache = mnist.hub_cache_file()
+    assert cache.is_file() and len(reads) == 1
+    load_data("mnist")
+    assert len(reads) == 1  # a sound cache is used as is
+    damage(cache)
+    again = load_data("mnist")
+    assert len(reads) == 2 and torch.equal(again.x, first.x) and torch.equal(again.y, first.y)
+    load_data("mnist")
+    assert len(reads) == 2  # and the rebuilt cache is sound again
+
+
+def test_hub_pickle_labels_are_range_checked(tmp_path, monkeypatch):
+    x = np.zeros((2, 784), np.float32)
+    parts = ((x, np.array([1, 2**64 - 1], np.uint64)), (x[:1], np.array([2])), (x, np.array([0, 1])))
+    fake = tmp_path / "mnist.pkl.gz"
+    fake.write_bytes(gzip.compress(pickle.dumps(parts, protocol=2)))
+    monkeypatch.setattr(mnist, "hub_file", lambda: fake)
+    with pytest.raises(DataError, match=r"labels must lie in \[0, 10\), found 1\.\.18446744073709551615"):
+        load_data("mnist")
+
+
+def test_empty_idx_files_say_the_dataset_is_empty(tmp_path):
+    write_mnist_folder(tmp_path, n_train=0, n_test=1)
+    with pytest.raises(DataError, match="the dataset is empty"):
+        load_data("mnist", data_dir=tmp_path)

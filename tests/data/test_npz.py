@@ -7,6 +7,7 @@ import pytest
 
 from genlab.data import load_data
 from genlab.data.base import DataError
+from tests.data.data_formats import npz_with_header
 
 
 def write(tmp_path, **arrays):
@@ -56,7 +57,7 @@ def test_bad_pixels(tmp_path, x, pattern):
 def test_int_pixels_and_bad_labels(tmp_path):
     x = np.full((2, 3, 3), 200, np.int64)
     assert int(load_data(write(tmp_path, x=x)).x.max()) == 200
-    with pytest.raises(DataError, match="labels must be an integer array of shape"):
+    with pytest.raises(DataError, match="3 labels for 2 images"):
         load_data(write(tmp_path, x=x, y=np.array([0, 1, 2])))
     with pytest.raises(DataError, match="label 2 but only 2 classes"):
         load_data(write(tmp_path, x=x, y=np.array([0, 2]), classes=np.array(["a", "b"])))
@@ -81,3 +82,49 @@ def test_object_arrays_are_refused_and_garbage_rejected(tmp_path):
         load_data(f"npz:{tmp_path / 'junk.npz'}")
     with pytest.raises(DataError, match="not a file"):
         load_data(f"npz:{tmp_path / 'missing.npz'}")
+
+
+def test_huge_declared_shape_is_refused_before_allocating(tmp_path):
+    path = npz_with_header(tmp_path / "huge.npz", "x", (10**6, 10**6), b"\x00" * 16)  # 931 GiB of uint8
+    with pytest.raises(DataError, match=r"huge\.npz\[x\]: declares shape \(1000000, 1000000\).*931\.3 GiB"):
+        load_data(f"npz:{path}")
+    path = npz_with_header(tmp_path / "short.npz", "x", (100, 8, 8), b"\x00" * 16)
+    with pytest.raises(DataError, match=r"short\.npz\[x\]: declares shape .* holds only 16 bytes"):
+        load_data(f"npz:{path}")
+
+
+def _damage(path, how):
+    data = bytearray(path.read_bytes())
+    if how == "flip":  # inside the deflate stream
+        start = data.index(b"x.npy") + len("x.npy")
+        for i in range(start + 20, start + 60):
+            data[i] ^= 0xA5
+    elif how == "method":  # an unknown compression method in both zip headers
+        for sig, offset in ((b"PK\x03\x04", 8), (b"PK\x01\x02", 10)):
+            i = data.index(sig)
+            data[i + offset:i + offset + 2] = (99).to_bytes(2, "little")
+    else:
+        data = data[: len(data) * 2 // 3]
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("how", ["flip", "method", "truncate"])
+def test_damaged_compressed_npz_is_a_data_error(tmp_path, how):
+    path = tmp_path / "d.npz"
+    np.savez_compressed(path, x=np.random.default_rng(0).integers(0, 256, (20, 8, 8), dtype=np.uint8))
+    _damage(path, how)
+    with pytest.raises(DataError, match=r"d\.npz"):
+        load_data(f"npz:{path}")
+
+
+def test_uint64_labels_never_wrap_negative(tmp_path):
+    x = np.zeros((2, 3, 3), np.uint8)
+    assert load_data(write(tmp_path, x=x, y=np.array([0, 3], np.uint64))).y.tolist() == [0, 3]
+    with pytest.raises(DataError, match=r"labels must lie in \[0, 2147483648\), found 0\.\.9223372036854775809"):
+        load_data(write(tmp_path, x=x, y=np.array([0, 2**63 + 1], np.uint64)))
+
+
+@pytest.mark.parametrize("shape", [(0, 4, 4), (3, 0, 4)])
+def test_empty_dataset_says_empty(tmp_path, shape):
+    with pytest.raises(DataError, match="the dataset is empty"):
+        load_data(write(tmp_path, x=np.zeros(shape, np.float32)))

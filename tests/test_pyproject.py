@@ -1,0 +1,18 @@
+"""Packaging: the torch floor excludes releases with published torch.load(weights_only=True) bypasses."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_torch_floor_excludes_known_weights_only_bypasses():
+    """CVE-2025-32434 (fixed in 2.6) and CVE-2026-24747 (fixed in 2.10): genlab loads state.pt with weights_only."""
+    text = (ROOT / "pyproject.toml").read_text()  # (tomllib needs Python 3.11; genlab supports 3.10)
+    specs = re.findall(r'^\s*"(torch[^"]*)"', text, flags=re.MULTILINE)
+    assert len(specs) == 1, specs
+    floor = re.fullmatch(r"torch>=(\d+)\.(\d+)(?:\.\d+)?", specs[0].replace(" ", ""))
+    assert floor is not None, f"torch must have a >= floor, found {specs[0]!r}"
+    assert (int(floor[1]), int(floor[2])) >= (2, 10), specs[0]
