@@ -19,7 +19,7 @@ import torch
 from genlab.config import DataConfig, RunConfig, validate
 from genlab.data.base import Data, DataSpec
 from genlab.io import atomic_write_json
-from genlab.models import GenerativeModel, build_model, family_class, model_config, model_record
+from genlab.models import GenerativeModel, build_model, families_with, family_class, model_config, model_record
 from genlab.models.base import Sampler, Samples
 from genlab.training import checkpoint as ckpt
 from genlab.training.device import barrier, init_distributed
@@ -340,8 +340,13 @@ def attach_pretrained(config: RunConfig) -> tuple[RunConfig, dict[str, dict[str,
         if not (Path(path) / CONFIG).exists():
             raise RunError(f"{option} run {path!r} does not exist (no {CONFIG}); train one first, e.g. "
                            f"`genlab train vae --data mnist`, and pass --{option} runs/vae-mnist")
+        _, other_config = read_run_config(path)
+        if family_class(other_config.family).pretrained:  # e.g. an ldm as an ldm's autoencoder (or itself)
+            raise RunError(f"{option} run {path!r} is a {other_config.family} run, which itself embeds another "
+                           f"run; pass a run of {', '.join(families_with('latent'))}")
         other = load_run(path)
-        model[f"{option}_config"] = model_record(other.config.family, other.config.model_options(), other.model.spec)
+        model[f"{option}_config"] = model_record(other.config.family, other.config.model_options(),
+                                                 other.model.spec)
         weights[submodule] = other.model.state_dict()
     return dataclasses.replace(config, model=model), weights
 

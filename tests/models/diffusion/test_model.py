@@ -173,3 +173,16 @@ def test_an_ldm_run_keeps_its_autoencoder_when_the_autoencoder_run_is_gone(tmp_p
     shutil.rmtree(tmp_path / "ae")
     run = load_run(tmp_path / "ldm")
     assert torch.equal(sample_run(run, n=3).x, before)
+
+
+def test_an_ldm_cannot_embed_a_run_that_embeds_another(tmp_path):
+    data = tiny_images(32)
+    small = TrainConfig(steps=2, batch_size=16, progress=False, device="cpu")
+    options = {"hidden": 16, "depth": 1, "timesteps": 20, "sample_steps": 2}
+    train(RunConfig("ae", {"arch": "mlp", "hidden": (16,), "latent_dim": 4}, DataConfig("tiny"), small),
+          tmp_path / "ae", data=data)
+    train(RunConfig("ldm", {**options, "autoencoder": str(tmp_path / "ae")}, DataConfig("tiny"), small),
+          tmp_path / "ldm", data=data)
+    with pytest.raises(ValueError, match="is a ldm run, which itself embeds another run; pass a run of ae, dae, vae"):
+        train(RunConfig("ldm", {**options, "autoencoder": str(tmp_path / "ldm")}, DataConfig("tiny"), small),
+              tmp_path / "ldm2", data=data)
