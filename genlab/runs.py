@@ -1,14 +1,20 @@
 """Run folders: `runs/<name>/` with config.json, checkpoints/, samples/ and metrics.jsonl, and the
 functions that tie data, models and the trainer to them: `train`, `load_run`, `sample`.
 
-An existing run is never overwritten unless the user says `resume` or `overwrite`.
+An existing run is never overwritten unless the user says `resume` or `overwrite`, and genlab deletes
+only what it made: a run folder gets a `.genlab-run` marker when it is created, and `overwrite` clears a
+folder only if it holds that marker and lies inside the runs folder (never `.`, a parent of the current
+folder, or the runs folder itself). One process at a time trains a run (genlab/training/lock.py).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
+import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +29,11 @@ from genlab.models import GenerativeModel, build_model, families_with, family_cl
 from genlab.models.base import Sampler, Samples
 from genlab.training import checkpoint as ckpt
 from genlab.training.device import barrier, init_distributed
-from genlab.training.trainer import Trainer, TrainResult
+from genlab.training.lock import LOCK, LockHeld, RunLock
+from genlab.training.trainer import Trainer, TrainResult, nonfinite_parameters
 
 CONFIG = "config.json"
+MARKER = ".genlab-run"  # {"run_id", "created", "genlab_version"}: written when genlab creates a run folder
 RESUMED_WITH = "resumed_with"  # config.json: [{"step": S, "changes": {option: {"from": a, "to": b}}}, ...]
 # Training options a checkpoint's state holds (optimizer param groups, scheduler base lr, RNG streams): a
 # resume that changed them would be trained with the old values while config.json showed the new ones.
@@ -55,22 +63,103 @@ def _plain(value: Any) -> Any:
 
 
 def _has_run(path: Path) -> bool:
-    return path.exists() and any((path / p).exists() for p in (CONFIG, "checkpoints", "metrics.jsonl"))
+    return path.is_dir() and any((path / p).exists() for p in (MARKER, CONFIG, "checkpoints", "metrics.jsonl"))
+
+
+def check_run_name(name: str) -> str:
+    """`name` if it is one plain folder name (the run lives in RUNS_DIR/NAME), else RunError."""
+    bad = (not name or name in (".", "..") or name.startswith("~") or os.path.isabs(name)
+           or any(c in name for c in ("/", "\\")) or any(ord(c) < 32 for c in name))
+    if bad:
+        raise RunError(f"invalid run name {name!r}: a run name is one folder name inside --runs-dir (no '/', '\\', "
+                       "'.', '..', '~' or control characters); e.g. --name vae-mnist-2, and --runs-dir for another "
+                       "folder")
+    return name
+
+
+def _foreign_files(path: Path) -> list[str]:
+    """What a folder that is not a genlab run holds, besides what genlab leaves when a kill cuts the
+    creation of a run short (its lock file, a half-written marker)."""
+    if not path.is_dir():
+        return []
+    return sorted(p.name for p in path.iterdir() if p.name != LOCK and not p.name.startswith(f".{MARKER}.tmp"))
+
+
+def _check_removable(path: Path, runs_dir: Path | None) -> None:
+    """RunError unless `overwrite` may clear `path`: a folder genlab made (MARKER), inside the runs folder,
+    and neither the current folder, one of its parents, nor the runs folder itself."""
+    real, cwd = path.resolve(), Path.cwd().resolve()
+    runs = Path(runs_dir if runs_dir is not None else path.parent).resolve()
+    if real == cwd or real in cwd.parents:
+        raise RunError(f"refusing to --overwrite {path}: it is the current folder or one of its parents")
+    if real == runs or runs not in real.parents:
+        raise RunError(f"refusing to --overwrite {path}: it is not a run folder inside {runs_dir or runs}")
+    if not (path / MARKER).is_file():
+        raise RunError(f"refusing to --overwrite {path}: it has no {MARKER} marker, so genlab cannot tell that it "
+                       f"made it (runs made by older genlab versions have none). If it is a run you no longer want, "
+                       f"delete it yourself (rm -r '{path}') and train again, or choose another --name")
+
+
+def check_run_target(path: Path, *, resume: bool, overwrite: bool, runs_dir: Path | None = None) -> None:
+    """RunError (before anything is created) unless a run can be started, resumed or replaced in `path`."""
+    path = Path(path)
+    if resume and overwrite:
+        raise RunError("choose either --resume or --overwrite, not both")
+    if path.exists() and not path.is_dir():
+        raise RunError(f"{path} exists and is not a folder; choose another --name")
+    if resume:
+        if not ((path / CONFIG).is_file() or _creation_interrupted(path)):
+            raise RunError(f"nothing to resume: {path} holds no run; drop --resume to start a new one")
+    elif _has_run(path):
+        if not overwrite:
+            raise RunError(f"{path} already holds a run; pass --resume to continue it, --overwrite to replace "
+                           "it, or choose another --name")
+        _check_removable(path, runs_dir)
+    elif _foreign_files(path):
+        shown = ", ".join(_foreign_files(path)[:3])
+        raise RunError(f"{path} exists and holds files genlab did not make ({shown}, ...); genlab writes a run "
+                       "only into a new or empty folder: choose another --name or --runs-dir")
+
+
+def _creation_interrupted(path: Path) -> bool:
+    """A folder genlab made whose creation a kill cut short: its marker, but no config.json or checkpoint."""
+    return (path / MARKER).is_file() and not (path / CONFIG).exists() and not (path / "checkpoints").exists()
+
+
+def _clear(path: Path) -> None:
+    """Remove what a run folder holds but its lock file (held by this process); the marker goes last, so
+    a kill halfway leaves a folder that --overwrite still may clear."""
+    for p in sorted(path.iterdir(), key=lambda p: p.name == MARKER):
+        if p.name == LOCK:
+            continue
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p)
+        else:
+            p.unlink()
+
+
+def _write_marker(path: Path) -> None:
+    from genlab.version import __version__
+
+    atomic_write_json(path / MARKER, {"run_id": uuid.uuid4().hex, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                                      "genlab_version": __version__})
 
 
 def prepare_run_dir(path: Path, config: RunConfig, *, resume: bool, overwrite: bool,
-                    data: Data | None = None, write: bool = True) -> tuple[Path, Path | None]:
+                    data: Data | None = None, write: bool = True,
+                    runs_dir: Path | None = None) -> tuple[Path, Path | None]:
     """Create (or reopen, for resume) the run folder; returns (path, checkpoint to resume from or None).
 
-    `write=False` only inspects (for the non-main processes of a torchrun job)."""
+    `overwrite` clears only a folder genlab made (see check_run_target); the caller holds the run's lock
+    (genlab.runs.train does). `write=False` only inspects (for the non-main processes of a torchrun job)."""
     path = Path(path)
     if not write:
         return path, (ckpt.latest_checkpoint(path / "checkpoints") if resume else None)
-    if resume and overwrite:
-        raise RunError("choose either --resume or --overwrite, not both")
+    check_run_target(path, resume=resume, overwrite=overwrite, runs_dir=runs_dir)
+    if resume and _creation_interrupted(path):  # killed while it was being created: start it now
+        _clear(path)
+        resume = False
     if resume:
-        if not _has_run(path):
-            raise RunError(f"nothing to resume: {path} holds no run; drop --resume to start a new one")
         raw = json.loads((path / CONFIG).read_text())
         changes = resume_changes(RunConfig.from_json(raw), config, path)
         where = ckpt.latest_checkpoint(path / "checkpoints")
@@ -79,12 +168,10 @@ def prepare_run_dir(path: Path, config: RunConfig, *, resume: bool, overwrite: b
             history.append({"step": checkpoint_step(where), "changes": changes})
         _write_config(path, config, data, resumed_with=history)
         return path, where
-    if _has_run(path):
-        if not overwrite:
-            raise RunError(f"{path} already holds a run; pass --resume to continue it, --overwrite to replace "
-                           "it, or choose another --name")
-        shutil.rmtree(path)
+    if _has_run(path):  # overwrite, and check_run_target found the folder genlab's to clear
+        _clear(path)
     path.mkdir(parents=True, exist_ok=True)
+    _write_marker(path)
     _write_config(path, config, data)
     return path, None
 
@@ -291,6 +378,12 @@ def load_run(path: str | Path, *, ema: bool = True, device: str | torch.device =
         model.load_state_dict(weights)
     except RuntimeError as e:
         raise ckpt.CheckpointError(f"{file}: {ckpt.first_line(e)}") from None
+    bad = nonfinite_parameters(model)
+    if bad:  # sampling would give black (or NaN) images, evaluation NaN figures
+        which = "EMA weights" if ema and loaded["ema"] is not None else "weights"
+        raise RunError(f"{where} holds non-finite {which} (NaN or inf in {', '.join(bad[:3])}"
+                       f"{', ...' if len(bad) > 3 else ''}); the run diverged before this checkpoint was saved. "
+                       "Train it again, e.g. with a lower --train.lr or --train.grad-clip 1.0")
     model.eval()
     return Run(path, config, model, int(loaded["meta"]["step"]), info)
 
@@ -353,7 +446,8 @@ def attach_pretrained(config: RunConfig) -> tuple[RunConfig, dict[str, dict[str,
 
 def train(config: RunConfig, run_dir: str | Path | None = None, *, data: Data | None = None,
           resume: bool = False, overwrite: bool = False,
-          on_log: Callable[[dict[str, Any]], None] | None = None) -> TrainResult:
+          on_log: Callable[[dict[str, Any]], None] | None = None,
+          runs_dir: str | Path | None = None) -> TrainResult:
     """Train `config` (optionally in `run_dir`, with checkpoints, metrics.jsonl and sample grids).
 
     Args:
@@ -361,31 +455,53 @@ def train(config: RunConfig, run_dir: str | Path | None = None, *, data: Data | 
         run_dir: the run's folder; None trains in memory only.
         data: the training data; loaded from `config.data` when None.
         resume: continue the run in `run_dir` from its latest checkpoint.
-        overwrite: delete an existing run in `run_dir` first.
+        overwrite: replace the run in `run_dir` (only a folder genlab made, inside `runs_dir`).
+        runs_dir: the folder of runs that `run_dir` must lie in to be overwritten (default: its parent).
+
+    The run is locked for the whole call (process 0 of a torchrun job holds the lock): a second process
+    training, resuming or overwriting it gets a RunError naming the holder.
     """
     validate(config.train, "train.")
     validate(config.data, "data.")
+    d, _ = init_distributed(config.train.device)
+    if run_dir is not None and d.is_main:  # refuse a bad target before any work (nothing is created yet)
+        check_run_target(Path(run_dir), resume=resume, overwrite=overwrite,
+                         runs_dir=None if runs_dir is None else Path(runs_dir))
     config, pretrained = attach_pretrained(config)
     # pin every model default in config.json and the checkpoints (a resumed run keeps its own)
     config = resolved_config(config, Path(run_dir) if resume and run_dir is not None else None)
     if data is None:
         data = load_training_data(config.data)
-    d, _ = init_distributed(config.train.device)
     # build (and so check) the model first: bad options must not leave a half-made run folder behind
     trainer = Trainer(config, data, None, on_log=on_log)
     for submodule, weights in pretrained.items():
         trainer.model.get_submodule(submodule).load_state_dict(weights)
-    path, resume_from = None, None
-    if run_dir is not None:  # process 0 creates or clears the folder, the others only look
-        if d.is_main:
-            path, resume_from = prepare_run_dir(Path(run_dir), config, resume=resume, overwrite=overwrite,
-                                                data=data)
-        barrier(d)
-        if not d.is_main:
-            path, resume_from = prepare_run_dir(Path(run_dir), config, resume=resume, overwrite=False,
-                                                data=data, write=False)
-    trainer.run_dir = path
-    if resume_from is not None:
-        trainer.restore(resume_from)
-        trainer.trim_metrics()
-    return trainer.fit()
+    path, resume_from, lock = None, None, None
+    try:
+        if run_dir is not None:  # process 0 locks and creates or clears the folder, the others only look
+            if d.is_main:
+                lock = lock_run(Path(run_dir))
+                path, resume_from = prepare_run_dir(Path(run_dir), config, resume=resume, overwrite=overwrite,
+                                                    data=data, runs_dir=None if runs_dir is None else Path(runs_dir))
+            barrier(d)
+            if not d.is_main:
+                path, resume_from = prepare_run_dir(Path(run_dir), config, resume=resume, overwrite=False,
+                                                    data=data, write=False)
+        trainer.run_dir = path
+        if resume_from is not None:
+            trainer.restore(resume_from)
+        if resume:  # records past the checkpoint (all of them when there is none yet) are written again
+            trainer.trim_metrics()
+        return trainer.fit()
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def lock_run(path: Path) -> RunLock:
+    """Create `path` if needed and lock it for this process, or RunError naming the process that holds it."""
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        return RunLock(path)
+    except LockHeld as e:
+        raise RunError(f"{e}; wait for it to finish or stop it, then try again (one process per run)") from None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import signal
+import sys
 from pathlib import Path
 from typing import Annotated, Literal, Union
 
@@ -45,20 +47,25 @@ def train(model: family_union(), data: str = "mnist", data_dir: str | None = Non
         name: run name; the run lives in RUNS_DIR/NAME (default FAMILY-DATA).
         runs_dir: folder holding runs.
         resume: continue the run from its latest checkpoint, with its saved options but those given again.
-        overwrite: replace an existing run of the same name.
+        overwrite: replace an existing run of the same name (only a folder genlab made, inside RUNS_DIR).
     """
+    from genlab.runs import check_run_name
     from genlab.runs import train as train_fn
 
     family = family_of(model)
     config = RunConfig(family, to_dict(model), DataConfig(data, data_dir, binarize, limit), train)
-    run_dir = Path(runs_dir) / (name or run_name(family, data))
+    run_dir = Path(runs_dir) / check_run_name(name if name is not None else run_name(family, data))
     if resume and not overwrite:
         config = resumed_config(config, run_dir)
-    result = train_fn(config, run_dir, resume=resume, overwrite=overwrite)
+    result = train_fn(config, run_dir, resume=resume, overwrite=overwrite, runs_dir=runs_dir)
     last = result.history[-1] if result.history else {}
     shown = {k: v for k, v in last.items() if k not in ("time", "lr")}
     print(f"{result.stopped} at step {result.step} in {result.seconds:.1f}s: {shown}")
     print(f"run saved in {run_dir}/ (samples in {run_dir}/samples/)")
+    if result.stopped == "interrupted":  # exit 130 (Ctrl-C) or 143 (SIGTERM): `train ... && eval ...` stops
+        print(f"genlab: interrupted at step {result.step} (checkpoint saved); continue with the same command "
+              "and --resume", file=sys.stderr)
+        raise SystemExit(128 + (result.signal or signal.SIGINT))
 
 
 def resumed_config(config: RunConfig, run_dir: Path) -> RunConfig:

@@ -37,6 +37,13 @@ class CoverageProbe:
             record.update(self.coverage(trainer))
             self.next = step + self.every
 
+    def state_dict(self) -> dict[str, int]:
+        """Saved in checkpoints, so a resumed run checks coverage at the steps an uninterrupted one does."""
+        return {"next": self.next}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.next = int(state["next"])
+
     def get_classifier(self, trainer) -> Any:
         if self.classifier is None and self.classifier_error is None:
             name = trainer.config.data.name

@@ -14,6 +14,8 @@ Every file is written with the mode the umask gives (0644 by default), the weigh
 Reading trusts nothing: `latest` must be a small file naming a `step_NNNNNNNN` folder of this
 checkpoints folder, meta.json must hold a step, and state.pt must hold the trainer's state (plain
 containers and tensors only, without attributes); anything else is a CheckpointError naming the file.
+
+While a step is saved again, `latest` may name `step_N.old-PID`, a hard-linked copy of the old one.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from genlab.io import atomic_write_bytes, fsync_dir, fsync_file
 
 LATEST = "latest"
 STEP_NAME = re.compile(r"step_\d{8,}")
+POINTER_NAME = re.compile(r"step_\d{8,}(\.old-\d+-\d+)?")  # a same-step re-save points at a hard-linked copy
 STATE_KEYS = ("step", "optimizers", "schedulers", "generator", "torch_rng")  # the trainer's state.pt
 MAX_JSON_BYTES = 1 << 20  # meta.json is a few hundred bytes
 
@@ -58,12 +61,45 @@ def save_checkpoint(ckpt_dir: Path, step: int, *, model: dict[str, torch.Tensor]
                     state: dict[str, Any], ema: dict[str, torch.Tensor] | None = None,
                     meta: dict[str, Any] | None = None, config: dict[str, Any] | None = None,
                     keep: int = 2) -> Path:
-    """Write checkpoint `step` atomically under `ckpt_dir`, point `latest` at it, prune old ones."""
+    """Write checkpoint `step` atomically under `ckpt_dir`, point `latest` at it, prune old ones.
+
+    At every moment `latest` names a complete checkpoint: re-saving a step that exists (resuming a
+    finished run, a stop right after a periodic save) first points `latest` at a hard-linked copy of the
+    old one. A failed write (a full disk) raises CheckpointError, removes its temporary files and leaves
+    the previous checkpoint as it was."""
     ckpt_dir = Path(ckpt_dir)
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     name = f"step_{step:08d}"
     final = ckpt_dir / name
     tmp = ckpt_dir / f".tmp-{name}-{os.getpid()}"
+    try:
+        _write_folder(tmp, model=model, state=state, ema=ema, config=config,
+                      meta={"step": step, "time": time.time(), **(meta or {})})
+        if final.exists():  # re-saving the same step: never without a complete checkpoint in place
+            _replace_keeping_one(final, tmp)
+        else:
+            os.replace(tmp, final)
+        fsync_dir(ckpt_dir)
+        atomic_write_bytes(ckpt_dir / LATEST, (name + "\n").encode())
+    except Exception as e:  # OSError, and torch's and safetensors' own errors for a failed write
+        shutil.rmtree(tmp, ignore_errors=True)
+        previous = latest_checkpoint(ckpt_dir)
+        kept = f"the previous checkpoint {previous.name} is intact" if previous else "no earlier checkpoint exists"
+        why = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if isinstance(e, OSError) and e.strerror:
+            why = e.strerror
+        raise CheckpointError(f"could not save checkpoint {final}: {why}; {kept}. Free space (or fix "
+                              "permissions) and resume the run with --resume") from e
+    except BaseException:  # e.g. a second Ctrl-C: leave no temporary folder behind
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _prune(ckpt_dir, keep, protect=final)
+    return final
+
+
+def _write_folder(tmp: Path, *, model: dict[str, torch.Tensor], state: dict[str, Any],
+                  ema: dict[str, torch.Tensor] | None, config: dict[str, Any] | None, meta: dict[str, Any]) -> None:
+    """One checkpoint's files in `tmp`, meta.json last, every file and the folder fsynced."""
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     save_file(_tensors(model), str(tmp / "model.safetensors"))
@@ -72,17 +108,33 @@ def save_checkpoint(ckpt_dir: Path, step: int, *, model: dict[str, torch.Tensor]
     torch.save(state, tmp / "state.pt")
     if config is not None:
         (tmp / "config.json").write_text(json.dumps(config, indent=2))
-    (tmp / "meta.json").write_text(json.dumps({"step": step, "time": time.time(), **(meta or {})}, indent=2))
+    (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
     for f in tmp.iterdir():
         fsync_file(f)
     fsync_dir(tmp)
-    if final.exists():  # re-saving the same step (e.g. after an interrupt): replace it
-        shutil.rmtree(final)
+
+
+def _replace_keeping_one(final: Path, tmp: Path) -> None:
+    """Put the complete checkpoint `tmp` in place of `final` while `latest` always names a complete one:
+    a hard-linked copy of `final` (`step_N.old-PID`, no data copied) takes the pointer, `final` moves
+    aside and is removed, `tmp` takes its name (the caller then points `latest` at it)."""
+    ckpt_dir = final.parent
+    if (final / "meta.json").exists():
+        old = ckpt_dir / f"{final.name}.old-{os.getpid()}-{time.time_ns()}"  # a new name: never the pointer's
+        old.mkdir()
+        files = sorted(final.iterdir(), key=lambda f: f.name == "meta.json")  # meta.json last: complete
+        for f in files:
+            try:
+                os.link(f, old / f.name)
+            except OSError:  # a file system without hard links
+                shutil.copy2(f, old / f.name)
+        fsync_dir(old)
+        atomic_write_bytes(ckpt_dir / LATEST, (old.name + "\n").encode())
+    aside = ckpt_dir / f".tmp-{final.name}-replaced-{os.getpid()}"
+    shutil.rmtree(aside, ignore_errors=True)
+    os.replace(final, aside)
+    shutil.rmtree(aside, ignore_errors=True)
     os.replace(tmp, final)
-    fsync_dir(ckpt_dir)
-    atomic_write_bytes(ckpt_dir / LATEST, (name + "\n").encode())
-    _prune(ckpt_dir, keep, protect=final)
-    return final
 
 
 def _complete(ckpt_dir: Path) -> list[Path]:
@@ -91,7 +143,12 @@ def _complete(ckpt_dir: Path) -> list[Path]:
 
 
 def _prune(ckpt_dir: Path, keep: int, protect: Path) -> None:
-    for p in _complete(ckpt_dir)[: -max(keep, 1)]:
+    """Keep the newest `keep` checkpoints; remove the copies a re-save kept and leftovers of crashed saves
+    (`latest` names `protect` by now)."""
+    for p in ckpt_dir.glob("step_*.old-*"):
+        if p != protect:
+            shutil.rmtree(p, ignore_errors=True)
+    for p in [p for p in _complete(ckpt_dir) if ".old-" not in p.name][: -max(keep, 1)]:
         if p != protect:
             shutil.rmtree(p, ignore_errors=True)
     for p in ckpt_dir.glob(".tmp-*"):  # leftovers of a crashed save
@@ -116,7 +173,7 @@ def read_pointer(pointer: Path) -> str:
             text = f.read(64).decode("ascii").strip()
     except (OSError, UnicodeDecodeError) as e:
         raise CheckpointError(f"{pointer}: unreadable ({type(e).__name__}); {fix}") from None
-    if not STEP_NAME.fullmatch(text):
+    if not POINTER_NAME.fullmatch(text):
         raise CheckpointError(f"{pointer}: names {text[:40]!r}, which is not a checkpoint of this run "
                               f"(step_NNNNNNNN in {pointer.parent}); {fix}")
     return text

@@ -88,3 +88,12 @@ def mean_across(d: Dist, values: dict[str, float], device: torch.device) -> dict
     t = torch.tensor([values[k] for k in keys], device=device, dtype=torch.float64)
     dist.all_reduce(t)
     return {k: float(v) / d.world_size for k, v in zip(keys, t.tolist())}
+
+
+def max_across(d: Dist, values: list[int], device: torch.device) -> list[int]:
+    """The largest of each integer over processes (e.g. a stop signal only some of them received)."""
+    if not d.enabled:
+        return values
+    t = torch.tensor(values, device=device, dtype=torch.int64)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return [int(v) for v in t.tolist()]

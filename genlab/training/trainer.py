@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import signal
 import time
 import warnings
 from collections.abc import Callable
@@ -29,13 +28,17 @@ from genlab.models.base import Fitted, Sampler
 from genlab.training import checkpoint as ckpt
 from genlab.training.batches import BatchSampler
 from genlab.training.callbacks import callbacks_for
-from genlab.training.device import autocast, barrier, cpu_has_fast_bf16, init_distributed, mean_across
-
-METRICS = "metrics.jsonl"
+from genlab.training.device import autocast, barrier, cpu_has_fast_bf16, init_distributed, max_across, mean_across
+from genlab.training.metrics import METRICS, append_record, trim_metrics
+from genlab.training.signals import StopSignals
 
 
 class TrainingDiverged(RuntimeError):
-    """A loss became NaN or infinite; the last good checkpoint is kept."""
+    """A loss or a parameter became NaN or infinite; training stopped, and only checkpoints whose loss and
+    parameters were finite exist (the message names the last one, or says there is none)."""
+
+
+DIVERGED_HINT = "Try a lower --train.lr, --train.grad-clip 1.0, or warm-up."
 
 
 @dataclass
@@ -46,6 +49,18 @@ class TrainResult:
     stopped: str  # "done", "time_budget" or "interrupted"
     history: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+    signal: int | None = None  # the signal that interrupted the run (SIGINT for Ctrl-C, SIGTERM)
+
+
+def nonfinite_parameters(module: nn.Module) -> list[str]:
+    """Names of the parameters of `module` holding a NaN or an infinity (one device sync)."""
+    named = [(k, p) for k, p in module.named_parameters() if p.is_floating_point() or p.is_complex()]
+    if not named:
+        return []
+    ok = torch.stack([torch.isfinite(p.detach()).all() for _, p in named])
+    if bool(ok.all()):
+        return []
+    return [k for (k, _), good in zip(named, ok.tolist()) if not good]
 
 
 class _Losses(nn.Module):
@@ -115,6 +130,11 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self.grad_norms: dict[str, torch.Tensor] = {}
         self.skipping: set[str] = set()  # players that sat out some step: their grad norm is taken at every step
+        # The losses summed since the last metrics record, and the steps that produced each (a player may
+        # sit out some): part of a checkpoint, so a record after a resume averages the same steps.
+        self.window: dict[str, torch.Tensor] = {}
+        self.window_counts: dict[str, int] = {}
+        self.window_steps = 0
         self._build()
 
     # --- set-up ---------------------------------------------------------------------------------
@@ -166,7 +186,11 @@ class Trainer:
                 "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
                 "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
                 "generator": self.generator.get_state(),
-                "torch_rng": torch.get_rng_state()}
+                "torch_rng": torch.get_rng_state(),
+                "window": {"sums": dict(self.window), "counts": dict(self.window_counts),
+                           "steps": self.window_steps, "grad_norms": dict(self.grad_norms),
+                           "skipping": sorted(self.skipping)},
+                "callbacks": {type(c).__name__: c.state_dict() for c in self.callbacks if hasattr(c, "state_dict")}}
 
     def restore(self, path: Path) -> None:
         """Continue from a checkpoint folder: weights, EMA, optimizers, schedulers, RNG and step."""
@@ -182,10 +206,28 @@ class Trainer:
         self.generator.set_state(st["generator"].cpu() if self.device.type == "cpu" else st["generator"])
         torch.set_rng_state(st["torch_rng"].cpu())
         self.step = int(st["step"])
+        window = st.get("window") or {}  # checkpoints of older versions have none
+        self.window = {k: v.to(self.device) for k, v in window.get("sums", {}).items()}
+        self.window_counts = dict(window.get("counts", {}))
+        self.window_steps = int(window.get("steps", 0))
+        self.grad_norms = {k: v.to(self.device) for k, v in window.get("grad_norms", {}).items()}
+        self.skipping = set(window.get("skipping", []))
+        saved = st.get("callbacks") or {}  # stateful callbacks (a probe's schedule) continue where they were
+        for c in self.callbacks:
+            if type(c).__name__ in saved and hasattr(c, "load_state_dict"):
+                c.load_state_dict(saved[type(c).__name__])
 
     def save(self, metrics: dict[str, Any] | None = None) -> Path | None:
+        """A checkpoint of this step (process 0 writes it); TrainingDiverged, and nothing saved, when a
+        parameter is not finite."""
         if self.run_dir is None:
             return None
+        bad = nonfinite_parameters(self.model) + (
+            [] if self.ema is None else [f"ema.{k}" for k in nonfinite_parameters(self.ema.module)])
+        if bad:
+            raise TrainingDiverged(f"parameter {bad[0]} became NaN or infinite by step {self.step} (the losses "
+                                   f"were finite); training stopped and step {self.step} was not saved. "
+                                   f"{self.kept_checkpoint()} {DIVERGED_HINT}")
         if self.dist.is_main:
             ema = None if self.ema is None else self.ema.state_dict()
             ckpt.save_checkpoint(self.run_dir / "checkpoints", self.step, model=self.model.state_dict(),
@@ -214,9 +256,8 @@ class Trainer:
                 losses = self.losses_module(batch, self.generator, None if single else name)
             loss = losses["loss"]
             if not torch.isfinite(loss):
-                raise TrainingDiverged(
-                    f"the {name} loss became {loss.item()} at step {self.step}; training stopped and the last "
-                    "good checkpoint is kept. Try a lower --train.lr, --train.grad-clip 1.0, or warm-up.")
+                raise TrainingDiverged(f"the {name} loss became {loss.item()} at step {self.step}; training "
+                                       f"stopped. {self.kept_checkpoint()} {DIVERGED_HINT}")
             loss.backward()
             prefix = "" if single else f"{name}/"
             if self.tc.grad_clip > 0:
@@ -269,6 +310,16 @@ class Trainer:
         nrow = m.num_classes if out.y is not None and m.num_classes <= 16 else None
         return save_grid(out.x, name.with_suffix(".png"), nrow=nrow, scale=2)
 
+    def kept_checkpoint(self) -> str:
+        """What a diverged run keeps: its latest checkpoint (every one saved had finite weights), or none."""
+        where = None if self.run_dir is None else ckpt.latest_checkpoint(self.run_dir / "checkpoints")
+        if where is None:
+            return ("No checkpoint was saved before (nothing to resume)." if self.run_dir is not None
+                    else "Nothing was saved (no run folder).")
+        step = json.loads((where / "meta.json").read_text())["step"]
+        return (f"Kept: the checkpoint of step {step} ({where}), "
+                "the last one with finite losses and parameters.")
+
     def log(self, sums: dict[str, float], count: int, seconds: float,
             counts: dict[str, int] | None = None) -> dict[str, Any]:
         """Average each loss over the steps that produced it (`counts`, default `count`) and write a record."""
@@ -284,17 +335,13 @@ class Trainer:
             callback(self, record)
         self.history.append(record)
         if self.run_dir is not None and self.dist.is_main:
-            with open(self.run_dir / METRICS, "a") as f:
-                f.write(json.dumps(record) + "\n")
+            append_record(self.run_dir / METRICS, record)
         return record
 
     def trim_metrics(self) -> None:
-        """On resume, drop metric lines written after the checkpoint we continue from."""
-        path = None if self.run_dir is None else self.run_dir / METRICS
-        if path is None or not path.exists() or not self.dist.is_main:
-            return
-        keep = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= self.step]
-        ckpt.atomic_write_bytes(path, ("\n".join(keep) + "\n" if keep else "").encode())
+        """On resume, drop metric lines written after the checkpoint we continue from (and a torn last one)."""
+        if self.run_dir is not None and self.dist.is_main:
+            trim_metrics(self.run_dir / METRICS, self.step)
 
     # --- the loop -------------------------------------------------------------------------------
     @property
@@ -318,67 +365,86 @@ class Trainer:
                       "fit_seconds": round(time.perf_counter() - t_start, 3), "time": round(time.time(), 3)}
             self.history.append(record)
             if self.run_dir is not None and self.dist.is_main:
-                with open(self.run_dir / METRICS, "a") as f:
-                    f.write(json.dumps(record) + "\n")
+                append_record(self.run_dir / METRICS, record)
             self.save(record)
             self.save_samples()
         return TrainResult(self.model, self.run_dir, self.step, "done", self.history,
                            time.perf_counter() - t_start)
 
+    def accumulate(self, losses: dict[str, torch.Tensor]) -> None:
+        """Add one step's losses to the window of the next metrics record."""
+        for k, v in losses.items():
+            self.window[k] = self.window[k] + v if k in self.window else v.clone()
+            self.window_counts[k] = self.window_counts.get(k, 0) + 1
+        self.window_steps += 1
+
+    def log_window(self, seconds: float) -> dict[str, Any]:
+        """Write the record of the window (losses averaged over the steps that produced them) and empty it."""
+        sums = {k: float(v) for k, v in self.window.items()}
+        record = self.log(sums, self.window_steps, seconds, self.window_counts)
+        self.window, self.window_counts, self.window_steps = {}, {}, 0
+        return record
+
+    def stop_requests(self, over_budget: bool, signals: StopSignals) -> tuple[bool, int | None]:
+        """(time budget spent, signal that asked to stop or None), agreed by every process (the largest
+        over them), so that all stop at the same step."""
+        if not self.dist.enabled:
+            return over_budget, signals.signum
+        budget, signum = max_across(self.dist, [int(over_budget), signals.signum or 0], self.device)
+        return bool(budget), signum or None
+
     def fit(self) -> TrainResult:
+        """Train to `steps` (or the time budget). SIGTERM or a first Ctrl-C stop at the next step boundary
+        with a checkpoint (stopped "interrupted"; no record for the partial window: its sums are saved in
+        the checkpoint, so records after a resume equal an uninterrupted run's); a second Ctrl-C raises
+        KeyboardInterrupt at once and saves nothing."""
         tc = self.tc
         if self.fitted:
             return self.fit_once()
         bar = self._progress_bar()
-        sums: dict[str, float] = {}
-        acc: dict[str, torch.Tensor] = {}
-        counts: dict[str, int] = {}  # steps that produced each loss (a player may sit out some steps)
-        count, t_log, t_start, stopped = 0, time.perf_counter(), time.perf_counter(), "done"
-        interrupted = _InterruptFlag()
+        t_log, t_start, stopped, signum = time.perf_counter(), time.perf_counter(), "done", None
         if tc.budget_clock not in ("wall", "cpu"):
             raise ValueError(f"unknown budget_clock {tc.budget_clock!r}; valid: wall, cpu")
         clock = time.process_time if tc.budget_clock == "cpu" else time.perf_counter
         c_start = clock()
-        if self.step == 0:  # a fresh run: data-dependent set-up (inside the time budget)
-            self.model.prepare(self.data)
-            if self.ema is not None:
-                self.ema.module.load_state_dict(self.model.state_dict())
+        signals = StopSignals()
         try:
+            if self.step == 0:  # a fresh run: data-dependent set-up (inside the time budget)
+                self.model.prepare(self.data)
+                if self.ema is not None:
+                    self.ema.module.load_state_dict(self.model.state_dict())
             while self.step < tc.steps:
                 losses = self.train_step()
-                for k, v in losses.items():
-                    acc[k] = acc[k] + v if k in acc else v.clone()
-                    counts[k] = counts.get(k, 0) + 1
-                count += 1
+                self.accumulate(losses)
                 if bar is not None:
                     bar.update(1)
                 last = self.step >= tc.steps
                 if self.step % tc.log_every == 0 or last:
-                    sums = {k: float(v) for k, v in acc.items()}
-                    rec = self.log(sums, count, time.perf_counter() - t_log, counts)
+                    rec = self.log_window(time.perf_counter() - t_log)
                     if bar is not None:
                         keys = self.model.progress_keys() or list(losses)[:4]
                         speed = {self.speed_key.replace("_per_s", "/s"): rec[self.speed_key]}
                         bar.set_postfix({k: rec[k] for k in keys if k in rec} | speed)
-                    acc, counts, count, t_log = {}, {}, 0, time.perf_counter()
+                    t_log = time.perf_counter()
                 if tc.sample_every and self.step % tc.sample_every == 0 and not last:
                     self.save_samples()
                 if tc.checkpoint_every and self.step % tc.checkpoint_every == 0 and not last:
                     self.save(self.history[-1] if self.history else None)
-                if tc.time_budget and clock() - c_start >= tc.time_budget:
-                    stopped = "time_budget"
+                over_budget, signum = self.stop_requests(
+                    bool(tc.time_budget) and clock() - c_start >= tc.time_budget, signals)
+                if over_budget:
+                    stopped, signum = "time_budget", None
                     break
-                if interrupted.flag:
-                    raise KeyboardInterrupt
-        except KeyboardInterrupt:
-            stopped = "interrupted"
+                if signum is not None and not last:
+                    stopped = "interrupted"
+                    break
         finally:
-            interrupted.restore()
+            signals.restore()
             if bar is not None:
                 bar.close()
         seconds = time.perf_counter() - t_start
-        if count and (not self.history or self.history[-1]["step"] != self.step):
-            self.log({k: float(v) for k, v in acc.items()}, count, time.perf_counter() - t_log, counts)
+        if stopped == "time_budget" and self.window_steps:  # the run ends here: its last record
+            self.log_window(time.perf_counter() - t_log)
         meta = dict(self.history[-1]) if self.history else {}
         if self.dist.enabled:
             meta["world_size"] = self.dist.world_size
@@ -386,7 +452,8 @@ class Trainer:
         self.save(meta)
         if stopped != "interrupted":
             self.save_samples()
-        return TrainResult(self.sampling_model(), self.run_dir, self.step, stopped, self.history, seconds)
+        return TrainResult(self.sampling_model(), self.run_dir, self.step, stopped, self.history, seconds,
+                           signum if stopped == "interrupted" else None)
 
     def ranks_in_step(self) -> bool:
         """True when every process holds the same weights (what DDP's all-reduce must guarantee)."""
@@ -409,22 +476,3 @@ class Trainer:
             desc += f" ({self.tc.time_budget:g} {self.tc.budget_clock} s budget)"
             total = None
         return tqdm(total=total, initial=self.step, desc=desc, unit="step", dynamic_ncols=True, mininterval=0.5)
-
-
-class _InterruptFlag:
-    """Turns SIGTERM into a graceful stop at the next step boundary (a checkpoint is saved)."""
-
-    def __init__(self):
-        self.flag = False
-        self._old = None
-        try:
-            self._old = signal.signal(signal.SIGTERM, self._handler)
-        except ValueError:  # not the main thread
-            self._old = None
-
-    def _handler(self, signum, frame):
-        self.flag = True
-
-    def restore(self) -> None:
-        if self._old is not None:
-            signal.signal(signal.SIGTERM, self._old)

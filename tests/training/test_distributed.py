@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -44,3 +46,26 @@ def test_two_processes_match_one_process_with_the_global_batch(tmp_path):
     la = [json.loads(x)["loss"] for x in (tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()]
     lb = [json.loads(x)["loss"] for x in (tmp_path / "single" / "metrics.jsonl").read_text().splitlines()]
     assert la == pytest.approx(lb, rel=1e-4)
+
+
+@pytest.mark.slow
+def test_sigterm_stops_every_process_at_the_same_step_with_one_checkpoint(tmp_path):
+    """torchrun forwards SIGTERM to its workers; they agree on the step to stop at (rank 0 alone holds the
+    run's lock and writes the checkpoint)."""
+    worker = str(ROOT / "tests" / "training" / "ddp_worker.py")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                             worker, str(tmp_path / "ddp"), "8", "100000"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    metrics = tmp_path / "ddp" / "metrics.jsonl"
+    deadline = time.time() + 120
+    while not (metrics.exists() and metrics.stat().st_size > 0):
+        assert proc.poll() is None and time.time() < deadline, proc.communicate()[1][-3000:]
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert err.count("SIGTERM: stopping after this step") == 2, err[-3000:]
+    where = ckpt.latest_checkpoint(tmp_path / "ddp" / "checkpoints")
+    meta = json.loads((where / "meta.json").read_text())
+    last = json.loads(metrics.read_text().splitlines()[-1])["step"]
+    assert meta["step"] == last > 0 and meta["metrics"]["ranks_in_step"] is True
