@@ -39,6 +39,7 @@ LATEST = "latest"
 STEP_NAME = re.compile(r"step_\d{8,}")
 POINTER_NAME = re.compile(r"step_\d{8,}(\.old-\d+-\d+)?")  # a same-step re-save points at a hard-linked copy
 STATE_KEYS = ("step", "optimizers", "schedulers", "generator", "torch_rng")  # the trainer's state.pt
+STATE_OPTIONAL = ("window", "callbacks")  # the log window and stateful callbacks (older checkpoints lack them)
 MAX_JSON_BYTES = 1 << 20  # meta.json is a few hundred bytes
 
 
@@ -238,12 +239,14 @@ def check_state(state: Any, where: str, step: int) -> dict[str, Any]:
     if not isinstance(state, dict):
         raise CheckpointError(f"{where}: must hold a dict, found {type(state).__name__}")
     keys = set(state)
-    if not keys <= {"step"} and keys != set(STATE_KEYS):
-        missing, extra = sorted(set(STATE_KEYS) - keys), sorted(map(str, keys - set(STATE_KEYS)))
+    full = set(STATE_KEYS) <= keys <= set(STATE_KEYS) | set(STATE_OPTIONAL)
+    if not keys <= {"step"} and not full:
+        known = set(STATE_KEYS) | set(STATE_OPTIONAL)
+        missing, extra = sorted(set(STATE_KEYS) - keys), sorted(map(str, keys - known))
         raise CheckpointError(f"{where}: is not a trainer state (missing {missing}, unexpected {extra})")
     if "step" in state and (type(state["step"]) is not int or state["step"] != step):
         raise CheckpointError(f"{where}: step {state['step']!r} differs from meta.json's {step}")
-    if keys == set(STATE_KEYS):
+    if full:
         opts, scheds = state["optimizers"], state["schedulers"]
         if not (isinstance(opts, dict) and isinstance(scheds, dict) and set(opts) == set(scheds)
                 and all(isinstance(o, dict) and isinstance(o.get("state"), dict)
