@@ -20,9 +20,11 @@ import traceback
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
+
+from genlab.config import bounded, validate
 
 _UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
 
@@ -80,17 +82,17 @@ class BenchConfig:
 
     data: str = "mnist"
     families: str = "all"
-    budget: float = 600.0
-    seeds: tuple[int, ...] = (0,)
-    n: int = 10000
-    n_real: int = 10000
-    n_curve: int = 2000
-    curve_points: int = 4
-    features: str = "classifier"
+    budget: float = bounded(600.0, gt=0)
+    seeds: tuple[int, ...] = bounded((0,), ge=0)
+    n: int = bounded(10000, ge=2)
+    n_real: int = bounded(10000, ge=2)
+    n_curve: int = bounded(2000, ge=2)
+    curve_points: int = bounded(4, ge=1)
+    features: Literal["classifier", "inception"] = "classifier"
     out: str = "runs/bench-mnist"
-    threads: int = 2
-    batch_size: int = 128
-    sample_cap: float = 600.0
+    threads: int = bounded(2, ge=0)
+    batch_size: int = bounded(128, ge=1)
+    sample_cap: float = bounded(600.0, gt=0)
     data_dir: str | None = None
     model_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     train_options: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -301,6 +303,9 @@ def run_bench(cfg: BenchConfig, *, log=print, command: str | None = None) -> dic
     from genlab.eval.leaderboard import write_leaderboard
     from genlab.eval.protocol import base_protocol
 
+    validate(cfg, "--")  # every option checked before any folder is made or any work starts
+    if not cfg.seeds:
+        raise ValueError("--seeds needs at least one seed")
     families = resolve_families(cfg.families)
     cfg.family_names = families
     stray = sorted((set(cfg.model_options) | set(cfg.train_options)) - set(families))

@@ -89,10 +89,22 @@ def validate(config: Any, prefix: str = "") -> Any:
             continue
         ge, gt, le, lt = bounds
         for v in value if isinstance(value, tuple) else (value,):
-            if ((ge is not None and v < ge) or (gt is not None and v <= gt) or (le is not None and v > le)
-                    or (lt is not None and v >= lt)):
-                raise ConfigError(f"{name} must be {_bounds_text(ge, gt, le, lt)}, got {value!r}")
+            check_bounds(name, v, ge=ge, gt=gt, le=le, lt=lt, shown=value)
     return config
+
+
+def check_bounds(name: str, value: Any, *, ge: float | None = None, gt: float | None = None,
+                 le: float | None = None, lt: float | None = None, shown: Any = None, hint: str = "") -> Any:
+    """`value`, or ConfigError "NAME must be >= GE and <= LE, got VALUE[; HINT]" when it is out of bounds or not
+    finite (the one bounds check: `validate` uses it for declared fields, the CLI for command options)."""
+    finite = not isinstance(value, float) or math.isfinite(value)  # ints of any size are finite
+    inside = (finite and (ge is None or value >= ge) and (gt is None or value > gt)
+              and (le is None or value <= le) and (lt is None or value < lt))
+    if not inside:
+        got = value if shown is None else shown
+        what = _bounds_text(ge, gt, le, lt) or "a finite number"
+        raise ConfigError(f"{name} must be {what}, got {got!r}" + (f"; {hint}" if hint else ""))
+    return value
 
 
 Device = Literal["auto", "cpu", "cuda", "mps"]

