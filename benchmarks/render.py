@@ -46,12 +46,16 @@ KNOWN = {
                   ["summary"], "all 10 classes, max/min <= 2, FID below the VAE's; cgan accuracy >= 95%", "all"),
     "gan_toy": ("Toy GANs: 1-D mixture of 4 and 2-D ring of 8 Gaussians", ["2-D ring of 8 (radius 2, std 0.02)"],
                 "all modes covered", "any"),
+    "classical_mnist": ("Classical latent models on MNIST: fit time, exact bits/dim, reconstruction, missing pixels",
+                        ["max fit wall seconds"], "< 60 s per family", lambda v: v < 60),
+    "classical_mnist_quick": ("Classical latent models, quick smoke version (5k training images)",
+                              ["max fit wall seconds"], "smoke test only", None),
     "diffusion_speed": ("Diffusion training speed: genlab vs diffusers at equal parameters and FLOPs",
                         ["speedup_wall"], ">= 3x", lambda v: v >= 3),
 }
 ORDER = ["vae_vs_pythae", "vae_throughput", "vae_nll", "vae_nll_quick", "demo", "eval_classifiers", "eval_speed",
          "eval_inception_check", "bench_leaderboard", "gan_mnist", "gan_toy", "gan_speed", "diffusion_speed",
-         "diffusion_sampling", "diffusion_quality"]
+         "diffusion_sampling", "diffusion_quality", "classical_mnist", "classical_mnist_quick"]
 
 PREAMBLE = """\
 # Benchmarks

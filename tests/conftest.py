@@ -51,6 +51,12 @@ TINY: Mapping[str, dict] = LazyOptions({
                                                DataSpec.image((1, 8, 8), 4)),
             "hidden": 16, "depth": 1, "timesteps": 20, "conditional": True,
             "cond_drop": 0.3, "sample_steps": 2},
+    # fitted families (fitted on 32 tiny images by the contract tests)
+    "pca": {"components": 3},
+    "fa": {"components": 3, "max_iter": 50},
+    "gmm": {"components": 2, "pca_components": 4, "conditional": True},
+    "svd": {"components": 3},
+    "nb": {"alpha": 0.5},
 })
 
 

@@ -89,8 +89,10 @@ def test_vae_bound_is_labelled_and_iwae_is_tighter_on_average():
 
 
 def test_models_without_likelihood_are_refused():
-    from genlab.models import build_model
+    from genlab.models import build_model, families_with
 
     ae = build_model("ae", {"hidden": (8,), "latent_dim": 2}, shape=(1, 4, 4))
-    with pytest.raises(ValueError, match="cannot compute a likelihood; families that can: ddpm, vae"):
+    can = families_with("likelihood")
+    assert {"ddpm", "vae", "pca"} <= set(can)
+    with pytest.raises(ValueError, match=f"cannot compute a likelihood; families that can: {', '.join(can)}$"):
         L.evaluate_likelihood(ae, _images())

@@ -218,7 +218,9 @@ def test_capabilities_work(family):
         assert model.likelihood_kind in ("binary", "discrete", "continuous")
         data = batch_of(family, 6).x if model.spec.kind == "tokens" else (x > 0.5).float()
         nll = model.nll(data, y, generator=torch.Generator().manual_seed(0))
-        assert nll.shape == (6,) and torch.isfinite(nll).all() and (nll > 0).all()
+        assert nll.shape == (6,) and torch.isfinite(nll).all()
+        if model.likelihood_kind != "continuous":  # a density may exceed 1, so its nats may be negative
+            assert (nll > 0).all()
     if isinstance(model, Embed):
         data = data_for(family, 6)
         e_img, e_txt = model.embed_images(data.images()), model.embed_text(data.tokens([c[0] for c in data.captions]))

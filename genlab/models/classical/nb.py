@@ -1,0 +1,177 @@
+"""Naive Bayes as a generative classifier, fitted by scikit-learn's BernoulliNB or GaussianNB
+(Bishop 2006, sec. 4.2.3; Ng & Jordan 2002).
+
+Notation: classes y with prior p(y); pixels independent given the class:
+    p(x | y) = prod_d p(x_d | y),   Bernoulli(x_d; p_yd) on binarized pixels, or N(x_d; m_yd, v_yd) on grey levels.
+Bayes' rule classifies: log p(y | x) = log p(y) + sum_d log p(x_d | y) - log sum_y' (same). A pixel
+that is missing is marginalized out exactly: integrating p(x_d | y) over x_d gives 1, so its factor
+is dropped from the product (`missing_mask`). Samples are drawn per class from p(x | y); with
+conditional=False, y is drawn from p(y) first (the model is then a mixture p(x) = sum_y p(y) p(x | y)).
+
+Floors: BernoulliNB's Laplace smoothing alpha keeps every p_yd inside (0, 1); the Gaussian variant is
+fitted on the bin centres of 8-bit pixels with the dequantization variance added to every v_yd
+(common.py), which keeps a constant pixel's density finite; `var_smoothing` adds more (scikit-learn's).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import torch
+
+from genlab.config import bounded
+from genlab.data.base import DataSpec
+from genlab.models.base import GenerativeModel, Samples
+from genlab.models.classical.common import (
+    DEQUANT_VARIANCE,
+    as_images,
+    bin_centres,
+    blas_threads,
+    class_labels,
+    exact_dtype,
+    flat,
+    gaussian_noise,
+    grey_levels,
+    pixel_count,
+    put,
+)
+from genlab.nn.distributions import LOG_2PI
+
+
+@dataclass(frozen=True)
+class NBConfig:
+    """Options of `nb`.
+
+    Args:
+        likelihood: "bernoulli" on pixels binarized at `threshold`, or "gaussian" on grey levels.
+        threshold: a pixel is 1 when its grey level is above this (bernoulli).
+        alpha: Laplace smoothing of the Bernoulli probabilities (pseudo-counts).
+        var_smoothing: extra variance added to every pixel of the Gaussian variant, as a fraction of the
+            largest pixel variance (scikit-learn's var_smoothing); 0 = only the dequantization variance.
+        conditional: score and sample given the class (True), or from the mixture over classes (False).
+    """
+
+    likelihood: Literal["bernoulli", "gaussian"] = "bernoulli"
+    threshold: float = bounded(0.5, gt=0, lt=1)
+    alpha: float = bounded(1.0, gt=0)
+    var_smoothing: float = bounded(0.0, ge=0)
+    conditional: bool = True
+
+
+class NB(GenerativeModel):
+    """Naive Bayes: classifies by Bayes' rule (missing pixels marginalized exactly), samples p(x | y)."""
+
+    family: ClassVar[str] = "nb"
+    Config: ClassVar[type] = NBConfig
+    likelihood_exact: ClassVar[bool] = True
+
+    def __init__(self, config: NBConfig, spec: DataSpec):
+        super().__init__(config, spec)
+        if self.num_classes < 2:
+            raise ValueError("an nb model is a classifier: it needs labelled data with at least 2 classes")
+        k, d = self.num_classes, pixel_count(self.shape)
+        self.register_buffer("class_log_prior", torch.full((k,), -float(np.log(k))))
+        self.register_buffer("means", torch.full((k, d), 0.5))  # p_yd (bernoulli) or m_yd (gaussian)
+        if config.likelihood == "gaussian":
+            self.register_buffer("variances", torch.ones(k, d))  # v_yd
+
+    @property
+    def likelihood_kind(self) -> str:
+        """Bernoulli: a likelihood of binary pixels; Gaussian: a density of dequantized pixels."""
+        return "binary" if self.config.likelihood == "bernoulli" else "continuous"
+
+    # --- fit ------------------------------------------------------------------------------------
+    @blas_threads()
+    def fit(self, data: Any, *, generator: torch.Generator | None = None, time_budget: float = 0.0) -> dict:
+        """scikit-learn's BernoulliNB (grey levels binarized at threshold) or GaussianNB (bin centres)."""
+        from sklearn.naive_bayes import BernoulliNB, GaussianNB
+
+        c = self.config
+        y = class_labels(data, self.family)
+        missing = sorted(set(range(self.num_classes)) - set(np.unique(y).tolist()))
+        if missing:
+            raise ValueError(f"an nb model needs training images of every class; none of class {missing}")
+        if c.likelihood == "bernoulli":
+            x = grey_levels(data)
+            nb = BernoulliNB(alpha=c.alpha, binarize=c.threshold, force_alpha=True).fit(x, y)
+            put(self.means, np.exp(nb.feature_log_prob_))
+        else:
+            x = bin_centres(data)
+            nb = GaussianNB(var_smoothing=c.var_smoothing).fit(x, y)
+            put(self.means, nb.theta_)
+            put(self.variances, nb.var_ + DEQUANT_VARIANCE)
+        counts = np.bincount(y, minlength=self.num_classes)
+        put(self.class_log_prior, np.log(counts / counts.sum()))
+        xt = torch.from_numpy(x).to(self.means.device)
+        hits = sum(int((self.predict(xt[i:i + 5000]).cpu().numpy() == y[i:i + 5000]).sum())
+                   for i in range(0, len(y), 5000))
+        return {"train_accuracy": hits / len(y)}
+
+    # --- Bayes' rule ----------------------------------------------------------------------------
+    def binarize(self, x: torch.Tensor) -> torch.Tensor:
+        """Pixels above the threshold are 1 (what the Bernoulli variant classifies)."""
+        return (x > self.config.threshold).to(x.dtype)
+
+    def log_likelihoods(self, x: torch.Tensor, missing_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """(b, K) log p(x_obs | y) for every class, nats: the observed pixels' factors only (missing_mask 1 =
+        missing, same shape as x or (b, D)); x binary (bernoulli) or continuous (gaussian)."""
+        dtype = exact_dtype(self.means.device)
+        xf = flat(x, dtype)
+        obs = torch.ones_like(xf) if missing_mask is None else 1.0 - flat(missing_mask, dtype)
+        if obs.shape != xf.shape:
+            raise ValueError(f"missing_mask must have x's shape {tuple(x.shape)}, got {tuple(missing_mask.shape)}")
+        m = self.means.to(dtype)
+        if self.config.likelihood == "bernoulli":  # x log p + (1 - x) log(1 - p), summed over observed pixels
+            return (obs * xf) @ m.log().T + (obs * (1 - xf)) @ torch.log1p(-m).T
+        v = self.variances.to(dtype)  # -(x - m)^2 / 2v - (log v + log 2 pi) / 2, expanded as matrix products
+        quad = (obs * xf * xf) @ (1 / v).T - 2 * (obs * xf) @ (m / v).T + obs @ (m * m / v).T
+        return -0.5 * (quad + obs @ (v.log() + LOG_2PI).T)
+
+    def class_log_joint(self, x: torch.Tensor, missing_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """(b, K) log p(y) + log p(x_obs | y); the Bernoulli variant binarizes x at the threshold first."""
+        xb = self.binarize(x) if self.config.likelihood == "bernoulli" else x
+        return self.class_log_prior.to(exact_dtype(self.means.device)) + self.log_likelihoods(xb, missing_mask)
+
+    def class_log_posterior(self, x: torch.Tensor, missing_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """(b, K) log p(y | x_obs) by Bayes' rule, missing pixels marginalized out exactly."""
+        return torch.log_softmax(self.class_log_joint(x, missing_mask), dim=1)
+
+    def predict(self, x: torch.Tensor, missing_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """(b,) the most probable class given the observed pixels."""
+        return self.class_log_joint(x, missing_mask).argmax(1)
+
+    # --- likelihood and samples -----------------------------------------------------------------
+    def nll(self, x: torch.Tensor, y: torch.Tensor | None = None, *,
+            generator: torch.Generator | None = None) -> torch.Tensor:
+        """(b,) nats: -log p(x | y) for a conditional model given labels, else -log sum_y p(y) p(x | y);
+        x as given (binary pixels for the Bernoulli variant, grey levels read as probabilities otherwise)."""
+        ll = self.log_likelihoods(x)
+        if self.conditional and y is not None:
+            out = ll.gather(1, self.labels_for(x.shape[0], y)[:, None]).squeeze(1)
+        else:
+            out = torch.logsumexp(ll + self.class_log_prior.to(ll.dtype), dim=1)
+        return -out.to(x.dtype)
+
+    @torch.no_grad()
+    def sample(self, n: int, *, cond: Any = None, generator: torch.Generator | None = None) -> Samples:
+        """x ~ p(x | y): per class (every class in turn when cond is None), or y ~ p(y) first when unconditional."""
+        labels = self.labels_for(n, cond)
+        y = labels if labels is not None else torch.multinomial(self.class_log_prior.exp(), n, replacement=True,
+                                                                generator=generator)
+        m = self.means[y]
+        if self.config.likelihood == "bernoulli":
+            u = torch.rand(m.shape, generator=generator, device=m.device, dtype=m.dtype)
+            x = (u < m).to(m.dtype)
+        else:
+            x = m + self.variances[y].sqrt() * gaussian_noise(n, m.shape[1], m, generator)
+        return Samples(as_images(x, self.shape), labels)
+
+    def class_means(self) -> torch.Tensor:
+        """(K, c, h, w) E[x | y] as images: pixel probabilities or mean grey levels."""
+        return as_images(self.means, self.shape)
+
+    def basis_images(self) -> torch.Tensor:
+        """What to draw for this model: the class means."""
+        return self.class_means()

@@ -1,0 +1,114 @@
+"""Exact checks of `nb`: the posterior is Bayes' rule by hand, missing pixels are marginalized exactly
+(their factors dropped), per-class samples, bad options."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from genlab.config import ConfigError
+from genlab.data.base import DataSpec, ImageData
+from genlab.models import build_model
+from genlab.models.classical.common import DEQUANT_VARIANCE
+from tests.conftest import tiny_images
+from tests.models.classical.helpers import fitted, one_line_error
+
+# Three-pixel images: class 0 has 3 examples, class 1 has 2.
+PIXELS = [[1, 1, 0], [1, 0, 0], [1, 1, 1], [0, 0, 1], [0, 1, 1]]
+LABELS = [0, 0, 0, 1, 1]
+
+
+def three_pixel_data() -> ImageData:
+    x = (torch.tensor(PIXELS) * 255).to(torch.uint8).view(5, 1, 1, 3)
+    return ImageData(x, torch.tensor(LABELS), "toy", "train", ("a", "b"))
+
+
+def test_bernoulli_posterior_is_bayes_rule_by_hand():
+    model = fitted("nb", data=three_pixel_data(), alpha=1.0)
+    # p_yd = (count of 1s + alpha) / (class count + 2 alpha); p(y) = class count / 5
+    p0, p1, prior = torch.tensor([4 / 5, 3 / 5, 2 / 5]), torch.tensor([1 / 4, 2 / 4, 3 / 4]), [3 / 5, 2 / 5]
+    assert torch.allclose(model.means.double(), torch.stack([p0, p1]).double(), atol=1e-7)
+    x = torch.tensor([1.0, 0.0, 1.0]).view(1, 1, 1, 3)
+    joint = torch.tensor([prior[0] * 0.8 * (1 - 0.6) * 0.4, prior[1] * 0.25 * (1 - 0.5) * 0.75], dtype=torch.float64)
+    assert torch.allclose(model.class_log_posterior(x).exp()[0], joint / joint.sum(), atol=1e-12)
+    assert model.predict(x).item() == 0
+    # the likelihood: -log p(x | y) for a conditional model given y; -log p(x) otherwise
+    assert model.nll(x.double(), torch.tensor([1])).item() == pytest.approx(-(joint[1] / prior[1]).log().item())
+    assert model.nll(x.double()).item() == pytest.approx(-joint.sum().log().item())
+
+
+def test_missing_pixels_are_marginalized_exactly():
+    model = fitted("nb", data=three_pixel_data(), alpha=1.0)
+    x = torch.tensor([[1.0, 0.0, 1.0], [0.0, 0.0, 1.0]]).view(2, 1, 1, 3)
+    mask = torch.tensor([[1, 0, 0], [1, 0, 0]]).view(2, 1, 1, 3)  # pixel 0 missing
+    joint = torch.tensor([3 / 5 * (1 - 0.6) * 0.4, 2 / 5 * (1 - 0.5) * 0.75], dtype=torch.float64)  # its factor dropped
+    post = model.class_log_posterior(x, mask).exp()
+    assert torch.allclose(post, (joint / joint.sum()).expand(2, 2), atol=1e-12)  # pixel 0's value is ignored
+    assert torch.equal(model.predict(x, mask), torch.tensor([1, 1]))  # without pixel 0, class 1 wins
+    everything = torch.ones_like(mask)
+    assert torch.allclose(model.class_log_posterior(x, everything).exp(), torch.tensor([0.6, 0.4]).double())
+
+
+def test_gaussian_posterior_is_bayes_rule_by_hand_and_ignores_missing_pixels():
+    data = tiny_images(60)
+    model = fitted("nb", data=data, likelihood="gaussian")
+    assert model.likelihood_kind == "continuous"
+    xs = (data.x.flatten(1).double() + 0.5) / 256
+    test = tiny_images(6, seed=4).images().double()
+    mask = (torch.rand(6, 1, 8, 8, generator=torch.Generator().manual_seed(0)) < 0.5)
+    obs = (~mask).flatten(1).double()
+    joint = []
+    for k in range(4):
+        xk = xs[data.y == k]
+        normal = torch.distributions.Normal(xk.mean(0), (xk.var(0, correction=0) + DEQUANT_VARIANCE).sqrt())
+        log_prior = torch.tensor(len(xk) / 60, dtype=torch.float64).log()
+        joint.append(log_prior + (normal.log_prob(test.flatten(1)) * obs).sum(1))  # observed pixels' factors
+    expected = torch.log_softmax(torch.stack(joint, 1), 1)
+    assert torch.allclose(model.class_log_posterior(test, mask), expected, atol=1e-6)
+    scrambled = torch.where(mask, torch.rand(test.shape, dtype=torch.float64), test)  # missing values changed
+    assert torch.allclose(model.class_log_posterior(scrambled, mask), expected, atol=1e-6)
+
+
+def test_classifies_the_tiny_classes_with_half_the_pixels_missing():
+    data = tiny_images(80)
+    test = tiny_images(40, seed=7)
+    mask = torch.rand(40, 1, 8, 8, generator=torch.Generator().manual_seed(1)) < 0.5
+    for likelihood in ("bernoulli", "gaussian"):
+        model = fitted("nb", data=data, likelihood=likelihood)
+        assert (model.predict(test.images(), mask) == test.y).float().mean() > 0.9, likelihood
+
+
+def test_samples_per_class():
+    model = fitted("nb", alpha=0.5)
+    out = model.sample(8, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(out.y, torch.arange(8) % 4)
+    assert set(out.x.unique().tolist()) <= {0.0, 1.0}  # Bernoulli pixels
+    assert model.likelihood_kind == "binary" and model.class_means().shape == (4, 1, 8, 8)
+    ones = model.sample(2000, cond=torch.tensor(2), generator=torch.Generator().manual_seed(1)).x
+    assert torch.allclose(ones.mean(0).flatten(), model.means[2], atol=0.05)
+    mixture = fitted("nb", conditional=False).sample(5, generator=torch.Generator().manual_seed(0))
+    assert mixture.y is None and mixture.x.shape == (5, 1, 8, 8)
+
+
+def test_bad_options_and_data_give_one_line_errors():
+    with pytest.raises(ValueError) as e:
+        build_model("nb", {}, spec=DataSpec.image((1, 8, 8)))
+    assert "needs labelled data" in one_line_error(e)
+    with pytest.raises(ConfigError, match="threshold must be > 0 and < 1, got 1.5"):
+        build_model("nb", {"threshold": 1.5}, spec=tiny_images(4).spec)
+    with pytest.raises(ConfigError, match="unknown likelihood 'poisson'; valid: bernoulli, gaussian"):
+        build_model("nb", {"likelihood": "poisson"}, spec=tiny_images(4).spec)
+    data = three_pixel_data()
+    only_a = ImageData(data.x[:3], data.y[:3], "toy", "train", ("a", "b"))
+    with pytest.raises(ValueError) as e:
+        fitted("nb", data=only_a)
+    assert one_line_error(e) == "an nb model needs training images of every class; none of class [1]"
+    model = build_model("nb", {}, spec=data.spec)
+    with pytest.raises(ValueError, match="missing_mask must have x's shape"):
+        model.predict(torch.zeros(2, 1, 1, 3), torch.zeros(2, 4))
+
+
+def test_fit_is_deterministic():
+    a, b = fitted("nb", likelihood="gaussian"), fitted("nb", likelihood="gaussian")
+    for k, v in a.state_dict().items():
+        assert torch.equal(v, b.state_dict()[k]), k
