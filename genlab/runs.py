@@ -160,8 +160,8 @@ def prepare_run_dir(path: Path, config: RunConfig, *, resume: bool, overwrite: b
         _clear(path)
         resume = False
     if resume:
-        raw = json.loads((path / CONFIG).read_text())
-        changes = resume_changes(RunConfig.from_json(raw), config, path)
+        raw, saved = read_run_config(path)  # RunError naming config.json when it is damaged
+        changes = resume_changes(saved, config, path)
         where = ckpt.latest_checkpoint(path / "checkpoints")
         history = list(raw.get(RESUMED_WITH, []))
         if changes:

@@ -13,11 +13,11 @@ from genlab.config import to_dict
 def info(run: tyro.conf.Positional[str]) -> None:
     """Show a run's family, options, data, progress and last metrics."""
     from genlab.runs import load_run
+    from genlab.training.metrics import read_metrics
 
     r = load_run(run)
-    metrics = Path(run) / "metrics.jsonl"
-    has_lines = metrics.exists() and metrics.stat().st_size > 0
-    last = json.loads(metrics.read_text().strip().splitlines()[-1]) if has_lines else {}
+    records = read_metrics(Path(run) / "metrics.jsonl")  # a torn last line is dropped with a warning
+    last = records[-1] if records else {}
     print(json.dumps({"run": str(r.path), "step": r.step, **r.model.describe(), "data": to_dict(r.config.data),
                       "train": to_dict(r.config.train), "last_metrics": last}, indent=2))
 

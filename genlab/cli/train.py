@@ -74,12 +74,12 @@ def resumed_config(config: RunConfig, run_dir: Path) -> RunConfig:
 
     Model and data options given again must still match the run, and so must the training options its
     checkpoint's state holds: genlab.runs.resume_changes raises RunError otherwise."""
-    from genlab.runs import CONFIG, checkpoint_step, resume_changes
+    from genlab.runs import CONFIG, checkpoint_step, read_run_config, resume_changes
     from genlab.training.checkpoint import latest_checkpoint
 
     if not (run_dir / CONFIG).exists():
         return config  # nothing to resume: prepare_run_dir says so
-    saved = RunConfig.from_json(json.loads((run_dir / CONFIG).read_text()))
+    _, saved = read_run_config(run_dir)
     train = _keep_given(saved.train, config.train, given_flags(to_dict(config.train), prefix="train."))
     data_given = given_flags(DATA_FLAGS)
     data = _keep_given(saved.data, config.data, None if data_given is None else {DATA_FLAGS[k] for k in data_given})

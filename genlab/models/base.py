@@ -240,6 +240,7 @@ class GenerativeModel(nn.Module):
         """Family, options, parameter count and capabilities, for `genlab info` and reports."""
         return {"family": self.family, "config": dataclasses.asdict(self.config),
                 "parameters": sum(p.numel() for p in self.parameters()),
+                "buffers": sum(b.numel() for b in self.buffers()),  # what a fitted family learned lives here
                 "capabilities": sorted(capabilities(self)), "data": self.spec.to_json()}
 
 
