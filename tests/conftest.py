@@ -51,6 +51,9 @@ TINY: Mapping[str, dict] = LazyOptions({
                                                DataSpec.image((1, 8, 8), 4)),
             "hidden": 16, "depth": 1, "timesteps": 20, "conditional": True,
             "cond_drop": 0.3, "sample_steps": 2},
+    # text families train on tokens data (tests/models/tiny_families.py TINY_DATA picks it)
+    "gpt": {"layers": 2, "heads": 2, "dim": 16, "context": 8},
+    "lda": {"topics": 2, "max_words": 40, "min_df": 1, "max_df": 1.0, "iterations": 10},
 })
 
 

@@ -11,19 +11,23 @@ from genlab.cli.common import KeyValues, flatten, parse_options
 from genlab.models import require
 
 
-def sample(run: tyro.conf.Positional[str], n: Annotated[int, tyro.conf.arg(aliases=["-n"])] = 64,
+def sample(run: tyro.conf.Positional[str], n: Annotated[int | None, tyro.conf.arg(aliases=["-n"])] = None,
            out: str = "samples.png", seed: int = 0, label: int | None = None, ema: bool = True,
-           option: KeyValues = ()) -> None:
-    """Draw samples from a trained run into a PNG grid or an .npz of raw uint8 arrays.
+           option: KeyValues = (), prompt: str | None = None, max_tokens: int | None = None) -> None:
+    """Draw samples from a trained run into a PNG grid or an .npz of raw uint8 arrays; a text run prints text.
 
     Args:
         run: the run folder (runs/NAME).
-        n: how many samples.
-        out: .png for a grid, .npz for arrays x (n, h, w, c) uint8 (and y labels for conditional models).
+        n: how many samples (default 64 images, or 1 text).
+        out: .png for a grid, .npz for arrays x (n, h, w, c) uint8 (and y labels for conditional models);
+            text runs print to the terminal (and also write --out when it ends in .txt).
         seed: sampling seed.
         label: for a conditional model, draw only this class (default: cycle through all classes).
         ema: use the EMA weights when the run kept them.
-        option: family sampling options KEY=VALUE: --option sampler=ddim steps=20, or one --option per pair.
+        option: family sampling options KEY=VALUE: --option sampler=ddim steps=20, or one --option per pair
+            (text: --option temperature=0.8 top_k=40 top_p=0.95).
+        prompt: text runs: the text to continue (e.g. "ROMEO:").
+        max_tokens: text runs: how many tokens to draw after the prompt.
     """
     import numpy as np
     import torch
@@ -32,10 +36,16 @@ def sample(run: tyro.conf.Positional[str], n: Annotated[int, tyro.conf.arg(alias
     from genlab.runs import sample as sample_fn
     from genlab.viz.grid import save_grid, to_uint8
 
+    r = load_run(run, ema=ema)
+    if r.model.spec.kind == "tokens":
+        return sample_text(r, 1 if n is None else n, out=out, seed=seed, prompt=prompt, max_tokens=max_tokens,
+                           options=parse_options(flatten(option)))
+    if prompt is not None or max_tokens is not None:
+        raise ValueError(f"--prompt and --max-tokens are for text runs; this {r.config.family} run draws images")
+    n = 64 if n is None else n
     suffix = Path(out).suffix.lower()
     if suffix not in (".png", ".npz"):
         raise ValueError(f"--out must end in .png or .npz, got {out!r}")
-    r = load_run(run, ema=ema)
     if label is not None and not r.model.conditional:
         raise ValueError(f"--label needs a conditional model; this {r.config.family} run is unconditional")
     cond = None if label is None else torch.full((n,), label)  # None: every class in turn
@@ -51,6 +61,33 @@ def sample(run: tyro.conf.Positional[str], n: Annotated[int, tyro.conf.arg(alias
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         np.savez(out, **arrays)
     print(f"wrote {n} samples to {out}")
+
+
+def sample_text(r, n: int, *, out: str, seed: int, prompt: str | None, max_tokens: int | None,
+                options: dict) -> None:
+    """Print n samples of a text run; a single one streams to the terminal as its tokens are drawn."""
+    import sys
+
+    from genlab.runs import sample as sample_fn
+    from genlab.runs import sampling_options
+
+    vocab = r.model.spec.vocab
+    if max_tokens is not None:
+        options["max_tokens"] = max_tokens
+    stream = n == 1 and "on_token" in sampling_options(r.model)
+    if stream:  # print each character as it is drawn
+        sys.stdout.write(prompt or "")
+        options["on_token"] = lambda ids: (sys.stdout.write(vocab.decode(ids[:1].tolist())), sys.stdout.flush())
+    x = sample_fn(r, n, cond=prompt or None, seed=seed, **options).x
+    texts = [vocab.decode(row.tolist()) for row in x]
+    if stream:
+        sys.stdout.write("\n")
+    else:
+        print("\n\n".join(f"--- sample {i + 1} ---\n{t}" if n > 1 else t for i, t in enumerate(texts)))
+    if Path(out).suffix.lower() == ".txt":
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text("\n\n---\n\n".join(texts), encoding="utf-8")
+        print(f"wrote {n} samples to {out}")
 
 
 def reconstruct(run: tyro.conf.Positional[str], n: Annotated[int, tyro.conf.arg(aliases=["-n"])] = 16,

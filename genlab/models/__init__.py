@@ -7,10 +7,12 @@ from typing import Any
 
 from genlab.data.base import DataSpec
 from genlab.models.autoencoder import Autoencoder, DenoisingAutoencoder
+from genlab.models.autoregressive.gpt import GPT
 from genlab.models.base import GenerativeModel, capabilities
 from genlab.models.diffusion.latent import LDM
 from genlab.models.diffusion.model import DDPM
 from genlab.models.gan import CGAN, DCGAN, GAN, WGANGP, StyleGAN
+from genlab.models.lda import LDA
 from genlab.models.vae import VAE
 
 FAMILIES: dict[str, type[GenerativeModel]] = {
@@ -19,6 +21,8 @@ FAMILIES: dict[str, type[GenerativeModel]] = {
     "vae": VAE,
     "ddpm": DDPM, "ldm": LDM,
     "gan": GAN, "dcgan": DCGAN, "cgan": CGAN, "wgan-gp": WGANGP, "stylegan": StyleGAN,
+    "gpt": GPT,
+    "lda": LDA,
 }
 
 

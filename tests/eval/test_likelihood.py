@@ -92,5 +92,5 @@ def test_models_without_likelihood_are_refused():
     from genlab.models import build_model
 
     ae = build_model("ae", {"hidden": (8,), "latent_dim": 2}, shape=(1, 4, 4))
-    with pytest.raises(ValueError, match="cannot compute a likelihood; families that can: ddpm, vae"):
+    with pytest.raises(ValueError, match="cannot compute a likelihood; families that can: ddpm, gpt, vae"):
         L.evaluate_likelihood(ae, _images())
