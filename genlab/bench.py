@@ -379,7 +379,9 @@ def evaluate_run_of_kind(r: Any, *, split: str, n: int, out: str | Path | None) 
     t0 = time.perf_counter()
     test = load_training_data(r.config.data, split=split)
     sizes = {"tokens": {"n_blocks": n}, "image-pair": {"n": n}, "image-text": {"n": n}}[r.model.spec.kind]
-    metrics = evaluate_kind(r.model, test, **sizes)
+    # tokens: the unigram and bigram baselines are fitted on the run's training split
+    train = {"train": load_training_data(r.config.data, split="train")} if r.model.spec.kind == "tokens" else {}
+    metrics = evaluate_kind(r.model, test, **sizes, **train)
     proto = {"kind": r.model.spec.kind, "dataset": r.config.data.name, "split": split, **sizes,
              "run": str(r.path), "family": r.config.family, "step": r.step, "genlab_version": __version__,
              "cpu": platform.processor() or platform.machine(), "wall_time_s": round(time.perf_counter() - t0, 2)}

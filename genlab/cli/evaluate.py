@@ -12,7 +12,7 @@ from genlab.config import check_bounds
 
 def eval_(target: tyro.conf.Positional[tuple[str, ...]], features: Literal["classifier", "inception"] = "classifier",
           n: Annotated[int, tyro.conf.arg(aliases=["-n"])] = 10000, n_real: int = 10000,
-          split: Literal["train", "test"] = "test", seeds: tuple[int, ...] = (0,), iw_k: int = 1,
+          split: Literal["train", "test", "valid"] = "test", seeds: tuple[int, ...] = (0,), iw_k: int = 1,
           option: KeyValues = (), out: str | None = None, ema: bool = True, rebuild: bool = False,
           data_dir: str | None = None) -> None:
     """Evaluate a run (`genlab eval RUN`: RUN/metrics.json and a table) or build the dataset's feature

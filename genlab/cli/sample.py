@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Literal
 
 import tyro
@@ -11,20 +12,25 @@ from genlab.config import check_bounds
 from genlab.models import require
 
 
-def sample(run: tyro.conf.Positional[str], n: Annotated[int, tyro.conf.arg(aliases=["-n"])] = 64,
+def sample(run: tyro.conf.Positional[str], n: Annotated[int | None, tyro.conf.arg(aliases=["-n"])] = None,
            out: str = "samples.png", seed: int = 0, label: int | None = None, ema: bool = True,
-           option: KeyValues = (), overwrite: bool = False) -> None:
-    """Draw samples from a trained run into a PNG grid or an .npz of raw uint8 arrays.
+           option: KeyValues = (), prompt: str | None = None, max_tokens: int | None = None,
+           overwrite: bool = False) -> None:
+    """Draw samples from a trained run into a PNG grid or an .npz of raw uint8 arrays; a text run prints text.
 
     Args:
         run: the run folder (runs/NAME).
-        n: how many samples: at most 10000 in a .png grid, 100000 in an .npz.
+        n: how many samples (default 64 images, or 1 text): at most 10000 in a .png grid, 100000 in an .npz.
         out: .png for a grid, .npz for arrays x (n, h, w, c) uint8 (and y labels for conditional models),
-            in a folder that exists; an existing file is never replaced without --overwrite.
+            in a folder that exists; an existing file is never replaced without --overwrite. Text runs
+            print to the terminal (and also write --out when it ends in .txt).
         seed: sampling seed.
         label: for a conditional model, draw only this class (default: cycle through all classes).
         ema: use the EMA weights when the run kept them.
-        option: family sampling options KEY=VALUE: --option sampler=ddim steps=20, or one --option per pair.
+        option: family sampling options KEY=VALUE: --option sampler=ddim steps=20, or one --option per pair
+            (text: --option temperature=0.8 top_k=40 top_p=0.95).
+        prompt: text runs: the text to continue (e.g. "ROMEO:").
+        max_tokens: text runs: how many tokens to draw after the prompt.
         overwrite: replace OUT if it exists (otherwise an existing OUT is an error, and nothing is sampled).
     """
     import numpy as np
@@ -34,12 +40,21 @@ def sample(run: tyro.conf.Positional[str], n: Annotated[int, tyro.conf.arg(alias
     from genlab.runs import sample as sample_fn
     from genlab.viz.grid import save_grid, to_uint8
 
+    options = parse_options(flatten(option))
+    r = load_run(run, ema=ema)
+    if r.model.spec.kind == "tokens":
+        if out.lower().endswith(".txt"):
+            output_file(out, overwrite=overwrite, suffixes=(".txt",))
+        check_bounds("-n", 1 if n is None else n, ge=1, le=MAX_GRID)
+        return sample_text(r, 1 if n is None else n, out=out, seed=seed, prompt=prompt, max_tokens=max_tokens,
+                           options=options)
+    if prompt is not None or max_tokens is not None:
+        raise ValueError(f"--prompt and --max-tokens are for text runs; this {r.config.family} run draws images")
+    n = 64 if n is None else n
     suffix = output_file(out, overwrite=overwrite, suffixes=(".png", ".npz")).suffix.lower()
     cap = MAX_GRID if suffix == ".png" else MAX_SAMPLES
     more = f"an .npz takes up to {MAX_SAMPLES}" if suffix == ".png" else "write several files for more"
     check_bounds("-n", n, ge=1, le=cap, hint=more if n > cap else "")
-    options = parse_options(flatten(option))
-    r = load_run(run, ema=ema)
     if label is not None and not r.model.conditional:
         raise ValueError(f"--label needs a conditional model; this {r.config.family} run is unconditional")
     if label is not None:
@@ -57,6 +72,34 @@ def sample(run: tyro.conf.Positional[str], n: Annotated[int, tyro.conf.arg(alias
             arrays["y"] = labels.cpu().numpy().astype(np.int64)
         np.savez(out, **arrays)
     print(f"wrote {n} samples to {out}")
+
+
+def sample_text(r, n: int, *, out: str, seed: int, prompt: str | None, max_tokens: int | None,
+                options: dict) -> None:
+    """Print n samples of a text run; a single one streams to the terminal as its tokens are drawn."""
+    import sys
+
+    from genlab.runs import sample as sample_fn
+    from genlab.runs import sampling_options
+
+    vocab = r.model.spec.vocab
+    if max_tokens is not None:
+        options["max_tokens"] = max_tokens
+    stream = n == 1 and "on_token" in sampling_options(r.model)
+    if stream:  # print each character as it is drawn
+        sys.stdout.write(prompt or "")
+        options["on_token"] = lambda ids: (sys.stdout.write(vocab.decode(ids[:1].tolist())), sys.stdout.flush())
+    x = sample_fn(r, n, cond=prompt or None, seed=seed, **options).x
+    texts = [vocab.decode(row.tolist()) for row in x]
+    if stream:
+        sys.stdout.write("\n")
+    else:
+        print("\n\n".join(f"--- sample {i + 1} ---\n{t}" if n > 1 else t for i, t in enumerate(texts)))
+    if Path(out).suffix.lower() == ".txt":  # its folder was checked before sampling (output_file)
+        from genlab.io import atomic_write_bytes
+
+        atomic_write_bytes(Path(out), "\n\n---\n\n".join(texts).encode("utf-8"))
+        print(f"wrote {n} samples to {out}")
 
 
 def reconstruct(run: tyro.conf.Positional[str], n: Annotated[int, tyro.conf.arg(aliases=["-n"])] = 16,

@@ -1,6 +1,7 @@
-"""Datasets as uint8 image tensors: `load_data(name, split=..., data_dir=...) -> ImageData`.
+"""Datasets: `load_data(name, split=..., data_dir=...) -> ImageData` (uint8 images) or `TokenData` (text).
 
-Named datasets live in `DATASETS` (one module per source kind); `folder:PATH` and `npz:PATH` read user data.
+Named datasets live in `DATASETS` (one module per source kind); `folder:PATH` and `npz:PATH` read user
+images, `text:PATH` user text.
 Importing this package loads torch and numpy only; Pillow and scikit-learn load when a loader needs them.
 See docs/DATA.md for where each dataset is looked for.
 """
@@ -11,13 +12,14 @@ import dataclasses
 import difflib
 from pathlib import Path
 
-from genlab.data import cifar, digits, emoji, fashion_mnist, mnist
-from genlab.data.base import DataError, ImageData
-from genlab.data.common import DatasetInfo, Loader, Split, as_path, check_split
+from genlab.data import cifar, digits, emoji, fashion_mnist, mnist, shakespeare
+from genlab.data.base import Data, DataError, ImageData, TokenData
+from genlab.data.common import TRAIN_TEST, DatasetInfo, Loader, Split, as_path, check_split
 from genlab.data.folder import load_folder
 from genlab.data.npz import load_npz
+from genlab.data.text import load_text
 
-__all__ = ["DATASETS", "DataError", "DatasetInfo", "ImageData", "Loader", "list_datasets", "load_data"]
+__all__ = ["DATASETS", "DataError", "DatasetInfo", "ImageData", "Loader", "TokenData", "list_datasets", "load_data"]
 
 DATASETS: dict[str, Loader] = {
     "digits": digits.LOADER,
@@ -25,8 +27,10 @@ DATASETS: dict[str, Loader] = {
     "fashion-mnist": fashion_mnist.LOADER,
     "cifar10": cifar.LOADER,
     "emoji": emoji.LOADER,
+    "shakespeare": shakespeare.LOADER,
 }
-PATH_FORMS = {"folder": load_folder, "npz": load_npz}  # "folder:PATH", "npz:PATH"
+PATH_FORMS = {"folder": load_folder, "npz": load_npz, "text": load_text}  # "folder:PATH", "npz:PATH", "text:PATH"
+PATH_SPLITS = {"folder": TRAIN_TEST, "npz": TRAIN_TEST, "text": ("train", "valid", "test")}
 ALIASES = {"fashion_mnist": "fashion-mnist", "fashionmnist": "fashion-mnist", "cifar-10": "cifar10"}
 
 
@@ -35,12 +39,12 @@ def valid_names() -> list[str]:
     return [*DATASETS, *(f"{form}:PATH" for form in PATH_FORMS)]
 
 
-def load_data(name: str, *, split: Split = "train", data_dir: str | Path | None = None) -> ImageData:
-    """Load dataset `name` as uint8 (n, c, h, w) images with labels (or None).
+def load_data(name: str, *, split: Split = "train", data_dir: str | Path | None = None) -> Data:
+    """Load dataset `name`: uint8 (n, c, h, w) images with labels (or None), or a text's TokenData.
 
     Args:
-        name: a key of DATASETS (case-insensitive), "folder:PATH" or "npz:PATH".
-        split: "train" or "test".
+        name: a key of DATASETS (case-insensitive), "folder:PATH", "npz:PATH" or "text:PATH".
+        split: "train" or "test"; text (shakespeare, text:PATH) also has "valid".
         data_dir: a folder (or, for cifar10, an archive) to look in first; ignored by digits and emoji,
             and by the PATH forms, which name their own files.
     Raises:
@@ -52,7 +56,7 @@ def load_data(name: str, *, split: Split = "train", data_dir: str | Path | None 
     if sep and form.lower() in PATH_FORMS:
         if not rest.strip():
             raise DataError(f"{name!r}: give a path after the colon, e.g. {form.lower()}:/data/my_images")
-        return PATH_FORMS[form.lower()](name, split)
+        return PATH_FORMS[form.lower()](name, check_split(split, PATH_SPLITS[form.lower()], f"{form.lower()}:PATH"))
     key = name.lower()
     key = ALIASES.get(key, key)
     if key not in DATASETS:
@@ -62,6 +66,7 @@ def load_data(name: str, *, split: Split = "train", data_dir: str | Path | None 
     path = as_path(data_dir)
     if path is not None and not path.exists():
         raise DataError(f"data_dir {str(path)!r} does not exist")
+    check_split(split, DATASETS[key].splits, key)
     data = DATASETS[key](split, path)
     return data if data.name == name else dataclasses.replace(data, name=name)
 

@@ -11,16 +11,19 @@ from typing import Any, Literal, get_args
 import numpy as np
 import torch
 
-from genlab.data.base import DataError, ImageData
+from genlab.data.base import Data, DataError, ImageData
 
-Split = Literal["train", "test"]
+# "valid" (a validation split) only where a source defines one (text); image datasets offer train and test.
+Split = Literal["train", "test", "valid"]
 SPLITS: tuple[str, ...] = get_args(Split)
+TRAIN_TEST: tuple[str, ...] = ("train", "test")
 
 
-def check_split(split: str) -> Split:
-    """Return `split` unchanged, or raise ValueError naming the valid choices."""
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {', '.join(map(repr, SPLITS))}; got {split!r}")
+def check_split(split: str, allowed: tuple[str, ...] = SPLITS, what: str = "") -> Split:
+    """Return `split` unchanged, or raise ValueError naming the valid choices (`allowed`, those `what` offers)."""
+    if split not in allowed:
+        of = f" for {what}" if what else ""
+        raise ValueError(f"split must be one of {', '.join(map(repr, allowed))}{of}; got {split!r}")
     return split  # type: ignore[return-value]
 
 
@@ -123,7 +126,7 @@ class DatasetInfo:
     Args:
         name: the name `load_data` accepts.
         description: one line.
-        shape: (c, h, w) of one image.
+        shape: (c, h, w) of one image; () for text.
         num_classes: 0 for unlabelled data.
         available: True when it loads on this machine without network.
         where: the file or package it would load from, or how to get it.
@@ -131,7 +134,7 @@ class DatasetInfo:
 
     name: str
     description: str
-    shape: tuple[int, int, int]
+    shape: tuple[int, ...]
     num_classes: int
     available: bool
     where: str
@@ -142,21 +145,23 @@ class Loader:
     """A named dataset in `DATASETS`: call it like `load_data` without the name.
 
     Args:
-        load: (split, data_dir) -> ImageData; `name` is filled in by the caller.
+        load: (split, data_dir) -> ImageData (or TokenData, ...); `name` is filled in by the caller.
         locate: data_dir -> (available, where); cheap, reads no image data, never uses the network.
         description: one line for `genlab datasets`.
-        shape: (c, h, w) of one image.
+        shape: (c, h, w) of one image; () for text.
         num_classes: 0 for unlabelled data.
+        splits: the splits it offers.
     """
 
-    load: Callable[[Split, Path | None], ImageData]
+    load: Callable[[Split, Path | None], Data]
     locate: Callable[[Path | None], tuple[bool, str]]
     description: str
-    shape: tuple[int, int, int]
+    shape: tuple[int, ...]
     num_classes: int
+    splits: tuple[str, ...] = TRAIN_TEST
 
-    def __call__(self, split: Split = "train", data_dir: str | Path | None = None) -> ImageData:
-        return self.load(check_split(split), as_path(data_dir))
+    def __call__(self, split: Split = "train", data_dir: str | Path | None = None) -> Data:
+        return self.load(check_split(split, self.splits), as_path(data_dir))
 
     def info(self, name: str, data_dir: str | Path | None = None) -> DatasetInfo:
         available, where = self.locate(as_path(data_dir))

@@ -2,7 +2,8 @@
 precision/recall ... of samples against real images):
 
 - tokens: next-token loss in nats per token on held-out blocks, perplexity exp(loss), bits per token
-  (loss / ln 2), from the model's likelihood;
+  (loss / ln 2), from the model's likelihood; given the training split, the unigram and bigram count
+  baselines (eval/text.py) on the same blocks; a topic model (lda) reports its held-out perplexity per word;
 - image-pair: PSNR, SSIM and MSE of the model's output for each source against the true target;
 - image-text: retrieval recall@k both ways (image -> its caption among n captions, caption -> its image)
   in the model's shared embedding space.
@@ -17,6 +18,7 @@ from typing import Any
 import torch
 
 from genlab.eval.metrics import mse, psnr, ssim
+from genlab.eval.text import TopicModel, baselines
 from genlab.models import require
 from genlab.nn.distributions import nats_to_bits
 
@@ -31,20 +33,29 @@ def evenly_spaced(total: int, n: int) -> torch.Tensor:
 
 @torch.no_grad()
 def token_metrics(model: Any, data: Any, *, n_blocks: int = 200, batch_size: int = 50,
-                  generator: torch.Generator | None = None) -> dict[str, float]:
+                  generator: torch.Generator | None = None, train: Any = None) -> dict[str, float]:
     """Loss (nats per token), perplexity and bits per token of a token model on n_blocks blocks of
-    model.context + 1 tokens of `data` (a TokenData), spread evenly over it."""
+    model.context + 1 tokens of `data` (a TokenData), spread evenly over it; with `train` (the training
+    TokenData) also those of the unigram and bigram fitted on it (`unigram_...`, `bigram_...`), on the same
+    blocks. A topic model gives its held-out per-word perplexity instead."""
+    if isinstance(model, TopicModel):
+        return model.heldout_metrics(data)
     require(model, "likelihood", "give a likelihood of text")
     T = model.context
     starts = evenly_spaced(data.items(T), n_blocks).to(data.ids.device)
-    total, count = 0.0, 0
-    for i in range(0, len(starts), batch_size):
-        batch = data.batch(starts[i:i + batch_size], block_size=T).to(model.device)
-        total += float(model.nll(batch.x, generator=generator).double().sum())  # (b,) nats over T tokens each
-        count += batch.x.shape[0] * T
-    loss = total / count
-    return {"loss_nats_per_token": loss, "perplexity": math.exp(loss), "bits_per_token": nats_to_bits(loss),
-            "tokens": count}
+    out: dict[str, float] = {}
+    others = baselines(train, T) if train is not None else {}
+    for prefix, m in {"": model, **{f"{k}_": v for k, v in others.items()}}.items():
+        total, count = 0.0, 0
+        for i in range(0, len(starts), batch_size):
+            batch = data.batch(starts[i:i + batch_size], block_size=T).to(m.device)
+            total += float(m.nll(batch.x, generator=generator).double().sum())  # (b,) nats over T tokens each
+            count += batch.x.shape[0] * T
+        loss = total / count
+        out.update({f"{prefix}loss_nats_per_token": loss, f"{prefix}perplexity": math.exp(loss),
+                    f"{prefix}bits_per_token": nats_to_bits(loss)})
+        out.setdefault("tokens", count)
+    return out
 
 
 @torch.no_grad()

@@ -7,11 +7,13 @@ from typing import Any
 
 from genlab.data.base import DataSpec
 from genlab.models.autoencoder import Autoencoder, DenoisingAutoencoder
+from genlab.models.autoregressive.gpt import GPT
 from genlab.models.base import GenerativeModel, capabilities
 from genlab.models.classical import FA, GMM, NB, PCA, SVD
 from genlab.models.diffusion.latent import LDM
 from genlab.models.diffusion.model import DDPM
 from genlab.models.gan import CGAN, DCGAN, GAN, WGANGP, StyleGAN
+from genlab.models.lda import LDA
 from genlab.models.vae import VAE
 
 FAMILIES: dict[str, type[GenerativeModel]] = {
@@ -21,6 +23,8 @@ FAMILIES: dict[str, type[GenerativeModel]] = {
     "ddpm": DDPM, "ldm": LDM,
     "gan": GAN, "dcgan": DCGAN, "cgan": CGAN, "wgan-gp": WGANGP, "stylegan": StyleGAN,
     "pca": PCA, "fa": FA, "gmm": GMM, "svd": SVD, "nb": NB,  # classical, fitted by scikit-learn (docs/CLASSICAL.md)
+    "gpt": GPT,
+    "lda": LDA,
 }
 
 

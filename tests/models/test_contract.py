@@ -51,7 +51,7 @@ TRAINED = [f for f in FAMILY_NAMES if "fit" not in capabilities(ALL[f])]
 
 
 def batch_of(family: str, n: int = 16) -> Batch:
-    data = data_for(family, max(n, 64) if family == "tiny-tokens" else n)
+    data = data_for(family, max(n, 64) if "tokens" in ALL[family].data_kinds else n)  # n blocks need a longer stream
     idx = torch.arange(n)
     return data.batch(idx, block_size=TINY.get(family, {}).get("context", 8))
 

@@ -189,6 +189,30 @@ def tiny_tokens(n: int = 400, seed: int = 0) -> TokenData:
     return TokenData(torch.tensor(vocab.encode(text), dtype=torch.int64), vocab, "tiny-text", "train", "synthetic")
 
 
+TOPICS = ("cat dog mouse bird horse cow sheep goat", "ship sea sail wave boat storm tide anchor")
+
+
+def tiny_documents(n: int = 16, seed: int = 0) -> TokenData:
+    """n short documents, each mostly about one of two topics (animals, the sea), with doc_starts; the
+    vocabulary is fixed (the same spec for every n), so a model built on one size fits another."""
+    g = torch.Generator().manual_seed(seed)
+    topics = [t.split() for t in TOPICS]
+    docs = []
+    for d in range(n):
+        main, other = topics[d % 2], topics[1 - d % 2]
+        picks = [main[int(i)] for i in torch.randint(0, len(main), (10,), generator=g)]
+        picks.append(other[int(torch.randint(0, len(other), (1,), generator=g))])
+        docs.append(" ".join(picks) + ".\n")
+    text = "\n".join(docs)
+    starts, offset = [], 0
+    for doc in docs:
+        starts.append(offset)
+        offset += len(doc) + 1
+    vocab = Vocab.of_text(" ".join(TOPICS) + ".\n")
+    return TokenData(torch.tensor(vocab.encode(text), dtype=torch.int64), vocab, "tiny-documents", "train",
+                     "synthetic", torch.tensor(starts, dtype=torch.int64))
+
+
 def tiny_pairs(n: int = 32, seed: int = 0) -> ImagePairData:
     """(1, 4, 4) sources: 2x2 average-pooled (1, 8, 8) targets."""
     from tests.conftest import tiny_images
@@ -209,4 +233,5 @@ def tiny_image_text(n: int = 32, seed: int = 0) -> ImageTextData:
     return ImageTextData(data.x, captions, vocab, "tiny-captions", "train", y=data.y, max_len=24)
 
 
-TINY_DATA = {"tiny-tokens": tiny_tokens, "tiny-pca": None, "tiny-pair": tiny_pairs, "tiny-embed": tiny_image_text}
+TINY_DATA = {"tiny-tokens": tiny_tokens, "tiny-pca": None, "tiny-pair": tiny_pairs, "tiny-embed": tiny_image_text,
+             "gpt": tiny_tokens, "lda": tiny_documents}  # families of FAMILIES that do not train on images
