@@ -36,25 +36,26 @@ def sample(run: tyro.conf.Positional[str], n: Annotated[int | None, tyro.conf.ar
     import numpy as np
     import torch
 
-    from genlab.runs import load_run
+    from genlab.runs import load_run, read_run_config
     from genlab.runs import sample as sample_fn
     from genlab.viz.grid import save_grid, to_uint8
 
     options = parse_options(flatten(option))
-    r = load_run(run, ema=ema)
-    if r.model.spec.kind == "tokens":
+    raw, config = read_run_config(run)  # the kind decides what --out may be; checked before any work
+    if (raw.get("data_info") or {}).get("kind") == "tokens":
         if out.lower().endswith(".txt"):
             output_file(out, overwrite=overwrite, suffixes=(".txt",))
         check_bounds("-n", 1 if n is None else n, ge=1, le=MAX_GRID)
-        return sample_text(r, 1 if n is None else n, out=out, seed=seed, prompt=prompt, max_tokens=max_tokens,
-                           options=options)
+        return sample_text(load_run(run, ema=ema), 1 if n is None else n, out=out, seed=seed, prompt=prompt,
+                           max_tokens=max_tokens, options=options)
     if prompt is not None or max_tokens is not None:
-        raise ValueError(f"--prompt and --max-tokens are for text runs; this {r.config.family} run draws images")
+        raise ValueError(f"--prompt and --max-tokens are for text runs; this {config.family} run draws images")
     n = 64 if n is None else n
     suffix = output_file(out, overwrite=overwrite, suffixes=(".png", ".npz")).suffix.lower()
     cap = MAX_GRID if suffix == ".png" else MAX_SAMPLES
     more = f"an .npz takes up to {MAX_SAMPLES}" if suffix == ".png" else "write several files for more"
     check_bounds("-n", n, ge=1, le=cap, hint=more if n > cap else "")
+    r = load_run(run, ema=ema)
     if label is not None and not r.model.conditional:
         raise ValueError(f"--label needs a conditional model; this {r.config.family} run is unconditional")
     if label is not None:
