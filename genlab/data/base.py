@@ -164,6 +164,17 @@ def _labels(y: torch.Tensor | None, n: int) -> None:
         assert y.dtype == torch.int64 and y.shape == (n,), (y.dtype, y.shape)
 
 
+def _image_shape(x: torch.Tensor) -> tuple[int, int, int]:
+    """(c, h, w) of one image of a (n, c, h, w) tensor."""
+    c, h, w = x.shape[1:]
+    return (int(c), int(h), int(w))
+
+
+def _float_images(x: torch.Tensor, index: torch.Tensor | slice | None) -> torch.Tensor:
+    """uint8 images (all, or those at `index`) as float32 in [0, 1]."""
+    return (x if index is None else x[index]).float().div_(255.0)
+
+
 def _num_classes(classes, y) -> int:
     if classes is not None:
         return len(classes)
@@ -202,8 +213,7 @@ class ImageData:
     @property
     def shape(self) -> tuple[int, int, int]:
         """(c, h, w) of one image."""
-        c, h, w = self.x.shape[1:]
-        return (int(c), int(h), int(w))
+        return _image_shape(self.x)
 
     @property
     def num_classes(self) -> int:
@@ -220,8 +230,7 @@ class ImageData:
 
     def images(self, index: torch.Tensor | slice | None = None) -> torch.Tensor:
         """Float32 images in [0, 1], (n, c, h, w); all of them, or those at `index`."""
-        x = self.x if index is None else self.x[index]
-        return x.float().div_(255.0)
+        return _float_images(self.x, index)
 
     def labels(self, index: torch.Tensor | slice | None = None) -> torch.Tensor | None:
         if self.y is None:
@@ -348,8 +357,7 @@ class ImageTextData:
 
     @property
     def shape(self) -> tuple[int, int, int]:
-        c, h, w = self.x.shape[1:]
-        return (int(c), int(h), int(w))
+        return _image_shape(self.x)
 
     @property
     def num_classes(self) -> int:
@@ -364,8 +372,7 @@ class ImageTextData:
         return self.source
 
     def images(self, index: torch.Tensor | slice | None = None) -> torch.Tensor:
-        x = self.x if index is None else self.x[index]
-        return x.float().div_(255.0)
+        return _float_images(self.x, index)
 
     def tokens(self, texts: list[str]) -> torch.Tensor:
         """(len(texts), max_len) int64 ids, 0-padded (longer texts are cut)."""
@@ -429,13 +436,11 @@ class ImagePairData:
 
     @property
     def shape(self) -> tuple[int, int, int]:
-        c, h, w = self.target.shape[1:]
-        return (int(c), int(h), int(w))
+        return _image_shape(self.target)
 
     @property
     def source_shape(self) -> tuple[int, int, int]:
-        c, h, w = self.source.shape[1:]
-        return (int(c), int(h), int(w))
+        return _image_shape(self.source)
 
     @property
     def num_classes(self) -> int:
@@ -452,12 +457,10 @@ class ImagePairData:
 
     def images(self, index: torch.Tensor | slice | None = None) -> torch.Tensor:
         """The target images in [0, 1]."""
-        x = self.target if index is None else self.target[index]
-        return x.float().div_(255.0)
+        return _float_images(self.target, index)
 
     def sources(self, index: torch.Tensor | slice | None = None) -> torch.Tensor:
-        x = self.source if index is None else self.source[index]
-        return x.float().div_(255.0)
+        return _float_images(self.source, index)
 
     def subset(self, n: int) -> ImagePairData:
         return replace(self, source=self.source[:n], target=self.target[:n], y=None if self.y is None else self.y[:n])
