@@ -18,6 +18,7 @@ exactly it to every covariance, and s^2 gets it too.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -110,7 +111,8 @@ class GMM(GenerativeModel):
     @blas_threads()
     def fit(self, data: Any, *, generator: torch.Generator | None = None, time_budget: float = 0.0) -> dict:
         """PCA (when asked), then scikit-learn's GaussianMixture per mixture; arrays become the buffers.
-        EM runs up to max_iter iterations whatever the budget."""
+        EM runs up to max_iter iterations, or, with a time budget (wall seconds, shared by the mixtures),
+        one iteration at a time until it converges or the budget is spent (then `converged` is 0)."""
         from sklearn.decomposition import PCA
         from sklearn.mixture import GaussianMixture
 
@@ -128,12 +130,13 @@ class GMM(GenerativeModel):
             z = r @ pca.components_.T
             residual = np.maximum((r * r).sum(1) - (z * z).sum(1), 0.0)
         iterations, converged, lower_bound = 0, True, 0.0
+        deadline = time.perf_counter() + time_budget
         log_prior = np.zeros(len(groups))
         for g, idx in enumerate(groups):
             check_examples(self.family, len(idx), c.components, f"{c.components} components per mixture")
             gm = GaussianMixture(c.components, covariance_type=c.covariance, tol=c.tol, reg_covar=DEQUANT_VARIANCE,
-                                 max_iter=c.max_iter, n_init=c.n_init, init_params=c.init,
-                                 random_state=seed + g).fit(z[idx])
+                                 max_iter=c.max_iter, n_init=c.n_init, init_params=c.init, random_state=seed + g)
+            gm = em_within(gm, z[idx], deadline) if time_budget > 0 else gm.fit(z[idx])
             self.means[g].copy_(torch.from_numpy(gm.means_))
             self.log_weights[g].copy_(torch.from_numpy(np.log(gm.weights_)))
             if c.covariance == "full":
@@ -241,3 +244,26 @@ class GMM(GenerativeModel):
     def basis_images(self) -> torch.Tensor:
         """What to draw for this model: the component means."""
         return self.component_means()
+
+
+def em_within(gm: Any, z: np.ndarray, deadline: float) -> Any:
+    """EM one iteration at a time (scikit-learn's warm start) until the lower bound moves less than tol,
+    max_iter iterations are done, or the clock passes `deadline`; sets n_iter_ and converged_ as fit does."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    total, previous, max_iter = 0, -np.inf, gm.max_iter
+    gm.set_params(max_iter=1, warm_start=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # one iteration per call never "converges"
+        while True:
+            gm.fit(z)
+            total += 1
+            done = abs(gm.lower_bound_ - previous) < gm.tol
+            previous = gm.lower_bound_
+            if done or total >= max_iter or time.perf_counter() >= deadline:
+                break
+    gm.set_params(max_iter=max_iter, warm_start=False)
+    gm.n_iter_, gm.converged_ = total, bool(done)
+    return gm

@@ -130,3 +130,22 @@ def test_fit_is_deterministic_for_a_seed():
     b = fitted("gmm", components=3, pca_components=4, init="random", seed=3)
     for k, v in a.state_dict().items():
         assert torch.equal(v, b.state_dict()[k]), k
+
+
+def test_a_time_budget_stops_em_and_a_large_one_gives_the_plain_fit():
+    data = tiny_images(64)
+    options = {"components": 3, "pca_components": 4, "max_iter": 50}
+
+    def fit(budget):
+        torch.manual_seed(0)
+        model = build_model("gmm", options, shape=(1, 8, 8))
+        figures = model.fit(data, generator=torch.Generator().manual_seed(0), time_budget=budget)
+        return model, figures
+
+    plain, plain_figures = fit(0.0)
+    assert plain_figures["em_iterations"] > 1
+    cut, cut_figures = fit(1e-9)  # spent before the first iteration ends: one iteration, not converged
+    assert cut_figures["em_iterations"] == 1 and cut_figures["converged"] == 0.0
+    ample, ample_figures = fit(3600.0)
+    assert ample_figures["em_iterations"] == plain_figures["em_iterations"]
+    torch.testing.assert_close(ample.means, plain.means, rtol=1e-4, atol=1e-6)
