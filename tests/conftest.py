@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 
 import pytest
 import torch
@@ -13,18 +13,16 @@ from genlab.models import model_record
 torch.set_num_threads(1)  # tiny tensors: threads only add overhead, and CI has 2 cores
 
 
-class LazyOptions(Mapping):
-    """A read-only family -> options mapping whose callable entries are built on first use (then cached), so
-    that importing this file, and so collecting any test, trains nothing (ldm needs a trained autoencoder)."""
+class Options(Mapping):
+    """A read-only family -> options mapping that hands out copies, so a test that edits its options leaves
+    the others alone. Every entry is plain data: importing this file (what collecting any test does) builds
+    and trains nothing; an ldm embeds the record of an untrained tiny autoencoder."""
 
-    def __init__(self, entries: dict[str, dict | Callable[[], dict]]):
+    def __init__(self, entries: dict[str, dict]):
         self._entries = entries
 
     def __getitem__(self, family: str) -> dict:
-        entry = self._entries[family]
-        if callable(entry):
-            entry = self._entries[family] = entry()
-        return dict(entry)  # a copy: a test that edits its options leaves the others alone
+        return dict(self._entries[family])
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._entries)
@@ -35,7 +33,7 @@ class LazyOptions(Mapping):
 
 # One tiny option set per family, for 8x8 single-channel images. A new family adds its line here;
 # tests/models/test_contract.py fails until it does.
-TINY: Mapping[str, dict] = LazyOptions({
+TINY: Mapping[str, dict] = Options({
     "ae": {"arch": "mlp", "hidden": (16, 8), "latent_dim": 4},
     "dae": {"arch": "conv", "channels": (4, 8), "hidden": (16,), "latent_dim": 4, "corruption": "mask"},
     "vae": {"arch": "conv", "channels": (4, 8), "hidden": (16,), "latent_dim": 4},
