@@ -33,6 +33,7 @@ from genlab.training.lock import LOCK, LockHeld, RunLock
 from genlab.training.trainer import Trainer, TrainResult, nonfinite_parameters
 
 CONFIG = "config.json"
+MAX_SAMPLES = 100_000  # what one sample() call draws at most (the CLI shares the cap)
 MARKER = ".genlab-run"  # {"run_id", "created", "genlab_version"}: written when genlab creates a run folder
 RESUMED_WITH = "resumed_with"  # config.json: [{"step": S, "changes": {option: {"from": a, "to": b}}}, ...]
 # Training options a checkpoint's state holds (optimizer param groups, scheduler base lr, RNG streams): a
@@ -399,8 +400,8 @@ def sample(run: Run | str | Path, n: int = 64, *, cond: Any = None, seed: int | 
 
         raise ValueError(f"a {r.config.family} model cannot sample; families that can: "
                          f"{', '.join(families_with('sample'))}")
-    if n < 1:
-        raise ValueError(f"n must be >= 1, got {n}")
+    if not 1 <= n <= MAX_SAMPLES:  # all n are drawn at once: a huge n would exhaust memory, not fail clearly
+        raise ValueError(f"n must be in [1, {MAX_SAMPLES}], got {n}; draw more in several calls with other seeds")
     g = None if seed is None else torch.Generator(device=r.model.device).manual_seed(seed)
     if options:
         accepted = sampling_options(r.model)

@@ -129,3 +129,10 @@ def test_genlab_train_can_be_called_twice_after_importing_the_trainer(tmp_path):
     for name in ("a", "b"):
         result = genlab.train(config("tiny-pca", 1), tmp_path / name, data=tiny_images(16))
         assert result.step == 1
+
+
+def test_sample_refuses_an_absurd_n_before_drawing(tmp_path):
+    train(config("tiny-pca", 1), tmp_path / "run", data=tiny_images(16))
+    for n in (0, -5, 10**9):
+        with pytest.raises(ValueError, match=r"n must be in \[1, 100000\]"):
+            sample(tmp_path / "run", n)

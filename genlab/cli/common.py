@@ -21,8 +21,8 @@ from genlab.config import ConfigError
 KeyValues = Annotated[tuple[tuple[str, ...], ...], tyro.conf.UseAppendAction,
                     tyro.conf.arg(metavar="KEY=VALUE [KEY=VALUE ...]")]
 
-# The most images one command makes: an .npz of samples, and a PNG grid (whose pixels all sit in memory at once).
-MAX_SAMPLES = 100_000
+# The most images one command makes: an .npz of samples (genlab.runs.sample's own cap), and a PNG grid (whose
+# pixels all sit in memory at once).
 MAX_GRID = 10_000
 # The most inpainted or denoised versions of one image (each is a whole diffusion chain, all in one batch).
 MAX_EDITS = 1_000

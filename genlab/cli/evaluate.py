@@ -6,8 +6,9 @@ from typing import Annotated, Literal
 
 import tyro
 
-from genlab.cli.common import MAX_SAMPLES, KeyValues, flatten, output_file, parse_options, run_name
+from genlab.cli.common import KeyValues, flatten, output_file, parse_options, run_name
 from genlab.config import check_bounds
+from genlab.runs import MAX_SAMPLES
 
 
 def eval_(target: tyro.conf.Positional[tuple[str, ...]], features: Literal["classifier", "inception"] = "classifier",

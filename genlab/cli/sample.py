@@ -7,9 +7,10 @@ from typing import Annotated, Literal
 
 import tyro
 
-from genlab.cli.common import MAX_GRID, MAX_SAMPLES, KeyValues, flatten, output_file, parse_options
+from genlab.cli.common import MAX_GRID, KeyValues, flatten, output_file, parse_options
 from genlab.config import check_bounds
 from genlab.models import require
+from genlab.runs import MAX_SAMPLES
 
 
 def sample(run: tyro.conf.Positional[str], n: Annotated[int | None, tyro.conf.arg(aliases=["-n"])] = None,
