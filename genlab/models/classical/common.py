@@ -46,6 +46,11 @@ def pixel_count(shape: tuple[int, ...]) -> int:
     return int(math.prod(shape))
 
 
+def pixels_of(shape: tuple[int, ...]) -> str:
+    """'pixels of a 1x28x28 image', for the messages of check_at_most."""
+    return "pixels of a " + "x".join(map(str, shape)) + " image"
+
+
 def check_at_most(option: str, value: int, limit: int, what: str) -> None:
     """One-line ValueError when an option asks for more than the data has (e.g. components > pixels)."""
     if value > limit:

@@ -37,6 +37,7 @@ from genlab.models.classical.common import (
     low_rank_normal,
     moment_rows,
     pixel_count,
+    pixels_of,
     put,
     seed_from,
     unit_range,
@@ -73,7 +74,7 @@ class FA(GenerativeModel):
     def __init__(self, config: FAConfig, spec: DataSpec):
         super().__init__(config, spec)
         d, q = pixel_count(self.shape), config.components
-        check_at_most("components", q, d, "pixels of a " + "x".join(map(str, self.shape)) + " image")
+        check_at_most("components", q, d, pixels_of(self.shape))
         self.register_buffer("mean", torch.zeros(d))
         self.register_buffer("loadings", torch.zeros(q, d))  # W
         self.register_buffer("noise_variance", torch.ones(d))  # psi (with the dequantization variance)

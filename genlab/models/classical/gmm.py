@@ -40,6 +40,7 @@ from genlab.models.classical.common import (
     flat,
     gaussian_noise,
     pixel_count,
+    pixels_of,
     put,
     seed_from,
 )
@@ -84,7 +85,7 @@ class GMM(GenerativeModel):
         super().__init__(config, spec)
         d = pixel_count(self.shape)
         check_at_most("pca_components", config.pca_components, d,
-                      "pixels of a " + "x".join(map(str, self.shape)) + " image")
+                      pixels_of(self.shape))
         if config.conditional and self.num_classes < 2:
             raise ValueError("a conditional gmm needs labelled data with at least 2 classes; "
                              "train on a labelled dataset or set conditional=False")

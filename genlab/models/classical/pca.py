@@ -32,6 +32,7 @@ from genlab.models.classical.common import (
     gaussian_noise,
     low_rank_normal,
     pixel_count,
+    pixels_of,
     put,
     seed_from,
     unit_range,
@@ -64,7 +65,7 @@ class PCA(GenerativeModel):
     def __init__(self, config: PCAConfig, spec: DataSpec):
         super().__init__(config, spec)
         d, q = pixel_count(self.shape), config.components
-        check_at_most("components", q, d, "pixels of a " + "x".join(map(str, self.shape)) + " image")
+        check_at_most("components", q, d, pixels_of(self.shape))
         self.register_buffer("mean", torch.zeros(d))
         self.register_buffer("components", torch.zeros(q, d))  # U, orthonormal rows
         self.register_buffer("explained_variance", torch.ones(q))  # lambda (with the dequantization variance)

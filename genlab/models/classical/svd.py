@@ -34,6 +34,7 @@ from genlab.models.classical.common import (
     gaussian_noise,
     grey_levels,
     pixel_count,
+    pixels_of,
     put,
     seed_from,
     unit_range,
@@ -64,7 +65,7 @@ class SVD(GenerativeModel):
     def __init__(self, config: SVDConfig, spec: DataSpec):
         super().__init__(config, spec)
         d, q = pixel_count(self.shape), config.components
-        what = "pixels of a " + "x".join(map(str, self.shape)) + " image"
+        what = pixels_of(self.shape)
         check_at_most("components", q, d - 1 if config.algorithm == "arpack" else d,
                       what + (" minus one (arpack)" if config.algorithm == "arpack" else ""))
         self.register_buffer("components", torch.zeros(q, d))  # V_q^T, orthonormal rows
