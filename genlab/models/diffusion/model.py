@@ -36,7 +36,12 @@ class DiffusionProcessConfig:
     Args:
         timesteps: T, the number of diffusion steps.
         schedule: "cosine" (Nichol & Dhariwal 2021) or "linear" (Ho et al. 2020).
-        prediction: the network's target: "eps", "x0" or "v".
+        prediction: the network's target: "v" (the default), "eps" or "x0". With the cosine schedule the
+            signal-to-noise ratio of the last timesteps is near zero, where an eps-predicting network's
+            x0 = (x_t - sqrt(1 - abar) eps) / sqrt(abar) amplifies its error by up to 1/sqrt(abar) = 2e4:
+            the mean brightness of an image is then lost and samples get grey backgrounds
+            (docs/DIFFUSION.md, "Grey backgrounds"). v gives x0 = sqrt(abar) x_t - sqrt(1 - abar) v, never
+            amplified.
         conditional: class-conditional (needs labelled data), with classifier-free guidance.
         cond_drop: probability of replacing a label by the null label in training (classifier-free
             guidance needs > 0).
@@ -48,7 +53,7 @@ class DiffusionProcessConfig:
 
     timesteps: int = bounded(1000, ge=2)
     schedule: Schedule = "cosine"
-    prediction: Prediction = "eps"
+    prediction: Prediction = "v"
     conditional: bool = False
     cond_drop: float = bounded(0.1, ge=0, lt=1)
     sampler: samplers.SamplerName = "dpmpp_2m"
