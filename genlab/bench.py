@@ -4,7 +4,9 @@ under one protocol, and write a leaderboard (markdown + JSON), a contact sheet a
 Families are handled only through the family contract and their capabilities: each trains with its
 own default options (and its own optimizer settings, when it declares them), samples with its default
 sampler, and gets reconstruction / likelihood columns only when it has those capabilities. A family
-whose run fails gets a row saying why; the others go on.
+whose run fails gets a row saying why; the others go on. Every family with a likelihood also lands in
+one likelihood table: the same first test images for all, in the units of its data, exact or a bound
+(`genlab.eval.likelihood.likelihood_table`, docs/LIKELIHOOD.md).
 
 Training time is process CPU time (`budget_clock="cpu"`), which other work on a busy machine does not
 eat into. The budget is split into `curve_points` equal segments (the run is resumed between them, which
@@ -220,6 +222,27 @@ def latent_source(cfg: BenchConfig, seed: int) -> tuple[dict[str, Any], str]:
                      "--option ldm.autoencoder=RUN")
 
 
+def model_size(model: Any) -> tuple[int, str]:
+    """(count, what it counts) for the likelihood table: the free parameters a family states (the table:
+    2^D - 1), else its trainable parameters, else (a fitted family) the numbers its buffers hold."""
+    described = model.describe()
+    if "free_parameters" in described:
+        return int(described["free_parameters"]), "free"
+    if described["parameters"]:
+        return int(described["parameters"]), "trainable"
+    return int(described["buffers"]), "fitted"
+
+
+def keep_likelihood(row: dict[str, Any], nats: list[float], extra: dict[str, Any], size: tuple[int, str]) -> None:
+    """Keep one seed's per-image test nats (and what they are) in row["_likelihood"] for the likelihood
+    table (`genlab.eval.likelihood.likelihood_table`); "_" keys stay out of leaderboard.json."""
+    entry = row.setdefault("_likelihood", {"family": row["family"], "nats": [], "dims": extra["likelihood_dims"],
+                                           "data": extra["likelihood_data"], "note": extra["likelihood_note"],
+                                           "claim": extra["likelihood_claim"], "label": extra["likelihood_label"],
+                                           "parameters": size[0], "parameters_of": size[1]})
+    entry["nats"].append(nats)
+
+
 def bench_family(family: str, cfg: BenchConfig, data: Any, extractor: Any, log) -> dict[str, Any]:
     """Train and evaluate one family over the seeds; a failure becomes a row with the reason."""
     from genlab.eval.protocol import summarize
@@ -251,11 +274,16 @@ def bench_family(family: str, cfg: BenchConfig, data: Any, extractor: Any, log) 
                 if note:
                     row["notes"].append("likelihood on " + note.replace("sampling", "the bound").replace(" images", ""))
             metrics, proto = evaluate_model(model, cfg.data, data_dir=cfg.data_dir, n=n, n_real=cfg.n_real,
-                                            seeds=(seed,), extractor=extractor, n_likelihood=n_lik)
+                                            seeds=(seed,), extractor=extractor, n_likelihood=n_lik,
+                                            likelihood_per_example=True)
             row["parameters"] = sum(p.numel() for p in model.parameters())
+            described = model.describe()
+            if "free_parameters" in described:  # what a family counts itself (the table: 2^D - 1)
+                row["free_parameters"] = described["free_parameters"]
             row["conditional"] = bool(model.conditional)
             if "likelihood_label" in proto.extra:
                 row["likelihood_label"] = proto.extra["likelihood_label"]
+                keep_likelihood(row, proto.extra.pop("likelihood_nats"), proto.extra, model_size(model))
             row["protocol"] = proto.to_json()
             per_seed_metrics.append({k: v["mean"] for k, v in metrics.items()})
             row["seeds"].append(seed)
@@ -301,6 +329,7 @@ def run_bench(cfg: BenchConfig, *, log=print, command: str | None = None) -> dic
     from genlab.data import load_data
     from genlab.eval.features import describe, get_extractor
     from genlab.eval.leaderboard import write_leaderboard
+    from genlab.eval.likelihood import likelihood_table
     from genlab.eval.protocol import base_protocol
 
     validate(cfg, "--")  # every option checked before any folder is made or any work starts
@@ -336,7 +365,8 @@ def run_bench(cfg: BenchConfig, *, log=print, command: str | None = None) -> dic
             break
     proto.extra = {"budget_cpu_s": cfg.budget, "budget_clock": "cpu", "config": {k: v for k, v in asdict(cfg).items()},
                    "feature_test_accuracy": d.get("test_accuracy")}
-    board = {"protocol": proto.to_json(), "rows": rows, "command": command}
+    board = {"protocol": proto.to_json(), "rows": rows, "command": command,
+             "likelihood": likelihood_table([r["_likelihood"] for r in rows if r.get("_likelihood")])}
     paths = write_leaderboard(board, out, command)
     log(f"leaderboard: {', '.join(str(p) for p in paths)}")
     return board

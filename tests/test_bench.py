@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import ClassVar
 
 import pytest
@@ -109,3 +110,28 @@ def test_bench_evaluates_a_slow_likelihood_on_fewer_test_images(tmp_path, cache_
     row = json.loads((out / "leaderboard.json").read_text())["rows"][1]
     assert row["status"] == "ok" and "bits_per_dim" in row["metrics"]
     assert any(n.startswith("likelihood on n=200") for n in row["notes"]), row["notes"]
+
+
+def test_bench_writes_one_likelihood_table_on_the_same_test_images(tmp_path, cache_env):
+    out = tmp_path / "bench"
+    main(["bench", "--data", "digits", "--families", "table,pca,vae", "--budget", "1s", "--n", "60",
+          "--curve-points", "1", "--out", str(out), "--threads", "1", "--option", "vae.arch=mlp",
+          "--option", "pca.components=8"])
+    board = json.loads((out / "leaderboard.json").read_text())
+    lik, board_rows = board["likelihood"], {r["family"]: r for r in board["rows"]}
+    rows = {r["family"]: r for r in lik["rows"]}
+    assert set(rows) == {"table", "pca", "vae"} and all(r["n"] == lik["n"] > 0 for r in rows.values())
+    t, p, v = rows["table"], rows["pca"], rows["vae"]
+    assert (t["units"], t["claim"], t["dims"], t["data"]) == ("nats/image", "exact", 4, "binary")
+    assert t["note"] == "binary 1x2x2 summary (the model's own)"
+    assert (t["parameters"], t["parameters_of"]) == (15, "free") and board_rows["table"]["free_parameters"] == 15
+    assert (p["units"], p["claim"], p["dims"], p["data"]) == ("bits/dim", "exact", 64, "continuous")
+    assert p["note"] == "8-bit pixels, dequantized density" and p["parameters_of"] == "fitted"
+    assert (v["units"], v["claim"], v["dims"]) == ("nats/image", "upper bound (negative ELBO)", 64)
+    assert v["note"] == "grey levels as Bernoulli probs (a cross-entropy)" and v["parameters_of"] == "trainable"
+    for name, r in rows.items():  # every family was scored on all the images here: the leaderboard's numbers
+        assert r["nll_nats"] == pytest.approx(board_rows[name]["metrics"]["nll_nats"]["mean"], rel=1e-9), name
+        assert r["bits_per_dim"] == pytest.approx(r["nll_nats"] / (r["dims"] * math.log(2)))
+    md = (out / "leaderboard.md").read_text()
+    assert f"### Likelihood on one scale (digits, the same first {lik['n']} test images for every family)" in md
+    assert "| table |" in md and "| exact | binary 1x2x2 summary (the model's own) | 4 |" in md and "15 free" in md

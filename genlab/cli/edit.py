@@ -1,4 +1,4 @@
-"""`genlab inpaint` and `genlab denoise`: edit an image with a diffusion run."""
+"""`genlab inpaint` and `genlab denoise`: edit an image with a run that can (a diffusion model, a table, a dae)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Annotated
 
 import tyro
 
-from genlab.cli.common import MAX_EDITS, output_file
+from genlab.cli.common import MAX_EDITS, given_flags, output_file
 from genlab.config import check_bounds
 
 
@@ -36,14 +36,34 @@ def _edit_inputs(run: str, image: str, ema: bool, label: int | None, n: int):
     return r, x, labels
 
 
+def inpaint_options(r, options: dict) -> dict:
+    """The options of `options` that the model's `inpaint` takes (a ddpm's RePaint settings; a table takes
+    none); one that the command line set but the model does not take is an error naming what it takes."""
+    import inspect
+
+    from genlab.models.base import Inpaint
+
+    if not isinstance(r.model, Inpaint):  # apps.inpaint names the families that can
+        return options
+    taken = {k for k, p in inspect.signature(r.model.inpaint).parameters.items() if p.kind == p.KEYWORD_ONLY}
+    refused = sorted((given_flags(options) or set()) - taken)
+    if refused:
+        flag = ", ".join("--" + k.replace("_", "-") for k in refused)
+        can = ", ".join("--" + k.replace("_", "-") for k in sorted(taken & set(options))) or "none of them"
+        raise ValueError(f"a {r.config.family} model's inpainting takes no {flag}; of the inpainting options it "
+                         f"takes {can}")
+    return {k: v for k, v in options.items() if k in taken}
+
+
 def inpaint(run: tyro.conf.Positional[str], image: str = "test:0", mask: str = "center", out: str = "inpainted.png",
             n: Annotated[int, tyro.conf.arg(aliases=["-n"])] = 4, steps: int = 50, jump_length: int = 5,
             resample: int = 5, guidance: float | None = None, label: int | None = None, seed: int = 0,
             ema: bool = True, overwrite: bool = False) -> None:
-    """Fill in the masked part of an image with a diffusion model (RePaint); the rest is kept exactly.
+    """Fill in the masked part of an image with a diffusion model (RePaint) or a table (exact conditionals); the
+    rest is kept exactly.
 
     Args:
-        run: the run folder (runs/NAME) of a model that can inpaint (ddpm).
+        run: the run folder (runs/NAME) of a model that can inpaint (ddpm, table).
         image: a PNG/JPEG (converted and resized to the model's images), or test:I / train:I for image I
             of the run's dataset.
         mask: a PNG/JPEG, white (> 0.5) where to fill in, or one of left, right, top, bottom, center, noise.
@@ -71,10 +91,11 @@ def inpaint(run: tyro.conf.Positional[str], image: str = "test:0", mask: str = "
     if guidance is not None:
         check_bounds("--guidance", guidance, ge=0)
     r, x, labels = _edit_inputs(run, image, ema, label, n)
+    options = inpaint_options(r, {"steps": steps, "jump_length": jump_length, "resample": resample,
+                                            "guidance": guidance})
     g = torch.Generator().manual_seed(seed)
     m = load_mask(mask, r.model.shape, g)
-    filled = inpaint_fn(r.model, x.expand(n, *x.shape[1:]), m, cond=labels, generator=g, steps=steps,
-                        jump_length=jump_length, resample=resample, guidance=guidance)
+    filled = inpaint_fn(r.model, x.expand(n, *x.shape[1:]), m, cond=labels, generator=g, **options)
     shown = torch.where(m.bool(), torch.full_like(x, 0.5), x)
     save_grid(torch.cat([shown, filled]), out, nrow=n + 1, scale=2)
     print(f"wrote {out}: the masked input, then {n} completions ({int(m.sum())} pixels filled in)")

@@ -1,5 +1,5 @@
-"""The leaderboard files of `genlab bench`: leaderboard.md, leaderboard.json, contact_sheet.png and
-quality_vs_time.png."""
+"""The leaderboard files of `genlab bench`: leaderboard.md (sample quality, reconstruction, the likelihood
+table), leaderboard.json, contact_sheet.png and quality_vs_time.png."""
 
 from __future__ import annotations
 
@@ -83,8 +83,34 @@ def markdown(board: dict[str, Any], command: str | None = None) -> str:
         out.append("")
         out.append("Reconstruction: first 1000 test images (MSE per pixel, PSNR, SSIM with an 11x11 Gaussian "
                    "window). Likelihood: first 1000 test images, labelled with what the number is.")
+    out += likelihood_section(board.get("likelihood"), p["dataset"])
     out += ["", "Protocol:", *_protocol_lines(p, command)]
     return "\n".join(out) + "\n"
+
+
+def _count(row: dict[str, Any]) -> str:
+    if "parameters" not in row:
+        return "-"
+    return f"{row['parameters']:,}" + {"free": " free", "fitted": " fitted"}.get(row.get("parameters_of", ""), "")
+
+
+def likelihood_section(table: dict[str, Any] | None, dataset: str) -> list[str]:
+    """The likelihood table (`genlab.eval.likelihood.likelihood_table`) as markdown lines: one scale, the
+    same test images for every family, each value labelled exact or a bound and with what it is of."""
+    if not table or not table.get("rows"):
+        return []
+    out = ["", f"### Likelihood on one scale ({dataset}, the same first {table['n']} test images for every family)", "",
+           "| family | value | units | claim | of | D | nats/image | bits/dim | parameters |", "|" + "---|" * 9]
+    for r in table["rows"]:
+        out.append(f"| {r['family']} | {r['value']:.3f} | {r['units']} | {r['claim']} | {r['note']} | {r['dims']} | "
+                   f"{r['nll_nats']:.2f} | {r['bits_per_dim']:.4f} | {_count(r)} |")
+    out += ["", "Units: bits/dim on 8-bit pixels (a dequantized density's number is its bound on the probability "
+            "mass of the 256 levels, the same scale as a mass); nats per image on binary data. Values compare only "
+            "between rows of the same data and D. \"exact\" is the model's NLL of these images; an upper bound "
+            "(negative ELBO, IWAE k) lies above the model's true NLL by an unknown gap, so a bound below another "
+            "family's exact value shows the bounded family is better, and a bound above it shows nothing. "
+            "docs/LIKELIHOOD.md."]
+    return out
 
 
 def _label_strip(text: str, height: int, width: int) -> np.ndarray:
@@ -172,4 +198,4 @@ def write_leaderboard(board: dict[str, Any], out: str | Path, command: str | Non
     return paths
 
 
-__all__ = ["contact_sheet", "markdown", "quality_plot", "write_leaderboard"]
+__all__ = ["contact_sheet", "likelihood_section", "markdown", "quality_plot", "write_leaderboard"]

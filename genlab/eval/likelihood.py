@@ -14,15 +14,22 @@ Three kinds of data, three conventions (D = pixels x channels):
   = nats_density / (D ln 2) + 8. A density that is uniform on [0, 1]^D scores exactly 8 bits/dim.
 
 On top of that, a model's number is exact or an upper bound (the negative ELBO, the IWAE bound with k
-samples; Burda et al. 2016): `likelihood_label` says which.
+samples; Burda et al. 2016): `likelihood_label` says which, `likelihood_claim` in two words.
 
 A family with the likelihood capability states what it models (read by `evaluate_likelihood`):
 `likelihood_kind` ("binary" | "discrete" | "continuous") and `likelihood_exact` (bool); a run trained
-on binarized data is scored on binary data whatever the kind.
+on binarized data is scored on binary data whatever the kind. A model whose nll scores its own summary
+of each image (the `table` family: D = c k^2 binary cells pooled from the image) declares
+`likelihood_shape`; its bits/dim divide by that D, and its label says the number is of the summary.
+
+`likelihood_table` puts the families of one benchmark on one scale: the same first n test images for
+every family, the value in the units of its data (bits/dim on 8-bit data, nats per image on binary
+data), and what the number claims (exact, or an upper bound) beside what it is of.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 import torch
@@ -38,17 +45,34 @@ def data_kind(model: Any, binarized: str = "none") -> LikelihoodData:
     kind = model.likelihood_kind
     if kind not in LIKELIHOOD_DATA:
         raise ValueError(f"{type(model).__name__}.likelihood_kind is {kind!r}; valid: {LIKELIHOOD_DATA}")
+    if summary_shape(model) is not None:  # it scores its own summary of the images, binarized or not
+        return kind
     return "binary" if binarized != "none" else kind
 
 
+def summary_shape(model: Any) -> tuple[int, ...] | None:
+    """The shape of the summary of each image the model's nll scores (`likelihood_shape`), or None when
+    it scores the images themselves (every family but the table; duck-typed models may omit it)."""
+    shape = getattr(model, "likelihood_shape", None)
+    return None if shape is None else tuple(int(s) for s in shape)
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    return "x".join(map(str, shape))
+
+
 def likelihood_label(model: Any, k: int, kind: str, binarized: str) -> str:
-    """E.g. "negative ELBO, nats on dynamically binarized data"."""
+    """E.g. "negative ELBO (k=1), an upper bound on the NLL; binary data (dynamic binarization)"."""
     if model.likelihood_exact:
         what = "exact NLL"
     elif k > 1:
         what = f"IWAE bound (k={k}), an upper bound on the NLL"
     else:
         what = "negative ELBO (k=1), an upper bound on the NLL"
+    summary = summary_shape(model)
+    if summary is not None:
+        return (f"{what}; the model's own {kind} {_shape_text(summary)} summary of each image (pooled and "
+                f"thresholded by the model), not its pixels: D = {math.prod(summary)}")
     data = {"binary": f"binary data ({binarized} binarization)" if binarized != "none" else
             "grey levels read as Bernoulli probabilities (a cross-entropy, not a likelihood of 8-bit data)",
             "discrete": "8-bit data (probability mass over 256 levels)",
@@ -56,10 +80,29 @@ def likelihood_label(model: Any, k: int, kind: str, binarized: str) -> str:
     return f"{what}; {data}"
 
 
+def likelihood_claim(model: Any, k: int) -> str:
+    """What the number claims, in a few words: "exact", "upper bound (negative ELBO)" or
+    "upper bound (IWAE, k=K)"."""
+    if model.likelihood_exact:
+        return "exact"
+    return f"upper bound (IWAE, k={k})" if k > 1 else "upper bound (negative ELBO)"
+
+
+def data_note(model: Any, kind: str, binarized: str) -> str:
+    """What the number is of, in a few words, for the likelihood table's data column."""
+    summary = summary_shape(model)
+    if summary is not None:
+        return f"{kind} {_shape_text(summary)} summary (the model's own)"
+    return {"binary": f"binary pixels ({binarized})" if binarized != "none" else
+            "grey levels as Bernoulli probs (a cross-entropy)",
+            "discrete": "8-bit pixels (probability mass)",
+            "continuous": "8-bit pixels, dequantized density"}[kind]
+
+
 @torch.no_grad()
 def evaluate_likelihood(model: Any, x: torch.Tensor, y: torch.Tensor | None = None, *, k: int = 1,
                         binarized: str = "none", batch_size: int = 250,
-                        generator: torch.Generator | None = None) -> dict[str, Any]:
+                        generator: torch.Generator | None = None, per_example: bool = False) -> dict[str, Any]:
     """Mean NLL (nats per example) and bits/dim of a model with the "likelihood" capability on images x.
 
     Args:
@@ -69,8 +112,11 @@ def evaluate_likelihood(model: Any, x: torch.Tensor, y: torch.Tensor | None = No
         k: importance samples (for models whose `likelihood_options` has k: 1 = the ELBO).
         binarized: how the run binarized its training data ("none", "dynamic", "static").
         generator: for binarization, dequantization and the bound's sampling.
+        per_example: also return every image's nats ("likelihood_nats", a list), e.g. to average
+            several families over the same images (`likelihood_table`).
     Returns:
-        {"nll_nats", "bits_per_dim", "likelihood_label", "likelihood_data", "likelihood_n", "likelihood_k"}
+        {"nll_nats", "bits_per_dim", "likelihood_label", "likelihood_claim", "likelihood_data",
+         "likelihood_note", "likelihood_dims", "likelihood_n", "likelihood_k"} (+ "likelihood_nats")
     """
     from genlab.models import require
 
@@ -81,24 +127,74 @@ def evaluate_likelihood(model: Any, x: torch.Tensor, y: torch.Tensor | None = No
         kw["k"] = k
     elif k != 1:
         raise ValueError(f"a {model.family} model's likelihood takes no k (importance samples)")
-    device = next(iter(model.parameters()), torch.zeros(())).device
-    dims = int(x[0].numel())
-    total, n = 0.0, x.shape[0]
+    device = next(iter(model.parameters()), None)
+    device = device.device if device is not None else next(iter(model.buffers()), torch.zeros(())).device
+    pixels = int(x[0].numel())  # what dequantization adds log 256 for
+    summary = summary_shape(model)
+    dims = math.prod(summary) if summary is not None else pixels  # what bits/dim divide by
+    total, n, each = 0.0, x.shape[0], []
     for i in range(0, n, batch_size):
         xb = x[i:i + batch_size].to(device)
         yb = None if y is None or not model.conditional else y[i:i + batch_size].to(device)
-        if kind == "binary" and binarized != "none":
+        if summary is not None:  # the model pools and cuts the images itself: they go in as they are
+            pass
+        elif kind == "binary" and binarized != "none":
             xb = binarize(xb, binarized, generator)
         elif kind == "continuous":
             xb = dequantize(xb, generator)
         nll = model.nll(xb, yb, **kw).double()
         if kind == "continuous":
-            nll = discrete_nats_from_density(nll, dims)
+            nll = discrete_nats_from_density(nll, pixels)
         total += float(nll.sum())
+        if per_example:
+            each += nll.cpu().tolist()
     nats = total / max(n, 1)
-    return {"nll_nats": nats, "bits_per_dim": float(bits_per_dim(nats, dims)),
-            "likelihood_label": likelihood_label(model, kw.get("k", 1), kind, binarized),
-            "likelihood_data": kind, "likelihood_n": n, "likelihood_k": kw.get("k", 1)}
+    k_used = kw.get("k", 1)
+    out = {"nll_nats": nats, "bits_per_dim": float(bits_per_dim(nats, dims)),
+           "likelihood_label": likelihood_label(model, k_used, kind, binarized),
+           "likelihood_claim": likelihood_claim(model, k_used), "likelihood_data": kind,
+           "likelihood_note": data_note(model, kind, binarized), "likelihood_dims": dims, "likelihood_n": n,
+           "likelihood_k": k_used}
+    if per_example:
+        out["likelihood_nats"] = each
+    return out
 
 
-__all__ = ["LIKELIHOOD_DATA", "data_kind", "evaluate_likelihood", "likelihood_label"]
+def _mean(values: list[float]) -> float:
+    return math.fsum(values) / len(values)
+
+
+def likelihood_table(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """Families of one benchmark on one likelihood scale: each family's mean NLL over the SAME first n test
+    images (n = the fewest any family was scored on), in the units of its data, with what it claims.
+
+    Args:
+        entries: one per family: {"family", "nats": [per seed: that seed's per-image nats, first images
+            first], "dims", "data" (binary / discrete / continuous), "note", "claim", and optionally
+            "label", "parameters"}.
+    Returns:
+        {"n": the images every row averages over, "rows": [{"family", "value", "units", "nll_nats",
+        "bits_per_dim", "claim", "data", "note", "dims", "n", "seeds", ...}]}, rows grouped by what they
+        are of (data and D, the only rows whose values compare) and sorted by value within a group.
+    """
+    entries = [e for e in entries if e.get("nats") and all(len(v) for v in e["nats"])]
+    if not entries:
+        return {"n": 0, "rows": []}
+    n = min(len(v) for e in entries for v in e["nats"])
+    rows = []
+    for e in entries:
+        nats = _mean([_mean(v[:n]) for v in e["nats"]])  # mean over seeds of the mean over the n images
+        bpd = float(bits_per_dim(nats, e["dims"]))
+        units = "nats/image" if e["data"] == "binary" else "bits/dim"
+        row = {"family": e["family"], "value": nats if units == "nats/image" else bpd, "units": units,
+               "nll_nats": nats, "bits_per_dim": bpd, "claim": e["claim"], "data": e["data"], "note": e["note"],
+               "dims": int(e["dims"]), "n": n, "seeds": len(e["nats"])}
+        row.update({k: e[k] for k in ("label", "parameters", "parameters_of") if k in e})
+        rows.append(row)
+    order = {"binary": 0, "discrete": 1, "continuous": 1}  # 8-bit masses and dequantized densities compare
+    rows.sort(key=lambda r: (order[r["data"]], r["note"] if r["data"] == "binary" else "", r["dims"], r["value"]))
+    return {"n": n, "rows": rows}
+
+
+__all__ = ["LIKELIHOOD_DATA", "data_kind", "data_note", "evaluate_likelihood", "likelihood_claim", "likelihood_label",
+           "likelihood_table", "summary_shape"]

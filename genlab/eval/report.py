@@ -74,7 +74,8 @@ def evaluate_model(model: Any, dataset: str, *, data_dir: str | None = None, bin
                    features: str = "classifier", n: int = 10000, n_real: int = 10000, split: str = "test",
                    seeds: Sequence[int] = (0,), n_recon: int = 1000, n_likelihood: int = 1000, iw_k: int = 1,
                    sample_options: dict[str, Any] | None = None, extractor: Any = None,
-                   progress: bool = False) -> tuple[dict[str, dict[str, Any]], Any]:
+                   progress: bool = False, likelihood_per_example: bool = False
+                   ) -> tuple[dict[str, dict[str, Any]], Any]:
     """All metrics of a model (per seed, then mean/std) and the Protocol.
 
     Args:
@@ -88,6 +89,8 @@ def evaluate_model(model: Any, dataset: str, *, data_dir: str | None = None, bin
         iw_k: importance samples for the likelihood bound (1 = ELBO).
         sample_options: passed to model.sample (e.g. a sampler's steps).
         extractor: a ready feature network (overrides `features`).
+        likelihood_per_example: keep every test image's nats in protocol.extra["likelihood_nats"] (the
+            bench's likelihood table averages all families over the same images).
     """
     from genlab.eval.protocol import Protocol, evaluate_samples, summarize
 
@@ -123,7 +126,8 @@ def evaluate_model(model: Any, dataset: str, *, data_dir: str | None = None, bin
 
         m = min(n_likelihood, len(test))
         lik = evaluate_likelihood(model, test.images(slice(0, m)), test.labels(slice(0, m)), k=iw_k,
-                                  binarized=binarized, generator=torch.Generator().manual_seed(0))
+                                  binarized=binarized, generator=torch.Generator().manual_seed(0),
+                                  per_example=likelihood_per_example)
         extra.update({k: v for k, v in lik.items() if isinstance(v, float)})
         extra_labels = {k: v for k, v in lik.items() if not isinstance(v, float)}
     else:

@@ -85,8 +85,9 @@ class Reconstruct(Protocol):
 @runtime_checkable
 class Likelihood(Protocol):
     """Per-example negative log-likelihood in nats. Families also set `likelihood_kind` (the data the
-    likelihood is of: binary pixels, 8-bit discrete values, or continuous) and `likelihood_exact`
-    (an exact value, or a bound)."""
+    likelihood is of: binary pixels, 8-bit discrete values, or continuous), `likelihood_exact`
+    (an exact value, or a bound) and, when nll scores a summary of the image rather than its pixels,
+    `likelihood_shape` (the summary's shape: the table's binary cells)."""
 
     def nll(self, x: torch.Tensor, y: torch.Tensor | None = None, *,
             generator: torch.Generator | None = None) -> torch.Tensor:
@@ -152,6 +153,10 @@ class GenerativeModel(nn.Module):
     likelihood_kind: ClassVar[LikelihoodKind | None] = None
     likelihood_exact: ClassVar[bool] = False
     likelihood_options: ClassVar[tuple[str, ...]] = ()  # keyword options its nll takes (a VAE's k)
+    # What nll is a likelihood of, when it is not the input images themselves: a model that scores its own
+    # summary of each image (the table: the (c, k, k) binary cells it pools an image to) gives its shape,
+    # and evaluation divides by its size for bits/dim and labels the number as a likelihood of that summary.
+    likelihood_shape: ClassVar[tuple[int, ...] | None] = None
     pretrained: ClassVar[dict[str, str]] = {}  # option naming another run -> the submodule it fills (ldm)
     context: int = 0  # tokens families: the block length T their batches hold (T + 1 tokens)
 
