@@ -55,6 +55,7 @@ TINY: Mapping[str, dict] = Options({
     "gmm": {"components": 2, "pca_components": 4, "conditional": True},
     "svd": {"components": 3},
     "nb": {"alpha": 0.5},
+    "pixelcnn": {"preset": "tiny", "conditional": True},
     # text families train on tokens data (tests/models/tiny_families.py TINY_DATA picks it)
     "gpt": {"layers": 2, "heads": 2, "dim": 16, "context": 8},
     "lda": {"topics": 2, "max_words": 40, "min_df": 1, "max_df": 1.0, "iterations": 10},

@@ -14,6 +14,7 @@ from genlab.models.diffusion.latent import LDM
 from genlab.models.diffusion.model import DDPM
 from genlab.models.gan import CGAN, DCGAN, GAN, WGANGP, StyleGAN
 from genlab.models.lda import LDA
+from genlab.models.pixelcnn import PixelCNN
 from genlab.models.vae import VAE
 
 FAMILIES: dict[str, type[GenerativeModel]] = {
@@ -23,6 +24,7 @@ FAMILIES: dict[str, type[GenerativeModel]] = {
     "ddpm": DDPM, "ldm": LDM,
     "gan": GAN, "dcgan": DCGAN, "cgan": CGAN, "wgan-gp": WGANGP, "stylegan": StyleGAN,
     "pca": PCA, "fa": FA, "gmm": GMM, "svd": SVD, "nb": NB,  # classical, fitted by scikit-learn (docs/CLASSICAL.md)
+    "pixelcnn": PixelCNN,  # autoregressive over pixels (docs/PIXELCNN.md)
     "gpt": GPT,
     "lda": LDA,
 }
