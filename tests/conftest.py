@@ -56,6 +56,7 @@ TINY: Mapping[str, dict] = Options({
     "svd": {"components": 3},
     "nb": {"alpha": 0.5},
     "table": {"k": 2},  # 2^4 entries over 2x2 cells of the 8x8 images
+    "pixelcnn": {"preset": "tiny", "conditional": True},
     # text families train on tokens data (tests/models/tiny_families.py TINY_DATA picks it)
     "gpt": {"layers": 2, "heads": 2, "dim": 16, "context": 8},
     "lda": {"topics": 2, "max_words": 40, "min_df": 1, "max_df": 1.0, "iterations": 10},

@@ -1,4 +1,5 @@
-"""Inpainting for any model with the "inpaint" capability (today: `ddpm`, by RePaint resampling).
+"""Inpainting for any model with the "inpaint" capability (today: `ddpm`, by RePaint resampling, and
+`pixelcnn`, exactly, for masks that hide the lower part of an image).
 
 Mask convention: 1 (white in a mask image) marks the pixels to fill in, 0 (black) the pixels to keep.
 The result equals the input exactly wherever the mask is 0.
@@ -91,7 +92,8 @@ def inpaint(model: torch.nn.Module, x: torch.Tensor, mask: torch.Tensor, *, cond
         x: (b, c, h, w) in [0, 1] (or one (c, h, w) image).
         mask: broadcastable to x; 1 = fill in, 0 = keep.
         cond: (b,) classes for a conditional model (None: unconditional).
-        options: the family's inpainting options (ddpm: steps, jump_length, resample, guidance).
+        options: the family's inpainting options (ddpm: steps, jump_length, resample, guidance;
+            pixelcnn: temperature).
     Returns:
         (b, c, h, w) in [0, 1], equal to x where mask is 0.
     """

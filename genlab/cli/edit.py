@@ -1,4 +1,4 @@
-"""`genlab inpaint` and `genlab denoise`: edit an image with a run that can (a diffusion model, a table, a dae)."""
+"""`genlab inpaint` and `genlab denoise`: edit an image with a run that can (a diffusion model, a pixelcnn, a table, a dae)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated
 import tyro
 
 from genlab.cli.common import MAX_EDITS, given_flags, output_file
-from genlab.config import check_bounds
+from genlab.config import ConfigError, check_bounds
 
 
 def _edit_inputs(run: str, image: str, ema: bool, label: int | None, n: int):
@@ -36,43 +36,25 @@ def _edit_inputs(run: str, image: str, ema: bool, label: int | None, n: int):
     return r, x, labels
 
 
-def inpaint_options(r, options: dict) -> dict:
-    """The options of `options` that the model's `inpaint` takes (a ddpm's RePaint settings; a table takes
-    none); one that the command line set but the model does not take is an error naming what it takes."""
-    import inspect
-
-    from genlab.models.base import Inpaint
-
-    if not isinstance(r.model, Inpaint):  # apps.inpaint names the families that can
-        return options
-    taken = {k for k, p in inspect.signature(r.model.inpaint).parameters.items() if p.kind == p.KEYWORD_ONLY}
-    refused = sorted((given_flags(options) or set()) - taken)
-    if refused:
-        flag = ", ".join("--" + k.replace("_", "-") for k in refused)
-        can = ", ".join("--" + k.replace("_", "-") for k in sorted(taken & set(options))) or "none of them"
-        raise ValueError(f"a {r.config.family} model's inpainting takes no {flag}; of the inpainting options it "
-                         f"takes {can}")
-    return {k: v for k, v in options.items() if k in taken}
-
-
 def inpaint(run: tyro.conf.Positional[str], image: str = "test:0", mask: str = "center", out: str = "inpainted.png",
             n: Annotated[int, tyro.conf.arg(aliases=["-n"])] = 4, steps: int = 50, jump_length: int = 5,
-            resample: int = 5, guidance: float | None = None, label: int | None = None, seed: int = 0,
-            ema: bool = True, overwrite: bool = False) -> None:
-    """Fill in the masked part of an image with a diffusion model (RePaint) or a table (exact conditionals); the
-    rest is kept exactly.
+            resample: int = 5, guidance: float | None = None, temperature: float | None = None,
+            label: int | None = None, seed: int = 0, ema: bool = True, overwrite: bool = False) -> None:
+    """Fill in the masked part of an image with a diffusion model (RePaint), a pixelcnn (exact completion of
+    the lower part) or a table (exact conditionals); the rest is kept exactly.
 
     Args:
-        run: the run folder (runs/NAME) of a model that can inpaint (ddpm, table).
+        run: the run folder (runs/NAME) of a model that can inpaint (ddpm, pixelcnn, table).
         image: a PNG/JPEG (converted and resized to the model's images), or test:I / train:I for image I
             of the run's dataset.
         mask: a PNG/JPEG, white (> 0.5) where to fill in, or one of left, right, top, bottom, center, noise.
         out: the PNG to write: the input with the hole greyed, then n completions (its folder must exist).
         n: how many completions (at most 1000).
-        steps: timesteps of the RePaint chain (each visited `resample` times).
-        jump_length: RePaint's jump length.
-        resample: RePaint's resampling count (1 = no resampling).
-        guidance: classifier-free guidance scale for a conditional model (default: the run's).
+        steps: timesteps of the RePaint chain (each visited `resample` times) (ddpm).
+        jump_length: RePaint's jump length (ddpm).
+        resample: RePaint's resampling count (1 = no resampling) (ddpm).
+        guidance: classifier-free guidance scale for a conditional model (default: the run's) (ddpm).
+        temperature: sampling temperature (default: the run's) (pixelcnn).
         label: class of a conditional model (default: the test image's label, else unconditional).
         seed: sampling seed.
         ema: use the EMA weights when the run kept them.
@@ -88,17 +70,36 @@ def inpaint(run: tyro.conf.Positional[str], image: str = "test:0", mask: str = "
     check_bounds("-n", n, ge=1, le=MAX_EDITS)
     for flag, value in (("--steps", steps), ("--jump-length", jump_length), ("--resample", resample)):
         check_bounds(flag, value, ge=1)
-    if guidance is not None:
-        check_bounds("--guidance", guidance, ge=0)
+    for flag, value in (("--guidance", guidance), ("--temperature", temperature)):
+        if value is not None:
+            check_bounds(flag, value, ge=0)
     r, x, labels = _edit_inputs(run, image, ema, label, n)
-    options = inpaint_options(r, {"steps": steps, "jump_length": jump_length, "resample": resample,
-                                            "guidance": guidance})
     g = torch.Generator().manual_seed(seed)
     m = load_mask(mask, r.model.shape, g)
+    options = _inpaint_options(r, {"steps": steps, "jump_length": jump_length, "resample": resample,
+                                   "guidance": guidance, "temperature": temperature})
     filled = inpaint_fn(r.model, x.expand(n, *x.shape[1:]), m, cond=labels, generator=g, **options)
     shown = torch.where(m.bool(), torch.full_like(x, 0.5), x)
     save_grid(torch.cat([shown, filled]), out, nrow=n + 1, scale=2)
     print(f"wrote {out}: the masked input, then {n} completions ({int(m.sum())} pixels filled in)")
+
+
+def _inpaint_options(r, options: dict) -> dict:
+    """The options the run's model's `inpaint` takes (None = its default); ConfigError when the command line
+    gave one it does not take."""
+    import inspect
+
+    from genlab.models.base import Inpaint
+
+    if not isinstance(r.model, Inpaint):
+        return {}  # the app says which families can inpaint
+    accepted = inspect.signature(r.model.inpaint).parameters
+    unknown = sorted(k for k in given_flags(options) or () if k not in accepted)
+    if unknown:
+        flags = ", ".join("--" + k.replace("_", "-") for k in unknown)
+        valid = ", ".join("--" + k.replace("_", "-") for k in options if k in accepted) or "none"
+        raise ConfigError(f"a {r.config.family} model's inpainting takes no {flags}; its options: {valid}")
+    return {k: v for k, v in options.items() if k in accepted and v is not None}
 
 
 def denoise(run: tyro.conf.Positional[str], image: str = "test:0", out: str = "denoised.png",

@@ -15,6 +15,7 @@ from genlab.models.diffusion.model import DDPM
 from genlab.models.explicit import Table
 from genlab.models.gan import CGAN, DCGAN, GAN, WGANGP, StyleGAN
 from genlab.models.lda import LDA
+from genlab.models.pixelcnn import PixelCNN
 from genlab.models.vae import VAE
 
 FAMILIES: dict[str, type[GenerativeModel]] = {
@@ -25,6 +26,7 @@ FAMILIES: dict[str, type[GenerativeModel]] = {
     "gan": GAN, "dcgan": DCGAN, "cgan": CGAN, "wgan-gp": WGANGP, "stylegan": StyleGAN,
     "pca": PCA, "fa": FA, "gmm": GMM, "svd": SVD, "nb": NB,  # classical, fitted by scikit-learn (docs/CLASSICAL.md)
     "table": Table,  # the explicit joint table of k x k binary cells, fitted by counting (docs/LIKELIHOOD.md)
+    "pixelcnn": PixelCNN,  # autoregressive over pixels (docs/PIXELCNN.md)
     "gpt": GPT,
     "lda": LDA,
 }

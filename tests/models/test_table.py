@@ -242,5 +242,5 @@ def test_genlab_inpaint_fills_a_table_run_and_refuses_repaint_flags(tmp_path, ca
     with pytest.raises(SystemExit):
         main(["inpaint", str(tmp_path / "run"), "--image", str(tmp_path / "x.png"), "--steps", "3",
               "--out", str(tmp_path / "other.png")])
-    assert "a table model's inpainting takes no --steps; of the inpainting options it takes none of them" in \
+    assert "a table model's inpainting takes no --steps; its options: none" in \
         capsys.readouterr().err

@@ -1,0 +1,230 @@
+"""The `pixelcnn` family: a Gated PixelCNN (van den Oord et al. 2016, "Conditional Image Generation with
+PixelCNN Decoders"), an exact autoregressive likelihood of images.
+
+Notation: x (b, c, h, w) in [0, 1]; D = c h w; pixels in raster order (rows top to bottom, each left to
+right; channels of one pixel in order), x_<j the values before position j:
+    p(x | y) = prod_j p(x_j | x_<j, y),    -log p(x | y) = sum_j CE_j   (nats, exact)
+with p(x_j | .) a 256-way softmax over the 8-bit levels (likelihood "categorical": a probability mass over
+256 levels, likelihood kind "discrete") or a Bernoulli (likelihood "bernoulli", for binarized data: kind
+"binary"). Training minimizes the mean of -log p(x) / D (nats per dimension; bits/dim = that / ln 2).
+Sampling and inpainting draw the positions one by one in raster order (h w network steps per image).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+import torch
+import torch.nn.functional as F
+
+from genlab.config import bounded
+from genlab.data.base import Batch, DataSpec
+from genlab.models.autoregressive.sampling import check_options, draw
+from genlab.models.base import GenerativeModel, Samples
+from genlab.models.pixelcnn.net import GatedPixelCNN
+from genlab.nn.distributions import bernoulli_log_likelihood, bits_per_dim
+
+PRESETS: dict[str, dict[str, int]] = {
+    "base": {"layers": 8, "channels": 48},  # sized for 28x28 images and an hour of one CPU core
+    "tiny": {"layers": 2, "channels": 8},    # tests
+}
+
+
+@dataclass(frozen=True)
+class PixelCNNConfig:
+    """Options of `pixelcnn`.
+
+    Args:
+        preset: sizes: "base" (8 gated layers, 48 channels) or "tiny" (2 layers, 8 channels, for tests).
+        layers: gated layers (0 = the preset's).
+        channels: feature channels of each stack (0 = the preset's).
+        kernel: kernel size of the gated layers after the first.
+        first_kernel: kernel size of the first gated layer (its horizontal stack is mask A).
+        likelihood: "categorical" (a 256-way softmax over the 8-bit levels) or "bernoulli" (binary pixels:
+            train with --binarize dynamic or static).
+        conditional: add a learned class embedding to every gated layer (needs labelled data).
+        temperature: default sampling temperature (1 = the model; 0 = the most probable value each step).
+    """
+
+    preset: Literal["base", "tiny"] = "base"
+    layers: int = bounded(0, ge=0)
+    channels: int = bounded(0, ge=0)
+    kernel: Literal[3, 5, 7] = 3
+    first_kernel: Literal[3, 5, 7] = 7
+    likelihood: Literal["categorical", "bernoulli"] = "categorical"
+    conditional: bool = False
+    temperature: float = bounded(1.0, ge=0)
+
+    def sizes(self) -> dict[str, int]:
+        """layers and channels: the preset's, with the options that are set."""
+        return {k: getattr(self, k) or v for k, v in PRESETS[self.preset].items()}
+
+
+class PixelCNN(GenerativeModel):
+    """Gated PixelCNN: exact per-image NLL, raster-order sampling, exact completion of an image's lower part."""
+
+    family: ClassVar[str] = "pixelcnn"
+    Config: ClassVar[type] = PixelCNNConfig
+    likelihood_exact: ClassVar[bool] = True
+
+    def __init__(self, config: PixelCNNConfig, spec: DataSpec):
+        super().__init__(config, spec)  # refuses data that are not images, in one line
+        if config.conditional and self.num_classes < 2:
+            raise ValueError("a conditional pixelcnn needs labelled data with at least 2 classes; "
+                             "train on a labelled dataset or drop --conditional")
+        sizes = config.sizes()
+        self.net = GatedPixelCNN(self.shape[0], sizes["channels"], sizes["layers"], config.kernel,
+                                 config.first_kernel, self.num_classes if config.conditional else 0,
+                                 1 if config.likelihood == "bernoulli" else 256)
+
+    @property
+    def likelihood_kind(self) -> str:
+        """Categorical: a probability mass over the 256 levels ("discrete"); Bernoulli: of binary pixels."""
+        return "binary" if self.config.likelihood == "bernoulli" else "discrete"
+
+    # --- the likelihood -----------------------------------------------------------------------
+    def _check_values(self, x: torch.Tensor) -> None:
+        if self.config.likelihood == "bernoulli" and ((x != 0) & (x != 1)).any():
+            raise ValueError("a pixelcnn with likelihood=bernoulli models binary pixels but got grey levels; "
+                             "train with --binarize dynamic (or static), or use likelihood=categorical")
+
+    def log_probs(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """log p(x_j | x_<j, y) of every position j, (b, c, h, w) nats.
+
+        Args:
+            x: (b, c, h, w) in [0, 1]: 8-bit levels k/255 (categorical) or 0/1 (bernoulli).
+            y: (b,) labels of a conditional model, else None.
+        """
+        self._check_values(x)
+        logits = self.net(2.0 * x - 1.0, y).float()  # (b, c, K, h, w)
+        if self.config.likelihood == "bernoulli":
+            return bernoulli_log_likelihood(x.float(), logits[:, :, 0])
+        levels = (x.float() * 255.0).round().clamp(0, 255).long()  # (b, c, h, w)
+        return -F.cross_entropy(logits.transpose(1, 2), levels, reduction="none")
+
+    @torch.no_grad()
+    def nll(self, x: torch.Tensor, y: torch.Tensor | None = None, *,
+            generator: torch.Generator | None = None) -> torch.Tensor:
+        """-log p(x | y) per image, (b,) nats: exact (the sum of the per-position cross-entropies)."""
+        y = self.check_labels(y, x.shape[0])
+        return -self.log_probs(x, y).flatten(1).sum(1)
+
+    def training_losses(self, batch: Batch, *, generator=None, player=None) -> dict[str, torch.Tensor]:
+        x, y = batch.x, (batch.y if self.conditional else None)
+        nats = -self.log_probs(x, y).flatten(1).sum(1)  # (b,)
+        dims = x[0].numel()
+        return {"loss": nats.mean() / dims, "bits_per_dim": bits_per_dim(nats.mean().detach(), dims)}
+
+    # --- sampling -----------------------------------------------------------------------------
+    @torch.inference_mode()
+    def sample(self, n: int, *, cond: Any = None, generator: torch.Generator | None = None,
+               temperature: float | None = None, progress: bool = False) -> Samples:
+        """n images drawn position by position in raster order (h w network steps).
+
+        Args:
+            cond: labels of a conditional model (None: every class in turn).
+            temperature: softmax temperature (default: the config's; 0 = the most probable value).
+            progress: show a progress bar over the pixels.
+        """
+        labels = self.labels_for(n, cond)
+        x = torch.zeros(n, *self.shape, device=self.device)
+        return Samples(self._fill(x, torch.ones_like(x, dtype=torch.bool), labels, 0, temperature, generator,
+                                  progress), labels)
+
+    @torch.inference_mode()
+    def inpaint(self, x: torch.Tensor, mask: torch.Tensor, *, cond: Any = None,
+                generator: torch.Generator | None = None, temperature: float | None = None,
+                progress: bool = False) -> torch.Tensor:
+        """Fill in x where mask is 1 by drawing from p(missing | known, y), exactly; the rest is kept.
+
+        Exact only when every missing position comes after every known one in raster order (the lower part
+        of an image, or the end of a row and everything below); any other mask is refused, because the
+        model's conditionals p(x_j | x_<j) cannot condition on known values that come later.
+
+        Args:
+            x: (b, c, h, w) images in [0, 1] (or one (c, h, w) image).
+            mask: broadcastable to x, 1 = fill in, 0 = keep.
+            cond: labels of a conditional model (None: every class in turn).
+        Returns:
+            (b, c, h, w) in [0, 1], equal to x wherever mask is 0.
+        """
+        x = torch.as_tensor(x, device=self.device).float()
+        x = x[None] if x.ndim == 3 else x
+        if tuple(x.shape[1:]) != self.shape:
+            raise ValueError(f"images must be (b, {', '.join(map(str, self.shape))}), got {tuple(x.shape)}")
+        mask = torch.as_tensor(mask, device=self.device).float()
+        mask = mask[None, None] if mask.ndim == 2 else mask
+        try:
+            mask = mask.expand_as(x)
+        except RuntimeError:
+            raise ValueError(f"mask of shape {tuple(mask.shape)} does not fit images {tuple(x.shape)}") from None
+        if ((mask != 0) & (mask != 1)).any():
+            raise ValueError("mask must hold only 0 (keep) and 1 (fill in)")
+        missing = mask.bool()
+        start = self._check_raster_suffix(missing)
+        labels = self.labels_for(x.shape[0], cond)
+        out = self._fill(x.clone(), missing, labels, start, temperature, generator, progress)
+        return torch.where(missing, out, x)
+
+    def _check_raster_suffix(self, missing: torch.Tensor) -> int:
+        """The first pixel to fill in (h w when none); ValueError when a missing position of an image comes
+        before one of its known positions in raster order."""
+        b, c, h, w = missing.shape
+        order = missing.permute(0, 2, 3, 1).reshape(b, -1)  # (b, D) in raster order, channels innermost
+        pos = torch.arange(order.shape[1], device=order.device)
+        first_missing = torch.where(order, pos, order.shape[1]).min(1).values  # (b,)
+        last_known = torch.where(~order, pos, -1).max(1).values
+        bad = (last_known > first_missing).nonzero()
+        if len(bad):
+            i = int(bad[0])
+
+            def where(j: int) -> str:
+                (r, q), ch = divmod(j // c, w), j % c
+                return f"(row {r}, column {q}{f', channel {ch}' if c > 1 else ''})"
+
+            raise ValueError(f"a pixelcnn can fill in only positions that come after every known one in raster "
+                             f"order (row by row, left to right), but image {i} hides {where(int(first_missing[i]))} "
+                             f"and keeps {where(int(last_known[i]))} after it; use a mask that hides the lower "
+                             "part of the image (e.g. --mask bottom)")
+        return int(first_missing.min()) // c
+
+    def _fill(self, x: torch.Tensor, fill: torch.Tensor, labels: torch.Tensor | None, start: int,
+              temperature: float | None, generator: torch.Generator | None, progress: bool) -> torch.Tensor:
+        """Draw the positions of x where `fill` is True, pixel by pixel from pixel index `start` in raster
+        order; x (b, c, h, w) is changed in place and returned.
+
+        Each row's links come from one vertical pass over the rows it can see (its reach plus one); each
+        pixel's features from one horizontal pass over its row up to it; each channel from the head. The
+        logits equal those of the full network (tests/models/pixelcnn: the piecewise pass matches forward)."""
+        tau = self.config.temperature if temperature is None else float(temperature)
+        check_options(tau, 0, 1.0)
+        net, (c, h, w) = self.net, self.shape
+        pixels = range(start, h * w)
+        if progress:
+            from tqdm.auto import tqdm
+
+            pixels = tqdm(pixels, desc="pixelcnn", unit="px", leave=False, dynamic_ncols=True)
+        links: list[torch.Tensor] = []
+        for j in pixels:
+            r, q = divmod(j, w)
+            if q == 0 or j == start:
+                top = max(0, r - 1 - net.reach)  # rows above `top` cannot reach row r
+                links = [link[:, :, -1:] for link in net.vertical(2.0 * x[:, :, top:r + 1] - 1.0, labels)]
+            row = 2.0 * x[:, :, r:r + 1, :q + 1] - 1.0  # (b, c, 1, q + 1)
+            feats = net.horizontal(row, [link[..., :q + 1] for link in links], labels)[..., -1:]  # (b, f, 1, 1)
+            for i in range(c):
+                logits = net.head(feats, 2.0 * x[:, :, r:r + 1, q:q + 1] - 1.0)[:, i, :, 0, 0].float()  # (b, K)
+                value = self._draw(logits, tau, generator)
+                x[:, i, r, q] = torch.where(fill[:, i, r, q], value, x[:, i, r, q])
+        return x
+
+    def _draw(self, logits: torch.Tensor, tau: float, generator: torch.Generator | None) -> torch.Tensor:
+        """(b, K) logits -> (b,) values in [0, 1]: a level k / 255, or a Bernoulli 0 / 1."""
+        if self.config.likelihood == "bernoulli":  # Bernoulli(sigmoid(l)) = softmax over (0, l)
+            return draw(torch.cat([torch.zeros_like(logits), logits], -1), temperature=tau,
+                        generator=generator).float()
+        return draw(logits, temperature=tau, generator=generator).float() / 255.0
+
+
+__all__ = ["PRESETS", "PixelCNN", "PixelCNNConfig"]

@@ -1,0 +1,226 @@
+"""pixelcnn: the exact likelihood (by hand, normalized, in bits/dim), sampling and its agreement with the
+network, inpainting (known pixels kept, only raster-order suffixes), options and refusals."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import pytest
+import torch
+
+from genlab.config import ConfigError
+from genlab.data.base import Batch, DataSpec, Vocab
+from genlab.models import build_model
+from genlab.models.pixelcnn import PixelCNN, PixelCNNConfig
+from genlab.nn.distributions import LN2, bits_per_dim, nats_to_bits
+from tests.conftest import tiny_images
+
+
+def model_of(shape=(1, 8, 8), classes: int = 0, **options) -> PixelCNN:
+    torch.manual_seed(0)
+    opts = {"layers": 3, "channels": 8, "kernel": 3, "first_kernel": 3, **options}
+    return build_model("pixelcnn", opts, shape=shape, num_classes=classes).eval()
+
+
+def gen(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def levels(shape, seed: int = 0) -> torch.Tensor:
+    """Random 8-bit images as floats k / 255."""
+    return torch.randint(0, 256, shape, generator=gen(seed)).float() / 255.0
+
+
+# --- likelihood ---------------------------------------------------------------------------------------
+def test_nll_is_the_sum_of_per_pixel_cross_entropies():
+    model = model_of((1, 3, 3))
+    x = levels((2, 1, 3, 3))
+    with torch.no_grad():
+        logits = model.net(2 * x - 1)  # (2, 1, 256, 3, 3)
+    by_hand = torch.zeros(2)
+    for b, r, q in itertools.product(range(2), range(3), range(3)):
+        k = round(float(x[b, 0, r, q]) * 255)
+        by_hand[b] -= torch.log_softmax(logits[b, 0, :, r, q], 0)[k]
+    assert torch.allclose(model.nll(x), by_hand, rtol=1e-5)
+    assert model.likelihood_kind == "discrete" and model.likelihood_exact
+
+
+@pytest.mark.parametrize("conditional", [False, True])
+def test_bernoulli_probabilities_sum_to_one_over_every_image(conditional):
+    # 2^9 binary 3x3 images: an exact likelihood (a causal model) sums to exactly 1, for every class
+    model = model_of((1, 3, 3), classes=3 if conditional else 0, likelihood="bernoulli", conditional=conditional)
+    assert model.likelihood_kind == "binary"
+    x = torch.tensor(list(itertools.product([0.0, 1.0], repeat=9))).view(512, 1, 3, 3)
+    for label in range(3 if conditional else 1):
+        y = torch.full((512,), label) if conditional else None
+        total = torch.exp(-model.nll(x, y).double()).sum()
+        assert total.item() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_rgb_probabilities_sum_to_one_over_every_image():
+    # channels are ordered within a pixel: 2 pixels x 3 channels of binary values = 64 images
+    model = model_of((3, 1, 2), likelihood="bernoulli")
+    x = torch.tensor(list(itertools.product([0.0, 1.0], repeat=6))).view(64, 1, 2, 3).permute(0, 3, 1, 2)
+    assert torch.exp(-model.nll(x).double()).sum().item() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_bits_per_dim_agree_with_genlab_nn_distributions():
+    from genlab.eval.likelihood import evaluate_likelihood
+
+    model = model_of()
+    x = levels((4, 1, 8, 8))
+    nats = model.nll(x)
+    losses = model.training_losses(Batch(x, None))
+    assert losses["loss"].item() == pytest.approx(nats.mean().item() / 64, rel=1e-5)  # nats per dimension
+    assert losses["bits_per_dim"].item() == pytest.approx(float(bits_per_dim(nats.mean(), 64)), rel=1e-5)
+    assert losses["bits_per_dim"].item() == pytest.approx(float(nats_to_bits(nats.mean())) / 64, rel=1e-5)
+    ev = evaluate_likelihood(model, x, batch_size=3)
+    assert ev["likelihood_data"] == "discrete" and ev["likelihood_label"].startswith("exact NLL; 8-bit data")
+    assert ev["nll_nats"] == pytest.approx(nats.double().mean().item(), rel=1e-5)
+    assert ev["bits_per_dim"] == pytest.approx(nats.double().mean().item() / (64 * LN2), rel=1e-5)
+    # an untrained model is close to uniform over 256 levels: about 8 bits/dim
+    assert 7.5 < ev["bits_per_dim"] < 9.0
+
+
+def test_bernoulli_likelihood_on_binarized_data():
+    from genlab.eval.likelihood import evaluate_likelihood
+
+    model = model_of(likelihood="bernoulli")
+    x = tiny_images(4).images()
+    ev = evaluate_likelihood(model, x, binarized="dynamic", generator=gen())
+    assert ev["likelihood_data"] == "binary" and "dynamic binarization" in ev["likelihood_label"]
+    assert 0 < ev["nll_nats"] and ev["bits_per_dim"] == pytest.approx(ev["nll_nats"] / (64 * math.log(2)))
+
+
+def test_bernoulli_refuses_grey_levels_in_one_line():
+    model = model_of(likelihood="bernoulli")
+    with pytest.raises(ValueError, match="binary pixels but got grey levels; train with --binarize dynamic") as e:
+        model.training_losses(Batch(tiny_images(4).images(), None))
+    assert "\n" not in str(e.value)
+
+
+# --- sampling -----------------------------------------------------------------------------------------
+def test_sampling_is_reproducible_with_a_generator():
+    model = model_of()
+    a, b, c = (model.sample(3, generator=gen(s)).x for s in (5, 5, 6))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert a.shape == (3, 1, 8, 8) and torch.equal((a * 255).round() / 255, a)  # 8-bit levels
+
+
+@pytest.mark.parametrize("shape", [(1, 12, 5), (3, 9, 4)])
+def test_the_pixel_by_pixel_sampler_matches_the_full_network(shape):
+    # greedy sampling picks the argmax of each conditional; the full network on the result must agree at every
+    # position: the sampler's row crops (taller images than the reach), row prefixes and channel head are exact
+    model = model_of(shape, layers=2)
+    assert shape[1] > model.net.reach + 2
+    x = model.sample(4, generator=gen(), temperature=0.0).x
+    with torch.no_grad():
+        best = model.net(2 * x - 1).argmax(2)  # (b, c, h, w)
+    assert torch.equal(best, (x * 255).round().long())
+
+
+def test_temperature_and_labels():
+    model = model_of(classes=4, conditional=True)
+    out = model.sample(4, generator=gen())
+    assert torch.equal(out.y, torch.arange(4))
+    out = model.sample(2, cond=3, generator=gen(), temperature=0.5)
+    assert torch.equal(out.y, torch.tensor([3, 3]))
+    hot, cold = (model.sample(2, cond=1, generator=gen(), temperature=t).x for t in (1.0, 0.0))
+    assert not torch.equal(hot, cold)
+    with pytest.raises(ValueError, match="temperature must be >= 0"):
+        model.sample(1, generator=gen(), temperature=-1.0)
+    with pytest.raises(ValueError, match="labels must be 2 class indices in \\[0, 4\\)"):
+        model.sample(2, cond=[0, 7])
+
+
+def test_bernoulli_samples_are_binary():
+    x = model_of(likelihood="bernoulli").sample(3, generator=gen()).x
+    assert set(x.unique().tolist()) <= {0.0, 1.0}
+
+
+# --- inpainting ---------------------------------------------------------------------------------------
+def test_inpaint_keeps_known_pixels_and_fills_the_rest_from_the_conditionals():
+    model = model_of()
+    x = levels((3, 1, 8, 8))
+    mask = torch.zeros(1, 1, 8, 8)
+    mask[..., 5:, :] = 1  # the lower part
+    out = model.inpaint(x, mask, generator=gen(), temperature=0.0)
+    keep = (mask == 0).expand_as(x)
+    assert torch.equal(out[keep], x[keep]) and not torch.equal(out, x)
+    with torch.no_grad():
+        best = model.net(2 * out - 1).argmax(2)  # greedy completion: the argmax given everything before
+    assert torch.equal(best[~keep], (out * 255).round().long()[~keep])
+
+
+def test_inpaint_accepts_every_raster_suffix_and_no_other_mask():
+    model = model_of()
+    x = levels((2, 1, 8, 8))
+    mask = torch.zeros(2, 1, 8, 8)
+    mask[0].view(-1)[29:] = 1  # from the middle of row 3 on
+    mask[1].view(-1)[50:] = 1  # a later start in the second image
+    out = model.inpaint(x, mask, generator=gen())
+    assert torch.equal(out[mask == 0], x[mask == 0])
+    assert torch.equal(model.inpaint(x, torch.zeros(8, 8), generator=gen()), x)  # nothing to fill in
+    right = torch.zeros(1, 1, 8, 8)
+    right[..., 4:] = 1
+    with pytest.raises(ValueError, match=r"raster order .* hides \(row 0, column 4\) and keeps \(row 7, column 3\) "
+                                         r"after it; use a mask that hides the lower part") as e:
+        model.inpaint(x, right)
+    assert "\n" not in str(e.value)
+    with pytest.raises(ValueError, match="only 0 \\(keep\\) and 1"):
+        model.inpaint(x, mask * 0.5)
+
+
+def test_inpaint_rgb_names_the_channel():
+    model = model_of((3, 4, 4))
+    x = levels((1, 3, 4, 4))
+    mask = torch.zeros(1, 3, 4, 4)
+    mask[:, 1:, 2:] = 1  # the lower half of G and B, but R is known there: G at (2, 0) precedes R at (2, 1)
+    refused = r"hides \(row 2, column 0, channel 1\) and keeps \(row 3, column 3, channel 0\)"
+    with pytest.raises(ValueError, match=refused):
+        model.inpaint(x, mask)
+    mask[:, 0, 2:] = 1
+    out = model.inpaint(x, mask, generator=gen())
+    assert torch.equal(out[mask == 0], x[mask == 0])
+
+
+def test_inpaint_through_the_app():
+    from genlab.apps.inpaint import inpaint, inpaint_families, named_mask
+
+    assert "pixelcnn" in inpaint_families()
+    x = tiny_images(2).images()
+    out = inpaint(model_of(), x, named_mask("bottom", (1, 8, 8)), generator=gen())
+    assert torch.equal(out[..., :4, :], x[..., :4, :])
+
+
+# --- options and refusals -----------------------------------------------------------------------------
+def test_refuses_tokens_in_one_line():
+    spec = DataSpec("tokens", vocab=Vocab.of_text("abc"))
+    with pytest.raises(ValueError, match="a pixelcnn model trains on image data, not tokens") as e:
+        build_model("pixelcnn", {"preset": "tiny"}, spec=spec)
+    assert "\n" not in str(e.value)
+
+
+def test_options_are_checked():
+    with pytest.raises(ConfigError, match="unknown kernel 4; valid: 3, 5, 7"):
+        build_model("pixelcnn", {"kernel": 4}, shape=(1, 8, 8))
+    with pytest.raises(ConfigError, match="unknown likelihood 'gaussian'"):
+        build_model("pixelcnn", {"likelihood": "gaussian"}, shape=(1, 8, 8))
+    with pytest.raises(ValueError, match="a conditional pixelcnn needs labelled data"):
+        build_model("pixelcnn", {"conditional": True}, shape=(1, 8, 8))
+    assert PixelCNNConfig().sizes() == {"layers": 8, "channels": 48}
+    assert PixelCNNConfig(preset="tiny", layers=3).sizes() == {"layers": 3, "channels": 8}
+
+
+def test_conditional_model_needs_labels_for_its_likelihood():
+    model = model_of(classes=4, conditional=True)
+    x = levels((2, 1, 8, 8))
+    with pytest.raises(ValueError, match="this pixelcnn model is conditional: pass labels"):
+        model.nll(x)
+    a, b = model.nll(x, torch.tensor([0, 0])), model.nll(x, torch.tensor([1, 1]))
+    assert not torch.allclose(a, b)  # the label changes the likelihood
+    # an unconditional model ignores labels
+    plain = model_of()
+    assert torch.equal(plain.nll(x, torch.tensor([0, 1])), plain.nll(x))
+
