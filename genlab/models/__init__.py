@@ -12,6 +12,7 @@ from genlab.models.base import GenerativeModel, capabilities
 from genlab.models.classical import FA, GMM, NB, PCA, SVD
 from genlab.models.diffusion.latent import LDM
 from genlab.models.diffusion.model import DDPM
+from genlab.models.flow.model import Flow
 from genlab.models.gan import CGAN, DCGAN, GAN, WGANGP, StyleGAN
 from genlab.models.lda import LDA
 from genlab.models.vae import VAE
@@ -21,6 +22,7 @@ FAMILIES: dict[str, type[GenerativeModel]] = {
     "dae": DenoisingAutoencoder,
     "vae": VAE,
     "ddpm": DDPM, "ldm": LDM,
+    "flow": Flow,
     "gan": GAN, "dcgan": DCGAN, "cgan": CGAN, "wgan-gp": WGANGP, "stylegan": StyleGAN,
     "pca": PCA, "fa": FA, "gmm": GMM, "svd": SVD, "nb": NB,  # classical, fitted by scikit-learn (docs/CLASSICAL.md)
     "gpt": GPT,
