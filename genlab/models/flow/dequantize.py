@@ -38,7 +38,7 @@ class ConditionalCoupling(nn.Module):
         ea, eb = e[:, :self.ca], e[:, self.ca:]
         if self.flip:
             ea, eb = eb, ea
-        t, r = self.net(torch.cat([ea, h], dim=1)).chunk(2, dim=1)
+        t, r = self.net(torch.cat([ea, h], dim=1)).to(e.dtype).chunk(2, dim=1)
         log_s = F.logsigmoid(r + 2.0)
         eb = (eb + t) * log_s.exp()
         return torch.cat([eb, ea] if self.flip else [ea, eb], dim=1), log_s.flatten(1).sum(1)
@@ -66,7 +66,7 @@ class VariationalDequantizer(nn.Module):
         """eps (b, 4c, h/2, w/2) and images x (b, c, h, w) in [0, 1] -> (u (b, c, h, w) in (0, 1),
         log|det du/deps| (b,))."""
         h = self.features(squeeze(x - 0.5))
-        m, log_s = self.base(h).chunk(2, dim=1)
+        m, log_s = self.base(h).to(eps.dtype).chunk(2, dim=1)
         e = eps * log_s.exp() + m
         logdet = log_s.flatten(1).sum(1)
         for coupling in self.couplings:

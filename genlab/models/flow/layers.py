@@ -40,6 +40,15 @@ def unsqueeze(z: torch.Tensor) -> torch.Tensor:
     return z.reshape(b, c4 // 4, 2 * h, 2 * w)
 
 
+def channel_mix(x: torch.Tensor, w: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """W x at every pixel: (b, c, h, w) -> (b, o, h, w) for w (o, c), in x's precision even under autocast (the
+    bijection stays exact in fp32; only the coupling networks may run in bf16). An einsum: for a few channels
+    it is several times faster than a 1x1 conv2d."""
+    with torch.autocast(x.device.type, enabled=False):
+        z = torch.einsum("oc,bchw->bohw", w.to(x.dtype), x)
+        return z if bias is None else z + bias.to(x.dtype)[:, None, None]
+
+
 def zeros(x: torch.Tensor) -> torch.Tensor:
     """A (b,) zero log-determinant for x."""
     return x.new_zeros(x.shape[0])
@@ -139,11 +148,10 @@ class InvConv1x1(nn.Module):
         return self.log_s.sum().mul(x.shape[2] * x.shape[3]).expand(x.shape[0])
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        w = self.weight()
-        return F.conv2d(x, w[:, :, None, None]), self.logdet(x)
+        return channel_mix(x, self.weight()), self.logdet(x)
 
     def inverse(self, z: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(z, self.inverse_weight()[:, :, None, None])
+        return channel_mix(z, self.inverse_weight())
 
 
 def conv3x3(c_in: int, c_out: int) -> nn.Conv2d:
@@ -162,8 +170,8 @@ class CouplingNet(nn.Sequential):
 
     def __init__(self, c_in: int, hidden: int, c_out: int, zero_init: bool = True):
         last = conv3x3(hidden, c_out)
-        super().__init__(conv3x3(c_in, hidden), nn.ReLU(), nn.Conv2d(hidden, hidden, 1), nn.ReLU(),
-                         zero_(last) if zero_init else last)
+        super().__init__(conv3x3(c_in, hidden), nn.ReLU(inplace=True), nn.Conv2d(hidden, hidden, 1),
+                         nn.ReLU(inplace=True), zero_(last) if zero_init else last)
 
 
 class AffineCoupling(nn.Module):
@@ -178,7 +186,7 @@ class AffineCoupling(nn.Module):
         self.net = CouplingNet(self.ca, hidden, 2 * (channels - self.ca), zero_init)
 
     def shift_log_scale(self, xa: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        t, r = self.net(xa).chunk(2, dim=1)
+        t, r = self.net(xa).to(xa.dtype).chunk(2, dim=1)  # the network may run in bf16 (autocast), not the rest
         return t, F.logsigmoid(r + 2.0)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -193,7 +201,11 @@ class AffineCoupling(nn.Module):
 
 
 class FlowStep(nn.Module):
-    """One step of Glow: ActNorm -> invertible 1x1 convolution -> affine coupling."""
+    """One step of Glow: ActNorm -> invertible 1x1 convolution -> affine coupling.
+
+    Once the ActNorm is initialized, the forward pass folds it into the 1x1 convolution, one conv with a bias:
+    W ((x + loc) exp(log_scale)) = (W diag(exp(log_scale))) x + W (loc exp(log_scale)).
+    """
 
     def __init__(self, channels: int, hidden: int, zero_init: bool = True):
         super().__init__()
@@ -202,8 +214,15 @@ class FlowStep(nn.Module):
         self.coupling = AffineCoupling(channels, hidden, zero_init)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x, ld_a = self.actnorm(x)
-        x, ld_w = self.conv(x)
+        if not bool(self.actnorm.initialized):
+            x, ld_a = self.actnorm(x)
+            x, ld_w = self.conv(x)
+        else:
+            scale = self.actnorm.log_scale.exp().flatten()  # (c,)
+            w = self.conv.weight() * scale  # W diag(scale)
+            bias = w @ self.actnorm.loc.flatten()
+            x = channel_mix(x, w, bias)
+            ld_a, ld_w = self.actnorm.log_scale.sum() * (x.shape[2] * x.shape[3]), self.conv.logdet(x)
         x, ld_c = self.coupling(x)
         return x, ld_a + ld_w + ld_c
 
@@ -222,7 +241,7 @@ class GaussianSplit(nn.Module):
         self.prior = zero_(conv) if zero_init else conv
 
     def mu_log_sigma(self, xa: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mu, log_sigma = self.prior(xa).chunk(2, dim=1)
+        mu, log_sigma = self.prior(xa).to(xa.dtype).chunk(2, dim=1)
         return mu, log_sigma
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

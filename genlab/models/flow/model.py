@@ -132,8 +132,8 @@ class Flow(GenerativeModel):
 
     # --- the bijection y <-> z ----------------------------------------------------------------
     def forward_flow(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Pixels y (b, c, h, w) in [0, 1] -> (z (b, D) flat latent, log|det dz/dy| (b,))."""
-        x, logdet = self.logit(y)
+        """Pixels y (b, c, h, w) in [0, 1] -> (z (b, D) flat latent, log|det dz/dy| (b,)), in the weights' dtype."""
+        x, logdet = self.logit(y.to(self.levels[0].steps[0].conv.log_s.dtype))
         zs = []
         for level in self.levels:
             x = squeeze(x)

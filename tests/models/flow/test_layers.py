@@ -140,3 +140,13 @@ def test_zero_initialized_coupling_only_scales_by_sigmoid_2():
 def test_a_coupling_needs_two_channels():
     with pytest.raises(ValueError, match="at least 2, got 1; squeeze"):
         AffineCoupling(1, 8)
+
+
+def test_flow_step_folds_actnorm_into_the_1x1_conv_exactly():
+    step = randomize(FlowStep(4, 8)).double()
+    x = inputs("step", (3, 4, 5, 5), torch.float64)
+    a, ld_a = step.actnorm(x)
+    w, ld_w = step.conv(a)
+    ref, ld_c = step.coupling(w)
+    z, logdet = step(x)
+    assert torch.allclose(z, ref, atol=1e-12) and torch.allclose(logdet, ld_a + ld_w + ld_c, atol=1e-10)
