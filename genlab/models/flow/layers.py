@@ -135,10 +135,12 @@ class InvConv1x1(nn.Module):
         self.log_s = nn.Parameter(s.abs().log())
 
     def weight(self) -> torch.Tensor:
-        """W = P L (U + diag(sign_s exp(log_s))), (c, c)."""
-        lower = self.lower * self.l_mask + self.eye
-        upper = self.upper * self.l_mask.T + torch.diag(self.sign_s * self.log_s.exp())
-        return self.p @ lower @ upper
+        """W = P L (U + diag(sign_s exp(log_s))), (c, c), in the parameters' precision even under autocast (so
+        log|det W| = sum(log_s) holds for the W used)."""
+        with torch.autocast(self.log_s.device.type, enabled=False):
+            lower = self.lower * self.l_mask + self.eye
+            upper = self.upper * self.l_mask.T + torch.diag(self.sign_s * self.log_s.exp())
+            return self.p @ lower @ upper
 
     def inverse_weight(self) -> torch.Tensor:
         """W^-1, computed in float64 and cast back."""
@@ -218,9 +220,10 @@ class FlowStep(nn.Module):
             x, ld_a = self.actnorm(x)
             x, ld_w = self.conv(x)
         else:
-            scale = self.actnorm.log_scale.exp().flatten()  # (c,)
-            w = self.conv.weight() * scale  # W diag(scale)
-            bias = w @ self.actnorm.loc.flatten()
+            with torch.autocast(x.device.type, enabled=False):  # the bijection stays in fp32 under autocast
+                scale = self.actnorm.log_scale.exp().flatten()  # (c,)
+                w = self.conv.weight() * scale  # W diag(scale)
+                bias = w @ self.actnorm.loc.flatten()
             x = channel_mix(x, w, bias)
             ld_a, ld_w = self.actnorm.log_scale.sum() * (x.shape[2] * x.shape[3]), self.conv.logdet(x)
         x, ld_c = self.coupling(x)
