@@ -13,6 +13,7 @@ from genlab.models.classical import FA, GMM, NB, PCA, SVD
 from genlab.models.diffusion.latent import LDM
 from genlab.models.diffusion.model import DDPM
 from genlab.models.explicit import Table
+from genlab.models.flow.model import Flow
 from genlab.models.gan import CGAN, DCGAN, GAN, WGANGP, StyleGAN
 from genlab.models.lda import LDA
 from genlab.models.pixelcnn import PixelCNN
@@ -23,6 +24,7 @@ FAMILIES: dict[str, type[GenerativeModel]] = {
     "dae": DenoisingAutoencoder,
     "vae": VAE,
     "ddpm": DDPM, "ldm": LDM,
+    "flow": Flow,
     "gan": GAN, "dcgan": DCGAN, "cgan": CGAN, "wgan-gp": WGANGP, "stylegan": StyleGAN,
     "pca": PCA, "fa": FA, "gmm": GMM, "svd": SVD, "nb": NB,  # classical, fitted by scikit-learn (docs/CLASSICAL.md)
     "table": Table,  # the explicit joint table of k x k binary cells, fitted by counting (docs/LIKELIHOOD.md)

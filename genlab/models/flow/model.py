@@ -1,0 +1,211 @@
+"""The `flow` family: a multi-scale normalizing flow for images in the style of Glow (Kingma & Dhariwal
+2018) and RealNVP (Dinh et al. 2017), with uniform or variational dequantization (Flow++, Ho et al. 2019).
+
+Notation: pixels y in [0, 1]^D (dequantized 8-bit data); v = Logit(y); f the flow, z = f(v) the
+latent, standard normal. Change of variables:
+    log p(y) = log N(z; 0, I) + log|det dz/dv| + log|det dv/dy|
+and each layer adds its log-determinant (layers.py). Per level l = 1..L: squeeze (c, h, w) ->
+(4c, h/2, w/2); K steps of ActNorm -> invertible 1x1 conv -> affine coupling; then, except at the last
+level, a GaussianSplit factors half the channels out under a learned prior conditioned on the other half
+(Glow's split2d). The last level's output is under N(0, I). `encode` concatenates all factored-out parts.
+
+Units: `nll(y)` returns -log p(y) in nats of the density on [0, 1]^D at the (dequantized) y it is given,
+the "continuous" convention of genlab.eval.likelihood, which adds D log 256 to get a bound on the 8-bit
+NLL. With variational dequantization `nll` takes the 8-bit level k = floor(256 y) and returns one sample of
+-log p((k + u) / 256) + log q(u|k), u ~ q(u|k): with D log 256 added, an upper bound on -log P(k).
+`training_losses` reports bits/dim of that discrete bound: (nll + D log 256) / (D ln 2).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+import torch
+from torch import nn
+
+from genlab.config import bounded
+from genlab.data.base import Batch, DataSpec
+from genlab.models.base import GenerativeModel, Samples
+from genlab.models.flow.dequantize import VariationalDequantizer
+from genlab.models.flow.layers import FlowStep, GaussianSplit, Logit, squeeze, unsqueeze
+from genlab.nn.distributions import LOG_2PI, bits_per_dim, dequantize, discrete_nats_from_density
+
+PRESETS: dict[str, dict[str, int]] = {
+    "default": {"levels": 2, "steps_per_level": 8, "hidden": 64, "dequant_hidden": 32},
+    "tiny": {"levels": 2, "steps_per_level": 2, "hidden": 8, "dequant_hidden": 8},
+}
+
+
+@dataclass(frozen=True)
+class FlowConfig:
+    """Options of `flow`.
+
+    Args:
+        preset: sizes: "default" (2 levels of 8 steps, 64 hidden channels) or "tiny" (for tests).
+        levels: scales L; height and width must be divisible by 2 ** L (0 = the preset's).
+        steps_per_level: flow steps K per level (0 = the preset's).
+        hidden: channels of each coupling network (0 = the preset's).
+        dequantization: "uniform" (u ~ U[0, 1)^D, Theis et al. 2016) or "variational" (a learned
+            conditional flow q(u|x), Flow++); both give an upper bound on the 8-bit NLL.
+        dequant_steps: couplings of the variational dequantizer's flow.
+        dequant_hidden: channels of the variational dequantizer's networks (0 = the preset's).
+        logit_alpha: a in the logit transform v = logit(a + (1 - 2a) y) (RealNVP); 0 = no logit, v = y - 1/2.
+        temperature: default sampling temperature T: z ~ N(0, T^2 I) (Glow uses 0.7 for its pictures).
+        zero_init: start the last conv of every coupling and prior network at zero, so each step starts
+            as ActNorm + 1x1 conv (Glow); False keeps PyTorch's default initialization.
+    """
+
+    preset: Literal["default", "tiny"] = "default"
+    levels: int = bounded(0, ge=0)
+    steps_per_level: int = bounded(0, ge=0)
+    hidden: int = bounded(0, ge=0)
+    dequantization: Literal["uniform", "variational"] = "uniform"
+    dequant_steps: int = bounded(2, ge=0)
+    dequant_hidden: int = bounded(0, ge=0)
+    logit_alpha: float = bounded(0.05, ge=0, lt=0.5)
+    temperature: float = bounded(1.0, ge=0)
+    zero_init: bool = True
+
+    def sizes(self) -> dict[str, int]:
+        """levels, steps_per_level, hidden and dequant_hidden: the preset's, with the options that are set."""
+        return {k: getattr(self, k) or v for k, v in PRESETS[self.preset].items()}
+
+
+def check_invertible(shape: tuple[int, int, int], levels: int) -> None:
+    """ValueError (one line) unless every squeeze of a `levels`-level flow halves (h, w) exactly."""
+    _, h, w = shape
+    f = 2 ** levels
+    if h % f or w % f:
+        most = 0
+        while h % 2 ** (most + 1) == 0 and w % 2 ** (most + 1) == 0:
+            most += 1
+        fix = f"use levels <= {most}" if most else "pad or resize the images to an even size"
+        raise ValueError(f"a flow with {levels} levels squeezes the image {levels} times, so height and width "
+                         f"must be divisible by {f}, got {h}x{w}; {fix}")
+
+
+class Level(nn.Module):
+    """One scale: K flow steps on the squeezed input, then (except at the top) a GaussianSplit."""
+
+    def __init__(self, channels: int, steps: int, hidden: int, split: bool, zero_init: bool):
+        super().__init__()
+        self.steps = nn.ModuleList(FlowStep(channels, hidden, zero_init) for _ in range(steps))
+        self.split = GaussianSplit(channels, zero_init) if split else None
+
+
+class Flow(GenerativeModel):
+    """Multi-scale Glow-style flow: exact log-likelihood, exact encode/decode, temperature sampling."""
+
+    family: ClassVar[str] = "flow"
+    Config: ClassVar[type] = FlowConfig
+    likelihood_kind: ClassVar[str] = "continuous"  # a density of dequantized pixels on [0, 1]^D
+
+    def __init__(self, config: FlowConfig, spec: DataSpec):
+        super().__init__(config, spec)
+        s = config.sizes()
+        check_invertible(self.shape, s["levels"])
+        c, h, w = self.shape
+        self.logit = Logit(config.logit_alpha)
+        self.levels = nn.ModuleList()
+        self.latent_shapes: list[tuple[int, int, int]] = []  # what each level factors out, (c, h, w)
+        for level in range(s["levels"]):
+            c, h, w = 4 * c, h // 2, w // 2
+            top = level == s["levels"] - 1
+            self.levels.append(Level(c, s["steps_per_level"], s["hidden"], not top, config.zero_init))
+            kept = c if top else c // 2
+            self.latent_shapes.append((c - kept if not top else c, h, w))
+            c = c if top else kept
+        self.dequantizer = (VariationalDequantizer(self.shape[0], s["dequant_hidden"], config.dequant_steps,
+                                                   config.zero_init)
+                            if config.dequantization == "variational" else None)
+
+    @property
+    def likelihood_exact(self) -> bool:
+        """Uniform dequantization: the exact density of y; variational: a one-sample bound."""
+        return self.dequantizer is None
+
+    @property
+    def dims(self) -> int:
+        return math.prod(self.shape)
+
+    # --- the bijection y <-> z ----------------------------------------------------------------
+    def forward_flow(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Pixels y (b, c, h, w) in [0, 1] -> (z (b, D) flat latent, log|det dz/dy| (b,)), in the weights' dtype."""
+        x, logdet = self.logit(y.to(self.levels[0].steps[0].conv.log_s.dtype))
+        zs = []
+        for level in self.levels:
+            x = squeeze(x)
+            for step in level.steps:
+                x, ld = step(x)
+                logdet = logdet + ld
+            if level.split is not None:
+                x, ld = level.split(x)
+                logdet = logdet + ld
+                x, z = x.chunk(2, dim=1)  # keep the first half, factor out the whitened second half
+                zs.append(z.flatten(1))
+        zs.append(x.flatten(1))
+        return torch.cat(zs, dim=1), logdet
+
+    def inverse_flow(self, z: torch.Tensor) -> torch.Tensor:
+        """Flat latents z (b, D) -> pixels y (b, c, h, w) (not clamped)."""
+        parts = z.split([math.prod(s) for s in self.latent_shapes], dim=1)
+        x = None
+        for level, part, shape in zip(reversed(self.levels), reversed(parts), reversed(self.latent_shapes)):
+            part = part.reshape(-1, *shape)
+            x = part if x is None else level.split.inverse(torch.cat([x, part], dim=1))
+            for step in reversed(level.steps):
+                x = step.inverse(x)
+            x = unsqueeze(x)
+        return self.logit.inverse(x)
+
+    def log_density(self, y: torch.Tensor) -> torch.Tensor:
+        """log p(y) (b,) nats of the density on [0, 1]^D."""
+        z, logdet = self.forward_flow(y)
+        return (-0.5 * z.pow(2) - 0.5 * LOG_2PI).sum(1) + logdet
+
+    # --- the contract -------------------------------------------------------------------------
+    def nll(self, x: torch.Tensor, y: torch.Tensor | None = None, *,
+            generator: torch.Generator | None = None) -> torch.Tensor:
+        """(b,) nats: -log p(x) of dequantized pixels x in [0, 1]^D (uniform), or one sample of
+        -log p((k + u) / 256) + log q(u|k) with k = floor(256 x) (variational; see the module docstring)."""
+        if self.dequantizer is None:
+            return -self.log_density(x)
+        k = (x * 256.0).floor().clamp(0.0, 255.0)  # the 8-bit level of x = (k + u) / 256 or of x = k / 255
+        u, log_q = self.dequantizer(k / 255.0, generator)
+        return -self.log_density((k + u) / 256.0) + log_q
+
+    def bits_per_dim(self, nll: torch.Tensor) -> torch.Tensor:
+        """Density nats (b,) -> bits/dim of the bound on the 8-bit NLL: (nll + D log 256) / (D ln 2)."""
+        return bits_per_dim(discrete_nats_from_density(nll, self.dims), self.dims)
+
+    def training_losses(self, batch: Batch, *, generator=None, player=None) -> dict[str, torch.Tensor]:
+        """{"loss": mean bits/dim of the dequantized bound (what is minimized), "bpd": the same, detached}."""
+        y = dequantize(batch.x, generator).to(batch.x.dtype)  # the variational dequantizer reads k back from y
+        bpd = self.bits_per_dim(self.nll(y, generator=generator)).mean()
+        return {"loss": bpd, "bpd": bpd.detach()}
+
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Images x (b, c, h, w) in [0, 1] -> z = f(x) (b, D), all factored-out parts concatenated."""
+        return self.forward_flow(x)[0]
+
+    @torch.no_grad()
+    def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """z (b, D) -> images f^-1(z) (b, c, h, w), clamped to [0, 1] (exact inside it)."""
+        return self.inverse_flow(z).clamp(0.0, 1.0)
+
+    @torch.no_grad()
+    def sample(self, n: int, *, cond=None, generator: torch.Generator | None = None,
+               temperature: float | None = None) -> Samples:
+        """n images f^-1(z), z ~ N(0, T^2 I); T = `temperature` or the config's (T = 0: the decoded zero latent)."""
+        t = self.config.temperature if temperature is None else float(temperature)
+        if not (t >= 0 and math.isfinite(t)):
+            raise ValueError(f"temperature must be a finite number >= 0, got {temperature!r}")
+        labels = self.labels_for(n, cond)
+        z = torch.randn(n, self.dims, generator=generator, device=self.device) * t
+        return Samples(self.decode(z), labels)
+
+
+__all__ = ["Flow", "FlowConfig", "PRESETS", "check_invertible"]
