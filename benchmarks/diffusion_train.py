@@ -1,4 +1,4 @@
-"""Train the two class-conditional MNIST diffusion models compared in benchmarks/diffusion_quality.py,
+"""Train the two class-conditional MNIST diffusion models compared in benchmarks/diffusion_guided_quality.py,
 each for the same CPU-time budget, data order, batch size, learning rate, warm-up and EMA:
 
     genlab:    genlab's trainer on `ddpm` (the 28x28 preset, channels-last), budget_clock="cpu"

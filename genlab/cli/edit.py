@@ -1,4 +1,4 @@
-"""`genlab inpaint` and `genlab denoise`: edit an image with a run that can (a diffusion model, a pixelcnn, a table, a dae)."""
+"""`genlab inpaint` and `genlab denoise`: edit an image with a run that can (ddpm, pixelcnn, table, dae)."""
 
 from __future__ import annotations
 
