@@ -330,6 +330,7 @@ def run_bench(cfg: BenchConfig, *, log=print, command: str | None = None) -> dic
     from genlab.eval.features import describe, get_extractor
     from genlab.eval.leaderboard import write_leaderboard
     from genlab.eval.likelihood import likelihood_table
+    from genlab.eval.metrics import ssim_note
     from genlab.eval.protocol import base_protocol
 
     validate(cfg, "--")  # every option checked before any folder is made or any work starts
@@ -355,7 +356,8 @@ def run_bench(cfg: BenchConfig, *, log=print, command: str | None = None) -> dic
         rows.append(bench_family(family, cfg, data, extractor, log))
     d = describe(extractor)
     proto = base_protocol(dataset=cfg.data, split="test", n_real=min(cfg.n_real, 10 ** 9), n_fake=cfg.n,
-                          features=d["name"], feature_hash=d["hash"], feature_dim=d.get("dim", 0),
+                          features=d["name"], feature_hash=d["hash"], feature_weights_hash=d["weights_hash"],
+                          feature_dim=d.get("dim", 0),
                           resize=d["resize"], seeds=list(cfg.seeds), kid_subsets=100, device="cpu",
                           wall_time_s=round(time.perf_counter() - t0, 1))
     for r in rows:
@@ -364,7 +366,7 @@ def run_bench(cfg: BenchConfig, *, log=print, command: str | None = None) -> dic
             proto.real_subset, proto.judge = r["protocol"]["real_subset"], r["protocol"]["judge"]
             break
     proto.extra = {"budget_cpu_s": cfg.budget, "budget_clock": "cpu", "config": {k: v for k, v in asdict(cfg).items()},
-                   "feature_test_accuracy": d.get("test_accuracy")}
+                   "feature_test_accuracy": d.get("test_accuracy"), "ssim_window": ssim_note(*data.shape[1:])}
     board = {"protocol": proto.to_json(), "rows": rows, "command": command,
              "likelihood": likelihood_table([r["_likelihood"] for r in rows if r.get("_likelihood")])}
     paths = write_leaderboard(board, out, command)
@@ -429,13 +431,16 @@ def eval_command(target: Sequence[str], *, features: str = "classifier", n: int 
     the dataset's genlab classifier)."""
     target = list(target)
     if len(target) == 2 and target[0] == "features":
-        from genlab.eval.classifier import classifier_dir, load_classifier
+        from genlab.eval.classifier import WEIGHTS_DIR, classifier_dir, load_classifier
 
         clf = load_classifier(target[1], data_dir=data_dir, rebuild=rebuild)
         m = clf.meta
-        print(f"{clf.name} [{clf.hash}]: test accuracy {m.get('test_accuracy', float('nan')):.4f}, "
-              f"{m.get('n_train')} training images, {clf.dim}-d features; trained in "
-              f"{m.get('train_cpu_seconds')} CPU-s; cached in {classifier_dir(clf.dataset, clf.hash)}")
+        acc = m.get("test_accuracy")
+        where = (f"shipped with genlab ({WEIGHTS_DIR / clf.dataset}.safetensors)" if clf.origin == "shipped"
+                 else f"trained on this machine, cached in {classifier_dir(clf.dataset, clf.hash)}")
+        print(f"{clf.name} [recipe {clf.hash}, weights {clf.weights_hash}]: test accuracy "
+              f"{'-' if acc is None else f'{acc:.4f}'}, {m.get('n_train')} training images, {clf.dim}-d features; "
+              f"trained in {m.get('train_cpu_seconds')} CPU-s; {where}")
         return
     if len(target) != 1:
         raise ValueError("usage: genlab eval RUN [options]  or  genlab eval features DATA; got "

@@ -258,11 +258,18 @@ def read_run_config(path: str | Path) -> tuple[dict[str, Any], RunConfig]:
     """A run folder's config.json as (raw dict, RunConfig with its model options checked); RunError naming
     the file when it is missing, unreadable, or has missing keys, unknown options or values of the wrong
     type."""
-    from genlab.config import ConfigError
-
     file = Path(path) / CONFIG
     if not file.is_file():
         raise RunError(f"{path} is not a genlab run (no {CONFIG}); runs live in runs/<name>/")
+    return read_config_file(file)
+
+
+def read_config_file(file: str | Path) -> tuple[dict[str, Any], RunConfig]:
+    """A saved run config (a run folder's config.json, or a copy of it) as (raw dict, RunConfig), checked as
+    read_run_config checks it."""
+    from genlab.config import ConfigError
+
+    file = Path(file)
     try:
         if file.stat().st_size > MAX_CONFIG_BYTES:
             raise RunError(f"{file}: {file.stat().st_size} bytes is too large for a run's {CONFIG}")
@@ -448,7 +455,8 @@ def attach_pretrained(config: RunConfig) -> tuple[RunConfig, dict[str, dict[str,
 def train(config: RunConfig, run_dir: str | Path | None = None, *, data: Data | None = None,
           resume: bool = False, overwrite: bool = False,
           on_log: Callable[[dict[str, Any]], None] | None = None,
-          runs_dir: str | Path | None = None) -> TrainResult:
+          runs_dir: str | Path | None = None,
+          on_start: Callable[[dict[str, Any]], None] | None = None) -> TrainResult:
     """Train `config` (optionally in `run_dir`, with checkpoints, metrics.jsonl and sample grids).
 
     Args:
@@ -458,6 +466,8 @@ def train(config: RunConfig, run_dir: str | Path | None = None, *, data: Data | 
         resume: continue the run in `run_dir` from its latest checkpoint.
         overwrite: replace the run in `run_dir` (only a folder genlab made, inside `runs_dir`).
         runs_dir: the folder of runs that `run_dir` must lie in to be overwritten (default: its parent).
+        on_start: called once, by process 0, with `Trainer.start_info()` (model size, precision, device, the
+            step it starts from) just before training starts.
 
     The run is locked for the whole call (process 0 of a torchrun job holds the lock): a second process
     training, resuming or overwriting it gets a RunError naming the holder.
@@ -493,6 +503,8 @@ def train(config: RunConfig, run_dir: str | Path | None = None, *, data: Data | 
             trainer.restore(resume_from)
         if resume:  # records past the checkpoint (all of them when there is none yet) are written again
             trainer.trim_metrics()
+        if on_start is not None and d.is_main:
+            on_start(trainer.start_info())
         return trainer.fit()
     finally:
         if lock is not None:

@@ -26,6 +26,7 @@ def test_eval_writes_metrics_json_and_prints_a_table(tiny_run, capsys):
     main(["eval", str(tiny_run), "-n", "60", "--seeds", "0", "1"])
     out = capsys.readouterr().out
     assert "FID (genlab-digits classifier)" in out and "negative ELBO" in out
+    assert "(SSIM: 7x7 Gaussian window (sigma 1.5; 11x11 shrunk to fit 8x8 images))" in out
     saved = json.loads((tiny_run / "metrics.json").read_text())
     m, p = saved["metrics"], saved["protocol"]
     assert m["fid"]["n"] == 2 and len(m["fid"]["values"]) == 2
@@ -35,7 +36,9 @@ def test_eval_writes_metrics_json_and_prints_a_table(tiny_run, capsys):
 
 def test_eval_features_and_bad_targets(cache_env, capsys):
     main(["eval", "features", "digits"])
-    assert "genlab-digits classifier" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "genlab-digits classifier [recipe e132810d86d72ed6, weights 1d99d75aab4ebecd]" in out
+    assert "shipped with genlab" in out
     with pytest.raises(SystemExit):
         main(["eval", "a", "b", "c"])
     assert "usage: genlab eval RUN" in capsys.readouterr().err
@@ -78,6 +81,8 @@ def test_bench_writes_a_leaderboard_with_failed_rows(tmp_path, cache_env, monkey
     assert rows["real data (train split)"]["status"] == "reference"
     md = (out / "leaderboard.md").read_text()
     assert "FAILED" in md and "FID (genlab-digits classifier)" in md and "genlab bench" in md
+    assert "SSIM with 7x7 Gaussian window (sigma 1.5; 11x11 shrunk to fit 8x8 images)" in md  # the window used
+    assert "11x11 Gaussian window)" not in md and "weights 1d99d75aab4ebecd" in md
     assert (out / "contact_sheet.png").stat().st_size > 0 and (out / "quality_vs_time.png").stat().st_size > 0
 
 

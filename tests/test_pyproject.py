@@ -16,3 +16,17 @@ def test_torch_floor_excludes_known_weights_only_bypasses():
     floor = re.fullmatch(r"torch>=(\d+)\.(\d+)(?:\.\d+)?", specs[0].replace(" ", ""))
     assert floor is not None, f"torch must have a >= floor, found {specs[0]!r}"
     assert (int(floor[1]), int(floor[2])) >= (2, 10), specs[0]
+
+
+def test_the_shipped_classifier_weights_are_package_data():
+    """genlab/eval/weights/ has no __init__.py: only package-data puts its files into the wheel and sdist."""
+    text = (ROOT / "pyproject.toml").read_text()
+    section = re.search(r"^\[tool\.setuptools\.package-data\]\n(.*?)(?:^\[|\Z)", text, flags=re.MULTILINE | re.DOTALL)
+    assert section is not None, "pyproject.toml needs [tool.setuptools.package-data] for genlab/eval/weights"
+    globs = re.findall(r'"genlab\.eval"\s*=\s*\[([^\]]*)\]', section[1])
+    assert globs, section[1]
+    patterns = re.findall(r'"([^"]+)"', globs[0])
+    shipped = sorted((ROOT / "genlab" / "eval" / "weights").iterdir())
+    assert shipped, "no shipped classifier weights"
+    for f in shipped:
+        assert any(Path("weights", f.name).match(p) for p in patterns), f"{f.name} is not package data: {patterns}"

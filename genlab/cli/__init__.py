@@ -25,6 +25,8 @@ COMMANDS = {"train": train.train, "sample": sample.sample, "reconstruct": sample
             "eval": evaluate.eval_, "bench": evaluate.bench, "stylemix": gan.stylemix,
             "latent-walk": gan.latent_walk, "inpaint": edit.inpaint, "denoise": edit.denoise}
 
+DESCRIPTION = "genlab: generative models, one CLI and one evaluation protocol. `genlab --version` prints the version."
+
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `genlab` console script: every error is one line on stderr, never a traceback.
@@ -37,9 +39,16 @@ def main(argv: list[str] | None = None) -> None:
     from genlab.training.trainer import TrainingDiverged
 
     debug = os.environ.get("GENLAB_DEBUG", "") not in ("", "0")
-    token = ARGV.set(list(sys.argv[1:] if argv is None else argv))  # `train --resume` reads the flags given
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] in (["--version"], ["-V"]):
+        from genlab.version import __version__
+
+        print(f"genlab {__version__}")
+        return
+    token = ARGV.set(args)  # `train --resume` reads the flags given
     try:
-        tyro.extras.subcommand_cli_from_dict(COMMANDS, args=argv, prog="genlab",
+        commands = {**COMMANDS, "train": train.command(args)}  # `train --config FILE`: the file's values as defaults
+        tyro.extras.subcommand_cli_from_dict(commands, args=args, prog="genlab", description=DESCRIPTION,
                                              config=(tyro.conf.CascadeSubcommandArgs,))
         sys.stdout.flush()  # a closed pipe shows here, inside the try, not at exit
     except BrokenPipeError:

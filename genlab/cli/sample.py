@@ -22,9 +22,10 @@ def sample(run: tyro.conf.Positional[str], n: Annotated[int | None, tyro.conf.ar
     Args:
         run: the run folder (runs/NAME).
         n: how many samples (default 64 images, or 1 text): at most 10000 in a .png grid, 100000 in an .npz.
-        out: .png for a grid, .npz for arrays x (n, h, w, c) uint8 (and y labels for conditional models),
-            in a folder that exists; an existing file is never replaced without --overwrite. Text runs
-            print to the terminal (and also write --out when it ends in .txt).
+        out: .png for a grid, .npz for arrays x (n, c, h, w) uint8 (genlab's layout: `npz:PATH` data reads
+            it back) and y labels for conditional models; in a folder that exists; an existing file is never
+            replaced without --overwrite. Text runs print to the terminal (and also write --out when it ends
+            in .txt).
         seed: sampling seed.
         label: for a conditional model, draw only this class (default: cycle through all classes).
         ema: use the EMA weights when the run kept them.
@@ -69,7 +70,7 @@ def sample(run: tyro.conf.Positional[str], n: Annotated[int | None, tyro.conf.ar
         nrow = r.model.num_classes if labels is not None and label is None and r.model.num_classes <= 16 else None
         save_grid(images, out, nrow=nrow, scale=2)
     else:
-        arrays = {"x": to_uint8(images)}
+        arrays = {"x": to_uint8(images).transpose(0, 3, 1, 2)}  # (n, c, h, w), as genlab's data
         if labels is not None:
             arrays["y"] = labels.cpu().numpy().astype(np.int64)
         np.savez(out, **arrays)

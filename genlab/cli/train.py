@@ -36,8 +36,10 @@ def family_of(config: object) -> str:
 
 def train(model: family_union(), data: str = "mnist", data_dir: str | None = None,  # type: ignore[valid-type]
           binarize: Binarize = "none", limit: int = 0, name: str | None = None, runs_dir: str = "runs",
-          resume: bool = False, overwrite: bool = False, train: TrainConfig = TrainConfig()) -> None:
-    """Train a model: `genlab train FAMILY --data NAME [family options] [--train.* options]`.
+          resume: bool = False, overwrite: bool = False, config: str | None = None,
+          train: TrainConfig = TrainConfig()) -> None:
+    """Train a model: `genlab train FAMILY --data NAME [family options] [--train.* options]`, or rerun a saved
+    config: `genlab train --config runs/NAME/config.json --name NAME2 [changes]`.
 
     Args:
         data: dataset name (see `genlab datasets`), or folder:PATH / npz:PATH.
@@ -48,24 +50,123 @@ def train(model: family_union(), data: str = "mnist", data_dir: str | None = Non
         runs_dir: folder holding runs.
         resume: continue the run from its latest checkpoint, with its saved options but those given again.
         overwrite: replace an existing run of the same name (only a folder genlab made, inside RUNS_DIR).
+        config: a saved run config (a run folder's config.json, or the folder): its family, model, data and
+            training options become the defaults, the flags given change them; FAMILY may be left out.
     """
     from genlab.runs import check_run_name
     from genlab.runs import train as train_fn
 
+    if config is not None and resume:
+        raise ValueError("--config starts a new run from a saved config, --resume continues a run with its own "
+                         "config.json: give one of them")
     family = family_of(model)
-    config = RunConfig(family, to_dict(model), DataConfig(data, data_dir, binarize, limit), train)
+    run_config = RunConfig(family, to_dict(model), DataConfig(data, data_dir, binarize, limit), train)
     run_dir = Path(runs_dir) / check_run_name(name if name is not None else run_name(family, data))
+    if config is not None:
+        print(config_changes(config, run_config))
     if resume and not overwrite:
-        config = resumed_config(config, run_dir)
-    result = train_fn(config, run_dir, resume=resume, overwrite=overwrite, runs_dir=runs_dir)
-    last = result.history[-1] if result.history else {}
-    shown = {k: v for k, v in last.items() if k not in ("time", "lr")}
-    print(f"{result.stopped} at step {result.step} in {result.seconds:.1f}s: {shown}")
-    print(f"run saved in {run_dir}/ (samples in {run_dir}/samples/)")
+        run_config = resumed_config(run_config, run_dir)
+    result = train_fn(run_config, run_dir, resume=resume, overwrite=overwrite, runs_dir=runs_dir,
+                      on_start=lambda info: print(start_line(info)))
+    if result.is_main:  # one summary under DDP
+        print(summary(result))
+        print(f"run saved in {run_dir}/ (samples in {run_dir}/samples/)")
     if result.stopped == "interrupted":  # exit 130 (Ctrl-C) or 143 (SIGTERM): `train ... && eval ...` stops
-        print(f"genlab: interrupted at step {result.step} (checkpoint saved); continue with the same command "
-              "and --resume", file=sys.stderr)
+        if result.is_main:
+            print(f"genlab: interrupted at step {result.step} (checkpoint saved); continue with the same command "
+                  "and --resume", file=sys.stderr)
         raise SystemExit(128 + (result.signal or signal.SIGINT))
+
+
+def start_line(info: dict) -> str:
+    """'training vae on digits (1500 images): 12,345 parameters, fp32 on cpu (2 threads), steps 0 -> 2000'."""
+    size = (f"fitted once, no optimizer steps ({info['fitted_values']:,} fitted values)" if info["fitted"] else
+            f"{info['parameters']:,} parameters" + (f" ({info['trainable']:,} trainable)"
+                                                   if info["trainable"] != info["parameters"] else ""))
+    threads = info["threads"]
+    where = info["device"] + (f" ({threads} thread{'s' * (threads != 1)})" if info["device"] == "cpu" else "")
+    if info["processes"] > 1:
+        where += f" x {info['processes']} processes"
+    precision = info["precision"] + (", channels-last" if info["channels_last"] else "")
+    plan = "" if info["fitted"] else f", steps {info['step']} -> {info['steps']}"
+    if info["time_budget"] and not info["fitted"]:
+        plan += f" or {info['time_budget']:g} {info['budget_clock']}-seconds"
+    return (f"training {info['family']} on {info['data']} ({info['n_train']:,} examples): {size}; {precision} on "
+            f"{where}{plan}")
+
+
+def _fmt(v: object) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}" if abs(v) < 1e5 else f"{v:.3e}"
+    return str(v)
+
+
+def summary(result, width: int = 100) -> str:
+    """The end of a run in a few lines: how it stopped, when, how fast, and the last logged figures."""
+    import textwrap
+
+    last = result.history[-1] if result.history else {}
+    how = {"done": "done", "time_budget": "stopped by the time budget", "interrupted": "interrupted"}
+    speed = next((f", {last[k]:,.0f} {k.replace('_per_s', '/s').replace('img', 'images')}" for k in
+                  ("img_per_s", "tokens_per_s") if k in last), "")
+    head = f"{how.get(result.stopped, result.stopped)} at step {result.step} in {result.seconds:.1f}s{speed}"
+    shown = [f"{k} {_fmt(v)}" for k, v in last.items() if k not in ("step", "time", "lr", "img_per_s", "tokens_per_s")]
+    if not shown:
+        return head
+    return head + "\n" + textwrap.fill(", ".join(shown), width=width, initial_indent="  ", subsequent_indent="  ")
+
+
+def command(argv: list[str]):
+    """The `train` command tyro parses: with `--config FILE` among `argv`, `train` with the saved config's
+    values as its defaults (so every flag given on the command line overrides the file)."""
+    import functools
+
+    from genlab.models import model_config
+
+    path = _config_flag(argv) if argv[:1] == ["train"] else None
+    if path is None:
+        return train
+    saved = read_saved(path)
+    d = saved.data
+    return functools.partial(train, model=model_config(saved.family, saved.model_options()), data=d.name,
+                             data_dir=d.data_dir, binarize=d.binarize, limit=d.limit, train=saved.train)
+
+
+def _config_flag(argv: list[str]) -> str | None:
+    for i, token in enumerate(argv):
+        if token == "--":
+            break
+        if token == "--config" and i + 1 < len(argv):
+            return argv[i + 1]
+        if token.startswith("--config="):
+            return token.split("=", 1)[1]
+    return None
+
+
+def read_saved(path: str) -> RunConfig:
+    """The RunConfig of a saved config file or run folder; one-line errors naming --config."""
+    from genlab.runs import CONFIG, read_config_file
+
+    file = Path(path) / CONFIG if Path(path).is_dir() else Path(path)
+    if not file.is_file():
+        raise ValueError(f"--config {path}: no such file; give a run's {CONFIG} (runs/NAME/{CONFIG}) or its folder")
+    return read_config_file(file)[1]
+
+
+def config_changes(path: str, config: RunConfig) -> str:
+    """One line: the saved config the run starts from and what the command line changed in it."""
+    saved = read_saved(path)
+    if saved.family != config.family:
+        return f"training from {path} as {config.family} (was {saved.family}): its data and --train.* options"
+    changes = []
+    data_flags = {field: flag for flag, field in DATA_FLAGS.items()}  # DataConfig field -> flag ("name" -> "data")
+    for flags, old, new in ((lambda k: k, saved.model_options(), config.model_options()),
+                            (data_flags.get, to_dict(saved.data), to_dict(config.data)),
+                            (lambda k: f"train.{k}", to_dict(saved.train), to_dict(config.train))):
+        for k in new:
+            if old.get(k) != new[k]:
+                changes.append(f"--{flags(k).replace('_', '-')} {json.dumps(old.get(k))} -> {json.dumps(new[k])}")
+    return f"training from {path} with " + (", ".join(changes) if changes else "its saved options")
 
 
 def resumed_config(config: RunConfig, run_dir: Path) -> RunConfig:

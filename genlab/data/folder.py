@@ -169,7 +169,8 @@ def load_folder(name: str, split: Split) -> ImageData:
         if split == "test":
             raise DataError(
                 f"{name}: no test split: {root} has no train/ and test/ sub-folders. To fix: move the images "
-                f"into {root / 'train'} and {root / 'test'} (same layout), or use split='train'"
+                f"into {root / 'train'} and {root / 'test'} (same layout), or use split='train' "
+                "(genlab eval --split train)"
             )
         files, labels, classes = scan(root)
         _, grey = probe(files)

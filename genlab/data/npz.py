@@ -2,8 +2,9 @@
 
 Arrays: `x` (train images) and optional `y` (labels); `x_test` and optional `y_test` for the test split
 (without `x_test`, asking for "test" raises DataError). Optional `classes`: a string array of class names.
-Image layouts: (n, h, w), (n, h, w, c) or (n, c, h, w) with c in {1, 3}. Values: uint8, any other integer
-type in [0, 255], or float in [0, 1] (scaled by 255 and rounded).
+Image layouts: (n, c, h, w) (genlab's own, what `genlab sample --out x.npz` writes), (n, h, w) or
+(n, h, w, c) with c in {1, 3}; a shape that fits both 4-d layouts is read as (n, c, h, w). Values: uint8,
+any other integer type in [0, 255], or float in [0, 1] (scaled by 255 and rounded).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def to_nchw(x: np.ndarray, where: str) -> np.ndarray:
             f"{where}: images must be (n, h, w), (n, h, w, c) or (n, c, h, w); found shape {x.shape}"
         )
     first, last = x.shape[1] in CHANNELS, x.shape[3] in CHANNELS
-    if first and not last:
+    if first:  # genlab's own layout (what `genlab sample --out x.npz` writes) wins when both could be channels
         return x
     if last:
         return x.transpose(0, 3, 1, 2)
@@ -67,7 +68,8 @@ def load_npz(name: str, split: Split) -> ImageData:
     if "x" not in arrays:
         raise DataError(f"{path}: no array named 'x' (found {sorted(names)})")
     if kx not in arrays:
-        raise DataError(f"{path}: no test split: add arrays 'x_test' (and 'y_test'), or use split='train'")
+        raise DataError(f"{path}: no test split: add arrays 'x_test' (and 'y_test'), or use split='train' "
+                        "(genlab eval --split train)")
     x = to_nchw(arrays[kx], f"{path}[{kx}]")
     if x.size == 0:
         what = "0 images" if len(x) == 0 else f"images of shape {x.shape[1:]}"

@@ -1,15 +1,22 @@
-"""The genlab classifier of a dataset: a small CNN trained by a fixed recipe, cached, used as the
-feature network of FID/KID/precision-recall (its penultimate layer) and as the judge of Inception
-Score and of class-conditional samples (its softmax).
+"""The genlab classifier of a dataset: a small CNN trained by a fixed recipe, used as the feature
+network of FID/KID/precision-recall (its penultimate layer) and as the judge of Inception Score and of
+class-conditional samples (its softmax).
 
 There is no agreed feature network for MNIST-like data, and Inception-v3 on 28x28 grey digits is a
 poor fit, so genlab trains its own, with one deterministic recipe per dataset. Its numbers are named
 after it ("FID (genlab-mnist classifier)") and are NOT comparable with Inception FID.
 
-Cache: `$GENLAB_CACHE/classifiers/<dataset>-<hash>/` (default ~/.cache/genlab) with
-`model.safetensors` and `meta.json`; <hash> covers the recipe, the architecture version and the
-dataset name, so changing either builds a new classifier. Writes are atomic (temporary folder +
-rename) and a file lock makes a second process wait for the first one's build instead of repeating it.
+Shipped weights: the classifiers of mnist, fashion-mnist and digits come with genlab
+(`genlab/eval/weights/<dataset>.safetensors` + `<dataset>.json`), so every machine uses the same network
+(the same recipe trained on two machines gave different networks); `ship_classifier` re-creates them.
+Every classifier has a recipe hash and a weights hash (sha256 of its safetensors bytes), both recorded
+in every protocol.
+
+Other datasets: trained on first use and cached in `$GENLAB_CACHE/classifiers/<dataset>-<hash>/`
+(default ~/.cache/genlab) with `model.safetensors` and `meta.json`; <hash> covers the recipe, the
+architecture version and the dataset name, so changing either builds a new classifier. Writes are
+atomic (temporary folder + rename) and a file lock makes a second process wait for the first one's
+build instead of repeating it.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import math
 import os
 import shutil
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 
 ARCH_VERSION = 1  # bump when the network or the training loop changes: every cached classifier rebuilds
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"  # the shipped classifiers (package data)
 
 
 @dataclass(frozen=True)
@@ -121,14 +130,19 @@ class FeatureClassifier:
     Attributes:
         name: e.g. "genlab-mnist classifier", used in every table heading.
         hash: the recipe hash (cache key), recorded in every protocol.
+        weights_hash: sha256 (16 hex digits) of the weights' safetensors bytes, recorded in every protocol:
+            two networks trained by one recipe on two machines differ here.
+        origin: "shipped" (genlab/eval/weights) or "cache" (trained on this machine).
         dim: feature dimension.
         meta: dataset, recipe, test accuracy, training time, data fingerprint.
     """
 
     def __init__(self, net: ClassifierNet, dataset: str, hash_: str, meta: dict[str, Any],
-                 device: str | torch.device = "cpu", batch_size: int = 500):
+                 device: str | torch.device = "cpu", batch_size: int = 500, weights_hash: str = "",
+                 origin: str = "cache"):
         self.net = net.to(device).eval()
         self.dataset, self.hash, self.meta = dataset, hash_, meta
+        self.weights_hash, self.origin = weights_hash, origin
         self.name = f"genlab-{dataset} classifier"
         self.device = torch.device(device)
         self.batch_size = batch_size
@@ -176,7 +190,8 @@ class FeatureClassifier:
 
     def __repr__(self) -> str:
         acc = self.test_accuracy
-        return f"FeatureClassifier({self.name!r}, hash={self.hash}, test_accuracy={acc})"
+        return (f"FeatureClassifier({self.name!r}, hash={self.hash}, weights_hash={self.weights_hash}, "
+                f"origin={self.origin}, test_accuracy={acc})")
 
 
 def _cat_feat_logits(net: ClassifierNet, x: torch.Tensor) -> torch.Tensor:
@@ -257,11 +272,22 @@ def train_classifier(train_x: torch.Tensor, train_y: torch.Tensor, num_classes: 
         torch.set_num_threads(old_threads)
 
 
-# --- the cache --------------------------------------------------------------------------------------
+# --- the cache and the shipped weights ---------------------------------------------------------------
 def classifier_dir(dataset: str, hash_: str) -> Path:
+    """$GENLAB_CACHE/classifiers/<dataset>-<hash>; a npz:PATH or folder:PATH name becomes one plain folder name."""
+    import re
+
     from genlab.data.common import cache_dir
 
-    return cache_dir() / "classifiers" / f"{dataset}-{hash_}"
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", dataset)
+    if safe != dataset:
+        safe = f"{safe[:40]}-{hashlib.sha256(dataset.encode()).hexdigest()[:8]}"
+    return cache_dir() / "classifiers" / f"{safe}-{hash_}"
+
+
+def weights_hash(blob: bytes) -> str:
+    """16 hex digits of sha256 over a safetensors file's bytes: names the exact network."""
+    return hashlib.sha256(blob).hexdigest()[:16]
 
 
 @contextlib.contextmanager
@@ -289,37 +315,87 @@ def data_fingerprint(x: torch.Tensor, y: torch.Tensor | None) -> str:
     return h.hexdigest()[:16]
 
 
-def _canonical(dataset: str) -> str:
+def canonical_name(dataset: str) -> str:
+    """A named dataset's canonical name ("fashion_mnist" -> "fashion-mnist"); npz:PATH / folder:PATH as given."""
     from genlab.data import ALIASES
 
+    if ":" in dataset:
+        return dataset
     key = dataset.lower()
     return ALIASES.get(key, key)
 
 
+def _load(weights: Path, meta_file: Path, dataset: str, hash_: str, device, origin: str) -> FeatureClassifier:
+    """A FeatureClassifier from a safetensors file and its meta json (raises on anything missing or damaged)."""
+    from safetensors.torch import load
+
+    blob = weights.read_bytes()
+    meta = json.loads(meta_file.read_text())
+    recipe = Recipe(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["recipe"].items()})
+    net = ClassifierNet(tuple(meta["shape"]), int(meta["num_classes"]), recipe)
+    net.load_state_dict(load(blob))
+    return FeatureClassifier(net.to(memory_format=torch.channels_last), dataset, hash_, meta, device,
+                             weights_hash=weights_hash(blob), origin=origin)
+
+
 def _try_load(folder: Path, dataset: str, hash_: str, device) -> FeatureClassifier | None:
     try:
-        from safetensors.torch import load_file
-
-        meta = json.loads((folder / "meta.json").read_text())
-        recipe = Recipe(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta["recipe"].items()})
-        net = ClassifierNet(tuple(meta["shape"]), int(meta["num_classes"]), recipe)
-        net.load_state_dict(load_file(folder / "model.safetensors"))
+        return _load(folder / "model.safetensors", folder / "meta.json", dataset, hash_, device, "cache")
     except Exception:  # noqa: BLE001 -- missing, damaged or from another version (safetensors raises its own error type)
         return None
-    return FeatureClassifier(net.to(memory_format=torch.channels_last), dataset, hash_, meta, device)
+
+
+def shipped_datasets() -> list[str]:
+    """The datasets whose classifier ships with genlab (genlab/eval/weights/<dataset>.safetensors)."""
+    return sorted(f.stem for f in WEIGHTS_DIR.glob("*.safetensors") if f.with_suffix(".json").exists())
+
+
+def shipped_classifier(dataset: str, device: str | torch.device = "cpu") -> FeatureClassifier | None:
+    """The classifier of `dataset` shipped with genlab, or None when genlab ships none for it (or ships
+    one for an older recipe: then it warns, and the cache or a new training is used)."""
+    dataset = canonical_name(dataset)
+    weights = WEIGHTS_DIR / f"{dataset}.safetensors"
+    if not weights.exists():
+        return None
+    hash_ = recipe_hash(dataset, recipe_for(dataset))
+    meta_file = weights.with_suffix(".json")
+    shipped_hash = json.loads(meta_file.read_text()).get("hash")
+    if shipped_hash != hash_:
+        warnings.warn(f"the shipped genlab-{dataset} classifier is of recipe {shipped_hash}, the code's recipe is "
+                      f"{hash_}: using a classifier trained on this machine; re-create the shipped one with "
+                      f"genlab.eval.classifier.ship_classifier({dataset!r}, retrain=True)", UserWarning, stacklevel=3)
+        return None
+    clf = _load(weights, meta_file, dataset, hash_, device, "shipped")
+    if clf.weights_hash != clf.meta.get("weights_hash"):
+        raise ValueError(f"{weights} is damaged (weights hash {clf.weights_hash}, expected "
+                         f"{clf.meta.get('weights_hash')}); reinstall genlab")
+    return clf
+
+
+def available_classifier(dataset: str, device: str | torch.device = "cpu") -> FeatureClassifier | None:
+    """The shipped or cached classifier of `dataset`, or None: never trains one."""
+    found = shipped_classifier(dataset, device)
+    if found is None:
+        name = canonical_name(dataset)
+        hash_ = recipe_hash(name, recipe_for(name))
+        found = _try_load(classifier_dir(name, hash_), name, hash_, device)
+    return found
 
 
 def build_classifier(dataset: str, *, data_dir: str | Path | None = None, recipe: Recipe | None = None,
                      progress: bool = True) -> tuple[ClassifierNet, dict[str, Any]]:
     """Train the classifier of `dataset` from scratch; returns (net, meta). Does not touch the cache."""
-    from genlab.data import load_data
+    from genlab.data import DataError, load_data
 
     recipe = recipe or recipe_for(dataset)
     train = load_data(dataset, split="train", data_dir=data_dir)
     if train.y is None or train.num_classes < 2:
         raise ValueError(f"dataset {dataset!r} has no labels (or one class); the genlab classifier needs a "
                          "labelled dataset. Use --features inception for unlabelled data.")
-    test = load_data(dataset, split="test", data_dir=data_dir)
+    try:
+        test = load_data(dataset, split="test", data_dir=data_dir)
+    except DataError:  # data without a held-out split (npz: without x_test, a flat folder): no test accuracy
+        test = None
     t0, c0 = time.perf_counter(), time.process_time()
     net = train_classifier(train.x, train.y, train.num_classes, recipe, progress=progress, desc=f"genlab-{dataset}")
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -327,23 +403,29 @@ def build_classifier(dataset: str, *, data_dir: str | Path | None = None, recipe
             "shape": list(train.shape), "num_classes": train.num_classes,
             "classes": list(train.classes) if train.classes else None,
             "train_accuracy": accuracy(net, train.x, train.y),
-            "test_accuracy": accuracy(net, test.x, test.y) if test.y is not None and len(test) else None,
-            "n_train": len(train), "n_test": len(test), "train_seconds": round(seconds, 1),
+            "test_accuracy": accuracy(net, test.x, test.y) if test is not None and test.y is not None and len(test)
+            else None,
+            "n_train": len(train), "n_test": 0 if test is None else len(test), "train_seconds": round(seconds, 1),
             "train_cpu_seconds": round(cpu, 1), "data_fingerprint": data_fingerprint(train.x, train.y),
             "source": train.source, "torch": torch.__version__,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     return net, meta
 
 
-def _save(folder: Path, net: ClassifierNet, meta: dict[str, Any]) -> None:
-    """Write weights + meta into a temporary sibling folder, then rename it into place."""
-    from safetensors.torch import save_file
+def weights_bytes(net: ClassifierNet) -> bytes:
+    """The safetensors bytes of `net`'s weights and buffers (what is saved, and what weights_hash hashes)."""
+    from safetensors.torch import save
 
+    return save({k: v.detach().contiguous() for k, v in net.state_dict().items()})
+
+
+def _save(folder: Path, net: ClassifierNet, meta: dict[str, Any]) -> str:
+    """Write weights + meta into a temporary sibling folder, then rename it into place; returns the weights hash."""
     tmp = folder.with_name(f".{folder.name}.tmp{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    state = {k: v.detach().contiguous() for k, v in net.state_dict().items()}
-    save_file(state, tmp / "model.safetensors")
+    blob = weights_bytes(net)
+    (tmp / "model.safetensors").write_bytes(blob)
     (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     for f in tmp.iterdir():
         with open(f, "rb") as fh:
@@ -351,22 +433,28 @@ def _save(folder: Path, net: ClassifierNet, meta: dict[str, Any]) -> None:
     if folder.exists():  # a damaged earlier copy
         shutil.rmtree(folder, ignore_errors=True)
     os.replace(tmp, folder)
+    return weights_hash(blob)
 
 
 def load_classifier(dataset: str, *, data_dir: str | Path | None = None, device: str | torch.device = "cpu",
                     progress: bool = True, rebuild: bool = False) -> FeatureClassifier:
-    """The genlab classifier of `dataset`, trained on first use and cached.
+    """The genlab classifier of `dataset`: the one shipped with genlab (mnist, fashion-mnist, digits), else
+    the one trained on this machine, trained on first use and cached.
 
     Args:
         dataset: a labelled dataset name ("mnist", "fashion-mnist", "digits", ...).
         data_dir: where the dataset's files are (as for load_data).
         device: where features are computed.
         progress: show a progress bar while training.
-        rebuild: train again even when a cached copy exists.
+        rebuild: train again into the cache (even for a dataset with shipped weights) and return that one.
     Returns:
-        A FeatureClassifier (features, logits, predict, name, hash).
+        A FeatureClassifier (features, logits, predict, name, hash, weights_hash, origin).
     """
-    dataset = _canonical(dataset)
+    dataset = canonical_name(dataset)
+    if not rebuild:
+        found = shipped_classifier(dataset, device)
+        if found is not None:
+            return found
     recipe = recipe_for(dataset)
     hash_ = recipe_hash(dataset, recipe)
     folder = classifier_dir(dataset, hash_)
@@ -381,18 +469,40 @@ def load_classifier(dataset: str, *, data_dir: str | Path | None = None, device:
                 return found
         net, meta = build_classifier(dataset, data_dir=data_dir, recipe=recipe, progress=progress)
         meta["hash"] = hash_
-        _save(folder, net, meta)
-    return FeatureClassifier(net.to(memory_format=torch.channels_last), dataset, hash_, meta, device)
+        wh = _save(folder, net, meta)
+    return FeatureClassifier(net.to(memory_format=torch.channels_last), dataset, hash_, meta, device,
+                             weights_hash=wh)
 
 
-__all__ = [
-    "RECIPES",
-    "ClassifierNet",
-    "FeatureClassifier",
-    "Recipe",
-    "build_classifier",
-    "load_classifier",
-    "recipe_for",
-    "recipe_hash",
-    "train_classifier",
-]
+def ship_classifier(dataset: str, *, folder: str | Path | None = None, retrain: bool = False,
+                    data_dir: str | Path | None = None, progress: bool = True) -> Path:
+    """Write the shipped classifier of `dataset`: FOLDER/<dataset>.safetensors and <dataset>.json (meta,
+    recipe hash, weights hash). Copies this machine's cached classifier of the current recipe when there
+    is one (unless `retrain`), else trains it by the recipe (one thread; mnist ~200-330 CPU-s,
+    fashion-mnist ~460-620, digits ~5). FOLDER defaults to genlab/eval/weights. Returns the weights path.
+
+    Re-create all three: `python -c "from genlab.eval.classifier import ship_classifier as s;
+    [s(d, retrain=True) for d in ('mnist', 'fashion-mnist', 'digits')]"`; then update the golden values
+    in tests/eval/test_shipped_classifier.py."""
+    from genlab.io import atomic_write_bytes
+
+    dataset = canonical_name(dataset)
+    recipe = recipe_for(dataset)
+    hash_ = recipe_hash(dataset, recipe)
+    out = Path(folder) if folder is not None else WEIGHTS_DIR
+    cached = classifier_dir(dataset, hash_)
+    if not retrain and _try_load(cached, dataset, hash_, "cpu") is not None:
+        blob, meta = (cached / "model.safetensors").read_bytes(), json.loads((cached / "meta.json").read_text())
+    else:
+        net, meta = build_classifier(dataset, data_dir=data_dir, recipe=recipe, progress=progress)
+        blob = weights_bytes(net)
+    meta.update(hash=hash_, weights_hash=weights_hash(blob), weights_sha256=hashlib.sha256(blob).hexdigest())
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out / f"{dataset}.safetensors", blob)
+    atomic_write_bytes(out / f"{dataset}.json", (json.dumps(meta, indent=2) + "\n").encode())
+    return out / f"{dataset}.safetensors"
+
+
+__all__ = ["RECIPES", "WEIGHTS_DIR", "ClassifierNet", "FeatureClassifier", "Recipe", "available_classifier",
+           "build_classifier", "canonical_name", "load_classifier", "recipe_for", "recipe_hash", "ship_classifier",
+           "shipped_classifier", "shipped_datasets", "train_classifier", "weights_hash"]

@@ -23,18 +23,17 @@ class CoverageWarning(RuntimeWarning):
 
 
 def load_classifier(dataset: str):
-    """The cached genlab classifier of `dataset`. Raises LookupError when it is not built yet: building
-    takes CPU-minutes, which must not come out of a model's training budget (or block on another process
-    that is building it)."""
-    from genlab.data import ALIASES
-    from genlab.eval.classifier import classifier_dir, recipe_for, recipe_hash
-    from genlab.eval.classifier import load_classifier as load
+    """The genlab classifier of `dataset`: shipped with genlab (mnist, fashion-mnist, digits) or already
+    built on this machine. Raises LookupError otherwise: building one takes CPU-minutes, which must not
+    come out of a model's training budget (or block on another process that is building it)."""
+    from genlab.eval.classifier import available_classifier, canonical_name, shipped_datasets
 
-    name = ALIASES.get(dataset.lower(), dataset.lower())
-    if not (classifier_dir(name, recipe_hash(name, recipe_for(name))) / "meta.json").exists():
-        raise LookupError(f"the genlab classifier of {name!r} is not built yet; build it once with "
-                          f"`genlab eval features {name}` (a few CPU-minutes) to get coverage checks")
-    return load(name, progress=False)
+    name = canonical_name(dataset)
+    clf = available_classifier(name)
+    if clf is None:
+        raise LookupError(f"genlab ships classifiers for {', '.join(shipped_datasets())} only; build the one of "
+                          f"{name!r} once with `genlab eval features {name}` (CPU-minutes) to get coverage checks")
+    return clf
 
 
 def class_histogram(pred: torch.Tensor, num_classes: int) -> torch.Tensor:

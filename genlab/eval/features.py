@@ -8,9 +8,10 @@ Two kinds (`features=`):
   bilinear antialiased interpolation, then scaled the network's own way: (v - 128) / 128.
 
 Every extractor has `.name`, `.hash` (recorded in the protocol), `.resize` (a description), `.dim`
-and `.features(x) -> (n, dim)`.
+and `.features(x) -> (n, dim)`; a genlab classifier also has `.weights_hash` (its hash is its recipe's,
+so two networks trained by one recipe differ only there), recorded in the protocol as well.
 
-Real features are cached per (dataset, split, feature network hash, sample count, seed) under
+Real features are cached per (dataset, split, feature network and weights hash, sample count, seed) under
 `$GENLAB_CACHE/eval_stats/` as safetensors, so a second evaluation never re-reads the dataset.
 """
 
@@ -167,7 +168,8 @@ def real_features(extractor: Any, dataset: str, *, split: str = "test", n: int =
     """
     from genlab.data.common import cache_dir
 
-    path = cache_dir() / "eval_stats" / f"{_safe(dataset)}-{split}-{extractor.hash}-n{n}-s{seed}.safetensors"
+    key = network_key(extractor)
+    path = cache_dir() / "eval_stats" / f"{_safe(dataset)}-{split}-{key}-n{n}-s{seed}.safetensors"
     if cache and path.exists():
         try:
             from safetensors.torch import load_file
@@ -185,7 +187,8 @@ def real_features(extractor: Any, dataset: str, *, split: str = "test", n: int =
         out["labels"] = data.y[idx].contiguous()
     if cache:
         _write_safetensors(path, out, {"dataset": dataset, "split": split, "n": str(len(idx)),
-                                       "features": extractor.name, "hash": extractor.hash})
+                                       "features": extractor.name, "hash": extractor.hash,
+                                       "weights_hash": weights_hash_of(extractor)})
     return out
 
 
@@ -201,10 +204,21 @@ def _write_safetensors(path: Path, tensors: dict[str, torch.Tensor], meta: dict[
         pass
 
 
+def weights_hash_of(extractor: Any) -> str:
+    """The hash of the network's weights: a classifier's `weights_hash`; for Inception its file hash."""
+    return getattr(extractor, "weights_hash", "") or extractor.hash
+
+
+def network_key(extractor: Any) -> str:
+    """The hash that names the exact network: recipe hash and weights hash when they differ."""
+    w = weights_hash_of(extractor)
+    return extractor.hash if w == extractor.hash else f"{extractor.hash}-{w}"
+
+
 def describe(extractor: Any) -> dict[str, Any]:
     """The feature network's part of the protocol."""
-    out = {"name": extractor.name, "hash": extractor.hash, "resize": getattr(extractor, "resize", "none"),
-           "dim": int(getattr(extractor, "dim", 0))}
+    out = {"name": extractor.name, "hash": extractor.hash, "weights_hash": weights_hash_of(extractor),
+           "resize": getattr(extractor, "resize", "none"), "dim": int(getattr(extractor, "dim", 0))}
     meta = getattr(extractor, "meta", None)
     if meta:
         out["test_accuracy"] = meta.get("test_accuracy")
@@ -213,4 +227,4 @@ def describe(extractor: Any) -> dict[str, Any]:
 
 
 __all__ = ["FEATURE_KINDS", "FeatureExtractor", "InceptionFeatures", "describe", "get_extractor",
-           "inception_path", "real_features", "real_subset"]
+           "inception_path", "network_key", "real_features", "real_subset", "weights_hash_of"]

@@ -23,6 +23,8 @@ def _sort_key(row: dict[str, Any]) -> tuple:
 
 
 def _protocol_lines(p: dict[str, Any], command: str | None) -> list[str]:
+    from genlab.eval.report import network_id
+
     hw = p.get("hardware", {})
     budget = p.get("extra", {}).get("budget_cpu_s", 0)
     acc = p.get("extra", {}).get("feature_test_accuracy")
@@ -32,7 +34,7 @@ def _protocol_lines(p: dict[str, Any], command: str | None) -> list[str]:
              (f"- training: {budget:.0f} CPU-seconds per family and seed (process CPU time, all threads), each "
               "family's default options unless its row lists options; seeds " + ", ".join(map(str, p["seeds"])) +
               " (mean ± sample std over seeds)"),
-             (f"- features: {p['features']} [{p['feature_hash']}]{acc_s}, resize {p['resize']}; KID subsets "
+             (f"- features: {p['features']} [{network_id(p)}]{acc_s}, resize {p['resize']}; KID subsets "
              f"{p['kid_subsets']} x {p.get('kid_subset_size', 0)}; precision/recall k={p['k_pr']}, "
              f"density/coverage k={p['k_dc']}; IS and class accuracy by {p.get('judge') or 'the same classifier'}"),
              (f"- machine: {hw.get('cpu', '?')}, {hw.get('cores', '?')} cores, {hw.get('threads', '?')} threads, "
@@ -81,8 +83,9 @@ def markdown(board: dict[str, Any], command: str | None = None) -> str:
             out.append(f"| {r['family']} | " + " | ".join(fmt(r['metrics'].get(k), k) for k in ekeys) +
                        f" | {r.get('likelihood_label', '-')} |")
         out.append("")
-        out.append("Reconstruction: first 1000 test images (MSE per pixel, PSNR, SSIM with an 11x11 Gaussian "
-                   "window). Likelihood: first 1000 test images, labelled with what the number is.")
+        window = p.get("extra", {}).get("ssim_window", "an 11x11 Gaussian window, or the largest odd size that fits")
+        out.append(f"Reconstruction: first 1000 test images (MSE per pixel, PSNR, SSIM with {window}). "
+                   "Likelihood: first 1000 test images, labelled with what the number is.")
     out += likelihood_section(board.get("likelihood"), p["dataset"])
     out += ["", "Protocol:", *_protocol_lines(p, command)]
     return "\n".join(out) + "\n"

@@ -249,15 +249,29 @@ def _gaussian_window(size: int, sigma: float) -> torch.Tensor:
     return g[:, None] * g[None, :]  # (size, size)
 
 
+def ssim_window(h: int, w: int, window: int = 11) -> int:
+    """The side of the SSIM window used on h x w images: `window`, shrunk to the largest odd size that fits
+    (11 on 28x28 images, 7 on 8x8)."""
+    size = min(window, h, w)
+    return size - (size + 1) % 2
+
+
+def ssim_note(h: int, w: int, window: int = 11) -> str:
+    """What the SSIM of h x w images was measured with, e.g. '7x7 Gaussian window (sigma 1.5; 11x11 shrunk
+    to fit 8x8 images)'."""
+    s = ssim_window(h, w, window)
+    shrunk = f"; {window}x{window} shrunk to fit {h}x{w} images" if s != window else ""
+    return f"{s}x{s} Gaussian window (sigma 1.5{shrunk})"
+
+
 def ssim(x_hat: torch.Tensor, x: torch.Tensor, data_range: float = 1.0, window: int = 11,
          sigma: float = 1.5) -> torch.Tensor:
     """Structural similarity per image, (n,) (Wang et al. 2004): Gaussian window (11, sigma 1.5, shrunk to
-    the largest odd size that fits small images), K1 = 0.01, K2 = 0.03, 'valid' filtering, mean over the
-    map and the channels."""
+    the largest odd size that fits small images: `ssim_window`), K1 = 0.01, K2 = 0.03, 'valid' filtering,
+    mean over the map and the channels."""
     _check_images(x_hat, x)
     _, c, h, w = x.shape
-    size = min(window, h, w)
-    size -= (size + 1) % 2  # odd
+    size = ssim_window(h, w, window)
     kern = _gaussian_window(size, sigma).to(x.device)[None, None].repeat(c, 1, 1, 1)  # (c, 1, s, s)
     a, b = x_hat.double(), x.double()
 
@@ -282,4 +296,4 @@ def reconstruction_metrics(x_hat: torch.Tensor, x: torch.Tensor) -> dict[str, fl
 
 __all__ = ["class_accuracy", "density_coverage", "fid", "fid_from_stats", "gaussian_stats",
            "inception_score", "kid", "kid_subset_size", "knn_radii", "manifold_metrics", "mse", "precision_recall",
-           "psnr", "reconstruction_metrics", "ssim", "trace_sqrt_product"]
+           "psnr", "reconstruction_metrics", "ssim", "ssim_note", "ssim_window", "trace_sqrt_product"]

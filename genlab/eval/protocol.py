@@ -32,7 +32,9 @@ class Protocol:
         dataset, split: the real reference images.
         n_real, n_fake: sample counts on each side.
         features: the feature network's name, e.g. "genlab-mnist classifier".
-        feature_hash: its recipe or weights hash.
+        feature_hash: its recipe hash (genlab classifiers) or its file hash (Inception).
+        feature_weights_hash: sha256 (16 hex digits) of its weights: two networks trained by one recipe on
+            two machines differ here (empty in results written before genlab recorded it).
         feature_dim: its feature dimension.
         resize: how images were resized for it ("none (native resolution)", "299x299 bilinear, antialias").
         real_subset: "all" or "random (seed s)" when the split has more images than n_real.
@@ -52,6 +54,7 @@ class Protocol:
     n_fake: int
     features: str
     feature_hash: str
+    feature_weights_hash: str = ""
     feature_dim: int = 0
     resize: str = "none (native resolution)"
     real_subset: str = "all"
@@ -215,11 +218,14 @@ def evaluate_samples(fake_images: torch.Tensor, dataset: str, *, labels: torch.T
     d = describe(ext)
     n_total, split_size = len(rf), int(real["split_size"][0])
     protocol = base_protocol(dataset=dataset, split=split, n_real=n_total, n_fake=len(x), features=d["name"],
-                             feature_hash=d["hash"], feature_dim=int(rf.shape[1]), resize=d["resize"],
+                             feature_hash=d["hash"], feature_weights_hash=d["weights_hash"],
+                             feature_dim=int(rf.shape[1]), resize=d["resize"],
                              real_subset="all" if n_total == split_size else
                              f"random {n_total} of {split_size} (seed {seed})",
                              seeds=[seed], kid_subset_size=m, kid_subsets=kid_subsets, k_pr=k_pr, k_dc=k_dc,
-                             judge="" if judge is None else f"{judge.name} ({judge.hash})", device=device,
+                             judge="" if judge is None else
+                             f"{judge.name} ({judge.hash}, weights {judge.weights_hash})",
+                             device=device,
                              wall_time_s=round(time.perf_counter() - t0, 3))
     out["protocol"] = protocol.to_json()
     return out

@@ -83,9 +83,10 @@ def evaluate_model(model: Any, dataset: str, *, data_dir: str | None = None, bin
         dataset, data_dir: the data it was trained on.
         binarized: the run's binarization (for the likelihood).
         features: "classifier" or "inception".
-        n: generated samples per seed; n_real: real reference images from `split`.
+        n: generated samples per seed; n_real: real reference images from `split` (which reconstruction
+            and likelihood use too: "train" evaluates data without a test split, on images it trained on).
         seeds: sampling seeds.
-        n_recon, n_likelihood: test images for reconstruction and likelihood (0 = skip).
+        n_recon, n_likelihood: images of `split` for reconstruction and likelihood (0 = skip).
         iw_k: importance samples for the likelihood bound (1 = ELBO).
         sample_options: passed to model.sample (e.g. a sampler's steps).
         extractor: a ready feature network (overrides `features`).
@@ -118,9 +119,13 @@ def evaluate_model(model: Any, dataset: str, *, data_dir: str | None = None, bin
     if ("reconstruct" in caps and n_recon > 0) or ("likelihood" in caps and n_likelihood > 0):
         from genlab.data import load_data
 
-        test = load_data(dataset, split="test", data_dir=data_dir)
+        test = load_data(dataset, split=split, data_dir=data_dir)  # the protocol's split, for every figure
+    extra_labels: dict[str, Any] = {}
     if "reconstruct" in caps and n_recon > 0 and test is not None:
+        from genlab.eval.metrics import ssim_note
+
         extra.update(reconstruction_on(model, test, n_recon))
+        extra_labels["ssim_window"] = ssim_note(*test.shape[1:])
     if "likelihood" in caps and n_likelihood > 0 and test is not None:
         from genlab.eval.likelihood import evaluate_likelihood
 
@@ -129,9 +134,7 @@ def evaluate_model(model: Any, dataset: str, *, data_dir: str | None = None, bin
                                   binarized=binarized, generator=torch.Generator().manual_seed(0),
                                   per_example=likelihood_per_example)
         extra.update({k: v for k, v in lik.items() if isinstance(v, float)})
-        extra_labels = {k: v for k, v in lik.items() if not isinstance(v, float)}
-    else:
-        extra_labels = {}
+        extra_labels.update({k: v for k, v in lik.items() if not isinstance(v, float)})
     metrics = summarize([{**r, **extra} for r in per_seed])
     proto = Protocol.from_json(protocol)
     proto.seeds = list(seeds)
@@ -163,6 +166,13 @@ def heading(key: str, protocol: Any) -> str:
     return name
 
 
+def network_id(protocol: Any) -> str:
+    """'recipe HASH, weights HASH' for a protocol (or its JSON dict), just the hash when they are one."""
+    get = protocol.get if isinstance(protocol, dict) else lambda k, d=None: getattr(protocol, k, d)
+    h, w = get("feature_hash", ""), get("feature_weights_hash", "")
+    return h if not w or w == h else f"recipe {h}, weights {w}"
+
+
 def metrics_table(metrics: dict[str, Any], protocol: Any) -> str:
     """A two-column text table of one result, then the protocol in one paragraph."""
     rows = [(heading(k, protocol), fmt(metrics[k], k)) for k in COLUMNS if k in metrics]
@@ -170,14 +180,16 @@ def metrics_table(metrics: dict[str, Any], protocol: Any) -> str:
     lines = [f"{a:<{w}}  {b}" for a, b in rows]
     if "likelihood_label" in protocol.extra:
         lines.append(f"(likelihood: {protocol.extra['likelihood_label']})")
+    if "ssim" in metrics and "ssim_window" in protocol.extra:
+        lines.append(f"(SSIM: {protocol.extra['ssim_window']})")
     seeds = ", ".join(map(str, protocol.seeds))
     lines.append(f"protocol: {protocol.n_fake} generated vs {protocol.n_real} real {protocol.dataset}/{protocol.split} "
-                 f"images ({protocol.real_subset}); features {protocol.features} [{protocol.feature_hash}], resize "
+                 f"images ({protocol.real_subset}); features {protocol.features} [{network_id(protocol)}], resize "
                  f"{protocol.resize}; seeds {seeds} (mean ± std over seeds); KID subsets {protocol.kid_subsets} x "
                  f"{protocol.kid_subset_size}; k = {protocol.k_pr} (P/R), {protocol.k_dc} (D/C); genlab "
                  f"{protocol.genlab_version}; {protocol.hardware.get('cpu', '')}; {protocol.wall_time_s:.1f} s")
     return "\n".join(lines)
 
 
-__all__ = ["COLUMNS", "draw_samples", "evaluate_model", "fmt", "heading", "metrics_table",
+__all__ = ["COLUMNS", "draw_samples", "evaluate_model", "fmt", "heading", "metrics_table", "network_id",
            "reconstruction_on"]

@@ -50,6 +50,7 @@ class TrainResult:
     history: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
     signal: int | None = None  # the signal that interrupted the run (SIGINT for Ctrl-C, SIGTERM)
+    is_main: bool = True  # process 0 (the one that writes the run and prints) of a DDP job, or the only one
 
 
 def nonfinite_parameters(module: nn.Module) -> list[str]:
@@ -343,6 +344,18 @@ class Trainer:
         if self.run_dir is not None and self.dist.is_main:
             trim_metrics(self.run_dir / METRICS, self.step)
 
+    def start_info(self) -> dict[str, Any]:
+        """What this run is about to do, for a start-of-run line: model size, precision, device, processes."""
+        described = self.model.describe()
+        return {"family": self.config.family, "data": self.config.data.name, "n_train": len(self.data),
+                "parameters": described["parameters"],
+                "trainable": sum(p.numel() for p in self.model.parameters() if p.requires_grad),
+                "fitted_values": described["buffers"] if self.fitted else 0,
+                "precision": "bf16 autocast" if self.bf16 else "fp32", "channels_last": self.tc.channels_last,
+                "device": str(self.device), "processes": self.dist.world_size, "threads": torch.get_num_threads(),
+                "step": self.step, "steps": 1 if self.fitted else self.tc.steps, "fitted": self.fitted,
+                "time_budget": self.tc.time_budget, "budget_clock": self.tc.budget_clock}
+
     # --- the loop -------------------------------------------------------------------------------
     @property
     def speed_key(self) -> str:
@@ -369,7 +382,7 @@ class Trainer:
             self.save(record)
             self.save_samples()
         return TrainResult(self.model, self.run_dir, self.step, "done", self.history,
-                           time.perf_counter() - t_start)
+                           time.perf_counter() - t_start, is_main=self.dist.is_main)
 
     def accumulate(self, losses: dict[str, torch.Tensor]) -> None:
         """Add one step's losses to the window of the next metrics record."""
@@ -453,7 +466,7 @@ class Trainer:
         if stopped != "interrupted":
             self.save_samples()
         return TrainResult(self.sampling_model(), self.run_dir, self.step, stopped, self.history, seconds,
-                           signum if stopped == "interrupted" else None)
+                           signum if stopped == "interrupted" else None, is_main=self.dist.is_main)
 
     def ranks_in_step(self) -> bool:
         """True when every process holds the same weights (what DDP's all-reduce must guarantee)."""

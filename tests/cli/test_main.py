@@ -110,3 +110,11 @@ def test_nothing_below_the_cli_imports_it():
                 names += [f"genlab.{a.name}" for a in node.names]
             offenders += [f"{rel}: {n}" for n in names if n == "genlab.cli" or n.startswith("genlab.cli.")]
     assert not offenders
+
+
+@pytest.mark.parametrize("flag", ["--version", "-V"])
+def test_version(flag, capsys):
+    from genlab.version import __version__
+
+    cli(flag)
+    assert capsys.readouterr().out == f"genlab {__version__}\n"

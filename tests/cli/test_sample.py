@@ -17,8 +17,25 @@ def test_sample_png_and_npz(trained, tmp_path):
     assert Image.open(tmp_path / "g.png").size[0] > 8
     cli("sample", str(trained), "-n", "10", "--out", str(tmp_path / "s.npz"))
     arrays = np.load(tmp_path / "s.npz")
-    assert arrays["x"].shape == (10, 8, 8, 1) and arrays["x"].dtype == np.uint8
+    assert arrays["x"].shape == (10, 1, 8, 8) and arrays["x"].dtype == np.uint8  # NCHW, as genlab's data
     assert "y" not in arrays
+
+
+def test_sampled_npz_is_npz_data(tmp_path):
+    """What `genlab sample --out x.npz` writes, `npz:x.npz` reads as it is, labels included, and trains on."""
+    import torch
+
+    from genlab.data import load_data
+
+    cli("train", *TINY_VAE, "--conditional", "--runs-dir", str(tmp_path), "--name", "c")
+    cli("sample", str(tmp_path / "c"), "-n", "40", "--out", str(tmp_path / "s.npz"))
+    arrays = np.load(tmp_path / "s.npz")
+    data = load_data(f"npz:{tmp_path / 's.npz'}")
+    assert data.shape == (1, 8, 8) and torch.equal(data.x, torch.from_numpy(arrays["x"]))
+    assert data.y.tolist() == arrays["y"].tolist() and data.num_classes == 10
+    cli("train", *TINY_VAE[:TINY_VAE.index("--data")], "--data", f"npz:{tmp_path / 's.npz'}",
+        *TINY_VAE[TINY_VAE.index("--data") + 2:], "--runs-dir", str(tmp_path), "--name", "again")
+    assert (tmp_path / "again" / "config.json").exists()
 
 
 def test_conditional_samples_carry_labels(tmp_path):

@@ -75,3 +75,56 @@ def test_resume_refuses_changes_it_cannot_honour(trained, tmp_path, capsys, chan
     assert e.value.code == 2
     assert message in capsys.readouterr().err
     assert (trained / "config.json").read_text() == before and last_step(trained) == 12
+
+
+def test_train_prints_a_start_line_and_a_readable_summary(tmp_path, capsys):
+    cli("train", *TINY_VAE, "--runs-dir", str(tmp_path), "--name", "v")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("training vae on digits (1,500 examples): ")
+    assert " parameters; fp32 on cpu (1 thread), steps 0 -> 12" in lines[0]
+    assert lines[1].startswith("done at step 12 in ") and " images/s" in lines[1]
+    assert lines[2].startswith("  loss ") and ", kl " in lines[2] and "{" not in "".join(lines)
+    assert lines[-1] == f"run saved in {tmp_path / 'v'}/ (samples in {tmp_path / 'v'}/samples/)"
+
+
+def test_only_the_main_process_prints_the_summary(tmp_path, capsys, monkeypatch):
+    from genlab.training.trainer import TrainResult
+
+    def worker(config, run_dir, **kwargs):  # what a DDP rank > 0 gets back
+        return TrainResult(None, run_dir, 12, "done", [{"step": 12, "loss": 1.0}], 1.0, is_main=False)
+
+    monkeypatch.setattr("genlab.runs.train", worker)
+    cli("train", *TINY_VAE, "--runs-dir", str(tmp_path), "--name", "v")
+    assert capsys.readouterr().out == ""
+
+
+def test_config_reruns_and_varies_a_saved_run(trained, tmp_path, capsys):
+    saved = config_of(trained)
+    capsys.readouterr()
+    cli("train", "--config", str(trained / "config.json"), "--runs-dir", str(tmp_path), "--name", "same",
+        "--train.no-progress")
+    assert f"training from {trained / 'config.json'} with its saved options" in capsys.readouterr().out
+    same = config_of(tmp_path / "same")
+    assert {k: same[k] for k in ("family", "model", "data", "train")} == \
+        {k: saved[k] for k in ("family", "model", "data", "train")}
+    # flags given override the file's values; the rest (model, data, training options) come from it
+    cli("train", "--config", str(trained), "--runs-dir", str(tmp_path), "--name", "varied", "--latent-dim", "3",
+        "--train.steps", "6")
+    out = capsys.readouterr().out
+    assert f"training from {trained} with --latent-dim 4 -> 3, --train.steps 12 -> 6" in out
+    varied = config_of(tmp_path / "varied")
+    assert varied["model"] == {**saved["model"], "latent_dim": 3} and varied["data"] == saved["data"]
+    assert varied["train"] == {**saved["train"], "steps": 6} and last_step(tmp_path / "varied") == 6
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--config", "MISSING.json"], "--config MISSING.json: no such file"),
+    (["--config", "RUN", "--resume"], "give one of them"),
+    (["--config", "RUN"], "already holds a run"),  # into the saved run's own folder: choose another --name
+])
+def test_config_errors_are_one_line(trained, tmp_path, capsys, args, message):
+    args = [a.replace("RUN", str(trained)) for a in args]
+    with pytest.raises(SystemExit) as e:
+        cli("train", *args, "--runs-dir", str(tmp_path), *(["--name", "v"] if "--resume" not in args else []))
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and message in err and len(err.strip().splitlines()) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import threading
 
 import pytest
@@ -11,12 +12,10 @@ import torch
 from genlab.eval import classifier as C
 
 
-def test_digits_classifier_trains_caches_and_classifies(digits_classifier, cache_env):
-    clf = digits_classifier
-    assert clf.name == "genlab-digits classifier"
+def test_digits_classifier_classifies(digits_classifier):
+    clf = digits_classifier  # the shipped one (tests/eval/test_shipped_classifier.py)
+    assert clf.name == "genlab-digits classifier" and clf.origin == "shipped"
     assert clf.test_accuracy > 0.9
-    folder = C.classifier_dir("digits", clf.hash)
-    assert (folder / "model.safetensors").exists() and (folder / "meta.json").exists()
     from genlab.data import load_data
 
     test = load_data("digits", split="test")
@@ -32,15 +31,50 @@ def test_digits_classifier_trains_caches_and_classifies(digits_classifier, cache
     assert torch.allclose(clf.features(test.x), feats, atol=1e-5)
 
 
-def test_cached_classifier_is_reused(digits_classifier, monkeypatch):
+def test_rebuild_trains_caches_and_is_reused(cache_env, monkeypatch):
+    built = C.load_classifier("digits", progress=False, rebuild=True)  # the recipe, on this machine (~5 CPU-s)
+    assert built.origin == "cache" and built.test_accuracy > 0.9
+    folder = C.classifier_dir("digits", built.hash)
+    assert (folder / "meta.json").exists()
+    assert built.weights_hash == C.weights_hash((folder / "model.safetensors").read_bytes())
+
     def boom(*a, **k):
         raise AssertionError("rebuilt although cached")
 
     monkeypatch.setattr(C, "build_classifier", boom)
+    monkeypatch.setattr(C, "shipped_classifier", lambda *a, **k: None)  # as for a dataset genlab ships none for
     again = C.load_classifier("digits", progress=False)
-    assert again.hash == digits_classifier.hash
+    assert again.origin == "cache" and (again.hash, again.weights_hash) == (built.hash, built.weights_hash)
     x = torch.rand(5, 1, 8, 8)
-    assert torch.equal(again.features(x), digits_classifier.features(x))
+    assert torch.equal(again.features(x), built.features(x))
+    assert C.available_classifier("digits").weights_hash == built.weights_hash
+
+
+def test_ship_classifier_writes_weights_and_meta(cache_env, tmp_path, monkeypatch):
+    monkeypatch.setitem(C.RECIPES, "fake-ship", C.Recipe(channels=(4, 4, 4), hidden=8))
+    monkeypatch.setattr(C, "build_classifier", _fake_build([]))
+    path = C.ship_classifier("fake-ship", folder=tmp_path)
+    meta = json.loads(path.with_suffix(".json").read_text())
+    assert path == tmp_path / "fake-ship.safetensors"
+    assert meta["hash"] == C.recipe_hash("fake-ship", C.RECIPES["fake-ship"])
+    assert meta["weights_hash"] == C.weights_hash(path.read_bytes())
+    monkeypatch.setattr(C, "WEIGHTS_DIR", tmp_path)
+    assert "fake-ship" in C.shipped_datasets()
+    assert C.load_classifier("fake-ship").origin == "shipped"
+
+
+def test_a_dataset_without_a_test_split_gets_a_classifier(cache_env, monkeypatch, tmp_path):
+    import numpy as np
+
+    from tests.conftest import tiny_images
+
+    data = tiny_images(64)
+    np.savez(tmp_path / "t.npz", x=data.x.numpy(), y=data.y.numpy())
+    monkeypatch.setitem(C.RECIPES, f"npz:{tmp_path / 't.npz'}", C.Recipe(channels=(4, 4, 4), hidden=8, epochs=1))
+    clf = C.load_classifier(f"npz:{tmp_path / 't.npz'}", progress=False)
+    assert clf.test_accuracy is None and clf.meta["n_test"] == 0
+    folder = C.classifier_dir(clf.dataset, clf.hash)
+    assert folder.parent == cache_env / "classifiers" and (folder / "meta.json").exists()  # one plain folder name
 
 
 def test_recipe_or_dataset_change_changes_the_key():

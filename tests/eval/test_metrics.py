@@ -161,6 +161,15 @@ def test_psnr_and_ssim():
         M.ssim(x[:, :, :10], x)
 
 
+def test_ssim_window_says_what_small_images_get():
+    assert [M.ssim_window(s, s) for s in (28, 11, 10, 8, 3)] == [11, 11, 9, 7, 3]
+    assert M.ssim_note(28, 28) == "11x11 Gaussian window (sigma 1.5)"
+    assert M.ssim_note(8, 8) == "7x7 Gaussian window (sigma 1.5; 11x11 shrunk to fit 8x8 images)"
+    x = torch.rand(2, 1, 8, 8, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    y = (x + 0.2).clamp(0, 1)
+    assert torch.allclose(M.ssim(y, x), M.ssim(y, x, window=7))  # the 7x7 window is what 8x8 images get
+
+
 def test_ssim_matches_torchmetrics_on_the_valid_region():
     # torchmetrics averages the SSIM map over a reflect-padded image; Wang et al. (and scikit-image)
     # average only where the 11x11 window lies inside the image, which is what genlab does.

@@ -80,3 +80,34 @@ def test_collapse_seen_by_the_probe_makes_the_watchdog_warn(monkeypatch):
     with pytest.warns(GANWarning, match="mode collapse: the samples cover 1 classes.*Remedies"):
         result = trainer.fit()
     assert [r["watchdog"] for r in result.history] == ["ok", "ok", "collapse", "ok"]
+
+
+def test_coverage_works_from_the_first_run_with_the_shipped_classifier(cache_env, monkeypatch):
+    from genlab.data import load_data
+    from genlab.eval import classifier as C
+
+    monkeypatch.setattr(C, "build_classifier", lambda *a, **k: pytest.fail("trained a classifier genlab ships"))
+    tc = TrainConfig(steps=2, batch_size=8, log_every=2, progress=False)
+    options = {**TINY["dcgan"], "coverage_every": 2, "coverage_samples": 20}
+    config = RunConfig("dcgan", options, DataConfig("digits"), tc)
+    result = Trainer(config, load_data("digits", split="test")).fit()  # an empty GENLAB_CACHE
+    assert "coverage" in result.history[-1] and 0 <= result.history[-1]["recall"] <= 1
+
+
+def test_a_dataset_without_shipped_weights_says_how_to_build_its_classifier(cache_env):
+    with pytest.warns(CoverageWarning) as caught:  # "tiny": no shipped classifier, none built
+        trainer_for("dcgan", steps=2, coverage_every=2).fit()
+    message = str(caught[0].message)
+    assert message.startswith("mode coverage is off for dataset 'tiny': genlab ships classifiers for digits, ")
+    assert "`genlab eval features tiny`" in message
+
+
+def test_unlabelled_data_says_so(cache_env):
+    from genlab.data.base import ImageData
+
+    data = tiny_images(32)
+    unlabelled = ImageData(data.x, None, "blank", "train")
+    tc = TrainConfig(steps=2, batch_size=8, log_every=2, progress=False)
+    trainer = Trainer(RunConfig("dcgan", {**TINY["dcgan"], "coverage_every": 2}, DataConfig("blank"), tc), unlabelled)
+    with pytest.warns(CoverageWarning, match="'blank' has no labels"):
+        trainer.fit()
