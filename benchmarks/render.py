@@ -50,12 +50,16 @@ KNOWN = {
                         ["max fit wall seconds"], "< 60 s per family", lambda v: v < 60),
     "classical_mnist_quick": ("Classical latent models, quick smoke version (5k training images)",
                               ["max fit wall seconds"], "smoke test only", None),
+    "diffusion_quality": ("Unconditional MNIST diffusion: genlab ddpm defaults vs diffusers at equal steps (2,157)",
+                          ["final_fid_ratio_ddim50"], "FID <= 0.8x diffusers' (same sampler)", lambda v: v <= 0.8),
+    "diffusion_guided_quality": ("Class-conditional diffusion after 30 CPU-minutes each (older protocol)",
+                                 ["fid_ratio_genlab_over_diffusers"], "side by side", None),
     "diffusion_speed": ("Diffusion training speed: genlab vs diffusers at equal parameters and FLOPs",
                         ["speedup_wall"], ">= 3x", lambda v: v >= 3),
 }
 ORDER = ["vae_vs_pythae", "vae_throughput", "vae_nll", "vae_nll_quick", "demo", "eval_classifiers", "eval_speed",
          "eval_inception_check", "bench_leaderboard", "gan_mnist", "gan_toy", "gan_speed", "diffusion_speed",
-         "diffusion_sampling", "diffusion_quality", "classical_mnist", "classical_mnist_quick"]
+         "diffusion_sampling", "diffusion_quality", "diffusion_guided_quality", "classical_mnist", "classical_mnist_quick"]
 
 PREAMBLE = """\
 # Benchmarks
