@@ -32,6 +32,8 @@ STEPS, BATCH, LR, WD, WARMUP, EMA, SNAPSHOT_CPU = 2157, 64, 1e-3, 0.01, 100, 0.9
 GENLAB_RUN, DIFFUSERS_RUN, SAMPLES = "runs/bench/q-genlab", "runs/bench/q-diffusers", "runs/bench/q-samples"
 COND_RUN = "runs/bench/q-genlab-cond"  # class-conditional, label dropout 0.1, the same recipe for SNAPSHOT_CPU
 N = 1000
+GRID_JOBS = ("genlab-final-default", "diffusers-final-native-ddim50", "genlab-snapshot-default",
+             "diffusers-snapshot-native-ddim50", "genlab-cond-default")  # shown in docs/DIFFUSION.md
 INCEPTION_JOBS = ("genlab-final-ddim50", "diffusers-final-ddim50", "genlab-final-default",
                   "diffusers-final-native-ddim50")
 
@@ -337,7 +339,7 @@ def save_grids(samples: str) -> None:
 
     from genlab.viz.grid import save_grid
 
-    for name in jobs():
+    for name in GRID_JOBS:
         path = Path(samples) / f"{name}.npz"
         if path.exists():
             x = torch.from_numpy(np.load(path)["x"][:100]).float() / 255.0
