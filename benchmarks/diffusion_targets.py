@@ -72,8 +72,7 @@ def report() -> None:
     write_result("diffusion_targets", figures,
                  "genlab ddpm, U-Net channels 16/32/32, 500 steps at batch 64, AdamW 1e-3, EMA 0.995, 1 thread; "
                  "500 samples per sampler (seed 1); classifier-FID against 5,000 MNIST test images. Rows are "
-                 "added by `run` (one per combination); the linear-schedule rows were not run yet on this machine "
-                 "(the test tests/models/diffusion/test_backgrounds.py covers eps vs v on toy data).", threads=1)
+                 "added by `run` (one per combination); the x0 target has not been run.", threads=1)
 
 
 def main() -> None:
