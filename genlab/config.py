@@ -148,8 +148,13 @@ class TrainConfig:
             short run's average is not dominated by its random initial weights.
         seed: seeds model init, data order and the training noise.
         device: "auto" picks cuda, then mps, then cpu.
-        bf16: autocast to bfloat16 where the device supports it fast.
-        channels_last: store conv weights and activations channels-last (faster on modern CPUs and GPUs).
+        precision: "auto" times a few steps of a copy of the model in fp32 and, where the device runs it
+            natively, bf16 autocast, each contiguous and channels-last (models with convolutions), and keeps
+            the fastest (recorded in config.json, reused on resume; runs under 200 steps without a time
+            budget skip the timing and use fp32); "fp32" or "bf16" fix it (docs/TRAINING.md).
+        bf16: the same as precision "bf16" (kept for older configs and scripts).
+        channels_last: always store conv weights and activations channels-last; otherwise auto times both
+            layouts and a fixed precision trains contiguous.
         threads: torch intra-op threads on CPU (0 = torch's default).
         log_every: write metrics.jsonl and refresh the progress bar every this many steps.
         sample_every: save a sample grid every this many steps (0 = only at the end).
@@ -174,6 +179,7 @@ class TrainConfig:
     ema_warmup: bool = True
     seed: int = bounded(0, ge=0)
     device: Device = "auto"
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
     bf16: bool = False
     channels_last: bool = False
     threads: int = bounded(0, ge=0)

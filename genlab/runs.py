@@ -30,12 +30,14 @@ from genlab.models.base import Sampler, Samples
 from genlab.training import checkpoint as ckpt
 from genlab.training.device import barrier, init_distributed
 from genlab.training.lock import LOCK, LockHeld, RunLock
+from genlab.training.precision import Choice, fixed
 from genlab.training.trainer import Trainer, TrainResult, nonfinite_parameters
 
 CONFIG = "config.json"
 MAX_SAMPLES = 100_000  # what one sample() call draws at most (the CLI shares the cap)
 MARKER = ".genlab-run"  # {"run_id", "created", "genlab_version"}: written when genlab creates a run folder
 RESUMED_WITH = "resumed_with"  # config.json: [{"step": S, "changes": {option: {"from": a, "to": b}}}, ...]
+PRECISION_CHOICE = "precision_choice"  # config.json: the precision and layout the run trains in (Choice.to_json)
 # Training options a checkpoint's state holds (optimizer param groups, scheduler base lr, RNG streams): a
 # resume that changed them would be trained with the old values while config.json showed the new ones.
 PINNED_ON_RESUME = ("optimizer", "lr", "betas", "weight_decay", "seed")
@@ -148,8 +150,9 @@ def _write_marker(path: Path) -> None:
 
 def prepare_run_dir(path: Path, config: RunConfig, *, resume: bool, overwrite: bool,
                     data: Data | None = None, write: bool = True,
-                    runs_dir: Path | None = None) -> tuple[Path, Path | None]:
+                    runs_dir: Path | None = None, choice: dict[str, Any] | None = None) -> tuple[Path, Path | None]:
     """Create (or reopen, for resume) the run folder; returns (path, checkpoint to resume from or None).
+    `choice` (the trainer's precision choice) is recorded in config.json.
 
     `overwrite` clears only a folder genlab made (see check_run_target); the caller holds the run's lock
     (genlab.runs.train does). `write=False` only inspects (for the non-main processes of a torchrun job)."""
@@ -167,13 +170,13 @@ def prepare_run_dir(path: Path, config: RunConfig, *, resume: bool, overwrite: b
         history = list(raw.get(RESUMED_WITH, []))
         if changes:
             history.append({"step": checkpoint_step(where), "changes": changes})
-        _write_config(path, config, data, resumed_with=history)
+        _write_config(path, config, data, resumed_with=history, choice=choice)
         return path, where
     if _has_run(path):  # overwrite, and check_run_target found the folder genlab's to clear
         _clear(path)
     path.mkdir(parents=True, exist_ok=True)
     _write_marker(path)
-    _write_config(path, config, data)
+    _write_config(path, config, data, choice=choice)
     return path, None
 
 
@@ -221,7 +224,7 @@ def resolved_config(config: RunConfig, resume_dir: Path | None = None) -> RunCon
 
 
 def _write_config(path: Path, config: RunConfig, data: Data | None,
-                  resumed_with: list[dict[str, Any]] | None = None) -> None:
+                  resumed_with: list[dict[str, Any]] | None = None, choice: dict[str, Any] | None = None) -> None:
     from genlab.version import __version__
 
     config = resolved_config(config)
@@ -229,6 +232,8 @@ def _write_config(path: Path, config: RunConfig, data: Data | None,
     if data is not None:  # the DataSpec the model was built for, and where the data came from
         info = {**data.spec.to_json(), "n_train": len(data), "source": data.origin}
     extra = {RESUMED_WITH: resumed_with} if resumed_with else {}
+    if choice is not None:
+        extra[PRECISION_CHOICE] = choice
     atomic_write_json(path / CONFIG, {**config.to_json(), "data_info": info, "genlab_version": __version__,
                                       **extra})
 
@@ -484,7 +489,10 @@ def train(config: RunConfig, run_dir: str | Path | None = None, *, data: Data | 
     if data is None:
         data = load_training_data(config.data)
     # build (and so check) the model first: bad options must not leave a half-made run folder behind
-    trainer = Trainer(config, data, None, on_log=on_log)
+    # a resumed run with precision auto trains as it did (its recorded choice), not as a new timing says
+    auto = config.train.precision == "auto" and not config.train.bf16
+    trainer = Trainer(config, data, None, on_log=on_log,
+                      choice=recorded_choice(Path(run_dir)) if resume and auto and run_dir is not None else None)
     for submodule, weights in pretrained.items():
         trainer.model.get_submodule(submodule).load_state_dict(weights)
     path, resume_from, lock = None, None, None
@@ -493,7 +501,8 @@ def train(config: RunConfig, run_dir: str | Path | None = None, *, data: Data | 
             if d.is_main:
                 lock = lock_run(Path(run_dir))
                 path, resume_from = prepare_run_dir(Path(run_dir), config, resume=resume, overwrite=overwrite,
-                                                    data=data, runs_dir=None if runs_dir is None else Path(runs_dir))
+                                                    data=data, runs_dir=None if runs_dir is None else Path(runs_dir),
+                                                    choice=trainer.choice.to_json())
             barrier(d)
             if not d.is_main:
                 path, resume_from = prepare_run_dir(Path(run_dir), config, resume=resume, overwrite=False,
@@ -509,6 +518,20 @@ def train(config: RunConfig, run_dir: str | Path | None = None, *, data: Data | 
     finally:
         if lock is not None:
             lock.release()
+
+
+def recorded_choice(path: Path) -> Choice | None:
+    """The precision choice a run recorded (to resume it exactly as it trained); for a run that recorded
+    none (older genlab, or nothing to resume), the precision its config fixes, None when nothing is there."""
+    if not (path / CONFIG).is_file():
+        return None
+    raw, saved = read_run_config(path)
+    if PRECISION_CHOICE not in raw:
+        return fixed(saved.train, "resumed")
+    try:
+        return Choice.from_json(raw[PRECISION_CHOICE], how="resumed")
+    except ValueError as e:
+        raise RunError(f"{path / CONFIG}: {e}") from None
 
 
 def lock_run(path: Path) -> RunLock:

@@ -25,15 +25,13 @@ import torch
 from genlab.config import DataConfig, RunConfig, TrainConfig
 from genlab.data.base import Batch, ImageData
 from genlab.nn import distributions
-from genlab.training.device import cpu_has_fast_bf16
 
 # The model and optimizer, chosen by measurement on a 2-core x86 VM (AVX2, no AVX-512/AMX) from images/s and
 # the test NELBO after a fixed number of steps: channels (16, 32) trains ~2.5x more images/s than (32, 64) and
-# is better per second than (8, 16); channels-last is faster for every layer here; bf16 autocast is ~10x
-# slower on a CPU without native bf16, so it is on only where the CPU has it (AVX-512 BF16 / AMX);
-# batch 64 at lr 3e-3 with a 200-step KL warm-up beat
-# batch 128, lr 2e-3 and no warm-up (more steps in the budget; the warm-up skips an early plateau where the
-# KL collapses towards 0).
+# is better per second than (8, 16); precision and layout are left to --train.precision auto (it times
+# fp32 and, where the CPU has native bf16, bf16, each contiguous and channels-last); batch 64 at lr 3e-3
+# with a 200-step KL warm-up beat batch 128, lr 2e-3 and no warm-up (more steps in the budget; the warm-up
+# skips an early plateau where the KL collapses towards 0).
 DEMO_MODEL: dict[str, Any] = {"arch": "conv", "channels": (16, 32), "hidden": (256,), "latent_dim": 16,
                               "act": "silu", "likelihood": "bernoulli", "kl_warmup": 200}
 DEMO_BATCH = 64
@@ -83,8 +81,7 @@ def load_demo_data(data_name: str) -> tuple[str, ImageData, ImageData]:
 def demo_config(data_name: str, budget_s: float, seed: int, progress: bool) -> RunConfig:
     """The demo's run: a conv VAE on dynamically binarized data, stopped by a wall-time budget."""
     train = TrainConfig(steps=MAX_STEPS, batch_size=DEMO_BATCH, lr=DEMO_LR, seed=seed, time_budget=budget_s,
-                        budget_clock="wall", log_every=20, progress=progress, channels_last=True,
-                        bf16=cpu_has_fast_bf16())
+                        budget_clock="wall", log_every=20, progress=progress)  # precision auto: timed
     return RunConfig("vae", dict(DEMO_MODEL), DataConfig(name=data_name, binarize="dynamic"), train)
 
 

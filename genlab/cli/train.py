@@ -92,7 +92,20 @@ def start_line(info: dict) -> str:
     if info["time_budget"] and not info["fitted"]:
         plan += f" or {info['time_budget']:g} {info['budget_clock']}-seconds"
     return (f"training {info['family']} on {info['data']} ({info['n_train']:,} examples): {size}; {precision} on "
-            f"{where}{plan}")
+            f"{where}{plan}{_how(info)}")
+
+
+def _how(info: dict) -> str:
+    """How the precision was chosen, when it was not simply the config's: '; precision auto, timed ...'."""
+    choice = info.get("precision_choice") or {}
+    how, timings = choice.get("how"), choice.get("timings_ms") or {}
+    if how == "timed":
+        return "; precision auto, the fastest per step of " + ", ".join(f"{k} {v:.0f} ms" for k, v in timings.items())
+    if how == "resumed":
+        return "; precision as the run recorded it"
+    if how == "short run":
+        return "; precision auto: fp32, a run under 200 steps is not timed"
+    return ""
 
 
 def _fmt(v: object) -> str:

@@ -20,6 +20,7 @@ from torch import nn
 
 from genlab.nn.attention import SelfAttention2d
 from genlab.nn.embeddings import TimeEmbedding
+from genlab.nn.norm import GroupNorm
 
 
 def _groups(channels: int, groups: int) -> int:
@@ -35,10 +36,10 @@ class ResBlock(nn.Module):
 
     def __init__(self, c_in: int, c_out: int, emb_dim: int, groups: int, dropout: float = 0.0):
         super().__init__()
-        self.norm1 = nn.GroupNorm(_groups(c_in, groups), c_in)
+        self.norm1 = GroupNorm(_groups(c_in, groups), c_in)
         self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=1)
         self.emb = nn.Linear(emb_dim, c_out)
-        self.norm2 = nn.GroupNorm(_groups(c_out, groups), c_out)
+        self.norm2 = GroupNorm(_groups(c_out, groups), c_out)
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1)
         self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
@@ -122,7 +123,7 @@ class UNet(nn.Module):
             self.up.append(Level(blocks, attns))
             if lvl > 0:
                 self.upsample.append(nn.Conv2d(c, c, 3, padding=1))
-        self.norm_out = nn.GroupNorm(_groups(c, groups), c)
+        self.norm_out = GroupNorm(_groups(c, groups), c)
         self.conv_out = nn.Conv2d(c, out_channels * patch * patch, 3, padding=1)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:

@@ -30,6 +30,7 @@ from genlab.training.batches import BatchSampler
 from genlab.training.callbacks import callbacks_for
 from genlab.training.device import autocast, barrier, cpu_has_fast_bf16, init_distributed, max_across, mean_across
 from genlab.training.metrics import METRICS, append_record, trim_metrics
+from genlab.training.precision import Choice, candidates, fixed, needs_timing, pick, time_candidates
 from genlab.training.signals import StopSignals
 
 
@@ -112,7 +113,7 @@ class Trainer:
     """Holds the model, optimizers, EMA and RNG of one run and advances them step by step."""
 
     def __init__(self, config: RunConfig, data: Data, run_dir: Path | None = None,
-                 on_log: Callable[[dict[str, Any]], None] | None = None):
+                 on_log: Callable[[dict[str, Any]], None] | None = None, choice: Choice | None = None):
         self.config, self.tc, self.data = config, config.train, data
         self.run_dir = None if run_dir is None else Path(run_dir)
         # Called as f(trainer, record) after each log: the user's, then the model's own (e.g. a watchdog).
@@ -122,11 +123,14 @@ class Trainer:
         self.dist, self.device = init_distributed(self.tc.device)
         if self.tc.threads > 0:
             torch.set_num_threads(self.tc.threads)
-        self.bf16 = self.tc.bf16 and self.device.type in ("cpu", "cuda")
-        if self.bf16 and self.device.type == "cpu" and not cpu_has_fast_bf16():
+        if self.tc.bf16 and self.tc.precision == "fp32":
+            raise ValueError("train.bf16 asks for bf16 but train.precision is fp32; pass one of them "
+                             "(--train.precision bf16, fp32 or auto)")
+        if fixed(self.tc).bf16 and self.device.type == "cpu" and not cpu_has_fast_bf16():
             warnings.warn("bf16 autocast on a CPU without native bf16 (no AVX-512 BF16 or AMX in /proc/cpuinfo): "
                           "torch emulates it, typically several times slower than fp32. Train in fp32 "
-                          "(leave out --train.bf16) on this machine.", UserWarning, stacklevel=2)
+                          "(--train.precision auto or fp32) on this machine.", UserWarning, stacklevel=2)
+        self.choice = choice  # None: decided in _build (from the config, or timed when precision is auto)
         self.step = 0
         self.history: list[dict[str, Any]] = []
         self.grad_norms: dict[str, torch.Tensor] = {}
@@ -144,7 +148,12 @@ class Trainer:
         torch.manual_seed(tc.seed)  # model initialization; identical on every process
         self.model = build_model(self.config.family, self.config.model, spec=self.data.spec).to(self.device)
         self.fitted = isinstance(self.model, Fitted)  # fitted in closed form or by EM: no optimizer
-        if tc.channels_last:
+        self.batches = None if self.fitted else BatchSampler(
+            self.data, tc.batch_size, seed=tc.seed, rank=self.dist.rank, world_size=self.dist.world_size,
+            device=self.device, binarize=self.config.data.binarize, block_size=self.model.context)
+        if self.choice is None:
+            self.choice = self._choose_precision()
+        if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.callbacks += callbacks_for(self.model)  # the probes its config asks for, then its own
         self.losses_module: nn.Module = _Losses(self.model)
@@ -166,9 +175,49 @@ class Trainer:
             self.ema = AveragedModel(self.model, multi_avg_fn=ema_update(tc.ema_decay, tc.ema_warmup),
                                      use_buffers=True)
         self.generator = torch.Generator(device=self.device).manual_seed(tc.seed * 7919 + self.dist.rank)
-        self.batches = None if self.fitted else BatchSampler(
-            self.data, tc.batch_size, seed=tc.seed, rank=self.dist.rank, world_size=self.dist.world_size,
-            device=self.device, binarize=self.config.data.binarize, block_size=self.model.context)
+
+    @property
+    def bf16(self) -> bool:
+        return self.choice.bf16 and self.device.type in ("cpu", "cuda")
+
+    @property
+    def channels_last(self) -> bool:
+        return self.choice.channels_last
+
+    def _choose_precision(self) -> Choice:
+        """The config's precision and layout, or (precision auto) the fastest candidate timed on copies of
+        the model; every process of a torchrun job times its own and they agree on the mean."""
+        why = needs_timing(self.tc, self.fitted)
+        if why is not None:
+            return fixed(self.tc, why)
+        cands = candidates(self.tc, self.device, self.model)
+        if len(cands) == 1:
+            return Choice(cands[0][0], cands[0][1], "one candidate")
+        g = torch.Generator(device=self.device).manual_seed(12345)
+        batch = self.batches.batch(0, g)
+
+        optimizers: dict[int, list] = {}  # id(copy) -> [(player, its optimizer)]: each copy gets its own
+
+        def step_of(model: GenerativeModel, b: Batch, bf16: bool) -> None:
+            if id(model) not in optimizers:
+                optimizers[id(model)] = [(p, self._optimizer(p.params, p.options)) for p in model.players()]
+            single = len(optimizers[id(model)]) == 1
+            for player, opt in optimizers[id(model)]:
+                if not player.active(0):
+                    continue
+                opt.zero_grad(set_to_none=True)
+                with autocast(self.device, bf16):
+                    losses = model.training_losses(b, generator=g, player=None if single else player.name)
+                losses["loss"].backward()
+                opt.step()
+
+        timings = time_candidates(self.model, lambda cl: batch.channels_last() if cl else batch, step_of, cands,
+                                  self.device)
+        if self.dist.enabled:
+            keys = list(timings)
+            mean = mean_across(self.dist, {str(i): timings[k] for i, k in enumerate(keys)}, self.device)
+            timings = {k: mean[str(i)] for i, k in enumerate(keys)}
+        return pick(timings)
 
     def _optimizer(self, params: list[nn.Parameter], overrides: dict[str, Any] | None = None) -> torch.optim.Optimizer:
         tc = self.tc
@@ -243,7 +292,7 @@ class Trainer:
         self.model.train()
         self.model.on_train_step(self.step, self.tc.steps)
         batch = self.batches.batch(self.step, self.generator)
-        if self.tc.channels_last:
+        if self.channels_last:
             batch = batch.channels_last()
         out: dict[str, torch.Tensor] = {}
         single = len(self.optimizers) == 1
@@ -351,7 +400,8 @@ class Trainer:
                 "parameters": described["parameters"],
                 "trainable": sum(p.numel() for p in self.model.parameters() if p.requires_grad),
                 "fitted_values": described["buffers"] if self.fitted else 0,
-                "precision": "bf16 autocast" if self.bf16 else "fp32", "channels_last": self.tc.channels_last,
+                "precision": "bf16 autocast" if self.bf16 else "fp32", "channels_last": self.channels_last,
+                "precision_choice": self.choice.to_json(),
                 "device": str(self.device), "processes": self.dist.world_size, "threads": torch.get_num_threads(),
                 "step": self.step, "steps": 1 if self.fitted else self.tc.steps, "fitted": self.fitted,
                 "time_budget": self.tc.time_budget, "budget_clock": self.tc.budget_clock}

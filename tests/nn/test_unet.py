@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from genlab.nn.attention import SelfAttention2d
+from genlab.nn.attention import SelfAttention2d, attention, plain_attention
 from genlab.nn.embeddings import TimeEmbedding, sinusoidal_embedding
 from genlab.nn.unet import PRESETS, UNet
 
@@ -82,3 +82,24 @@ def test_bf16_autocast_runs_and_stays_close():
         out = net(x, t)
     assert out.dtype == torch.bfloat16
     assert F.mse_loss(out.float(), net(x, t)).item() < 1e-3
+
+
+def test_plain_attention_matches_the_fused_kernel_in_values_and_gradients():
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(2, 3, 10, 8, dtype=torch.float64, requires_grad=True) for _ in range(3))
+    ours = plain_attention(q, k, v)
+    ref = F.scaled_dot_product_attention(q, k, v)
+    torch.testing.assert_close(ours, ref)
+    g = torch.randn_like(ours)
+    grads = torch.autograd.grad(ours, (q, k, v), g)
+    for a, b in zip(grads, torch.autograd.grad(ref, (q, k, v), g)):
+        torch.testing.assert_close(a, b)
+
+
+def test_bf16_attention_on_cpu_takes_the_plain_path_and_stays_close_to_fp32():
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(2, 2, 49, 16) for _ in range(3))
+    out = attention(*(t.bfloat16() for t in (q, k, v)))
+    assert out.dtype == torch.bfloat16
+    torch.testing.assert_close(out.float(), F.scaled_dot_product_attention(q, k, v), atol=3e-2, rtol=3e-2)
+    torch.testing.assert_close(out, plain_attention(*(t.bfloat16() for t in (q, k, v))), atol=0, rtol=0)
