@@ -9,6 +9,7 @@ of a deterministic global batch, and process 0 alone writes metrics, samples and
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
@@ -31,6 +32,7 @@ from genlab.training.callbacks import callbacks_for
 from genlab.training.device import autocast, barrier, cpu_has_fast_bf16, init_distributed, max_across, mean_across
 from genlab.training.metrics import METRICS, append_record, trim_metrics
 from genlab.training.signals import StopSignals
+from genlab.viz.progress import messages_above_bars, new_bar, shown
 
 
 class TrainingDiverged(RuntimeError):
@@ -414,12 +416,14 @@ class Trainer:
         tc = self.tc
         if self.fitted:
             return self.fit_once()
-        bar = self._progress_bar()
         t_log, t_start, stopped, signum = time.perf_counter(), time.perf_counter(), "done", None
         if tc.budget_clock not in ("wall", "cpu"):
             raise ValueError(f"unknown budget_clock {tc.budget_clock!r}; valid: wall, cpu")
         clock = time.process_time if tc.budget_clock == "cpu" else time.perf_counter
         c_start = clock()
+        bar = self._progress_bar()
+        above = messages_above_bars() if bar is not None else contextlib.nullcontext()
+        above.__enter__()  # warnings (the GAN watchdog's) print on their own line above the bar
         signals = StopSignals()
         try:
             if self.step == 0:  # a fresh run: data-dependent set-up (inside the time budget)
@@ -455,6 +459,7 @@ class Trainer:
             signals.restore()
             if bar is not None:
                 bar.close()
+            above.__exit__(None, None, None)
         seconds = time.perf_counter() - t_start
         if stopped == "time_budget" and self.window_steps:  # the run ends here: its last record
             self.log_window(time.perf_counter() - t_log)
@@ -479,13 +484,12 @@ class Trainer:
         return bool(torch.equal(lo, hi))
 
     def _progress_bar(self):
-        if not (self.tc.progress and self.dist.is_main):
+        """The bar of the steps: on a terminal, by process 0, unless --train.no-progress."""
+        if not (self.dist.is_main and shown(self.tc.progress)):
             return None
-        from tqdm.auto import tqdm
-
         desc = f"train {self.config.family}"
         total: int | None = self.tc.steps
         if self.tc.time_budget:  # the budget, not the step count, will likely end the run: no misleading %
             desc += f" ({self.tc.time_budget:g} {self.tc.budget_clock} s budget)"
             total = None
-        return tqdm(total=total, initial=self.step, desc=desc, unit="step", dynamic_ncols=True, mininterval=0.5)
+        return new_bar(total=total, initial=self.step, desc=desc, unit="step")
