@@ -426,14 +426,14 @@ def evaluate_run_of_kind(r: Any, *, split: str, n: int, out: str | Path | None) 
 def eval_command(target: Sequence[str], *, features: str = "classifier", n: int = 10000, n_real: int = 10000,
                  split: str = "test", seeds: Sequence[int] = (0,), iw_k: int = 1,
                  sample_options: dict[str, Any] | None = None, out: str | None = None, ema: bool = True,
-                 rebuild: bool = False, data_dir: str | None = None) -> None:
+                 rebuild: bool = False, data_dir: str | None = None, progress: bool = True) -> None:
     """`genlab eval RUN` (evaluate a run, print the table) or `genlab eval features DATA` (build or show
     the dataset's genlab classifier)."""
     target = list(target)
     if len(target) == 2 and target[0] == "features":
         from genlab.eval.classifier import WEIGHTS_DIR, classifier_dir, load_classifier
 
-        clf = load_classifier(target[1], data_dir=data_dir, rebuild=rebuild)
+        clf = load_classifier(target[1], data_dir=data_dir, rebuild=rebuild, progress=progress)
         m = clf.meta
         acc = m.get("test_accuracy")
         where = (f"shipped with genlab ({WEIGHTS_DIR / clf.dataset}.safetensors)" if clf.origin == "shipped"
@@ -446,7 +446,8 @@ def eval_command(target: Sequence[str], *, features: str = "classifier", n: int 
         raise ValueError("usage: genlab eval RUN [options]  or  genlab eval features DATA; got "
                          f"{' '.join(target) or 'nothing'}")
     metrics, proto, path = evaluate_run(target[0], features=features, n=n, n_real=n_real, split=split, seeds=seeds,
-                                        iw_k=iw_k, sample_options=sample_options, ema=ema, out=out)
+                                        iw_k=iw_k, sample_options=sample_options, ema=ema, out=out,
+                                        progress=progress)
     from genlab.eval.report import metrics_table
 
     if isinstance(proto, dict):  # a kind other than images: one line per figure

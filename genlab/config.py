@@ -163,7 +163,9 @@ class TrainConfig:
         time_budget: stop after this many seconds of training (0 = no limit), still saving a checkpoint.
         budget_clock: "wall" seconds, or "cpu" seconds used by this process (all threads), which a busy
             machine does not eat into: 20 CPU-minutes on 2 cores is about 10 wall minutes.
-        progress: show a live progress bar.
+        progress: show a live progress bar (on a terminal only).
+        tensorboard: also write the metrics as TensorBoard event files in RUN/tensorboard/ (needs the
+            optional tensorboard package: pip install genlab[tensorboard]); metrics.csv is always written.
     """
 
     steps: int = bounded(2000, ge=1)
@@ -190,6 +192,7 @@ class TrainConfig:
     time_budget: float = bounded(0.0, ge=0)
     budget_clock: Literal["wall", "cpu"] = "wall"
     progress: bool = True
+    tensorboard: bool = False
 
 
 def to_dict(config: Any) -> dict[str, Any]:

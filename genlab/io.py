@@ -25,8 +25,10 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` via a fsynced temporary file and a rename."""
+def atomic_write_bytes(path: Path, data: bytes, *, replace: bool = True) -> None:
+    """Write `data` to `path` via a fsynced temporary file and a rename. With replace=False an existing
+    `path` is never replaced, even one that appeared a moment ago: FileExistsError, and nothing written
+    (the file is put in place by a hard link, which fails when the name exists)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
@@ -34,10 +36,12 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:  # a full disk, an interrupt: no temporary file left behind
+        if replace:
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, path)
+    finally:  # a full disk, an interrupt, a name taken: no temporary file left behind
         tmp.unlink(missing_ok=True)
-        raise
     fsync_dir(path.parent)
 
 

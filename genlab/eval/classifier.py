@@ -28,6 +28,7 @@ import json
 import math
 import os
 import shutil
+import sys
 import time
 import warnings
 from collections.abc import Iterator
@@ -38,6 +39,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from genlab.viz.progress import new_bar, shown
 
 ARCH_VERSION = 1  # bump when the network or the training loop changes: every cached classifier rebuilds
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"  # the shipped classifiers (package data)
@@ -246,10 +249,8 @@ def train_classifier(train_x: torch.Tensor, train_y: torch.Tensor, num_classes: 
         opt = torch.optim.AdamW(net.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=recipe.lr, total_steps=total, pct_start=0.1)
         bar = None
-        if progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=total, desc=f"train {desc}", unit="step", mininterval=0.5)
+        if shown(progress):
+            bar = new_bar(total=total, desc=f"train {desc}", unit="step")
         net.train()
         for _ in range(recipe.epochs):
             perm = torch.randperm(n, generator=g)
@@ -467,11 +468,22 @@ def load_classifier(dataset: str, *, data_dir: str | Path | None = None, device:
             found = _try_load(folder, dataset, hash_, device)
             if found is not None:
                 return found
+        if progress:
+            print(building_message(dataset, recipe, folder, rebuild), file=sys.stderr, flush=True)
         net, meta = build_classifier(dataset, data_dir=data_dir, recipe=recipe, progress=progress)
         meta["hash"] = hash_
         wh = _save(folder, net, meta)
     return FeatureClassifier(net.to(memory_format=torch.channels_last), dataset, hash_, meta, device,
                              weights_hash=wh)
+
+
+def building_message(dataset: str, recipe: Recipe, folder: Path, rebuild: bool = False) -> str:
+    """One line saying what is about to be trained and why, before a classifier is trained on first use."""
+    why = ("--rebuild asked for it" if rebuild else f"genlab ships no classifier for {dataset} "
+           f"(only for {', '.join(shipped_datasets()) or 'none'}) and none was built on this machine yet")
+    return (f"building the genlab-{dataset} classifier, the feature network behind FID, KID, precision/recall "
+            f"and IS: {why}; training it once ({recipe.epochs} epochs, {recipe.threads} thread"
+            f"{'s' * (recipe.threads != 1)}), cached in {folder}")
 
 
 def ship_classifier(dataset: str, *, folder: str | Path | None = None, retrain: bool = False,

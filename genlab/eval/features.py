@@ -153,8 +153,26 @@ def real_subset(n_total: int, n: int, seed: int) -> torch.Tensor:
     return torch.randperm(n_total, generator=torch.Generator().manual_seed(seed))[:n].sort().values
 
 
+def batched(fn: Any, x: torch.Tensor, extractor: Any, progress: Any, stage: str) -> Any:
+    """fn(x) computed in the extractor's own batches (so the numbers are those of one call), reporting
+    (stage, done, batches) to the ProgressHook `progress`; fn may return a tensor or a tuple of them."""
+    size = int(getattr(extractor, "batch_size", 0) or 0)
+    if not progress or size <= 0 or len(x) <= size:
+        return fn(x)
+    total = -(-len(x) // size)
+    progress(stage, 0, total)
+    parts = []
+    for i in range(0, len(x), size):
+        parts.append(fn(x[i:i + size]))
+        progress(stage, len(parts), total)
+    if isinstance(parts[0], tuple):
+        return tuple(torch.cat(p) for p in zip(*parts))
+    return torch.cat(parts)
+
+
 def real_features(extractor: Any, dataset: str, *, split: str = "test", n: int = 10000, seed: int = 0,
-                  data_dir: str | Path | None = None, cache: bool = True) -> dict[str, torch.Tensor]:
+                  data_dir: str | Path | None = None, cache: bool = True,
+                  progress: Any = None) -> dict[str, torch.Tensor]:
     """{"features": (n, d), "index": (n,), "split_size": (1,), "labels": (n,) if labelled} of real
     images, cached on disk.
 
@@ -165,6 +183,7 @@ def real_features(extractor: Any, dataset: str, *, split: str = "test", n: int =
         seed: the subset's seed.
         data_dir: where the dataset's files are.
         cache: read and write the on-disk cache.
+        progress: a ProgressHook, called ("real features", done, batches) when they are computed.
     """
     from genlab.data.common import cache_dir
 
@@ -181,7 +200,8 @@ def real_features(extractor: Any, dataset: str, *, split: str = "test", n: int =
 
     data = load_data(dataset, split=split, data_dir=data_dir)
     idx = real_subset(len(data), n, seed)
-    out = {"features": extractor.features(data.images(idx)).contiguous(), "index": idx.contiguous(),
+    feats = batched(extractor.features, data.images(idx), extractor, progress, "real features")
+    out = {"features": feats.contiguous(), "index": idx.contiguous(),
            "split_size": torch.tensor([len(data)])}
     if data.y is not None:
         out["labels"] = data.y[idx].contiguous()
@@ -226,5 +246,5 @@ def describe(extractor: Any) -> dict[str, Any]:
     return out
 
 
-__all__ = ["FEATURE_KINDS", "FeatureExtractor", "InceptionFeatures", "describe", "get_extractor",
+__all__ = ["FEATURE_KINDS", "FeatureExtractor", "InceptionFeatures", "batched", "describe", "get_extractor",
            "inception_path", "network_key", "real_features", "real_subset", "weights_hash_of"]

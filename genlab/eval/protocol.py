@@ -163,7 +163,7 @@ def evaluate_samples(fake_images: torch.Tensor, dataset: str, *, labels: torch.T
                      features: str = "classifier", n_real: int = 10000, split: str = "test",
                      data_dir: str | Path | None = None, device: str | torch.device = "cpu",
                      extractor: Any = None, seed: int = 0, kid_subsets: int = 100, k_pr: int = 3, k_dc: int = 5,
-                     is_splits: int = 10, progress: bool = False, cache: bool = True) -> dict[str, Any]:
+                     is_splits: int = 10, progress: Any = False, cache: bool = True) -> dict[str, Any]:
     """Every sample metric of `fake_images` against real images of `dataset`, with the protocol.
 
     Args:
@@ -178,13 +178,15 @@ def evaluate_samples(fake_images: torch.Tensor, dataset: str, *, labels: torch.T
         seed: seeds the KID subsets and the real subset.
         kid_subsets, k_pr, k_dc, is_splits: metric settings.
         cache: use the on-disk cache of real features.
+        progress: a ProgressHook for the feature extraction ("features", "real features" batches), or a
+            bool; when true, a classifier trained on first use shows its training.
     Returns:
         {"fid", "kid", "kid_std", "precision", "recall", "density", "coverage", "inception_score",
          "inception_score_std", ["class_accuracy"], "protocol": {...}}; IS and class accuracy need a
         labelled dataset.
     """
     from genlab.eval import metrics as M
-    from genlab.eval.features import describe, get_extractor, real_features
+    from genlab.eval.features import batched, describe, get_extractor, real_features
 
     t0 = time.perf_counter()
     x = torch.as_tensor(fake_images)
@@ -194,15 +196,17 @@ def evaluate_samples(fake_images: torch.Tensor, dataset: str, *, labels: torch.T
         raise ValueError("fake_images contain NaN or inf; the model produced invalid samples")
     if labels is not None and len(labels) != len(x):
         raise ValueError(f"{len(x)} images but {len(labels)} labels")
-    ext = extractor or get_extractor(features, dataset, data_dir=data_dir, device=device, progress=progress)
-    real = real_features(ext, dataset, split=split, n=n_real, seed=seed, data_dir=data_dir, cache=cache)
+    hook = progress if callable(progress) else None
+    ext = extractor or get_extractor(features, dataset, data_dir=data_dir, device=device, progress=bool(progress))
+    real = real_features(ext, dataset, split=split, n=n_real, seed=seed, data_dir=data_dir, cache=cache,
+                         progress=hook)
     rf = real["features"]
-    judge = _judge(dataset, ext, data_dir, device, progress)
+    judge = _judge(dataset, ext, data_dir, device, bool(progress))
     logits = None
     if judge is ext:
-        ff, logits = judge.features_and_logits(x)
+        ff, logits = batched(judge.features_and_logits, x, judge, hook, "features")
     else:
-        ff = ext.features(x)
+        ff = batched(ext.features, x, ext, hook, "features")
         if judge is not None and tuple(x.shape[1:]) == tuple(judge.shape):
             logits = judge.logits(x)
     out: dict[str, Any] = {"fid": M.fid(rf, ff)}

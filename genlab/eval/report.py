@@ -32,22 +32,34 @@ COLUMNS: dict[str, tuple[str, float, int, bool | None]] = {
 }
 
 
-def draw_samples(model: Any, n: int, *, seed: int, batch_size: int = 500,
-                 options: dict[str, Any] | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+def draw_samples(model: Any, n: int, *, seed: int, batch_size: int = 500, options: dict[str, Any] | None = None,
+                 progress: Any = None) -> tuple[torch.Tensor, torch.Tensor | None]:
     """n samples (n, c, h, w) in [0, 1] and the labels they were drawn for (classes in turn for a
-    conditional model, else None), drawn in batches from one generator seeded by `seed`."""
+    conditional model, else None), drawn in batches from one generator seeded by `seed`.
+
+    `progress`: a ProgressHook (genlab/models/base.py), called ("sample", done, batches) and, for a model
+    that samples in a loop, with its inner stages ("step", "pixel")."""
+    import inspect
+
     from genlab.models import require
 
     require(model, "sample", "sample")
     g = torch.Generator(device=model.device).manual_seed(seed)
     labels = model.labels_for(n)  # every class in turn across all the batches (None: unconditional)
-    xs, ys = [], []
+    options = dict(options or {})
+    if progress and "progress" in inspect.signature(model.sample).parameters:  # its own batches are ours
+        options["progress"] = lambda stage, done, total: stage != "batch" and progress(stage, done, total)
+    xs, ys, batches = [], [], -(-n // batch_size)
+    if progress:
+        progress("sample", 0, batches)
     with torch.no_grad():
         for i in range(0, n, batch_size):
             cond = None if labels is None else labels[i:i + batch_size]
-            out = model.sample(min(batch_size, n - i), cond=cond, generator=g, **(options or {}))
+            out = model.sample(min(batch_size, n - i), cond=cond, generator=g, **options)
             xs.append(out.x.float().cpu())
             ys.append(None if out.y is None else out.y.cpu())
+            if progress:
+                progress("sample", len(xs), batches)
     return torch.cat(xs).clamp(0, 1), (None if ys[0] is None else torch.cat(ys))
 
 
@@ -90,6 +102,7 @@ def evaluate_model(model: Any, dataset: str, *, data_dir: str | None = None, bin
         iw_k: importance samples for the likelihood bound (1 = ELBO).
         sample_options: passed to model.sample (e.g. a sampler's steps).
         extractor: a ready feature network (overrides `features`).
+        progress: bars of the sampling and feature extraction on a terminal (True), or a ProgressHook.
         likelihood_per_example: keep every test image's nats in protocol.extra["likelihood_nats"] (the
             bench's likelihood table averages all families over the same images).
     """
@@ -102,12 +115,15 @@ def evaluate_model(model: Any, dataset: str, *, data_dir: str | None = None, bin
     t0 = time.perf_counter()
     per_seed: list[dict[str, Any]] = []
     protocol = None
+    from genlab.viz.progress import Bars
+
     for seed in seeds:
         ts = time.perf_counter()
-        x, labels = draw_samples(model, n, seed=seed, options=sample_options)
-        sample_s = time.perf_counter() - ts
-        res = evaluate_samples(x, dataset, labels=labels, features=features, n_real=n_real, split=split,
-                               data_dir=data_dir, extractor=extractor, seed=seed, progress=progress)
+        with Bars(f"eval {model.family} seed {seed}", progress) as bars:
+            x, labels = draw_samples(model, n, seed=seed, options=sample_options, progress=bars)
+            sample_s = time.perf_counter() - ts
+            res = evaluate_samples(x, dataset, labels=labels, features=features, n_real=n_real, split=split,
+                                   data_dir=data_dir, extractor=extractor, seed=seed, progress=bars)
         protocol = res.pop("protocol")
         res["sample_seconds_per_1k"] = sample_s * 1000.0 / n
         per_seed.append(res)

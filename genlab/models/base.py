@@ -16,6 +16,7 @@ Applications and evaluation are written against these, never per family.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
@@ -25,6 +26,10 @@ from torch import nn
 from genlab.data.base import Batch, DataSpec
 
 LikelihoodKind = Literal["binary", "discrete", "continuous"]
+# A progress hook, progress(stage, done, total): a model's long loop (a sample's "batch"es, a sampler's
+# denoising "step"s, a pixelcnn's "pixel"s) calls it with done 0 when the stage starts and done 1..total
+# after each unit. Models only call it; genlab.viz.progress.Bars draws it (models never print).
+ProgressHook = Callable[[str, int, int], None]
 
 
 @dataclass

@@ -9,6 +9,7 @@ of a deterministic global batch, and process 0 alone writes metrics, samples and
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
@@ -29,9 +30,18 @@ from genlab.training import checkpoint as ckpt
 from genlab.training.batches import BatchSampler
 from genlab.training.callbacks import callbacks_for
 from genlab.training.device import autocast, barrier, cpu_has_fast_bf16, init_distributed, max_across, mean_across
-from genlab.training.metrics import METRICS, append_record, trim_metrics
+from genlab.training.metrics import (
+    METRICS,
+    METRICS_CSV,
+    TensorBoardLog,
+    append_csv,
+    append_record,
+    check_tensorboard,
+    trim_metrics,
+)
 from genlab.training.precision import Choice, candidates, fixed, needs_timing, pick, time_candidates
 from genlab.training.signals import StopSignals
+from genlab.viz.progress import messages_above_bars, new_bar, shown
 
 
 class TrainingDiverged(RuntimeError):
@@ -140,6 +150,10 @@ class Trainer:
         self.window: dict[str, torch.Tensor] = {}
         self.window_counts: dict[str, int] = {}
         self.window_steps = 0
+        self.tensorboard: TensorBoardLog | None = None  # opened at the first record, in a run that asks for it
+        self.start_step = 0  # the step fit() started from (a resumed run's checkpoint)
+        if self.tc.tensorboard:
+            check_tensorboard()  # a missing package fails here, before any folder or step
         self._build()
 
     # --- set-up ---------------------------------------------------------------------------------
@@ -384,9 +398,24 @@ class Trainer:
         for callback in self.callbacks:  # may add diagnostics to the record
             callback(self, record)
         self.history.append(record)
-        if self.run_dir is not None and self.dist.is_main:
-            append_record(self.run_dir / METRICS, record)
+        self.write_record(record)
         return record
+
+    def write_record(self, record: dict[str, Any]) -> None:
+        """Process 0 appends a record to metrics.jsonl and metrics.csv, and to TensorBoard when asked."""
+        if self.run_dir is None or not self.dist.is_main:
+            return
+        append_record(self.run_dir / METRICS, record)
+        append_csv(self.run_dir / METRICS_CSV, record, self.run_dir / METRICS)
+        if self.tc.tensorboard:
+            if self.tensorboard is None:  # from the first record on: a resume purges events past its checkpoint
+                self.tensorboard = TensorBoardLog(self.run_dir, purge_after=self.start_step)
+            self.tensorboard.add(record)
+
+    def close_logs(self) -> None:
+        if self.tensorboard is not None:
+            self.tensorboard.close()
+            self.tensorboard = None
 
     def trim_metrics(self) -> None:
         """On resume, drop metric lines written after the checkpoint we continue from (and a torn last one)."""
@@ -427,8 +456,7 @@ class Trainer:
                                     for k, v in (figures or {}).items()},
                       "fit_seconds": round(time.perf_counter() - t_start, 3), "time": round(time.time(), 3)}
             self.history.append(record)
-            if self.run_dir is not None and self.dist.is_main:
-                append_record(self.run_dir / METRICS, record)
+            self.write_record(record)
             self.save(record)
             self.save_samples()
         return TrainResult(self.model, self.run_dir, self.step, "done", self.history,
@@ -462,14 +490,20 @@ class Trainer:
         the checkpoint, so records after a resume equal an uninterrupted run's); a second Ctrl-C raises
         KeyboardInterrupt at once and saves nothing."""
         tc = self.tc
+        self.start_step = self.step
         if self.fitted:
-            return self.fit_once()
-        bar = self._progress_bar()
+            try:
+                return self.fit_once()
+            finally:
+                self.close_logs()
         t_log, t_start, stopped, signum = time.perf_counter(), time.perf_counter(), "done", None
         if tc.budget_clock not in ("wall", "cpu"):
             raise ValueError(f"unknown budget_clock {tc.budget_clock!r}; valid: wall, cpu")
         clock = time.process_time if tc.budget_clock == "cpu" else time.perf_counter
         c_start = clock()
+        bar = self._progress_bar()
+        above = messages_above_bars() if bar is not None else contextlib.nullcontext()
+        above.__enter__()  # warnings (the GAN watchdog's) print on their own line above the bar
         signals = StopSignals()
         try:
             if self.step == 0:  # a fresh run: data-dependent set-up (inside the time budget)
@@ -505,6 +539,8 @@ class Trainer:
             signals.restore()
             if bar is not None:
                 bar.close()
+            above.__exit__(None, None, None)
+            self.close_logs()
         seconds = time.perf_counter() - t_start
         if stopped == "time_budget" and self.window_steps:  # the run ends here: its last record
             self.log_window(time.perf_counter() - t_log)
@@ -529,13 +565,12 @@ class Trainer:
         return bool(torch.equal(lo, hi))
 
     def _progress_bar(self):
-        if not (self.tc.progress and self.dist.is_main):
+        """The bar of the steps: on a terminal, by process 0, unless --train.no-progress."""
+        if not (self.dist.is_main and shown(self.tc.progress)):
             return None
-        from tqdm.auto import tqdm
-
         desc = f"train {self.config.family}"
         total: int | None = self.tc.steps
         if self.tc.time_budget:  # the budget, not the step count, will likely end the run: no misleading %
             desc += f" ({self.tc.time_budget:g} {self.tc.budget_clock} s budget)"
             total = None
-        return tqdm(total=total, initial=self.step, desc=desc, unit="step", dynamic_ncols=True, mininterval=0.5)
+        return new_bar(total=total, initial=self.step, desc=desc, unit="step")

@@ -108,3 +108,74 @@ def test_repeated_options_accumulate(tmp_path):
         "--option", "eta=0")
     a, b, c = (np.load(tmp_path / f"{k}.npz")["x"] for k in "abc")
     assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+class Terminal:
+    """stderr that says it is a terminal, keeping what was written."""
+
+    def __init__(self):
+        self.text = ""
+
+    def write(self, s):
+        self.text += s
+        return len(s)
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return True
+
+
+@pytest.fixture
+def ddpm_run(tmp_path):
+    cli("train", *TINY_DDPM, "--runs-dir", str(tmp_path), "--name", "d")
+    return str(tmp_path / "d")
+
+
+def test_sampling_1000_images_shows_bars_of_batches_and_steps_on_a_terminal(ddpm_run, tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.delenv("RANK", raising=False)
+    err = Terminal()
+    monkeypatch.setattr(sys, "stderr", err)
+    cli("sample", ddpm_run, "-n", "1000", "--out", str(tmp_path / "a.npz"), "--option", "sampler=ddim", "steps=3")
+    assert "sample ddpm: 100%" in err.text and "2/2" in err.text  # 1,000 images in two batches of 500
+    assert "step" in err.text and "3/3" in err.text  # the denoising steps of a batch
+    err.text = ""
+    cli("sample", ddpm_run, "-n", "1000", "--out", str(tmp_path / "b.npz"), "--no-progress")
+    assert err.text == ""
+
+
+def test_the_python_api_reports_to_a_hook_and_writes_no_file(ddpm_run, tmp_path, monkeypatch):
+    import genlab
+
+    monkeypatch.chdir(tmp_path)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    calls = []
+    out = genlab.sample(ddpm_run, 1000, progress=lambda *a: calls.append(a), steps=2)
+    assert out.x.shape == (1000, 1, 8, 8)
+    assert [c for c in calls if c[0] == "batch"] == [("batch", k, 2) for k in range(3)]
+    assert sum(c[0] == "step" and c[1] > 0 for c in calls) == 2 * 2  # once per step of each batch
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # samples are returned, never written
+
+
+@pytest.mark.parametrize("suffix", [".png", ".npz"])
+def test_a_file_that_appears_while_sampling_is_kept(trained, tmp_path, monkeypatch, capsys, suffix):
+    import genlab.runs
+
+    out = tmp_path / f"late{suffix}"
+    real = genlab.runs.sample
+
+    def slow(*args, **kwargs):  # another process writes OUT after the check, before the samples are saved
+        out.write_bytes(b"someone else's")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(genlab.runs, "sample", slow)
+    with pytest.raises(SystemExit) as e:
+        cli("sample", str(trained), "-n", "4", "--out", str(out))
+    assert e.value.code == 2 and "appeared while this command ran and was kept" in capsys.readouterr().err
+    assert out.read_bytes() == b"someone else's"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".late")] == []  # no temporary left
+    cli("sample", str(trained), "-n", "4", "--out", str(out), "--overwrite")
+    assert out.read_bytes() != b"someone else's"

@@ -128,3 +128,17 @@ def test_config_errors_are_one_line(trained, tmp_path, capsys, args, message):
         cli("train", *args, "--runs-dir", str(tmp_path), *(["--name", "v"] if "--resume" not in args else []))
     err = capsys.readouterr().err
     assert e.value.code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_tensorboard_without_the_package_is_one_line_naming_the_extra(tmp_path, monkeypatch, capsys):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensorboard" else real(name, *a))
+    with pytest.raises(SystemExit) as e:
+        cli("train", *TINY_VAE, "--train.tensorboard", "--runs-dir", str(tmp_path), "--name", "t")
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.count("\n") == 1
+    assert err == ("genlab: error: --train.tensorboard needs the tensorboard package, which is not installed: "
+                   "pip install genlab[tensorboard]\n")
+    assert not (tmp_path / "t").exists()

@@ -137,3 +137,18 @@ def test_augmentation_shifts_within_bounds():
     for img in out:  # every output is the input shifted by (dy, dx) in {-1, 0, 1}^2 with zero fill
         assert any(torch.equal(img[0], torch.roll(torch.nn.functional.pad(x[0, 0], (1, 1, 1, 1)), (dy, dx), (0, 1))
                                [1:5, 1:5]) for dy in (-1, 0, 1) for dx in (-1, 0, 1))
+
+
+def test_a_classifier_built_on_first_use_says_what_and_why(cache_env, monkeypatch, capsys):
+    calls: list[str] = []
+    monkeypatch.setitem(C.RECIPES, "fake-first", C.Recipe(channels=(4, 4, 4), hidden=8, epochs=3))
+    monkeypatch.setattr(C, "build_classifier", _fake_build(calls))
+    clf = C.load_classifier("fake-first")
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("building the genlab-fake-first classifier, the feature network "
+                                                   "behind FID, KID, precision/recall and IS")
+    assert "genlab ships no classifier for fake-first (only for digits, fashion-mnist, mnist)" in err
+    assert "3 epochs" in err and str(C.classifier_dir("fake-first", clf.hash)) in err
+    C.load_classifier("fake-first")  # cached now: nothing to say
+    C.load_classifier("fake-first", progress=False, rebuild=True)  # asked to be quiet
+    assert capsys.readouterr().err == "" and calls == ["fake-first", "fake-first"]

@@ -68,3 +68,21 @@ def test_the_real_inception_network_when_installed():
     assert ext.verified and ext.name == "Inception-v3 (FID, pool3)"
     f = ext.features(torch.rand(2, 1, 28, 28, generator=torch.Generator().manual_seed(0)))
     assert f.shape == (2, 2048) and torch.isfinite(f).all() and (f >= 0).all()  # pool3 follows a ReLU
+
+
+def test_batched_features_report_each_batch_and_equal_one_call():
+    class Extractor:
+        batch_size = 3
+
+        def features(self, x):
+            return x.flatten(1) * 2
+
+        def both(self, x):
+            return x.flatten(1), x.flatten(1).sum(1, keepdim=True)
+
+    ext, x, calls = Extractor(), torch.rand(7, 1, 2, 2), []
+    out = FE.batched(ext.features, x, ext, lambda *a: calls.append(a), "features")
+    assert torch.equal(out, ext.features(x)) and calls == [("features", k, 3) for k in range(4)]
+    f, s = FE.batched(ext.both, x, ext, lambda *a: None, "features")
+    assert torch.equal(f, x.flatten(1)) and torch.equal(s, x.flatten(1).sum(1, keepdim=True))
+    assert torch.equal(FE.batched(ext.features, x, ext, None, "features"), out)  # no hook: one call

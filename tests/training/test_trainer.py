@@ -248,3 +248,31 @@ def test_ema_follows_its_definition_with_and_without_warmup(warmup):
         expected = w if expected is None else expected + (1 - ema_decay_at(0.9, n, warmup)) * (w - expected)
     got = dict(trainer.ema.module.named_parameters())[name]
     assert torch.allclose(got, expected, atol=1e-6)
+
+
+def test_a_warning_while_training_prints_on_its_own_line_above_the_bar(tmp_path, monkeypatch):
+    import sys
+    import warnings
+
+    from tests.viz.test_progress import Terminal, screen
+
+    monkeypatch.delenv("RANK", raising=False)
+    err = Terminal()
+    monkeypatch.setattr(sys, "stderr", err)
+
+    def watchdog(record):  # as the GAN watchdog warns from a callback, between two updates of the bar
+        if record["step"] == 3:
+            warnings.warn("GAN watchdog: the discriminator won", UserWarning, stacklevel=1)
+
+    config = vae_config(6)
+    config = RunConfig(config.family, config.model, config.data, TrainConfig(**{**config.train.__dict__,
+                                                                               "progress": True}))
+    train(config, None, data=tiny_images(32), on_log=watchdog)
+    lines = screen(err.text)
+    said = [i for i, line in enumerate(lines) if "UserWarning: GAN watchdog: the discriminator won" in line]
+    assert len(said) == 1 and "|" not in lines[said[0]] and "step" not in lines[said[0]]
+    bars = [i for i, line in enumerate(lines) if line.startswith("train vae:")]
+    assert bars and bars[-1] > said[0] and "6/6" in lines[bars[-1]]
+    err.text = ""
+    train(vae_config(2), None, data=tiny_images(32))
+    assert err.text == ""  # --train.no-progress: no bar

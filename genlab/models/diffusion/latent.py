@@ -24,7 +24,7 @@ from torch import nn
 
 from genlab.config import bounded, from_dict, validate
 from genlab.data.base import DataSpec
-from genlab.models.base import Latent, Samples, family_of
+from genlab.models.base import Latent, ProgressHook, Samples, family_of
 from genlab.models.diffusion.model import DiffusionModel, DiffusionProcessConfig
 from genlab.nn.embeddings import TimeEmbedding
 
@@ -174,7 +174,7 @@ class LDM(DiffusionModel):
     @torch.no_grad()
     def sample(self, n, *, cond=None, generator=None, sampler: str | None = None, steps: int | None = None,
                guidance: float | None = None, eta: float | None = None, batch_size: int = 500,
-               progress: bool = False) -> Samples:
+               progress: ProgressHook | None = None) -> Samples:
         """n images (n, c, h, w) in [0, 1] with their labels; options as for `ddpm`."""
         return super().sample(n, cond=cond, generator=generator, sampler=sampler, steps=steps, guidance=guidance,
                               eta=eta, batch_size=batch_size, progress=progress)

@@ -17,7 +17,7 @@ from torch import nn
 
 from genlab.config import bounded
 from genlab.data.base import Batch, DataSpec
-from genlab.models.base import GenerativeModel, Samples
+from genlab.models.base import GenerativeModel, ProgressHook, Samples
 from genlab.models.diffusion import losses, samplers
 from genlab.models.diffusion.denoiser import Denoiser, Prediction
 from genlab.models.diffusion.schedules import (
@@ -196,7 +196,8 @@ class DiffusionModel(GenerativeModel):
         return sampling_timesteps(T, steps, start=start)
 
     def run_sampler(self, x_T: torch.Tensor, timesteps: torch.Tensor, *, labels=None, sampler=None,
-                    guidance=None, eta=None, generator=None, progress=False, callback=None) -> torch.Tensor:
+                    guidance=None, eta=None, generator=None, progress: ProgressHook | None = None,
+                    callback=None) -> torch.Tensor:
         """Denoise x_T (in the diffused space) along `timesteps` with the named sampler."""
         name = sampler or self.config.sampler
         fn = samplers.get_sampler(name)
@@ -211,7 +212,7 @@ class DiffusionModel(GenerativeModel):
     @torch.no_grad()
     def sample(self, n, *, cond=None, generator=None, sampler: str | None = None, steps: int | None = None,
                guidance: float | None = None, eta: float | None = None, batch_size: int = 500,
-               progress: bool = False) -> Samples:
+               progress: ProgressHook | None = None) -> Samples:
         """n images (n, c, h, w) in [0, 1], with the labels they were drawn for.
 
         Args:
@@ -222,6 +223,8 @@ class DiffusionModel(GenerativeModel):
             guidance: classifier-free guidance scale w (0 = unconditional, 1 = conditional).
             eta: DDIM stochasticity (0 = deterministic, 1 = DDPM-like).
             batch_size: images per sampler run (memory).
+            progress: a ProgressHook: ("batch", done, batches) around each sampler run, ("step", done,
+                steps) inside it.
         """
         if n < 1:
             raise ValueError(f"n must be >= 1, got {n}")
@@ -233,12 +236,16 @@ class DiffusionModel(GenerativeModel):
         was_training = self.training
         self.eval()
         try:
-            out = []
+            out, batches = [], -(-n // batch_size)
+            if progress:
+                progress("batch", 0, batches)
             for i in range(0, n, batch_size):
                 y = None if labels is None else labels[i:i + batch_size]
                 x0 = self.run_sampler(x_T[i:i + batch_size], ts, labels=y, sampler=name, guidance=guidance,
                                       eta=eta, generator=generator, progress=progress)
                 out.append(self.from_diffusion(x0, y))
+                if progress:
+                    progress("batch", len(out), batches)
         finally:
             self.train(was_training)
         return Samples(torch.cat(out), labels)
@@ -298,7 +305,8 @@ class DDPM(DiffusionModel):
     # --- editing --------------------------------------------------------------------------------
     @torch.no_grad()
     def inpaint(self, x, mask, *, cond=None, generator=None, steps: int = 50, jump_length: int = 5,
-                resample: int = 5, guidance: float | None = None, progress: bool = False) -> torch.Tensor:
+                resample: int = 5, guidance: float | None = None,
+                progress: ProgressHook | None = None) -> torch.Tensor:
         """Fill in the masked pixels of x by RePaint (Lugmayr et al. 2022); the others are kept exactly.
 
         Args:
@@ -330,7 +338,7 @@ class DDPM(DiffusionModel):
     @torch.no_grad()
     def denoise(self, x, *, noise_std: float | None = None, strength: float | None = None, cond=None, generator=None,
                 sampler: str | None = None, steps: int | None = None, guidance: float | None = None,
-                progress: bool = False) -> torch.Tensor:
+                progress: ProgressHook | None = None) -> torch.Tensor:
         """SDEdit (Meng et al. 2022): put x at a diffusion time t0 and run the reverse process from there.
 
         With `noise_std` (x = clean + N(0, noise_std^2) in [0, 1] units) t0 is the timestep whose noise

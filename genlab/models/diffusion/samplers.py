@@ -1,13 +1,14 @@
 """Samplers: plain functions with one signature, each an explicit denoising loop.
 
-    sample_X(denoiser, x_T, timesteps, *, generator=None, callback=None, progress=False, **options) -> x_0
+    sample_X(denoiser, x_T, timesteps, *, generator=None, callback=None, progress=None, **options) -> x_0
 
 `denoiser(x_t, t) -> (eps_hat, x0_hat)` (genlab/models/diffusion/denoiser.py) carries the schedule
 `alpha_bar` (T,); `timesteps` are decreasing integers in [0, T-1] at which it is evaluated, the first
 being the time of x_T (see schedules.sampling_timesteps). Each step goes from t = timesteps[i] to
 s = timesteps[i+1], and the last step to s = -1, the clean data (alpha_bar_{-1} = 1), so a sampler
 calls the network exactly len(timesteps) times. `callback(i, t, x_t, x0_hat)` is called after every
-network evaluation (progress displays, RePaint-style editing, tests).
+network evaluation (RePaint-style editing, tests); `progress("step", done, total)`, a ProgressHook
+(genlab/models/base.py), with done 0 before the first step and after each step of the loop.
 
 Notation: a_t = alpha_bar_t; for the DPM-Solver family alpha_t = sqrt(a_t), sigma_t = sqrt(1 - a_t),
 lambda_t = log(alpha_t / sigma_t).
@@ -22,6 +23,7 @@ from typing import Literal, get_args
 
 import torch
 
+from genlab.models.base import ProgressHook
 from genlab.models.diffusion.schedules import alpha_bar_at
 
 Callback = Callable[[int, int, torch.Tensor, torch.Tensor], None]
@@ -39,12 +41,15 @@ def _steps(timesteps: torch.Tensor | list[int], T: int) -> list[tuple[int, int]]
     return list(pairwise([*ts, -1]))
 
 
-def _progress(pairs: list, progress: bool, desc: str):
+def _progress(pairs: list, progress: ProgressHook | None):
+    """The items of `pairs`, reporting ("step", i, len(pairs)) to the hook before the first and after each."""
     if not progress:
-        return pairs
-    from tqdm.auto import tqdm
-
-    return tqdm(pairs, desc=desc, unit="step", leave=False, dynamic_ncols=True)
+        yield from pairs
+        return
+    progress("step", 0, len(pairs))
+    for i, item in enumerate(pairs):
+        yield item
+        progress("step", i + 1, len(pairs))
 
 
 def _randn(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
@@ -63,7 +68,7 @@ def _lam(a: float) -> float:
 @torch.no_grad()
 def sample_ddim(denoiser, x_T: torch.Tensor, timesteps, *, eta: float = 0.0,
                 generator: torch.Generator | None = None, callback: Callback | None = None,
-                progress: bool = False) -> torch.Tensor:
+                progress: ProgressHook | None = None) -> torch.Tensor:
     """DDIM (Song, Meng & Ermon 2021, eq. 12): from t to s,
         x_s = sqrt(a_s) x0_hat + sqrt(1 - a_s - sigma^2) eps_hat + sigma z,
         sigma = eta sqrt((1 - a_s) / (1 - a_t)) sqrt(1 - a_t / a_s).
@@ -73,7 +78,7 @@ def sample_ddim(denoiser, x_T: torch.Tensor, timesteps, *, eta: float = 0.0,
         x_T: (b, ...) noise at time timesteps[0].
     """
     x = x_T.float()
-    for i, (t, s) in enumerate(_progress(_steps(timesteps, denoiser.num_timesteps), progress, "ddim")):
+    for i, (t, s) in enumerate(_progress(_steps(timesteps, denoiser.num_timesteps), progress)):
         eps, x0 = denoiser(x, t)
         if callback is not None:
             callback(i, t, x, x0)
@@ -88,7 +93,7 @@ def sample_ddim(denoiser, x_T: torch.Tensor, timesteps, *, eta: float = 0.0,
 @torch.no_grad()
 def sample_ddpm(denoiser, x_T: torch.Tensor, timesteps, *, variance: Literal["small", "large"] = "small",
                 generator: torch.Generator | None = None, callback: Callback | None = None,
-                progress: bool = False) -> torch.Tensor:
+                progress: ProgressHook | None = None) -> torch.Tensor:
     """Ancestral sampling (Ho et al. 2020, Algorithm 2) through q(x_s | x_t, x0_hat):
         mean = sqrt(a_s) beta / (1 - a_t) x0_hat + sqrt(a_t / a_s) (1 - a_s) / (1 - a_t) x_t,
         beta = 1 - a_t / a_s,  var = (1 - a_s) / (1 - a_t) beta ("small", beta_tilde) or beta ("large").
@@ -98,7 +103,7 @@ def sample_ddpm(denoiser, x_T: torch.Tensor, timesteps, *, variance: Literal["sm
     if variance not in ("small", "large"):
         raise ValueError(f"unknown DDPM variance {variance!r}; valid: small, large")
     x = x_T.float()
-    for i, (t, s) in enumerate(_progress(_steps(timesteps, denoiser.num_timesteps), progress, "ddpm")):
+    for i, (t, s) in enumerate(_progress(_steps(timesteps, denoiser.num_timesteps), progress)):
         _, x0 = denoiser(x, t)
         if callback is not None:
             callback(i, t, x, x0)
@@ -113,7 +118,7 @@ def sample_ddpm(denoiser, x_T: torch.Tensor, timesteps, *, variance: Literal["sm
 
 @torch.no_grad()
 def sample_dpmpp_2m(denoiser, x_T: torch.Tensor, timesteps, *, generator: torch.Generator | None = None,
-                    callback: Callback | None = None, progress: bool = False) -> torch.Tensor:
+                    callback: Callback | None = None, progress: ProgressHook | None = None) -> torch.Tensor:
     """DPM-Solver++(2M) (Lu et al. 2022, "DPM-Solver++", Algorithm 2): a deterministic second-order
     multistep solver of the diffusion ODE in the data-prediction form. From t to s, h = lambda_s - lambda_t,
         x_s = (sigma_s / sigma_t) x_t - alpha_s (exp(-h) - 1) D,
@@ -123,13 +128,13 @@ def sample_dpmpp_2m(denoiser, x_T: torch.Tensor, timesteps, *, generator: torch.
     """
     x = x_T.float()
     x0_prev, h_prev = None, None
-    for i, (t, s) in enumerate(_progress(_steps(timesteps, denoiser.num_timesteps), progress, "dpm++2m")):
+    for i, (t, s) in enumerate(_progress(_steps(timesteps, denoiser.num_timesteps), progress)):
         _, x0 = denoiser(x, t)
         if callback is not None:
             callback(i, t, x, x0)
-        if s < 0:
+        if s < 0:  # the last pair
             x = x0
-            break
+            continue
         a_t, a_s = _abar(denoiser, t), _abar(denoiser, s)
         h = _lam(a_s) - _lam(a_t)
         if x0_prev is None:
@@ -185,7 +190,7 @@ def repaint_schedule(n: int, jump_length: int, resample: int) -> list[int]:
 def sample_repaint(denoiser, x_T: torch.Tensor, timesteps, *, known: torch.Tensor, mask: torch.Tensor,
                    jump_length: int = 10, resample: int = 5, eta: float = 1.0,
                    generator: torch.Generator | None = None, callback: Callback | None = None,
-                   progress: bool = False) -> torch.Tensor:
+                   progress: ProgressHook | None = None) -> torch.Tensor:
     """Inpainting by RePaint (Lugmayr et al. 2022): a stochastic DDIM chain (eta = 1: ancestral) in which,
     after each step down to s, the known region is replaced by a fresh draw of q(x_s | known), and which
     periodically jumps back up (x_t ~ q(x_t | x_s) = N(sqrt(a_t/a_s) x_s, (1 - a_t/a_s) I)) to
@@ -201,7 +206,7 @@ def sample_repaint(denoiser, x_T: torch.Tensor, timesteps, *, known: torch.Tenso
     x = x_T.float()
     walk = repaint_schedule(len(ts) - 1, jump_length, resample)
     pairs = list(pairwise(walk))
-    for k, (i, j) in enumerate(_progress(pairs, progress, "repaint")):
+    for k, (i, j) in enumerate(_progress(pairs, progress)):
         t, s = ts[i], ts[j]
         a_t, a_s = _abar(denoiser, t), _abar(denoiser, s)
         if j < i:  # jump back to the noisier ts[j]: x ~ q(x_{ts[j]} | x_{ts[i]})

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from genlab.config import bounded
 from genlab.data.base import Batch, DataSpec
 from genlab.models.autoregressive.sampling import check_options, draw
-from genlab.models.base import GenerativeModel, Samples
+from genlab.models.base import GenerativeModel, ProgressHook, Samples
 from genlab.models.pixelcnn.net import GatedPixelCNN
 from genlab.nn.distributions import bernoulli_log_likelihood, bits_per_dim
 
@@ -119,13 +119,13 @@ class PixelCNN(GenerativeModel):
     # --- sampling -----------------------------------------------------------------------------
     @torch.inference_mode()
     def sample(self, n: int, *, cond: Any = None, generator: torch.Generator | None = None,
-               temperature: float | None = None, progress: bool = False) -> Samples:
+               temperature: float | None = None, progress: ProgressHook | None = None) -> Samples:
         """n images drawn position by position in raster order (h w network steps).
 
         Args:
             cond: labels of a conditional model (None: every class in turn).
             temperature: softmax temperature (default: the config's; 0 = the most probable value).
-            progress: show a progress bar over the pixels.
+            progress: a ProgressHook, called ("pixel", done, h w) over the pixels.
         """
         labels = self.labels_for(n, cond)
         x = torch.zeros(n, *self.shape, device=self.device)
@@ -135,7 +135,7 @@ class PixelCNN(GenerativeModel):
     @torch.inference_mode()
     def inpaint(self, x: torch.Tensor, mask: torch.Tensor, *, cond: Any = None,
                 generator: torch.Generator | None = None, temperature: float | None = None,
-                progress: bool = False) -> torch.Tensor:
+                progress: ProgressHook | None = None) -> torch.Tensor:
         """Fill in x where mask is 1 by drawing from p(missing | known, y), exactly; the rest is kept.
 
         Exact only when every missing position comes after every known one in raster order (the lower part
@@ -190,7 +190,8 @@ class PixelCNN(GenerativeModel):
         return int(first_missing.min()) // c
 
     def _fill(self, x: torch.Tensor, fill: torch.Tensor, labels: torch.Tensor | None, start: int,
-              temperature: float | None, generator: torch.Generator | None, progress: bool) -> torch.Tensor:
+              temperature: float | None, generator: torch.Generator | None,
+              progress: ProgressHook | None) -> torch.Tensor:
         """Draw the positions of x where `fill` is True, pixel by pixel from pixel index `start` in raster
         order; x (b, c, h, w) is changed in place and returned.
 
@@ -202,9 +203,7 @@ class PixelCNN(GenerativeModel):
         net, (c, h, w) = self.net, self.shape
         pixels = range(start, h * w)
         if progress:
-            from tqdm.auto import tqdm
-
-            pixels = tqdm(pixels, desc="pixelcnn", unit="px", leave=False, dynamic_ncols=True)
+            progress("pixel", 0, len(pixels))
         links: list[torch.Tensor] = []
         for j in pixels:
             r, q = divmod(j, w)
@@ -217,6 +216,8 @@ class PixelCNN(GenerativeModel):
                 logits = net.head(feats, 2.0 * x[:, :, r:r + 1, q:q + 1] - 1.0)[:, i, :, 0, 0].float()  # (b, K)
                 value = self._draw(logits, tau, generator)
                 x[:, i, r, q] = torch.where(fill[:, i, r, q], value, x[:, i, r, q])
+            if progress:
+                progress("pixel", j - start + 1, len(pixels))
         return x
 
     def _draw(self, logits: torch.Tensor, tau: float, generator: torch.Generator | None) -> torch.Tensor:

@@ -186,3 +186,21 @@ def test_an_ldm_cannot_embed_a_run_that_embeds_another(tmp_path):
     with pytest.raises(ValueError, match="is a ldm run, which itself embeds another run; pass a run of ae, dae, "):
         train(RunConfig("ldm", {**options, "autoencoder": str(tmp_path / "ldm")}, DataConfig("tiny"), small),
               tmp_path / "ldm2", data=data)
+
+
+def test_sample_reports_batches_and_the_denoising_steps_of_each():
+    calls = []
+    model = ddpm()
+    x = model.sample(5, generator=gen(), steps=3, sampler="ddim", batch_size=2, progress=lambda *a: calls.append(a))
+    assert x.x.shape == (5, 1, 8, 8)
+    assert [c for c in calls if c[0] == "batch"] == [("batch", k, 3) for k in range(4)]
+    steps = [c for c in calls if c[0] == "step"]
+    assert steps == [("step", k, 3) for k in range(4)] * 3  # each batch runs (and reports) the whole chain
+    # the batch bar is announced first, so it draws above the steps; each batch ends after its last step
+    assert calls[0] == ("batch", 0, 3) and calls.index(("batch", 1, 3)) == calls.index(("step", 3, 3)) + 1
+
+
+def test_a_progress_hook_does_not_change_the_samples():
+    model = ddpm()
+    plain = model.sample(3, generator=gen(), steps=2).x
+    assert torch.equal(plain, model.sample(3, generator=gen(), steps=2, progress=lambda *a: None).x)

@@ -127,3 +127,19 @@ def test_repaint_keeps_known_region_and_walks_back():
                             jump_length=2, resample=2, generator=torch.Generator().manual_seed(1))
     assert torch.equal(out[..., 2:], known[..., 2:])
     assert not torch.equal(out[..., :2], known[..., :2])
+
+
+@pytest.mark.parametrize("name", ["ddpm", "ddim", "dpmpp_2m"])
+def test_the_progress_hook_is_called_once_per_step_with_the_total(name):
+    calls = []
+    SM.get_sampler(name)(gaussian_denoiser(), torch.randn(4, 1, generator=torch.Generator().manual_seed(0)),
+                         S.sampling_timesteps(1000, 7), progress=lambda *a: calls.append(a))
+    assert calls == [("step", k, 7) for k in range(8)]  # 0 opens the stage, then one call after each step
+
+
+def test_repaint_reports_every_move_of_its_walk():
+    calls, walk = [], SM.repaint_schedule(4, 2, 2)
+    known = torch.zeros(3, 1)
+    SM.sample_repaint(gaussian_denoiser(), torch.randn(3, 1), S.sampling_timesteps(1000, 4), known=known,
+                      mask=torch.ones(3, 1), jump_length=2, resample=2, progress=lambda *a: calls.append(a))
+    assert calls == [("step", k, len(walk) - 1) for k in range(len(walk))]

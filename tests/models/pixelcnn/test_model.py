@@ -224,3 +224,14 @@ def test_conditional_model_needs_labels_for_its_likelihood():
     plain = model_of()
     assert torch.equal(plain.nll(x, torch.tensor([0, 1])), plain.nll(x))
 
+
+
+def test_sampling_and_inpainting_report_every_pixel():
+    model, calls = model_of(shape=(1, 4, 4)), []
+    model.sample(2, generator=gen(), progress=lambda *a: calls.append(a))
+    assert calls == [("pixel", k, 16) for k in range(17)]
+    calls.clear()
+    mask = torch.zeros(1, 1, 4, 4)
+    mask[..., 2:, :] = 1  # the lower half: 8 pixels from pixel 8 on
+    model.inpaint(torch.zeros(1, 1, 4, 4), mask, generator=gen(), progress=lambda *a: calls.append(a))
+    assert calls == [("pixel", k, 8) for k in range(9)]
