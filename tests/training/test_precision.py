@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from genlab.config import DataConfig, RunConfig, TrainConfig
+from genlab.nn import bf16
 from genlab.runs import train
-from genlab.training import precision
 from genlab.training.precision import AUTO_MIN_STEPS, Choice, candidates, fixed, needs_timing
 from genlab.training.trainer import Trainer
 from tests.conftest import TINY, tiny_images
@@ -24,17 +24,17 @@ def config(family: str = "vae", **train_options) -> RunConfig:
 @pytest.fixture
 def native_bf16(monkeypatch):
     """Pretend the CPU has native bf16, so bf16 candidates are timed on any machine."""
-    monkeypatch.setattr(precision, "cpu_has_fast_bf16", lambda: True)
+    monkeypatch.setattr(bf16, "cpu_has_fast_bf16", lambda: True)
 
 
 def test_candidates_follow_the_device_and_the_model(monkeypatch):
     cpu = torch.device("cpu")
     conv = torch.nn.Conv2d(1, 2, 3)
     mlp = torch.nn.Linear(3, 2)
-    monkeypatch.setattr(precision, "cpu_has_fast_bf16", lambda: False)  # an AVX2 CPU: bf16 is emulated
+    monkeypatch.setattr(bf16, "cpu_has_fast_bf16", lambda: False)  # an AVX2 CPU: bf16 is emulated
     assert candidates(TrainConfig(), cpu, conv) == [("fp32", False), ("fp32", True)]
     assert candidates(TrainConfig(), cpu, mlp) == [("fp32", False)]
-    monkeypatch.setattr(precision, "cpu_has_fast_bf16", lambda: True)
+    monkeypatch.setattr(bf16, "cpu_has_fast_bf16", lambda: True)
     assert candidates(TrainConfig(), cpu, mlp) == [("fp32", False), ("bf16", False)]
     assert candidates(TrainConfig(channels_last=True), cpu, conv) == [("fp32", True), ("bf16", True)]
 
