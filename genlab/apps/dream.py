@@ -7,9 +7,9 @@ Notation: x (b, c, h, w) the image in [0, 1]; a(x) the objective, either the mea
 
 with S a random translation by up to `jitter` pixels, redrawn every step (torch.roll), and TV the mean
 absolute difference of neighbouring pixels (total variation, Mahendran & Vedaldi 2015). Each step moves by
-the gradient normalised by its mean absolute value, x <- clip(x + lr g / mean|g|, 0, 1) (the original
-DeepDream step), and may then blur what the dream added (a Gaussian of std `blur` pixels, Yosinski et al.
-2015): two smoothness priors.
+the gradient normalised by its mean absolute value, x <- clip(x + lr g / mean|g|, 0, 1), each image by its
+own mean (the original DeepDream step; a batch dreams as its images would one by one), and may then blur
+what the dream added (a Gaussian of std `blur` pixels, Yosinski et al. 2015): two smoothness priors.
 
 Octaves (multi-scale, coarse to fine): octave o of O edits a detail image d of size (h, w) /
 scale^(O - 1 - o), seen by the network upsampled (bilinear) to (h, w) and added to the result of the
@@ -190,7 +190,7 @@ def dream(objective: Objective, x: torch.Tensor, *, steps: int = 20, lr: float =
             j = (objective(_jitter(xs, jitter, generator)) - tv * total_variation(xs)).sum()
             (g,) = torch.autograd.grad(j, d)
             with torch.no_grad():
-                d += lr * g / g.abs().mean().clamp_min(1e-12)
+                d += lr * g / g.abs().flatten(1).mean(1).clamp_min(1e-12).view(-1, 1, 1, 1)  # per image
                 if blur_sigma > 0:
                     d.copy_(blur(d, blur_sigma))
         current = image().detach()
