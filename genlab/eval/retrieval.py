@@ -28,7 +28,7 @@ def precision_at_k(neighbour_labels: torch.Tensor, query_labels: torch.Tensor) -
 def leave_one_out_ranking(vectors: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
     """(len(rows), n - 1) ids of all vectors by L2 distance from vectors[rows], nearest first, the query
     itself left out."""
-    v = vectors.double()
+    v = vectors.float()
     q = v[rows]  # (b, d)
     d2 = q.pow(2).sum(1, keepdim=True) - 2 * q @ v.T + v.pow(2).sum(1)  # (b, n)
     d2[torch.arange(len(rows)), rows] = float("inf")
