@@ -10,24 +10,32 @@ from genlab.cli.common import MAX_EDITS, given_flags, output_file
 from genlab.config import ConfigError, check_bounds
 
 
+def input_image(image: str, data, shape: tuple[int, int, int], flag: str = "--image"):
+    """(image (1, c, h, w), its label or None) from `image`: test:I / train:I, image I of the split of `data`
+    (a DataConfig), or a PNG/JPEG file converted and resized to `shape`."""
+    from genlab.apps.inpaint import load_image
+    from genlab.runs import load_training_data
+
+    if not image.startswith(("test:", "train:")):
+        return load_image(image, shape), None
+    split, _, index = image.partition(":")
+    images = load_training_data(data, split=split)
+    if not index.isdigit() or int(index) >= len(images):
+        raise ValueError(f"{flag} {image}: the index must be in [0, {len(images)}) of the {split} split")
+    i = int(index)
+    return images.images(slice(i, i + 1)), None if images.y is None else int(images.y[i])
+
+
 def _edit_inputs(run: str, image: str, ema: bool, label: int | None, n: int):
     """(Run, image (1, c, h, w), labels (n,) or None) for inpaint/denoise; image is a file or test:I."""
     import torch
 
-    from genlab.apps.inpaint import load_image
-    from genlab.runs import load_run, load_training_data
+    from genlab.runs import load_run
 
     r = load_run(run, ema=ema)
-    if image.startswith(("test:", "train:")):
-        split, _, index = image.partition(":")
-        data = load_training_data(r.config.data, split=split)
-        if not index.isdigit() or int(index) >= len(data):
-            raise ValueError(f"--image {image}: the index must be in [0, {len(data)}) of the {split} split")
-        x = data.images(slice(int(index), int(index) + 1))
-        if label is None and r.model.conditional and data.y is not None:
-            label = int(data.y[int(index)])
-    else:
-        x = load_image(image, r.model.shape)
+    x, known = input_image(image, r.config.data, r.model.shape)
+    if label is None and r.model.conditional:
+        label = known
     labels = None
     if r.model.conditional and label is not None:
         labels = torch.full((n,), int(label))

@@ -1,0 +1,253 @@
+"""`genlab dream`, `genlab search` and `genlab arithmetic`: the applications of genlab.apps.dream, .search and
+.arithmetic on a dataset's shipped classifier or a run's latent space."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import tyro
+
+from genlab.cli.common import MAX_GRID, output_file
+from genlab.cli.edit import input_image
+from genlab.config import check_bounds
+
+
+def _classifier(dataset: str, *, required: bool):
+    """The shipped (or cached) genlab classifier of `dataset`; None, or ValueError when `required`, if there is none."""
+    from genlab.eval.classifier import available_classifier, shipped_datasets
+
+    clf = available_classifier(dataset)
+    if clf is None and required:
+        raise ValueError(f"no genlab classifier for {dataset!r} on this machine; genlab ships classifiers for: "
+                         f"{', '.join(shipped_datasets())}")
+    return clf
+
+
+def _verdicts(clf, x, classes) -> list[str]:
+    """'NAME p' per image: the classifier's top class (by its name when known) and its probability."""
+    import torch
+
+    if clf is None:
+        return [""] * len(x)
+    p = torch.softmax(clf.logits(x), 1)
+    top = p.max(1)
+    name = (lambda k: str(classes[k])) if classes else str
+    return [f"{name(int(k))} {float(q):.2f}" for q, k in zip(top.values, top.indices)]
+
+
+def dream(data: str = "mnist", image: str = "test:0", layer: str = "conv2", channel: int | None = None,
+          target_class: int | None = None, octaves: int = 3, octave_scale: float = 1.5, steps: int = 20,
+          lr: float = 0.02, jitter: int = 2, tv: float = 0.0, blur: float = 0.0, out: str = "dream.png",
+          seed: int = 0, overwrite: bool = False) -> None:
+    """DeepDream on genlab's classifier of a dataset: gradient ascent on an image to excite a layer (or a class
+    logit), coarse to fine over octaves, with random jitter and optional smoothness priors.
+
+    Args:
+        data: the dataset whose shipped classifier dreams (mnist, fashion-mnist, digits).
+        image: where to start: test:I / train:I (image I of the dataset), a PNG/JPEG (converted and resized to
+            the classifier's images), or noise.
+        layer: the layer to excite: conv1, conv2, conv3 (conv blocks), features (penultimate), or a ReLU's
+            module path.
+        channel: excite one channel (or unit) of the layer instead of all of it.
+        target_class: maximise this class's logit instead of a layer.
+        octaves: scales, coarse to fine (1 = full resolution only).
+        octave_scale: size ratio between neighbouring octaves.
+        steps: ascent steps per octave.
+        lr: step size (in units of the gradient's mean absolute value).
+        jitter: largest random translation per step, pixels (0 = none).
+        tv: weight of the total-variation penalty (0 = none).
+        blur: blur the dream's changes by a Gaussian of this std after every step, pixels (0 = none).
+        out: the PNG to write: the start image, then the image after each octave, captioned with the
+            classifier's class and probability (its folder must exist).
+        seed: seeds the noise start and the jitter.
+        overwrite: replace OUT if it exists (otherwise an existing OUT is an error).
+    """
+    import torch
+
+    from genlab.apps.dream import class_objective, layer_objective, noise_images
+    from genlab.apps.dream import dream as dream_fn
+    from genlab.config import DataConfig
+    output_file(out, overwrite=overwrite)
+    check_bounds("--octaves", octaves, ge=1, le=8)
+    check_bounds("--octave-scale", octave_scale, gt=1)
+    check_bounds("--steps", steps, ge=0, le=100_000)
+    check_bounds("--lr", lr, gt=0)
+    for flag, value in (("--jitter", jitter), ("--tv", tv), ("--blur", blur)):
+        check_bounds(flag, value, ge=0)
+    clf = _classifier(data, required=True)
+    g = torch.Generator().manual_seed(seed)
+    x = noise_images(1, clf.shape, g) if image == "noise" else input_image(image, DataConfig(name=data), clf.shape)[0]
+    if target_class is not None:
+        check_bounds("--target-class", target_class, ge=0, lt=clf.num_classes)
+        objective, what = class_objective(clf.net, target_class), f"logit of class {target_class}"
+    else:
+        objective = layer_objective(clf.net, layer, channel)
+        what = f"{layer} mean activation" + ("" if channel is None else f" (channel {channel})")
+    result = dream_fn(objective, x, steps=steps, lr=lr, octaves=octaves, octave_scale=octave_scale, jitter=jitter,
+                      tv=tv, blur_sigma=blur, generator=g)
+    shown = torch.cat([x, *result.octaves])
+    classes = clf.meta.get("classes")
+    _save(shown, _verdicts(clf, shown, classes), out, nrow=len(shown))
+    a0, a1 = result.objective[0], result.objective[-1]
+    ratio = f" ({a1 / a0:.2f}x)" if a0 > 0 else ""
+    print(f"wrote {out}: the start, then {octaves} octaves; {what} {a0:.3f} -> {a1:.3f}{ratio}; "
+          f"classifier: {_verdicts(clf, x, classes)[0]} -> {_verdicts(clf, result.x, classes)[0]}")
+
+
+def search(run: tyro.conf.Positional[str], query: tuple[str, ...] = ("test:0",),
+           k: Annotated[int, tyro.conf.arg(aliases=["-k"])] = 8, vectors: Literal["latent", "pixels"] = "latent",
+           index: Literal["flat", "ivf", "hnsw"] = "flat", split: Literal["test", "train"] = "test",
+           limit: int | None = None, nlist: int | None = None, nprobe: int = 8, out: str = "search.png",
+           overwrite: bool = False) -> None:
+    """Similar-image search: index a split of the run's dataset by the model's latent codes (or raw pixels) with
+    FAISS, and show the k nearest images of each query.
+
+    Args:
+        run: the run folder (runs/NAME) of a model with a latent space (ae, vae, pca, flow, ...); with
+            --vectors pixels any run (its dataset is indexed).
+        query: one or more queries: test:I / train:I, or PNG/JPEG files (converted and resized to the run's images).
+        k: neighbours per query.
+        vectors: "latent" (the model's codes) or "pixels" (the raw pixels, a baseline).
+        index: "flat" (exact), or "ivf" / "hnsw" (approximate, for large collections: also reports their recall@k
+            against the exact search).
+        split: the split to index.
+        limit: index only the first LIMIT images of the split (default: all).
+        nlist: IVF cells (default about 4 sqrt(n)).
+        nprobe: IVF cells a query visits.
+        out: the PNG to write: one row per query, the query then its neighbours, captioned with their class and
+            squared L2 distance (its folder must exist).
+        overwrite: replace OUT if it exists (otherwise an existing OUT is an error).
+    """
+    import torch
+
+    from genlab.apps.search import build_index, image_vectors
+    from genlab.apps.search import search as search_fn
+    from genlab.eval.retrieval import recall_at_k
+    from genlab.runs import load_run, load_training_data
+
+    output_file(out, overwrite=overwrite)
+    check_bounds("-k", k, ge=1, le=MAX_GRID // max(1, len(query)) - 1)
+    check_bounds("--nprobe", nprobe, ge=1)
+    if limit is not None:
+        check_bounds("--limit", limit, ge=1)
+    r = load_run(run)
+    model = r.model if vectors == "latent" else None
+    shape = tuple(r.model.shape)
+    data = load_training_data(r.config.data, split=split)
+    collection = data.images(slice(0, limit))
+    queries = torch.cat([input_image(q, r.config.data, shape, flag="--query")[0] for q in query])
+    v = image_vectors(model, collection, shape=shape)
+    options = {"nlist": nlist, "nprobe": nprobe} if index == "ivf" else {}
+    hits = search_fn(build_index(v, index, **options), image_vectors(model, queries, shape=shape), k)
+    k = hits.ids.shape[1]
+    classes, y = data.classes, data.y
+    name = (lambda i: str(classes[int(y[i])]) if classes else str(int(y[i]))) if y is not None else (lambda i: "")
+    images, captions = [], []
+    for qi in range(len(queries)):
+        images += [queries[qi:qi + 1], collection[hits.ids[qi]]]
+        captions += ["query"] + [f"{name(int(i))}: {float(d):.1f}" for i, d in zip(hits.ids[qi], hits.distances[qi])]
+    _save(torch.cat(images), captions, out, nrow=k + 1, scale=2)
+    how = "raw pixels" if model is None else f"{r.config.family} codes ({v.shape[1]} dims)"
+    print(f"wrote {out}: {len(queries)} queries and their {k} nearest of {len(collection)} {split} images by {how}; "
+          f"nearest ids {hits.ids[:, 0].tolist()}")
+    if index != "flat":
+        exact = search_fn(build_index(v, "flat"), image_vectors(model, queries, shape=shape), k)
+        print(f"{index} index: recall@{k} against the exact search {recall_at_k(exact.ids, hits.ids):.3f}")
+
+
+def arithmetic(run: tyro.conf.Positional[str], expr: str = "7-1+3", image: str | None = None,
+               attribute: Literal["thickness", "slant"] | None = None,
+               scales: tuple[float, ...] = (-2.0, -1.0, 0.0, 1.0, 2.0),
+               n: Annotated[int, tyro.conf.arg(aliases=["-n"])] = 6, fit_images: int = 10_000,
+               quantile: float = 0.25, seed: int = 0, out: str = "arithmetic.png", overwrite: bool = False) -> None:
+    """Latent arithmetic: class vectors (the mean code of each class) added and subtracted, or the vector of a
+    measured attribute (stroke thickness, slant) added to the codes of test images, decoded; captioned with what
+    genlab's classifier of the dataset says (an attribute picture: the measured attribute and the class).
+
+    Args:
+        run: the run folder (runs/NAME) of an unconditional model with a latent space (ae, vae, pca, flow, ...)
+            trained on labelled data.
+        expr: class indices joined by + and -: the seed image's code, then the class vectors (e.g. 7-1+3).
+        image: the seed: test:I / train:I or a PNG/JPEG (default: a test image of the first class, by --seed).
+        attribute: instead of --expr: add the vector of this attribute at each of --scales to -n test images.
+        scales: multiples of the attribute vector, one column each.
+        n: test images edited by the attribute vector, one row each.
+        fit_images: training images whose codes make the vectors.
+        quantile: the attribute vector is the top QUANTILE's mean code minus the bottom's, within each class.
+        seed: picks the seed image and the edited test images.
+        out: the PNG to write (its folder must exist).
+        overwrite: replace OUT if it exists (otherwise an existing OUT is an error).
+    """
+    import torch
+
+    from genlab.apps.arithmetic import ATTRIBUTES, apply_vector, attribute_vector, class_vectors
+    from genlab.apps.latents import encode_images, require_latent
+    from genlab.runs import load_run, load_training_data
+
+    output_file(out, overwrite=overwrite)
+    check_bounds("-n", n, ge=1, le=MAX_GRID // max(1, len(scales) + 1))
+    check_bounds("--fit-images", fit_images, ge=2)
+    check_bounds("--quantile", quantile, gt=0, le=0.5)
+    r = load_run(run)
+    require_latent(r.model, "latent arithmetic")
+    train = load_training_data(r.config.data, split="train").subset(fit_images)
+    if train.y is None:
+        raise ValueError(f"latent arithmetic needs labelled data (class vectors, per-class attribute vectors); "
+                         f"{r.config.data.name} has no labels")
+    x_fit, y_fit = train.images(), train.labels()
+    z = encode_images(r.model, x_fit)
+    clf = _classifier(r.config.data.name, required=False)
+    g = torch.Generator().manual_seed(seed)
+    if attribute is None:
+        _expression(r, expr, image, z, class_vectors(z, y_fit, train.num_classes), clf, g, out)
+        return
+    measure = ATTRIBUTES[attribute]
+    v = attribute_vector(z, measure(x_fit), y_fit, quantile)
+    test = load_training_data(r.config.data, split="test")
+    idx = torch.randperm(len(test), generator=g)[:n]
+    x = test.images(idx)
+    edits = torch.stack([apply_vector(r.model, x, v, s) for s in scales], 1)  # (n, S, c, h, w)
+    shown = torch.cat([x.unsqueeze(1), edits], 1).flatten(0, 1)
+    values = measure(shown)
+    verdicts = _verdicts(clf, shown, test.classes)
+    captions = [f"{float(a):.2f}: {w.split()[0]}" if w else f"{float(a):.2f}" for a, w in zip(values, verdicts)]
+    _save(shown, captions, out, nrow=len(scales) + 1)
+    by_scale = values.view(len(idx), -1)[:, 1:].mean(0)
+    print(f"wrote {out}: {len(idx)} test images, then {attribute} vector x {list(scales)}; mean {attribute} "
+          + ", ".join(f"{s:g}: {float(a):.3f}" for s, a in zip(scales, by_scale)))
+
+
+def _expression(r, expr: str, image: str | None, z, vectors, clf, g, out: str) -> None:
+    """The picture of `genlab arithmetic --expr`: seed, its reconstruction, the class vectors decoded, the
+    seed's code with the rest of the expression, and the expression of class vectors alone."""
+    import torch
+
+    from genlab.apps.arithmetic import decode_vector, expression_vector, parse_expression
+    from genlab.apps.latents import encode_images
+    from genlab.runs import load_training_data
+
+    terms = parse_expression(expr)
+    expression_vector(terms, vectors)  # checks the classes before any work
+    test = load_training_data(r.config.data, split="test")
+    if image is None:
+        if test.y is None or not (test.y == terms[0][1]).any():
+            raise ValueError(f"no test image of class {terms[0][1]}; give a seed with --image")
+        rows = torch.nonzero(test.y == terms[0][1]).flatten()
+        image = f"test:{int(rows[torch.randint(len(rows), (1,), generator=g)])}"
+    seed = input_image(image, r.config.data, tuple(r.model.shape))[0]
+    z_seed = encode_images(r.model, seed)[0]
+    codes = torch.stack([z_seed, *(vectors[k] for _, k in terms), expression_vector(terms, vectors, z_seed),
+                         expression_vector(terms, vectors)])
+    shown = torch.cat([seed, decode_vector(r.model, codes)])
+    verdicts = _verdicts(clf, shown, None)
+    rest = "".join(f"{'+' if sign > 0 else '-'}{k}" for sign, k in terms[1:])
+    whole = f"{terms[0][1]}{rest}" if terms[0][0] > 0 else f"-{terms[0][1]}{rest}"
+    labels = ["seed", "recon", *(f"v({k})" for _, k in terms), f"seed{rest}", whole]
+    _save(shown, [f"{a} {b}".strip() for a, b in zip(labels, verdicts)], out, nrow=len(shown))
+    print(f"wrote {out}: {', '.join(f'{a}: {b}' for a, b in zip(labels, verdicts))}")
+
+
+def _save(images, captions, out: str, nrow: int, scale: int = 3) -> None:
+    from genlab.viz.captions import save_captioned_grid
+
+    save_captioned_grid(images, captions, out, nrow=nrow, scale=scale)
