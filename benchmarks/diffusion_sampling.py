@@ -7,6 +7,10 @@ Weights come from the trained runs when given (speed does not depend on them).
 
     .venv/bin/python benchmarks/diffusion_sampling.py --n 1000 --threads 2 \
         --genlab-run runs/bench/ddpm-mnist-30cpumin --diffusers-run runs/bench/diffusers-mnist-30cpumin
+    .venv/bin/python benchmarks/diffusion_sampling.py --n 250 --batch 125 --threads 1 --precision bf16
+
+--precision bf16 runs genlab's network under bf16 autocast (its sampler stays fp32); diffusers runs as its
+pipelines do by default, fp32.
 """
 
 from __future__ import annotations
@@ -71,6 +75,8 @@ def main() -> None:
     ap.add_argument("--genlab-run")
     ap.add_argument("--diffusers-run")
     ap.add_argument("--no-channels-last", action="store_true", help="genlab in contiguous NCHW")
+    ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "auto"],
+                    help="genlab's sampling precision (the network under bf16 autocast for bf16)")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
 
@@ -90,7 +96,8 @@ def main() -> None:
             g = torch.Generator().manual_seed(k)
             t0, c0 = time.perf_counter(), time.process_time()
             if name == "genlab":
-                x = gl.sample(len(y), cond=y, generator=g, sampler="dpmpp_2m", steps=args.steps, guidance=GUIDANCE).x
+                x = gl.sample(len(y), cond=y, generator=g, sampler="dpmpp_2m", steps=args.steps, guidance=GUIDANCE,
+                              precision=args.precision).x
             else:
                 x = diffusers_sample(df, y, g, args.steps)
             wall[name] += time.perf_counter() - t0
@@ -98,7 +105,7 @@ def main() -> None:
             assert x.shape == (len(y), 1, 28, 28)
         print(f"batch {k}: genlab {wall['genlab']:.1f}s diffusers {wall['diffusers']:.1f}s (cumulative)", flush=True)
     figures = {"n": args.n, "steps": args.steps, "guidance": GUIDANCE, "batch": args.batch, "threads": args.threads,
-               "genlab_channels_last": not args.no_channels_last}
+               "genlab_channels_last": not args.no_channels_last, "genlab_precision": args.precision}
     for name, seconds in wall.items():
         figures[f"img_per_s_{name}"] = round(args.n / seconds, 3)
         figures[f"img_per_cpu_s_{name}"] = round(args.n / cpu[name], 3)

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from genlab.nn.bf16 import cpu_has_fast_bf16  # noqa: F401  (re-exported: the trainer's warning uses it)
+
 
 def pick_device(name: str = "auto", local_rank: int = 0) -> torch.device:
     """cuda, then mps, then cpu for "auto"; an unavailable explicit choice raises ValueError."""
@@ -25,15 +27,6 @@ def pick_device(name: str = "auto", local_rank: int = 0) -> torch.device:
     if name == "mps" and not has_mps:
         raise ValueError("device 'mps' was asked for but MPS is not available; use --train.device auto")
     return torch.device(name)
-
-
-def cpu_has_fast_bf16() -> bool:
-    """True when the CPU has native bf16 matrix instructions (AVX-512 BF16 or AMX)."""
-    try:
-        flags = open("/proc/cpuinfo").read()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def autocast(device: torch.device, enabled: bool):

@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from genlab.training.device import cpu_has_fast_bf16
+from genlab.nn.bf16 import bf16_is_native
 
 AUTO_MIN_STEPS = 200
 WARMUP_STEPS, TIMED_STEPS = 2, 3
@@ -64,15 +64,6 @@ class Choice:
 
 def label(precision: str, channels_last: bool) -> str:
     return f"{precision} {'channels-last' if channels_last else 'contiguous'}"
-
-
-def bf16_is_native(device: torch.device) -> bool:
-    """Whether bf16 autocast runs on native instructions here (not emulated, which is slower than fp32)."""
-    if device.type == "cpu":
-        return cpu_has_fast_bf16()
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    return False
 
 
 def has_convolutions(model: nn.Module) -> bool:

@@ -174,10 +174,10 @@ class LDM(DiffusionModel):
     @torch.no_grad()
     def sample(self, n, *, cond=None, generator=None, sampler: str | None = None, steps: int | None = None,
                guidance: float | None = None, eta: float | None = None, batch_size: int = 500,
-               progress: ProgressHook | None = None) -> Samples:
+               progress: ProgressHook | None = None, precision: str = "fp32") -> Samples:
         """n images (n, c, h, w) in [0, 1] with their labels; options as for `ddpm`."""
         return super().sample(n, cond=cond, generator=generator, sampler=sampler, steps=steps, guidance=guidance,
-                              eta=eta, batch_size=batch_size, progress=progress)
+                              eta=eta, batch_size=batch_size, progress=progress, precision=precision)
 
     def describe(self) -> dict[str, Any]:
         d = super().describe()
