@@ -41,7 +41,11 @@ KNOWN = {
     "gan_speed": ("GAN sampling speed: one generator forward pass per image",
                   ["dcgan > images/s"], "reported beside the diffusion sampler", None),
     "diffusion_sampling": ("Diffusion sampling throughput: 20 guided DPM-Solver++ steps, genlab vs diffusers",
-                           ["speedup_wall"], "side by side (no target)", None),
+                           ["speedup_wall"], ">= 2x", lambda v: v >= 2),
+    "diffusion_sampling_precision": ("Diffusion sampling in bf16 against fp32: speed and classifier-FID",
+                                     ["bf16 speed-up (CPU time)"], "FID unchanged within noise", None),
+    "precision_speed": ("bf16 against fp32 training steps (ddpm, conv VAE) and what precision auto picks",
+                        ["bf16 speed-up, ddpm"], ">= 2x on a CPU with native bf16", lambda v: v >= 2),
     "gan_mnist": ("GANs on MNIST after 10 CPU-minutes each: coverage, classifier-FID vs the VAE, cgan accuracy",
                   ["summary"], "all 10 classes, max/min <= 2, FID below the VAE's; cgan accuracy >= 95%", "all"),
     "gan_toy": ("Toy GANs: 1-D mixture of 4 and 2-D ring of 8 Gaussians", ["2-D ring of 8 (radius 2, std 0.02)"],
@@ -59,7 +63,7 @@ KNOWN = {
 }
 ORDER = ["vae_vs_pythae", "vae_throughput", "vae_nll", "vae_nll_quick", "demo", "eval_classifiers", "eval_speed",
          "eval_inception_check", "bench_leaderboard", "gan_mnist", "gan_toy", "gan_speed", "diffusion_speed",
-         "diffusion_sampling", "diffusion_quality", "diffusion_guided_quality", "classical_mnist",
+         "diffusion_sampling", "diffusion_sampling_precision", "precision_speed", "diffusion_quality", "diffusion_guided_quality", "classical_mnist",
          "classical_mnist_quick"]
 
 PREAMBLE = """\

@@ -14,7 +14,7 @@ def test_channels_last_input_gives_torchs_values_and_gradients_and_keeps_its_lay
     with torch.no_grad():
         ours.weight.normal_(), ours.bias.normal_()
     ref.load_state_dict(ours.state_dict())  # the same parameter names: checkpoints load either way
-    x = torch.randn(3, 8, 5, 6).contiguous(memory_format=torch.channels_last).requires_grad_(True)
+    x = torch.randn(3, 8, 5, 6).bfloat16().contiguous(memory_format=torch.channels_last).requires_grad_(True)
     x_ref = x.detach().clone().requires_grad_(True)
     y, y_ref = ours(x), ref(x_ref)
     assert y.is_contiguous(memory_format=torch.channels_last) and not y.is_contiguous()
@@ -25,17 +25,19 @@ def test_channels_last_input_gives_torchs_values_and_gradients_and_keeps_its_lay
     torch.testing.assert_close(ours.weight.grad, ref.weight.grad)
 
 
-def test_contiguous_input_takes_torchs_path_unchanged():
+def test_contiguous_and_fp32_inputs_take_torchs_path_unchanged():
     norm = GroupNorm(2, 4)
     x = torch.randn(2, 4, 3, 3)
     assert torch.equal(norm(x), nn.functional.group_norm(x, 2, norm.weight, norm.bias, norm.eps))
     assert norm(x).is_contiguous()
+    x_cl = x.contiguous(memory_format=torch.channels_last)  # fp32: torch's channels-last kernel is the faster
+    assert norm(x_cl).grad_fn.name() == "NativeGroupNormBackward0"
 
 
 def test_the_gradient_of_a_channels_last_input_is_channels_last():
     norm = GroupNorm(2, 4)
-    x = torch.randn(2, 4, 3, 3).contiguous(memory_format=torch.channels_last).requires_grad_(True)
-    norm(x).square().sum().backward()
+    x = torch.randn(2, 4, 3, 3).bfloat16().contiguous(memory_format=torch.channels_last).requires_grad_(True)
+    norm(x).float().square().sum().backward()
     assert x.grad.is_contiguous(memory_format=torch.channels_last) and not x.grad.is_contiguous()
 
 
