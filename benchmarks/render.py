@@ -63,7 +63,8 @@ KNOWN = {
 }
 ORDER = ["vae_vs_pythae", "vae_throughput", "vae_nll", "vae_nll_quick", "demo", "eval_classifiers", "eval_speed",
          "eval_inception_check", "bench_leaderboard", "gan_mnist", "gan_toy", "gan_speed", "diffusion_speed",
-         "diffusion_sampling", "diffusion_sampling_precision", "precision_speed", "diffusion_quality", "diffusion_guided_quality", "classical_mnist",
+         "diffusion_sampling", "diffusion_sampling_precision", "precision_speed",
+         "diffusion_quality", "diffusion_guided_quality", "classical_mnist",
          "classical_mnist_quick"]
 
 PREAMBLE = """\
