@@ -7,9 +7,11 @@ The tokens are taken as x.permute(0, 2, 3, 1): for a channels-last x that is a f
 makes no layout copies around its two matrix products and the fused scaled_dot_product_attention.
 
 In bf16 on a CPU, torch's fused (flash) attention kernel is slower than the plain product-softmax-product for
-the short sequences of a small U-Net (torch 2.13, one thread, 64 x 2 heads x d 32, forward + backward: 19.9
-vs 4.4 ms at n = 49 tokens, 67 vs 46 ms at n = 196; benchmarks/precision_speed.py), so those take the plain
-path, with the softmax in fp32; long sequences (n > 1024), where the n x n matrix would be large, keep it.
+short sequences (torch 2.13, one thread, forward + backward: 20 vs 4 ms at 64 x 2 heads x 49 tokens of a
+small U-Net, 67 vs 28 ms at 196 tokens, benchmarks/precision_speed.py; 19 vs 8 ms for the causal 32 x 4 heads
+x 64 characters of the gpt baby), so those take the plain path, with the softmax in fp32; long sequences
+(n > 1024), where the n x n matrix would be large, keep the fused kernel. genlab.nn.transformer uses the
+same `attention`.
 """
 
 from __future__ import annotations
@@ -23,17 +25,32 @@ from genlab.nn.norm import GroupNorm
 PLAIN_MAX_TOKENS = 1024  # bf16 on CPU: the plain path up to this many tokens (its n x n matrix is materialised)
 
 
-def plain_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """softmax(q k^T / sqrt(d)) v as two matrix products around a softmax taken in fp32."""
+def plain_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, allowed: torch.Tensor | None = None,
+                    causal: bool = False, dropout_p: float = 0.0) -> torch.Tensor:
+    """softmax(q k^T / sqrt(d) + M) v as two matrix products around a softmax taken in fp32 (or wider); M is -inf where
+    `allowed` (broadcastable to (b, heads, n, n)) is False, or above the diagonal when `causal`; dropout on
+    the weights as F.scaled_dot_product_attention's dropout_p."""
     scores = (q @ k.transpose(-1, -2)) * q.shape[-1] ** -0.5  # (b, heads, n, n)
-    return torch.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype) @ v
+    if causal and allowed is None:
+        n = q.shape[-2]
+        allowed = torch.ones(n, n, dtype=torch.bool, device=q.device).tril()
+    if allowed is not None:
+        scores = scores.masked_fill(~allowed, float("-inf"))
+    weights = torch.softmax(scores, dim=-1, dtype=torch.promote_types(q.dtype, torch.float32)).to(q.dtype)
+    if dropout_p > 0:
+        weights = F.dropout(weights, dropout_p)
+    return weights @ v
 
 
-def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """softmax(q k^T / sqrt(d)) v for (b, heads, n, d) inputs, by the faster kernel for their dtype and device."""
+def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, allowed: torch.Tensor | None = None,
+              causal: bool = False, dropout_p: float = 0.0) -> torch.Tensor:
+    """softmax(q k^T / sqrt(d) + M) v for (b, heads, n, d) inputs (M as in plain_attention), by the faster
+    kernel for their dtype and device: the plain one for bf16 on a CPU up to PLAIN_MAX_TOKENS tokens, torch's
+    fused scaled_dot_product_attention otherwise."""
     if q.dtype == torch.bfloat16 and q.device.type == "cpu" and q.shape[-2] <= PLAIN_MAX_TOKENS:
-        return plain_attention(q, k, v)
-    return F.scaled_dot_product_attention(q, k, v)
+        return plain_attention(q, k, v, allowed=allowed, causal=causal, dropout_p=dropout_p)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, dropout_p=dropout_p,
+                                          is_causal=causal and allowed is None)
 
 
 class SelfAttention2d(nn.Module):

@@ -7,7 +7,8 @@ Notation: tokens idx (b, T); width d split into H heads of size d / H; mask (b, 
     h   = h + W_2 GELU(W_1 LN(h))
     out = LN(h_L)
 M is 0 where a query may look and -inf elsewhere: keys after the query (causal), padded keys (mask).
-Attention runs through torch's fused scaled_dot_product_attention; the weights of one head are only
+Attention runs through genlab.nn.attention.attention (torch's fused scaled_dot_product_attention, or the
+plain product-softmax-product where that is faster: bf16 on a CPU); the weights of one head are only
 computed (explicitly, for pictures) when asked for.
 """
 
@@ -16,8 +17,9 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+
+from genlab.nn.attention import attention
 
 
 def attention_mask(T: int, *, causal: bool, mask: torch.Tensor | None, device: torch.device) -> torch.Tensor | None:
@@ -39,7 +41,7 @@ def attention_mask(T: int, *, causal: bool, mask: torch.Tensor | None, device: t
 
 
 class SelfAttention(nn.Module):
-    """Multi-head self-attention through F.scaled_dot_product_attention.
+    """Multi-head self-attention through genlab.nn.attention.attention.
 
     Args:
         dim: d, the model width.
@@ -71,8 +73,7 @@ class SelfAttention(nn.Module):
         q, k, v = self.qkv(x).view(b, T, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)  # (b, H, T, dh)
         allowed = attention_mask(T, causal=causal, mask=mask, device=x.device)
         p = self.dropout if self.training else 0.0
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, dropout_p=p,
-                                             is_causal=causal and allowed is None)  # (b, H, T, dh)
+        out = attention(q, k, v, allowed=allowed, causal=causal, dropout_p=p)  # (b, H, T, dh)
         out = self.resid_drop(self.proj(out.transpose(1, 2).reshape(b, T, d)))
         weights = None
         if head is not None:

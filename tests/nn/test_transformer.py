@@ -7,6 +7,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from genlab.nn.transformer import Block, SelfAttention, Transformer
 
@@ -157,3 +158,22 @@ def test_dropout_only_while_training():
     assert torch.equal(net(idx), net(idx))  # eval
     net.train()
     assert not torch.equal(net(idx), net(idx))
+
+
+@pytest.mark.parametrize("case", ["causal", "mask", "causal+mask"])
+def test_the_plain_attention_path_matches_the_fused_kernel_with_masks(case):
+    from genlab.nn.attention import plain_attention
+    from genlab.nn.transformer import attention_mask
+
+    torch.manual_seed(0)
+    b, H, T, dh = 2, 3, 7, 4
+    q, k, v = (torch.randn(b, H, T, dh, dtype=torch.float64, requires_grad=True) for _ in range(3))
+    causal = "causal" in case
+    pad = torch.tensor([[True] * T, [True] * 4 + [False] * 3]) if "mask" in case else None
+    allowed = attention_mask(T, causal=causal, mask=pad, device=q.device)
+    ours = plain_attention(q, k, v, allowed=allowed, causal=causal)
+    ref = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, is_causal=causal and allowed is None)
+    torch.testing.assert_close(ours, ref)
+    g = torch.randn_like(ours)
+    for a, r in zip(torch.autograd.grad(ours, (q, k, v), g), torch.autograd.grad(ref, (q, k, v), g)):
+        torch.testing.assert_close(a, r)
