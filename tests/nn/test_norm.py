@@ -54,3 +54,14 @@ def test_gradients_agree_with_torch_under_bf16_autocast():
     y.float().sum().backward(), y_ref.float().sum().backward()
     torch.testing.assert_close(x.grad, x_ref.grad)
     torch.testing.assert_close(ours.bias.grad, ref.bias.grad)
+
+
+def test_the_custom_autograd_path_matches_autograds_gradients_in_double_precision():
+    from genlab.nn.norm import _ChannelsLastGroupNorm
+
+    torch.manual_seed(2)
+    x = torch.randn(2, 6, 3, 4, dtype=torch.float64).contiguous(memory_format=torch.channels_last)
+    w, b = torch.randn(6, dtype=torch.float64), torch.randn(6, dtype=torch.float64)
+    args = [t.requires_grad_(True) for t in (x, w, b)]
+    assert torch.autograd.gradcheck(lambda x, w, b: _ChannelsLastGroupNorm.apply(x, w, b, 3, 1e-5), args)
+    torch.testing.assert_close(_ChannelsLastGroupNorm.apply(x, w, b, 3, 1e-5), nn.functional.group_norm(x, 3, w, b))
