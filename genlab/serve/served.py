@@ -138,7 +138,7 @@ class Served:
 
         opts = self.options(what) if self.kind != "tokens" or what == "sample" else None
         if opts is None:
-            raise ValueError(f"a {self.run.config.family} run cannot {what}; families that can: "
+            raise ValueError(f"this {self.run.config.family} run cannot {what}; families that can: "
                              f"{', '.join(f for f in families_with(what) if f != 'lda')}")
         return opts
 

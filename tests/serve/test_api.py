@@ -8,10 +8,7 @@ import io
 import time
 
 import numpy as np
-import pytest
 from PIL import Image
-
-pytest.importorskip("starlette", reason="the serve extra is not installed (pip install 'genlab[serve]')")
 
 
 def wait(client, job: dict, timeout: float = 60.0) -> dict:

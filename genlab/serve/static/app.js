@@ -54,7 +54,7 @@ async function follow(job, onUpdate) {
   }
 }
 
-function image(src, cls, alt) { return el("img", {src, class: "px " + (cls || ""), alt: alt || ""}); }
+function image(src, cls, alt) { return el("img", {src: src || null, class: "px " + (cls || ""), alt: alt || ""}); }
 
 // An input for one option the API described ({name, type, default, min, max, choices}).
 function optionField(o) {
@@ -165,7 +165,7 @@ function samplePanel(info) {
       const view = await follow(job, (v) => {
         bar.value = v.progress;
         for (const it of v.items) grid.append(el("figure", {}, image(it.image),
-          el("figcaption", {text: `seed ${it.seed}` + (it.label === null ? "" : ` | ${info.classes[it.label]}`)})));
+          el("figcaption", {text: `seed ${it.seed}` + (it.label === null ? "" : ` \u00b7 class ${info.classes[it.label]}`)})));
         say(msg, `${v.done} of ${v.total} images` + (v.calls && !v.finished ? `, ${v.calls} network evaluations` : ""));
       });
       say(msg, `${view.total} images in ${view.seconds} s`, "ok");
@@ -263,7 +263,7 @@ function canvasPanel(info) {
   const pctx = picture.getContext("2d", {willReadFrequently: true});
   const mctx = mask.getContext("2d", {willReadFrequently: true});
   const msg = el("div", {class: "msg"});
-  const result = image("", "big", "result");
+  const result = image("", "big", "");
   result.id = "edit-result";
   const thumbs = el("div", {class: "grid thumbs"});
   const tool = el("select", {name: "tool"}, el("option", {value: "mask", text: "mask: area to fill in"}),
@@ -322,7 +322,7 @@ function canvasPanel(info) {
   }
   const optionBlock = (what) => info[what]
     ? el("div", {class: "row", "data-for": what}, el("span", {class: "muted", text: `${what}:`}), info[what].map(optionField))
-    : el("div", {class: "row muted", "data-for": what, text: `a ${info.family} run cannot ${what} (the button says which families can)`});
+    : el("div", {class: "row muted", "data-for": what, text: `this ${info.family} run cannot ${what} (the button says which families can)`});
   form.append(
     el("div", {class: "row"}, el("label", {class: "field"}, "tool", tool), el("label", {class: "field"}, "brush (pixels)", brush),
        numberField("seed", "seed", 0, 0), labelField(info, "edit-label"),
@@ -344,7 +344,9 @@ function canvasPanel(info) {
     }
   }).catch(() => thumbs.append(el("span", {class: "muted", text: "(no test images to start from)"})));
   section.append(el("p", {class: "muted", text: "Start from a test image (click one) or a blank canvas; paint the mask (red) over what to fill in, or draw, then ask the model."}),
-                 thumbs, el("div", {class: "edit"}, el("div", {class: "stack"}, picture, mask), el("div", {}, result)), form, msg);
+                 thumbs, el("div", {class: "edit"},
+                   el("figure", {}, el("div", {class: "stack"}, picture, mask), el("figcaption", {text: "canvas (red: the mask)"})),
+                   el("figure", {}, result, el("figcaption", {text: "result"}))), form, msg);
   return section;
 }
 
