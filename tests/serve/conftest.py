@@ -5,8 +5,10 @@ KL collapses it) and a class-conditional ddpm on the embedded 8x8 digits, and a 
 from __future__ import annotations
 
 import json
+import os
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +23,11 @@ TEXT = "ROMEO:\nBut soft, what light through yonder window breaks?\n\n" * 40
 
 @pytest.fixture(scope="session")
 def run_dirs(tmp_path_factory):
+    """The tiny runs; GENLAB_SERVE_RUNS=FOLDER uses FOLDER/ae, ddpm and gpt instead (better trained runs for
+    the screenshots in docs/SERVE.md: the browser tests pass on them too)."""
+    given = os.environ.get("GENLAB_SERVE_RUNS")
+    if given:
+        return {name: Path(given) / name for name in ("ae", "ddpm", "gpt")}
     root = tmp_path_factory.mktemp("serve_runs")
     (root / "t.txt").write_text(TEXT)
     cli("train", *TINY_AE, "--runs-dir", str(root), "--name", "ae")

@@ -114,6 +114,7 @@ def test_inpainting_keeps_the_unmasked_pixels_exactly(client):
 def test_latent_sliders_and_interpolation(client):
     space = client.get("/api/runs/ae/latent").json()
     assert 1 <= space["directions"] <= 4 and len(space["gallery"]) == 12
+    assert client.get("/api/runs/ae/gallery").json() == space["gallery"]
     a = client.post("/api/runs/ae/latent", json={"coords": [0, 0]}).json()["image"]
     b = client.post("/api/runs/ae/latent", json={"coords": [3, 0]}).json()["image"]
     c = client.post("/api/runs/ae/latent", json={"coords": [], "base": 2}).json()["image"]
