@@ -29,7 +29,7 @@ MAX_SEED = 2**31 - 1
 GALLERY = 12  # test images the page offers as starting points
 LATENT_IMAGES = 512  # test images whose codes give the latent directions
 MAX_DIRECTIONS = 8  # principal directions offered as sliders
-MAX_COORD = 5.0  # a slider moves at most this many standard deviations along its direction
+MAX_COORD = 3.0  # a slider moves at most this many standard deviations along its direction
 
 
 def png_data_url(x: torch.Tensor) -> str:
