@@ -21,7 +21,7 @@ CHROMIUM = os.environ.get("GENLAB_CHROMIUM", "/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]
 SHOTS = os.environ.get("GENLAB_SERVE_SCREENSHOTS")
-TIMEOUT_MS = 30_000
+TIMEOUT_MS = 90_000  # generous: a busy CI machine; a passing run takes about 20 s in all
 
 
 @pytest.fixture(scope="module")
