@@ -58,6 +58,7 @@ def test_sampling_draws_image_i_with_seed_plus_i(client):
     assert job.status_code == 202
     view = wait(client, job.json())
     assert view["error"] is None and [it["seed"] for it in view["items"]] == [5, 6, 7]
+    assert view["calls"] >= 2 and view["progress"] == 1.0  # the U-Net's evaluations of the last image: >= steps
     assert [it["label"] for it in view["items"]] == [0, 1, 2]  # every class in turn
     again = wait(client, client.post("/api/runs/ddpm/sample", json={"n": 1, "seed": 6, "label": 1,
                                                                     "options": {"steps": 2}}).json())
