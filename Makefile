@@ -19,7 +19,7 @@ $(BASE): $(PY) pyproject.toml constraints.txt requirements-data.txt
 	touch $@
 
 $(DEV): $(BASE)
-	$(PIP) install -c constraints.txt -e '.[dev,tensorboard,apps]'
+	$(PIP) install -c constraints.txt -e '.[dev,tensorboard,apps,serve]'
 	touch $@
 
 demo: $(BASE)
