@@ -119,10 +119,10 @@ def hf_gpt2(vocab_size: int):
 
 
 def peer_comparison(train, valid, budget: float, batch: int, n_blocks: int, seed: int = 0, block: int = 20,
-                    genlab_bf16: bool = False) -> dict:
+                    genlab_bf16: bool = False, transformers_bf16: bool = False) -> dict:
     """Part 2: genlab gpt baby and transformers GPT-2, same loop, same batches, equal CPU time. With
     `genlab_bf16` genlab's forward runs under bf16 autocast (what its trainer's precision auto picks on a CPU
-    with native bf16), transformers' in fp32 (its default); both evaluate in fp32."""
+    with native bf16), with `transformers_bf16` transformers' (fp32 is its default); both evaluate in fp32."""
     from genlab.eval.kinds import token_metrics
     from genlab.models import build_model
 
@@ -131,6 +131,7 @@ def peer_comparison(train, valid, budget: float, batch: int, n_blocks: int, seed
     torch.manual_seed(seed)
     theirs = hf_gpt2(len(train.vocab))
     contestants = {"genlab": (ours, ours.logits), "transformers": (theirs, lambda x: theirs(input_ids=x).logits)}
+    bf16 = {"genlab": genlab_bf16, "transformers": transformers_bf16}
     state = {}
     for name, (model, _) in contestants.items():
         model.train()
@@ -146,7 +147,7 @@ def peer_comparison(train, valid, budget: float, batch: int, n_blocks: int, seed
             for _ in range(block):
                 idx = torch.randint(0, train.items(CONTEXT), (batch,), generator=s["g"])
                 x = train.batch(idx, block_size=CONTEXT).x
-                with torch.autocast("cpu", torch.bfloat16, enabled=genlab_bf16 and name == "genlab"):
+                with torch.autocast("cpu", torch.bfloat16, enabled=bf16[name]):
                     logits = logits_of(x[:, :-1])
                 loss = F.cross_entropy(logits.flatten(0, 1).float(), x[:, 1:].flatten())
                 s["opt"].zero_grad(set_to_none=True)
@@ -159,7 +160,8 @@ def peer_comparison(train, valid, budget: float, batch: int, n_blocks: int, seed
         s["wall"] += t.wall
         s["step"] += block
     out = {"budget_cpu_s": budget, "batch": batch, "block_steps": block, "genlab_precision":
-           "bf16 autocast" if genlab_bf16 else "fp32", "transformers_precision": "fp32",
+           "bf16 autocast" if genlab_bf16 else "fp32", "transformers_precision":
+           "bf16 autocast" if transformers_bf16 else "fp32",
            "attn_implementation": theirs.config._attn_implementation}
     for name, (model, _) in contestants.items():
         s = state[name]
