@@ -16,11 +16,11 @@ LAYERS: dict[str, int] = {
     "genlab.version": 0, "genlab.config": 0, "genlab.io": 0, "genlab.data": 0, "genlab.nn": 0,
     "genlab.models": 1,
     "genlab.training": 2, "genlab.apps": 2, "genlab.eval": 2, "genlab.viz": 2,
-    "genlab.runs": 3, "genlab.bench": 3,
+    "genlab.runs": 3, "genlab.bench": 3, "genlab.reports": 3,
     "genlab.cli": 4, "genlab.serve": 4,
     "genlab": 5, "genlab.__main__": 5,
 }
-NAMES = {0: "config/io/data/nn", 1: "models", 2: "training/apps/eval/viz", 3: "runs/bench", 4: "cli/serve",
+NAMES = {0: "config/io/data/nn", 1: "models", 2: "training/apps/eval/viz", 3: "runs/bench/reports", 4: "cli/serve",
          5: "the public API"}
 
 

@@ -17,14 +17,15 @@ import sys  # noqa: E402
 
 import tyro  # noqa: E402
 
-from genlab.cli import apps, demo, edit, evaluate, gan, info, sample, serve, train  # noqa: E402
+from genlab.cli import apps, demo, edit, evaluate, gan, info, report, sample, serve, train  # noqa: E402
 from genlab.cli.common import ARGV  # noqa: E402
 
 COMMANDS = {"train": train.train, "sample": sample.sample, "reconstruct": sample.reconstruct,
             "interpolate": sample.interpolate, "info": info.info, "datasets": info.datasets, "demo": demo.demo,
             "eval": evaluate.eval_, "bench": evaluate.bench, "stylemix": gan.stylemix,
             "latent-walk": gan.latent_walk, "inpaint": edit.inpaint, "denoise": edit.denoise,
-            "dream": apps.dream, "search": apps.search, "arithmetic": apps.arithmetic, "serve": serve.serve}
+            "dream": apps.dream, "search": apps.search, "arithmetic": apps.arithmetic, "serve": serve.serve,
+            "report": report.report}
 
 DESCRIPTION = "genlab: generative models, one CLI and one evaluation protocol. `genlab --version` prints the version."
 

@@ -51,12 +51,23 @@ def loss_keys(history: Sequence[dict[str, Any]]) -> list[str]:
     return keys
 
 
-def loss_curves(history: Sequence[dict[str, Any]], keys: Sequence[str] | None = None) -> bytes:
+def wants_log_scale(values: Sequence[float]) -> bool:
+    """Whether a curve reads better on a log scale: every value positive and the first steps so far above the
+    rest (the first value over 10x the median of the second half) that a linear axis would flatten it."""
+    v = [float(x) for x in values if math.isfinite(float(x))]
+    if len(v) < 4 or min(v) <= 0:
+        return False
+    tail = sorted(v[len(v) // 2:])
+    return v[0] > 10 * tail[len(tail) // 2]
+
+
+def loss_curves(history: Sequence[dict[str, Any]], keys: Sequence[str] | None = None, log: bool | str = False) -> bytes:
     """One subplot per loss (x = optimizer step), as PNG bytes.
 
     Args:
         history: metric records with a "step" field, e.g. `TrainResult.history` or metrics.jsonl lines.
         keys: which fields to plot; default every numeric field except step, lr, img_per_s and time.
+        log: a log y axis for every panel (True), none (False), or "auto": where wants_log_scale says so.
     """
     records = [r for r in history if "step" in r]
     if not records:
@@ -76,6 +87,8 @@ def loss_curves(history: Sequence[dict[str, Any]], keys: Sequence[str] | None = 
         pts = [(r["step"], r[keys[i]]) for r in records if isinstance(r.get(keys[i]), (int, float))]
         steps, values = zip(*pts) if pts else ((), ())
         ax.plot(steps, values, marker="." if len(pts) < 30 else None, lw=1.5, color="C0")
+        if log is True or (log == "auto" and wants_log_scale(values)):
+            ax.set_yscale("log")
         ax.set_title(keys[i])
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
@@ -97,9 +110,19 @@ def _numpy(a: torch.Tensor | np.ndarray) -> np.ndarray:
     return a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else np.asarray(a)
 
 
+def tsne_2d(codes: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Embed (n, d) codes in 2-D with scikit-learn's t-SNE (perplexity 30, or n/4 for small n): (n, 2)."""
+    from sklearn.manifold import TSNE
+
+    n = codes.shape[0]
+    return TSNE(n_components=2, perplexity=min(30.0, max(1.0, (n - 1) / 4)), init="pca", random_state=seed
+                ).fit_transform(codes)
+
+
 def latent_map(codes: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray | None = None, *,
-               classes: Sequence[str] | None = None, title: str = "latent codes (PCA)") -> bytes:
-    """Scatter the 2-D PCA of latent codes, coloured by class, as PNG bytes.
+               classes: Sequence[str] | None = None, title: str = "latent codes (PCA)", method: str = "pca",
+               seed: int = 0) -> bytes:
+    """Scatter the 2-D PCA (or t-SNE, `method="tsne"`) of latent codes, coloured by class, as PNG bytes.
 
     Up to 20 classes get one colour each and a legend; more get a colorbar.
 
@@ -116,7 +139,9 @@ def latent_map(codes: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarr
     y = None if labels is None else _numpy(labels).ravel()
     if y is not None and y.shape[0] != z.shape[0]:
         raise ValueError(f"got {z.shape[0]} codes but {y.shape[0]} labels")
-    p, ratio = pca_2d(z)
+    if method not in ("pca", "tsne"):
+        raise ValueError(f"method must be 'pca' or 'tsne', got {method!r}")
+    p, ratio = pca_2d(z) if method == "pca" else (tsne_2d(z, seed), None)
     fig = _figure(6.4, 5.6)
     ax = fig.add_subplot()
     size = 6.0 if len(p) > 1000 else 14.0
@@ -134,11 +159,15 @@ def latent_map(codes: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarr
     else:
         sc = ax.scatter(p[:, 0], p[:, 1], c=y, s=size, alpha=0.7, lw=0, cmap="viridis")
         fig.colorbar(sc, ax=ax, label="class")
-    ax.set_xlabel(f"PC 1 ({100 * ratio[0]:.0f}% of variance)")
-    ax.set_ylabel(f"PC 2 ({100 * ratio[1]:.0f}% of variance)")
+    if ratio is None:
+        ax.set_xlabel("t-SNE 1")
+        ax.set_ylabel("t-SNE 2")
+    else:
+        ax.set_xlabel(f"PC 1 ({100 * ratio[0]:.0f}% of variance)")
+        ax.set_ylabel(f"PC 2 ({100 * ratio[1]:.0f}% of variance)")
     ax.set_title(title)
     ax.grid(alpha=0.3)
     return figure_png(fig)
 
 
-__all__ = ["figure_png", "latent_map", "loss_curves", "loss_keys", "pca_2d"]
+__all__ = ["figure_png", "latent_map", "loss_curves", "loss_keys", "pca_2d", "tsne_2d", "wants_log_scale"]

@@ -44,11 +44,13 @@ def attention_map(weights: torch.Tensor | np.ndarray, tokens: Sequence[str], *, 
 
 
 def attention_picture(model: Any, text: str, *, layer: int = 0, head: int = 0) -> bytes:
-    """The attention map of head `head` in layer `layer` of a gpt model on `text` (its last `context`
-    characters), as PNG bytes."""
+    """The attention map of head `head` in layer `layer` (negative: from the last) of a gpt model on `text`
+    (its last `context` characters), as PNG bytes."""
     vocab = model.spec.vocab
     ids = torch.tensor([vocab.encode(text)], device=model.device)[:, -model.context:]
     weights = model.attention(ids, head=head)  # (layers, 1, T, T)
+    if layer < 0:  # counted from the last, as Python indexes
+        layer += weights.shape[0]
     if not 0 <= layer < weights.shape[0]:
         raise ValueError(f"layer must be in [0, {weights.shape[0]}), got {layer}")
     tokens = [vocab.tokens[int(i)] for i in ids[0]]

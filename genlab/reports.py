@@ -1,0 +1,190 @@
+"""`genlab report RUN`: one self-contained HTML page for a trained run of any family.
+
+The sections follow the run's capabilities, not its family name: what it is and how to retrain it, its
+training curves (a log scale where the first steps would flatten the rest), samples (images, or text for a
+tokens run), and for a latent family the reconstructions of test images, an interpolation between two of
+them and a t-SNE map of their codes; for a text GPT, the attention of one head; then the metrics of
+`genlab eval RUN` (RUN/metrics.json) with their protocol, when it has been run. The page is written with
+genlab.viz.report (inline CSS and PNGs, no request leaves the file).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from genlab.runs import RunError, load_run, load_training_data
+
+MAX_MAP_POINTS = 1000  # test images in the t-SNE map
+
+
+def _history(path: Path) -> list[dict[str, Any]]:
+    """The run's metrics.jsonl records (a torn last line, left by a kill, is skipped)."""
+    out = []
+    file = path / "metrics.jsonl"
+    if file.is_file():
+        for line in file.read_text().splitlines():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return out
+
+
+def _grid(images: torch.Tensor, ncol: int) -> bytes:
+    from genlab.viz.grid import make_grid, png_bytes
+
+    h = images.shape[-1]
+    return png_bytes(make_grid(images.float().clamp(0, 1), ncol, scale=max(1, 96 // max(h, 1))))
+
+
+def _test_images(run, n: int) -> tuple[torch.Tensor, torch.Tensor | None] | None:
+    """The first n test (else training) images of the run's data, with labels; None when unavailable."""
+    for split in ("test", "train"):
+        try:
+            data = load_training_data(run.config.data, split=split)
+        except Exception:  # noqa: BLE001  (data not installed here: the report leaves those pictures out)
+            continue
+        if data.kind != "image":
+            return None
+        n = min(n, len(data))
+        return data.images(slice(0, n)), (None if data.y is None else data.y[:n])
+    return None
+
+
+def overview(run) -> Any:
+    from genlab.viz.report import Section
+
+    d = run.model.describe()
+    choice = json.loads((run.path / "config.json").read_text()).get("precision_choice") or {}
+    rows = [("family", run.config.family), ("data", run.config.data.name), ("parameters", d.get("parameters")),
+            ("trained steps", run.step), ("precision", " ".join(
+                [choice.get("precision", "fp32"), "channels-last" if choice.get("channels_last") else ""]).strip()),
+            ("genlab", json.loads((run.path / "config.json").read_text()).get("genlab_version", "?"))]
+    text = (f"Retrain it with `genlab train --config {run.path / 'config.json'}` (the saved options, every "
+            f"default pinned), or continue it with `genlab train {run.config.family} --resume --name "
+            f"{run.path.name} --runs-dir {run.path.parent}`.")
+    return Section("Run", text, rows=rows, header=("", ""))
+
+
+def curves(history: list[dict[str, Any]]) -> Any | None:
+    from genlab.viz.plots import loss_curves, loss_keys
+    from genlab.viz.report import Section
+
+    records = [r for r in history if "step" in r]
+    if not records or not loss_keys(records):
+        return None
+    return Section("Training curves", "The logged training losses, each averaged over its logging interval; a "
+                   "panel whose first values would flatten the rest is drawn on a log scale.",
+                   loss_curves(records, log="auto"), "x: optimizer step")
+
+
+def samples(run, n: int, seed: int) -> Any | None:
+    from genlab.models.base import Sampler
+    from genlab.viz.report import Section
+
+    m = run.model
+    if not isinstance(m, Sampler):
+        return None
+    g = torch.Generator().manual_seed(seed)
+    if m.spec.kind == "tokens":
+        with torch.no_grad():
+            out = m.sample(3, generator=g, max_tokens=300)
+        text = "\n\n".join(m.spec.vocab.decode(row.tolist()) for row in out.x)
+        return Section("Samples", text)
+    if m.spec.kind != "image":
+        return None
+    with torch.no_grad():
+        x = m.sample(n, generator=g).x
+    return Section("Samples", f"{n} samples drawn with seed {seed}.", _grid(x, 8), f"{n} samples", pixelated=True)
+
+
+def latent_sections(run, seed: int) -> list[Any]:
+    """Reconstructions, an interpolation and a t-SNE map of the codes, for a family with encode/decode."""
+    from genlab.models.base import Latent
+    from genlab.viz.plots import latent_map
+    from genlab.viz.report import Section
+
+    m = run.model
+    if not isinstance(m, Latent) or m.spec.kind != "image" or getattr(m, "conditional", False):
+        return []
+    got = _test_images(run, MAX_MAP_POINTS)
+    if got is None:
+        return []
+    x, y = got
+    with torch.no_grad():
+        z = m.encode(x)
+        rec = m.decode(z[:16])
+        ends = z[[0, 1]]
+        t = torch.linspace(0, 1, 10).view(-1, *([1] * (z.dim() - 1)))
+        path = m.decode(ends[0:1] * (1 - t) + ends[1:2] * t)
+    pairs = torch.stack([x[:16], rec.float().clamp(0, 1)], 1).flatten(0, 1)
+    out = [Section("Reconstructions", "Test images the model never trained on, encoded and decoded back.",
+                   _grid(pairs, 16), "pairs: a test image, then its reconstruction", pixelated=True),
+           Section("Interpolation", "The codes of two test images mixed along a straight line and decoded.",
+                   _grid(path.float().clamp(0, 1), 10), "10 steps from the first test image's code to the second's",
+                   pixelated=True)]
+    if len(z) >= 10:
+        classes = run.classes
+        out.append(Section("Latent space", f"The codes of {len(z)} test images embedded in two dimensions by t-SNE "
+                           "(scikit-learn; neighbours in the codes stay neighbours), coloured by class.",
+                           latent_map(z.flatten(1), y, classes=classes, method="tsne", seed=seed,
+                                      title=f"t-SNE of {len(z)} test codes"), "one point per test image"))
+    return out
+
+
+def attention_section(run) -> Any | None:
+    from genlab.viz.report import Section
+    from genlab.viz.text import attention_picture
+
+    m = run.model
+    if m.spec.kind != "tokens" or not hasattr(m, "attention"):
+        return None
+    text = m.spec.vocab.decode(m.spec.vocab.encode("ROMEO: what light through yonder window breaks?")[:48])
+    return Section("Attention", "The weights of the last layer's first head on one line: row i is the "
+                   "distribution over the characters query i looks at.",
+                   attention_picture(m, text, layer=-1, head=0), "last layer, head 0")
+
+
+def metrics_section(run) -> Any | None:
+    from genlab.eval.protocol import Protocol
+    from genlab.eval.report import COLUMNS, fmt, heading
+    from genlab.viz.report import Section
+
+    file = run.path / "metrics.json"
+    if not file.is_file():
+        return None
+    saved = json.loads(file.read_text())
+    metrics, proto = saved.get("metrics") or {}, Protocol.from_json(saved.get("protocol") or {})
+    rows = [(heading(k, proto), fmt(metrics[k], k)) for k in COLUMNS if k in metrics]
+    text = (f"From `genlab eval` ({file.name}): {proto.n_fake} generated against {proto.n_real} real "
+            f"{proto.dataset}/{proto.split} images, features {proto.features}, seeds "
+            f"{', '.join(map(str, proto.seeds))} (mean ± std over seeds).")
+    return Section("Metrics", text, rows=rows, header=("metric", "value"))
+
+
+def write_run_report(path: str | Path, out: str | Path | None = None, *, n: int = 64, seed: int = 0,
+                     overwrite: bool = False) -> Path:
+    """Write the report of the run in `path` to `out` (default RUN/report.html) and return its path.
+
+    An existing `out` is replaced only with `overwrite`; RunError naming the fix otherwise."""
+    from genlab.viz.report import write_report
+
+    run = load_run(path)
+    target = Path(out) if out is not None else run.path / "report.html"
+    if target.exists() and not overwrite:
+        raise RunError(f"{target} exists; pass --overwrite to replace it, or --out another file")
+    if not target.parent.is_dir():
+        raise RunError(f"the folder of {target} does not exist; create it or choose another --out")
+    run.model.eval()
+    sections = [overview(run), curves(_history(run.path)), samples(run, n, seed), *latent_sections(run, seed),
+                attention_section(run), metrics_section(run)]
+    return write_report(target, title=f"{run.config.family} on {run.config.data.name}: {run.path.name}",
+                        sections=[s for s in sections if s is not None],
+                        subtitle=f"{run.path} at step {run.step}")
+
+
+__all__ = ["write_run_report"]
