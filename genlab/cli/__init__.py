@@ -24,7 +24,8 @@ COMMANDS = {"train": train.train, "sample": sample.sample, "reconstruct": sample
             "interpolate": sample.interpolate, "info": info.info, "datasets": info.datasets, "demo": demo.demo,
             "eval": evaluate.eval_, "bench": evaluate.bench, "stylemix": gan.stylemix,
             "latent-walk": gan.latent_walk, "inpaint": edit.inpaint, "denoise": edit.denoise,
-            "dream": apps.dream, "search": apps.search, "arithmetic": apps.arithmetic}
+            "dream": apps.dream, "search": apps.search, "arithmetic": apps.arithmetic,
+            "compress": apps.compress, "decompress": apps.decompress}
 
 DESCRIPTION = "genlab: generative models, one CLI and one evaluation protocol. `genlab --version` prints the version."
 
