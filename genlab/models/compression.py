@@ -37,6 +37,7 @@ TABLE_BITS = 20  # the coding tables are integers: probabilities in units of 2^-
 TAIL = 2.0 ** -TABLE_BITS  # mass left outside the symbol range of a channel, each side
 MAX_SYMBOL = 4096  # the symbol range never reaches beyond [-MAX_SYMBOL, MAX_SYMBOL]
 LIKELIHOOD_FLOOR = 1e-9  # the rate's lower bound on a symbol's probability, as Balle 2017 bounds it
+INIT_GAIN = 10.0  # the encoder's last layer starts this many times PyTorch's default init
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,9 @@ class CompressiveAutoencoder(GenerativeModel):
         super().__init__(config, spec)
         c, h, w = self.shape
         self.encoder = _analysis(self.shape, config.channels, config.latent_channels, config.act)
+        with torch.no_grad():  # a fresh encoder's latents span several integers, so rounding carries information
+            self.encoder[-1].weight.mul_(INIT_GAIN)  # from the first step (at gain 1 they all round to 0 and
+            self.encoder[-1].bias.mul_(INIT_GAIN)  # MNIST training stalled at the mean image)
         self.decoder = _Synthesis(self.shape, config.channels, config.latent_channels, config.act)
         self.prior = FactorizedPrior(config.latent_channels, config.mixture)
         self.latent_shape = (config.latent_channels, _halved(h, len(config.channels))[-1],
