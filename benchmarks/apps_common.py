@@ -15,8 +15,9 @@ RUNS = Path(tempfile.gettempdir()) / "genlab-apps-bench"
 
 
 def trained_run(dataset: str, *, steps: int = STEPS, runs: Path = RUNS, family: str = FAMILY,
-                options: dict | None = None):
-    """(the run of `family` on `dataset`, trained now unless RUNS already holds it; CPU seconds spent training)."""
+                options: dict | None = None, train_options: dict | None = None):
+    """(the run of `family` on `dataset`, trained now unless RUNS already holds it; CPU seconds spent training).
+    `train_options` override the TrainConfig below (batch size, lr, precision)."""
     import time
 
     from genlab.config import DataConfig, RunConfig, TrainConfig
@@ -26,8 +27,8 @@ def trained_run(dataset: str, *, steps: int = STEPS, runs: Path = RUNS, family: 
     cpu = 0.0
     if not (path / "config.json").exists() or not any((path / "checkpoints").glob("*")):
         config = RunConfig(family, dict(options or OPTIONS), DataConfig(name=dataset),
-                           TrainConfig(steps=steps, batch_size=128, lr=1e-3, threads=1, progress=False,
-                                       log_every=500))
+                           TrainConfig(**{"steps": steps, "batch_size": 128, "lr": 1e-3, "threads": 1,
+                                          "progress": False, "log_every": 500, **(train_options or {})}))
         runs.mkdir(parents=True, exist_ok=True)
         c0 = time.process_time()
         train(config, path, overwrite=path.exists())

@@ -37,6 +37,7 @@ TINY: Mapping[str, dict] = Options({
     "ae": {"arch": "mlp", "hidden": (16, 8), "latent_dim": 4},
     "dae": {"arch": "conv", "channels": (4, 8), "hidden": (16,), "latent_dim": 4, "corruption": "mask"},
     "vae": {"arch": "conv", "channels": (4, 8), "hidden": (16,), "latent_dim": 4},
+    "cae": {"channels": (4, 8), "latent_channels": 2, "mixture": 2, "rate_weight": 0.05},
     "gan": {"latent_dim": 8, "g_hidden": (16,), "d_hidden": (16,), "coverage_every": 0},
     "dcgan": {"latent_dim": 8, "channels": (4, 8), "coverage_every": 0},
     "cgan": {"latent_dim": 8, "channels": (4, 8), "embed_dim": 4, "coverage_every": 0},

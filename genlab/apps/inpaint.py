@@ -45,10 +45,11 @@ def named_mask(name: str, shape: tuple[int, int, int], generator: torch.Generato
     return m
 
 
-def load_image(path: str | Path, shape: tuple[int, int, int]) -> torch.Tensor:
+def load_image(path: str | Path, shape: tuple[int, int, int], *, resize: bool = True) -> torch.Tensor:
     """A PNG/JPEG/BMP/WebP as (1, c, h, w) floats in [0, 1], converted to the model's channels and resized to
-    (h, w). Read as `folder:` data is (genlab.data.folder: only those formats, no decompression bombs,
-    16-bit greyscale scaled); an unreadable file is a DataError naming it."""
+    (h, w) (with resize=False, an image of another size is a ValueError). Read as `folder:` data is
+    (genlab.data.folder: only those formats, no decompression bombs, 16-bit greyscale scaled); an unreadable
+    file is a DataError naming it."""
     from PIL import Image
 
     from genlab.data.base import DataError
@@ -66,6 +67,9 @@ def load_image(path: str | Path, shape: tuple[int, int, int]) -> torch.Tensor:
             raise
         except Exception as e:  # a damaged file fails only when its data is decoded
             raise DataError(f"{path}: cannot decode image ({one_line(e)})") from None
+    if img.size != (w, h) and not resize:
+        raise ValueError(f"{path} is {img.size[0]}x{img.size[1]}; this model takes {w}x{h} images only: resize or "
+                         f"crop it to {w}x{h} first")
     if img.size != (w, h):
         img = img.resize((w, h), Image.BILINEAR)
     import numpy as np

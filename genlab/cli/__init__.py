@@ -25,7 +25,7 @@ COMMANDS = {"train": train.train, "sample": sample.sample, "reconstruct": sample
             "eval": evaluate.eval_, "bench": evaluate.bench, "stylemix": gan.stylemix,
             "latent-walk": gan.latent_walk, "inpaint": edit.inpaint, "denoise": edit.denoise,
             "dream": apps.dream, "search": apps.search, "arithmetic": apps.arithmetic, "serve": serve.serve,
-            "report": report.report}
+            "report": report.report, "compress": apps.compress, "decompress": apps.decompress}
 
 DESCRIPTION = "genlab: generative models, one CLI and one evaluation protocol. `genlab --version` prints the version."
 

@@ -1,5 +1,6 @@
-"""`genlab dream`, `genlab search` and `genlab arithmetic`: the applications of genlab.apps.dream, .search and
-.arithmetic on a dataset's shipped classifier or a run's latent space."""
+"""`genlab dream`, `genlab search`, `genlab arithmetic`, `genlab compress` and `genlab decompress`: the
+applications of genlab.apps.dream, .search, .arithmetic and .compress on a dataset's shipped classifier or a run's
+model."""
 
 from __future__ import annotations
 
@@ -251,3 +252,88 @@ def _save(images, captions, out: str, nrow: int, scale: int = 3) -> None:
     from genlab.viz.captions import save_captioned_grid
 
     save_captioned_grid(images, captions, out, nrow=nrow, scale=scale)
+
+
+def _compress_inputs(r, images: tuple[str, ...]):
+    """(n, c, h, w) images from test:I / train:I specs and image files of exactly the model's size."""
+    import torch
+
+    from genlab.apps.inpaint import load_image
+
+    shape = tuple(r.model.shape)
+    xs = [input_image(spec, r.config.data, shape)[0] if spec.startswith(("test:", "train:"))
+          else load_image(spec, shape, resize=False) for spec in images]
+    return torch.cat(xs)
+
+
+def compress(run: tyro.conf.Positional[str], images: tyro.conf.Positional[tuple[str, ...]],
+             out: Annotated[str, tyro.conf.arg(aliases=["-o"])] = "images.glz", overwrite: bool = False) -> None:
+    """Learned lossy compression: code images to a file of bytes with a model's quantized latents and its learned
+    entropy model (ANS coding by constriction); `genlab decompress` gives the images back.
+
+    Args:
+        run: the run folder (runs/NAME) of a model that can compress (cae: genlab train cae --data mnist).
+        images: one or more images: PNG/JPEG files of exactly the model's size (converted to its channels), or
+            test:I / train:I for image I of the run's dataset. All go into one file.
+        out: the file to write (.glz): a small header (magic, version, the model's id, the images' shape) and
+            the bitstream.
+        overwrite: replace OUT if it exists (otherwise an existing OUT is an error).
+    """
+    import torch
+
+    from genlab.apps.compress import SUFFIX
+    from genlab.apps.compress import compress as compress_fn
+    from genlab.eval.metrics import psnr
+    from genlab.io import atomic_write_bytes
+    from genlab.runs import load_run
+
+    output_file(out, overwrite=overwrite, suffixes=(SUFFIX,), flag="--out")
+    r = load_run(run)
+    x = _compress_inputs(r, images)
+    c = compress_fn(r.model, x)
+    atomic_write_bytes(out, c.data)
+    estimate = float(c.estimated_bits.sum())
+    with torch.no_grad():
+        quality = float(psnr(r.model.decode_symbols(c.symbols), x).mean())
+    print(f"wrote {out}: {len(x)} image(s), {len(c.data)} bytes ({c.header} header + {c.stream_bytes} bitstream), "
+          f"{8 * len(c.data) / x[0].numel() / len(x):.3f} bits per pixel; the entropy model's estimate "
+          f"{estimate / 8:.1f} bytes (bitstream / estimate {8 * c.stream_bytes / max(estimate, 1e-9):.3f}); "
+          f"PSNR {quality:.2f} dB")
+
+
+def decompress(run: tyro.conf.Positional[str], file: tyro.conf.Positional[str],
+               out: Annotated[str, tyro.conf.arg(aliases=["-o"])] = "decompressed.png",
+               overwrite: bool = False) -> None:
+    """Decode a `genlab compress` file back to images with the run that compressed it.
+
+    Args:
+        run: the run folder (runs/NAME) that compressed FILE (the file records its model's id).
+        file: the .glz file.
+        out: the PNG to write, at the images' own size; a file of n > 1 images writes OUT-0.png ... OUT-(n-1).png.
+        overwrite: replace existing PNGs (otherwise an existing one is an error).
+    """
+    from pathlib import Path
+
+    from genlab.apps.compress import decompress as decompress_fn
+    from genlab.runs import load_run
+
+    output_file(out, overwrite=overwrite)
+    data = Path(file).read_bytes()
+    r = load_run(run)
+    x = decompress_fn(r.model, data)
+    paths = [Path(out)] if len(x) == 1 else [Path(out).with_name(f"{Path(out).stem}-{i}.png") for i in range(len(x))]
+    for p in paths:
+        output_file(str(p), overwrite=overwrite)
+    for p, image in zip(paths, x):
+        _write_png(image, p)
+    shown = str(paths[0]) if len(paths) == 1 else f"{paths[0]} ... {paths[-1]}"
+    print(f"wrote {shown}: {len(x)} image(s) of {'x'.join(map(str, r.model.shape))} from {len(data)} bytes")
+
+
+def _write_png(image, path) -> None:
+    """One (c, h, w) image in [0, 1] as an 8-bit PNG of its own size (grey or RGB)."""
+    from genlab.io import atomic_write_bytes
+    from genlab.viz.grid import png_bytes, to_uint8
+
+    arr = to_uint8(image.unsqueeze(0))[0]  # (h, w, c)
+    atomic_write_bytes(path, png_bytes(arr[..., 0] if arr.shape[2] == 1 else arr))

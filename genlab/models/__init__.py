@@ -10,6 +10,7 @@ from genlab.models.autoencoder import Autoencoder, DenoisingAutoencoder
 from genlab.models.autoregressive.gpt import GPT
 from genlab.models.base import GenerativeModel, capabilities
 from genlab.models.classical import FA, GMM, NB, PCA, SVD
+from genlab.models.compression import CompressiveAutoencoder
 from genlab.models.diffusion.latent import LDM
 from genlab.models.diffusion.model import DDPM
 from genlab.models.explicit import Table
@@ -23,6 +24,7 @@ FAMILIES: dict[str, type[GenerativeModel]] = {
     "ae": Autoencoder,
     "dae": DenoisingAutoencoder,
     "vae": VAE,
+    "cae": CompressiveAutoencoder,  # quantized latents + a learned prior: a learned codec (genlab compress)
     "ddpm": DDPM, "ldm": LDM,
     "flow": Flow,
     "gan": GAN, "dcgan": DCGAN, "cgan": CGAN, "wgan-gp": WGANGP, "stylegan": StyleGAN,

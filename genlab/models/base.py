@@ -124,6 +124,23 @@ class Embed(Protocol):
 
 
 @runtime_checkable
+class Compressible(Protocol):
+    """Integer latents with a factorized entropy model: what a learned codec (genlab.apps.compress) needs."""
+
+    def quantize(self, x: torch.Tensor) -> torch.Tensor:
+        """(b, c, h, w) images -> (b, C, h', w') int64 symbols."""
+
+    def decode_symbols(self, symbols: torch.Tensor) -> torch.Tensor:
+        """(b, C, h', w') symbols -> (b, c, h, w) images in [0, 1]."""
+
+    def coding_tables(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(integer frequencies (C, K), lo (C,)): row k gives the frequency of symbol lo_k + j of channel k."""
+
+    def estimated_bits(self, symbols: torch.Tensor) -> torch.Tensor:
+        """(b,) bits of each image's symbols under the model's (unrounded) prior."""
+
+
+@runtime_checkable
 class Fitted(Protocol):
     def fit(self, data: Any, *, generator: torch.Generator | None = None, time_budget: float = 0.0) -> dict:
         """Fit in closed form or by EM (scikit-learn behind it); returns figures to log."""
@@ -131,7 +148,7 @@ class Fitted(Protocol):
 
 PROTOCOLS: dict[str, type] = {"sample": Sampler, "latent": Latent, "reconstruct": Reconstruct,
                               "likelihood": Likelihood, "inpaint": Inpaint, "denoise": Denoise,
-                              "embed": Embed, "fit": Fitted}
+                              "embed": Embed, "fit": Fitted, "compress": Compressible}
 CAPABILITIES = frozenset([*PROTOCOLS, "conditional"])
 
 

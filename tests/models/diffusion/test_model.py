@@ -183,7 +183,7 @@ def test_an_ldm_cannot_embed_a_run_that_embeds_another(tmp_path):
           tmp_path / "ae", data=data)
     train(RunConfig("ldm", {**options, "autoencoder": str(tmp_path / "ae")}, DataConfig("tiny"), small),
           tmp_path / "ldm", data=data)
-    with pytest.raises(ValueError, match="is a ldm run, which itself embeds another run; pass a run of ae, dae, "):
+    with pytest.raises(ValueError, match="is a ldm run, which itself embeds another run; pass a run of ae, cae, dae, "):
         train(RunConfig("ldm", {**options, "autoencoder": str(tmp_path / "ldm")}, DataConfig("tiny"), small),
               tmp_path / "ldm2", data=data)
 

@@ -1,0 +1,244 @@
+"""Learned lossy compression: images -> a model's integer latents -> real bytes, with an entropy coder
+(`constriction`'s asymmetric numeral systems, Duda 2013; Bamler 2022; the `apps` extra installs it), and back.
+Written against the "compress" capability (`Compressible`: the `cae` family).
+
+The file (version 1), every byte counted:
+
+    magic  b"GLZ" + version (1 byte)
+    model  4 bytes: the first bytes of the SHA-256 of the model's weights (`model_id`), so that a file is only
+           ever decoded by the model that wrote it
+    shape  n, c, h, w as LEB128 varints (the images' count and shape; 1 byte each up to 127)
+    data   the ANS bitstream: 32-bit little-endian words, the zero high bytes of the last word left out
+
+The symbols are coded channel by channel, each channel's symbols i.i.d. under that channel's table (the model's
+`coding_tables`: integer frequencies, the same on both sides), so decoding gives back exactly the quantized
+latents, and the decoded images are exactly `decode_symbols(quantize(x))`. A stream decoded with the right
+tables ends in the coder's empty state: anything else means a damaged or truncated file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from genlab.apps.latents import check_images
+from genlab.models.base import Compressible
+
+MAGIC = b"GLZ"
+VERSION = 1
+ID_BYTES = 4
+SUFFIX = ".glz"
+
+
+def constriction_module() -> Any:
+    """The constriction module, or ValueError saying how to install it."""
+    try:
+        import constriction
+    except ImportError:
+        raise ValueError("learned compression needs constriction: pip install 'genlab[apps]' "
+                         "(or pip install constriction)") from None
+    return constriction
+
+
+def require_compressible(model: torch.nn.Module) -> None:
+    """ValueError naming the families that can compress when `model` cannot."""
+    from genlab.models import families_with
+
+    if not isinstance(model, Compressible):
+        family = getattr(model, "family", type(model).__name__)
+        raise ValueError(f"compression needs a model with quantized latents and an entropy model; a {family} "
+                         f"model has none. Families that have one: {', '.join(families_with('compress'))} "
+                         "(e.g. genlab train cae --data mnist)")
+
+
+def model_id(model: torch.nn.Module) -> bytes:
+    """ID_BYTES bytes identifying the model's weights: the start of the SHA-256 of its state dict."""
+    h = hashlib.sha256()
+    for name, t in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return h.digest()[:ID_BYTES]
+
+
+# --- the header ------------------------------------------------------------------------------------
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _read_varint(data: bytes, at: int) -> tuple[int, int]:
+    value, shift = 0, 0
+    while at < len(data) and shift < 35:
+        byte = data[at]
+        value |= (byte & 0x7F) << shift
+        at, shift = at + 1, shift + 7
+        if not byte & 0x80:
+            return value, at
+    raise ValueError("the header is truncated or damaged")
+
+
+@dataclass(frozen=True)
+class Header:
+    """What a file's header says: the model's id, the number of images n and their shape (c, h, w)."""
+
+    model: bytes
+    n: int
+    shape: tuple[int, int, int]
+
+    def to_bytes(self) -> bytes:
+        return MAGIC + bytes([VERSION]) + self.model + b"".join(_varint(v) for v in (self.n, *self.shape))
+
+
+def read_header(data: bytes) -> tuple[Header, int]:
+    """(the header, where the bitstream starts); ValueError for a file that is not a genlab compressed file."""
+    if data[:len(MAGIC)] != MAGIC:
+        raise ValueError(f"not a genlab compressed file (it does not start with {MAGIC.decode()}); make one with "
+                         f"genlab compress RUN IMAGE -o FILE{SUFFIX}")
+    at = len(MAGIC)
+    if len(data) <= at:
+        raise ValueError("the file is truncated: it ends inside the header")
+    if data[at] != VERSION:
+        raise ValueError(f"a version {data[at]} file; this genlab reads version {VERSION}: decompress it with the "
+                         "genlab that wrote it")
+    at += 1
+    model = data[at:at + ID_BYTES]
+    if len(model) < ID_BYTES:
+        raise ValueError("the file is truncated: it ends inside the header")
+    values = []
+    at += ID_BYTES
+    for _ in range(4):
+        v, at = _read_varint(data, at)
+        values.append(v)
+    n, c, h, w = values
+    return Header(model, n, (c, h, w)), at
+
+
+# --- the bitstream -------------------------------------------------------------------------------------
+def _channel_models(model: torch.nn.Module) -> list[tuple[int, Any]]:
+    """(lo, constriction model or None for a channel of one symbol) per channel, from the integer tables."""
+    categorical = constriction_module().stream.model.Categorical
+    counts, lo = model.coding_tables()
+    out = []
+    for k in range(counts.shape[0]):
+        row = counts[k][counts[k] > 0].cpu().numpy().astype(np.float64)
+        out.append((int(lo[k]), categorical(row, perfect=False) if len(row) > 1 else None))
+    return out
+
+
+def encode_symbols(model: torch.nn.Module, symbols: torch.Tensor) -> bytes:
+    """The ANS bitstream of (n, C, h', w') symbols under the model's tables (channel 0 decodes first)."""
+    ans = constriction_module().stream.stack.AnsCoder()
+    tables = _channel_models(model)
+    for k in reversed(range(symbols.shape[1])):  # a stack: the last channel pushed is the first decoded
+        lo, coder_model = tables[k]
+        if coder_model is not None:
+            ans.encode_reverse((symbols[:, k].flatten() - lo).cpu().numpy().astype(np.int32), coder_model)
+    words = ans.get_compressed().astype("<u4").tobytes()
+    cut = 0
+    while cut < 3 and len(words) > cut and words[-1 - cut] == 0:  # zero high bytes of the last word
+        cut += 1
+    return words[:len(words) - cut]
+
+
+def decode_symbols(model: torch.nn.Module, stream: bytes, n: int) -> torch.Tensor:
+    """(n, C, h', w') int64 symbols from an `encode_symbols` bitstream; ValueError if it does not decode to
+    exactly them (a damaged or truncated stream)."""
+    constriction = constriction_module()
+    padded = stream + b"\0" * (-len(stream) % 4)
+    c, hh, ww = model.latent_shape
+    damaged = ValueError("the file is damaged or truncated: its bitstream does not decode to the symbols of "
+                         f"{n} images; compress the images again")
+    try:
+        ans = constriction.stream.stack.AnsCoder(np.frombuffer(padded, dtype="<u4").astype(np.uint32))
+        channels = []
+        for lo, coder_model in _channel_models(model):
+            if coder_model is None:
+                channels.append(torch.full((n, hh, ww), lo, dtype=torch.int64))
+            else:
+                got = ans.decode(coder_model, n * hh * ww)
+                channels.append(torch.from_numpy(got.astype(np.int64)).view(n, hh, ww) + lo)
+        empty = ans.is_empty()
+    except Exception:  # constriction refuses some damaged streams outright
+        raise damaged from None
+    if not empty:
+        raise damaged
+    return torch.stack(channels, 1)
+
+
+# --- files ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Compressed:
+    """A compressed file's bytes and what they hold: `data` the whole file; `header` its header's bytes;
+    `symbols` (n, C, h', w') the quantized latents; `estimated_bits` (n,) their bits under the prior."""
+
+    data: bytes
+    header: int
+    symbols: torch.Tensor
+    estimated_bits: torch.Tensor
+
+    @property
+    def stream_bytes(self) -> int:
+        return len(self.data) - self.header
+
+
+@torch.no_grad()
+def compress(model: torch.nn.Module, x: torch.Tensor) -> Compressed:
+    """Compress (n, c, h, w) images in [0, 1] (uint8 scaled) into one file's bytes.
+
+    Args:
+        model: a model with the "compress" capability (cae), in eval mode or not (it is put in eval mode).
+        x: images of exactly the model's shape (a compressed file cannot be resized back).
+    """
+    require_compressible(model)
+    x = check_images(x, tuple(model.shape))
+    was_training = model.training
+    model.eval()
+    try:
+        symbols = model.quantize(x)
+        header = Header(model_id(model), x.shape[0], tuple(model.shape)).to_bytes()
+        data = header + encode_symbols(model, symbols)
+        bits = model.estimated_bits(symbols)
+    finally:
+        model.train(was_training)
+    return Compressed(data, len(header), symbols, bits)
+
+
+@torch.no_grad()
+def decompress_symbols(model: torch.nn.Module, data: bytes) -> torch.Tensor:
+    """(n, C, h', w') the quantized latents held in a file's bytes; ValueError naming what is wrong with a file
+    of another model, shape or version, or a damaged one."""
+    require_compressible(model)
+    header, start = read_header(data)
+    if header.model != model_id(model):
+        raise ValueError(f"the file was compressed by another model (id {header.model.hex()}); this run's model is "
+                         f"{model_id(model).hex()}: decompress it with the run that compressed it")
+    if header.shape != tuple(model.shape):
+        raise ValueError(f"the file holds {'x'.join(map(str, header.shape))} images; this model codes "
+                         f"{'x'.join(map(str, model.shape))} images")
+    return decode_symbols(model, data[start:], header.n)
+
+
+@torch.no_grad()
+def decompress(model: torch.nn.Module, data: bytes) -> torch.Tensor:
+    """(n, c, h, w) images in [0, 1] from a file's bytes: exactly decode_symbols(quantize(x)) of the images
+    compressed."""
+    symbols = decompress_symbols(model, data)
+    was_training = model.training
+    model.eval()
+    try:
+        return model.decode_symbols(symbols)
+    finally:
+        model.train(was_training)
+
+
+__all__ = ["MAGIC", "SUFFIX", "VERSION", "Compressed", "Header", "compress", "constriction_module",
+           "decode_symbols", "decompress", "decompress_symbols", "encode_symbols", "model_id", "read_header",
+           "require_compressible"]
