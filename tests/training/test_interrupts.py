@@ -56,6 +56,7 @@ def signal_during_step(monkeypatch, step: int, *signums: int) -> None:
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_mid_step_stops_at_the_step_boundary_and_resumes_exactly(tmp_path, monkeypatch, signum):
     data = tiny_images(64)
+    before = signal.getsignal(signal.SIGINT)  # default_int_handler, or SIG_IGN in a background job
     train(config(ema_decay=0.9, checkpoint_every=4), tmp_path / "full", data=data)
     signal_during_step(monkeypatch, 6, signum)  # step 7 (0-based 6): not a multiple of log_every 3
     part = train(config(ema_decay=0.9, checkpoint_every=4), tmp_path / "part", data=data)
@@ -63,7 +64,7 @@ def test_a_signal_mid_step_stops_at_the_step_boundary_and_resumes_exactly(tmp_pa
     assert (part.stopped, part.step, part.signal) == ("interrupted", 7, signum)
     assert ckpt.latest_checkpoint(tmp_path / "part" / "checkpoints").name == "step_00000007"
     assert [r["step"] for r in records(tmp_path / "part")] == [3, 6]  # no record for the partial window
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
+    assert signal.getsignal(signal.SIGINT) is before  # handlers restored
     assert train(config(ema_decay=0.9, checkpoint_every=4), tmp_path / "part", data=data, resume=True).step == 12
     assert records(tmp_path / "part") == records(tmp_path / "full")
     assert same_weights(tmp_path / "part", tmp_path / "full")
@@ -91,13 +92,14 @@ def test_records_after_a_resume_from_a_periodic_checkpoint_equal_the_uninterrupt
 
 def test_a_second_ctrl_c_aborts_at_once_without_saving(tmp_path, monkeypatch):
     data = tiny_images(64)
+    before = signal.getsignal(signal.SIGINT)
     signal_during_step(monkeypatch, 6, signal.SIGINT, signal.SIGINT)
     with pytest.raises(KeyboardInterrupt):
         train(config(checkpoint_every=4), tmp_path / "r", data=data)
     monkeypatch.undo()
     assert ckpt.latest_checkpoint(tmp_path / "r" / "checkpoints").name == "step_00000004"  # nothing newer
     assert not list((tmp_path / "r" / "checkpoints").glob(".tmp-*"))
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is before
     assert train(config(checkpoint_every=4), tmp_path / "r", data=data, resume=True).step == 12  # lock released
 
 
