@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
@@ -174,7 +174,7 @@ class LDM(DiffusionModel):
     @torch.no_grad()
     def sample(self, n, *, cond=None, generator=None, sampler: str | None = None, steps: int | None = None,
                guidance: float | None = None, eta: float | None = None, batch_size: int = 500,
-               progress: ProgressHook | None = None, precision: str = "fp32") -> Samples:
+               progress: ProgressHook | None = None, precision: Literal["fp32", "bf16", "auto"] = "fp32") -> Samples:
         """n images (n, c, h, w) in [0, 1] with their labels; options as for `ddpm`."""
         return super().sample(n, cond=cond, generator=generator, sampler=sampler, steps=steps, guidance=guidance,
                               eta=eta, batch_size=batch_size, progress=progress, precision=precision)

@@ -198,7 +198,7 @@ class DiffusionModel(GenerativeModel):
 
     def run_sampler(self, x_T: torch.Tensor, timesteps: torch.Tensor, *, labels=None, sampler=None,
                     guidance=None, eta=None, generator=None, progress: ProgressHook | None = None,
-                    callback=None, precision: str = "fp32") -> torch.Tensor:
+                    callback=None, precision: Literal["fp32", "bf16", "auto"] = "fp32") -> torch.Tensor:
         """Denoise x_T (in the diffused space) along `timesteps` with the named sampler; the network under bf16
         autocast for precision "bf16" (or "auto" where the device runs bf16 natively), the sampler in fp32."""
         name = sampler or self.config.sampler
@@ -214,7 +214,7 @@ class DiffusionModel(GenerativeModel):
     @torch.no_grad()
     def sample(self, n, *, cond=None, generator=None, sampler: str | None = None, steps: int | None = None,
                guidance: float | None = None, eta: float | None = None, batch_size: int = 500,
-               progress: ProgressHook | None = None, precision: str = "fp32") -> Samples:
+               progress: ProgressHook | None = None, precision: Literal["fp32", "bf16", "auto"] = "fp32") -> Samples:
         """n images (n, c, h, w) in [0, 1], with the labels they were drawn for.
 
         Args:

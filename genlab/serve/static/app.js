@@ -66,6 +66,8 @@ function optionField(o) {
   }
   if (o.type === "choice") {
     input = el("select", {name: o.name}, o.choices.map((c) => el("option", {value: c, selected: c === o.default, text: c})));
+  } else if (o.type === "str") {
+    input = el("input", {type: "text", name: o.name, value: o.default ?? "", placeholder: o.default === null ? "default" : null});
   } else {
     input = el("input", {type: "number", name: o.name, value: o.default ?? "", placeholder: o.default === null ? "default" : null,
                          min: o.min, max: o.max, step: o.type === "int" ? 1 : "any"});
@@ -79,7 +81,8 @@ function readOptions(form, options) {
     const input = form.querySelector(`[name="${o.name}"]`);
     if (!input) continue;
     if (o.type === "bool") out[o.name] = input.checked;
-    else if (o.type === "choice" || o.type === "str") out[o.name] = input.value;
+    else if (o.type === "choice") out[o.name] = input.value;
+    else if (o.type === "str") { if (input.value !== "") out[o.name] = input.value; }
     else if (input.value !== "") out[o.name] = Number(input.value);
   }
   return out;
