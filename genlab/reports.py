@@ -3,13 +3,15 @@
 The sections follow the run's capabilities, not its family name: what it is and how to retrain it, its
 training curves (a log scale where the first steps would flatten the rest), samples (images, or text for a
 tokens run), and for a latent family the reconstructions of test images, an interpolation between two of
-them and a t-SNE map of their codes; for a text GPT, the attention of one head; then the metrics of
+them and a t-SNE map of their codes; for a text GPT, the attention of one head; for a topic model, the top
+words of each topic; then the metrics of
 `genlab eval RUN` (RUN/metrics.json) with their protocol, when it has been run. The page is written with
 genlab.viz.report (inline CSS and PNGs, no request leaves the file).
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 from typing import Any
@@ -90,11 +92,12 @@ def samples(run, n: int, seed: int) -> Any | None:
     if not isinstance(m, Sampler):
         return None
     g = torch.Generator().manual_seed(seed)
-    if m.spec.kind == "tokens":
+    if m.spec.kind == "tokens":  # a language model's text, or a topic model's bags of words
+        length = {"max_tokens": 300} if "max_tokens" in inspect.signature(m.sample).parameters else {}
         with torch.no_grad():
-            out = m.sample(3, generator=g, max_tokens=300)
-        text = "\n\n".join(m.spec.vocab.decode(row.tolist()) for row in out.x)
-        return Section("Samples", text)
+            out = m.sample(3, generator=g, **length)
+        text = "\n\n".join(m.spec.vocab.decode(row.tolist()).strip() for row in out.x)
+        return Section("Samples", f"Three samples drawn with seed {seed}:\n\n{text}")
     if m.spec.kind != "image":
         return None
     with torch.no_grad():
@@ -149,6 +152,18 @@ def attention_section(run) -> Any | None:
                    attention_picture(m, text, layer=-1, head=0), "last layer, head 0")
 
 
+def topics_section(run) -> Any | None:
+    """The top words of each topic, for a topic model (lda)."""
+    from genlab.viz.report import Section
+
+    m = run.model
+    if not hasattr(m, "top_words"):
+        return None
+    rows = [(k, ", ".join(words)) for k, words in enumerate(m.top_words(10))]
+    return Section("Topics", "Each topic is a distribution over words; its ten most probable words:", rows=rows,
+                   header=("topic", "top words"))
+
+
 def metrics_section(run) -> Any | None:
     from genlab.eval.protocol import Protocol
     from genlab.eval.report import COLUMNS, fmt, heading
@@ -181,7 +196,7 @@ def write_run_report(path: str | Path, out: str | Path | None = None, *, n: int 
         raise RunError(f"the folder of {target} does not exist; create it or choose another --out")
     run.model.eval()
     sections = [overview(run), curves(_history(run.path)), samples(run, n, seed), *latent_sections(run, seed),
-                attention_section(run), metrics_section(run)]
+                attention_section(run), topics_section(run), metrics_section(run)]
     return write_report(target, title=f"{run.config.family} on {run.config.data.name}: {run.path.name}",
                         sections=[s for s in sections if s is not None],
                         subtitle=f"{run.path} at step {run.step}")

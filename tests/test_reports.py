@@ -52,3 +52,16 @@ def test_a_missing_run_is_a_one_line_error(tmp_path, capsys):
         cli("report", str(tmp_path / "nothing"))
     err = capsys.readouterr().err
     assert e.value.code == 2 and len(err.strip().splitlines()) == 1 and "not a genlab run" in err
+
+
+def test_a_topic_model_run_gets_its_topics(tmp_path):
+    (tmp_path / "docs").mkdir()
+    for i in range(30):  # each file of a text:FOLDER is a document
+        (tmp_path / "docs" / f"{i:02d}.txt").write_text("the king and the queen speak of war and crowns\n" if i % 2
+                                                        else "the fool sings of love and wine and song\n")
+    cli("train", "lda", "--data", f"text:{tmp_path / 'docs'}", "--topics", "2", "--max-words", "40",
+        "--min-df", "1", "--max-df", "1.0", "--iterations", "5", "--train.no-progress",
+        "--runs-dir", str(tmp_path), "--name", "l")
+    cli("report", str(tmp_path / "l"))
+    html = (tmp_path / "l" / "report.html").read_text()
+    assert "Topics" in sections(html) and "king" in html
