@@ -35,10 +35,10 @@ Objective = Callable[[torch.Tensor], torch.Tensor]  # (b, c, h, w) -> (b,) score
 def dream_layers(net: nn.Module) -> dict[str, nn.Module]:
     """The layers a dream can target: every ReLU by its module path ("body.2", ...), and for genlab's
     classifier also conv1, conv2, ... (the ReLU of each conv block) and features (the penultimate layer)."""
-    from genlab.eval.classifier import ClassifierNet
-
     relus = {name: m for name, m in net.named_modules() if isinstance(m, nn.ReLU)}
-    if not isinstance(net, ClassifierNet):
+    # genlab's classifier (genlab.eval.classifier.ClassifierNet, not imported: apps and eval sit side by side)
+    # is a `body` of conv blocks and an `embed` head
+    if not (isinstance(getattr(net, "body", None), nn.Module) and isinstance(getattr(net, "embed", None), nn.Module)):
         return relus
     convs = [m for name, m in relus.items() if name.startswith("body.")]
     named = {f"conv{i + 1}": m for i, m in enumerate(convs)}
