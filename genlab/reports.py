@@ -48,7 +48,7 @@ def _test_images(run, n: int) -> tuple[torch.Tensor, torch.Tensor | None] | None
     for split in ("test", "train"):
         try:
             data = load_training_data(run.config.data, split=split)
-        except Exception:  # noqa: BLE001  (data not installed here: the report leaves those pictures out)
+        except (ValueError, OSError):  # DataError: not installed here; the report leaves those pictures out
             continue
         if data.kind != "image":
             return None
@@ -61,11 +61,12 @@ def overview(run) -> Any:
     from genlab.viz.report import Section
 
     d = run.model.describe()
-    choice = json.loads((run.path / "config.json").read_text()).get("precision_choice") or {}
+    saved = json.loads((run.path / "config.json").read_text())
+    choice = saved.get("precision_choice") or {}
     rows = [("family", run.config.family), ("data", run.config.data.name), ("parameters", d.get("parameters")),
             ("trained steps", run.step), ("precision", " ".join(
                 [choice.get("precision", "fp32"), "channels-last" if choice.get("channels_last") else ""]).strip()),
-            ("genlab", json.loads((run.path / "config.json").read_text()).get("genlab_version", "?"))]
+            ("genlab", saved.get("genlab_version", "?"))]
     text = (f"Retrain it with `genlab train --config {run.path / 'config.json'}` (the saved options, every "
             f"default pinned), or continue it with `genlab train {run.config.family} --resume --name "
             f"{run.path.name} --runs-dir {run.path.parent}`.")
