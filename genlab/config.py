@@ -121,12 +121,18 @@ class DataConfig:
         binarize: "dynamic" draws Bernoulli pixels every batch (the standard for likelihood on MNIST),
             "static" thresholds once at 0.5, "none" keeps grey levels.
         limit: use only the first `limit` training images (0 = all), for quick runs.
+        classes: train only on the images of these class labels (e.g. one class, for a one-class anomaly
+            detector); empty = all. Test images are not filtered.
+        perturb: replace this fraction of the training pixels by random grey levels (drawn once, seed 0): the
+            background model of the likelihood-ratio anomaly score (`genlab anomaly --score ratio`); 0 = off.
     """
 
     name: str = "mnist"
     data_dir: str | None = None
     binarize: Binarize = "none"
     limit: int = bounded(0, ge=0)
+    classes: tuple[int, ...] = ()
+    perturb: float = bounded(0.0, ge=0.0, le=1.0)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from typing import Any
 import torch
 
 from genlab.config import DataConfig, RunConfig, validate
-from genlab.data.base import Data, DataSpec
+from genlab.data.base import Data, DataSpec, ImageData
 from genlab.io import atomic_write_json
 from genlab.models import GenerativeModel, build_model, families_with, family_class, model_config, model_record
 from genlab.models.base import Sampler, Samples
@@ -54,7 +54,19 @@ def load_training_data(data: DataConfig, split: str = "train") -> Data:
     d = load_data(data.name, split=split, data_dir=data.data_dir)
     if data.limit < 0:
         raise ValueError(f"data limit must be >= 0, got {data.limit}")
-    return d.subset(data.limit) if data.limit and split == "train" else d
+    if split != "train":
+        return d
+    d = d.subset(data.limit) if data.limit else d
+    if data.classes or data.perturb:
+        if not isinstance(d, ImageData):
+            raise ValueError(f"--classes and --perturb select and change images; {data.name} holds "
+                             f"{d.kind} data")
+        d = d.of_classes(data.classes) if data.classes else d
+        if data.perturb:
+            from genlab.apps.anomaly import perturb
+            d = dataclasses.replace(d, x=perturb(d.x, data.perturb, torch.Generator().manual_seed(0)),
+                                    source=f"{d.source} ({data.perturb:g} of the pixels perturbed)".strip())
+    return d
 
 
 def _plain(value: Any) -> Any:

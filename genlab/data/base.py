@@ -242,6 +242,19 @@ class ImageData:
         y = None if self.y is None else self.y[:n]
         return ImageData(self.x[:n], y, self.name, self.split, self.classes, self.source)
 
+    def of_classes(self, keep: tuple[int, ...] | list[int]) -> ImageData:
+        """The images whose label is in `keep` (their order kept); DataError when there are no labels, a
+        label is out of range, or nothing is left."""
+        if self.y is None:
+            raise DataError(f"{self.name} has no class labels, so it cannot be filtered by class; drop --classes")
+        bad = [k for k in keep if not 0 <= int(k) < self.num_classes]
+        if bad:
+            raise DataError(f"{self.name} has classes 0..{self.num_classes - 1}; {bad} are not among them")
+        mask = torch.isin(self.y, torch.tensor([int(k) for k in keep], dtype=self.y.dtype, device=self.y.device))
+        if not bool(mask.any()):
+            raise DataError(f"{self.name} ({self.split}) has no images of classes {list(keep)}")
+        return replace(self, x=self.x[mask], y=self.y[mask])
+
     def to(self, device: torch.device | str) -> ImageData:
         return replace(self, x=self.x.to(device), y=None if self.y is None else self.y.to(device))
 

@@ -171,3 +171,22 @@ def latent_map(codes: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarr
 
 
 __all__ = ["figure_png", "latent_map", "loss_curves", "loss_keys", "pca_2d", "tsne_2d", "wants_log_scale"]
+
+
+def histograms(series: dict[str, torch.Tensor | np.ndarray], *, xlabel: str, title: str = "") -> bytes:
+    """A PNG of overlaid density histograms, one per named series, on shared bins (the central 99% of all
+    values; the tails are piled into the end bins)."""
+    arrays = {name: _numpy(values).astype(np.float64).ravel() for name, values in series.items()}
+    every = np.concatenate(list(arrays.values()))
+    lo, hi = np.quantile(every, [0.005, 0.995])
+    bins = np.linspace(lo, hi if hi > lo else lo + 1.0, 60)
+    fig = _figure(5.0, 3.2)
+    ax = fig.add_subplot()
+    for name, a in arrays.items():
+        ax.hist(np.clip(a, bins[0], bins[-1]), bins=bins, alpha=0.55, density=True, label=name)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("density")
+    ax.legend(frameon=False, fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return figure_png(fig)
