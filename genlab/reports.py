@@ -36,11 +36,29 @@ def _history(path: Path) -> list[dict[str, Any]]:
     return out
 
 
-def _grid(images: torch.Tensor, ncol: int) -> bytes:
+def _device(m: Any) -> torch.device:
+    return next((t.device for t in [*m.parameters(), *m.buffers()]), torch.device("cpu"))
+
+
+def grid_scale(h: int, ncol: int, max_px: int = 970, pad: int = 2) -> int:
+    """Integer upscaling so an image is about 84 px tall (3x for 28x28) but a row of `ncol` stays within
+    `max_px` (the report's column), so the browser never resamples the pixel art."""
+    return max(1, min(round(84 / max(h, 1)), max_px // (ncol * (h + pad) + pad)))
+
+
+def grid_png(images: torch.Tensor, ncol: int) -> bytes:
+    """A grid of images in [0, 1] as PNG bytes, scaled by `grid_scale`."""
     from genlab.viz.grid import make_grid, png_bytes
 
-    h = images.shape[-1]
-    return png_bytes(make_grid(images.float().clamp(0, 1), ncol, scale=max(1, 96 // max(h, 1))))
+    return png_bytes(make_grid(images.float().clamp(0, 1), ncol, scale=grid_scale(images.shape[-2], ncol)))
+
+
+def interpolation_pair(y: torch.Tensor | None) -> tuple[int, int]:
+    """Indices of the first image and of the first one after it with a different label (0, 1 without labels)."""
+    if y is None:
+        return 0, 1
+    other = (y != y[0]).nonzero()
+    return 0, int(other[0]) if len(other) else 1
 
 
 def _test_images(run, n: int) -> tuple[torch.Tensor, torch.Tensor | None] | None:
@@ -86,13 +104,17 @@ def curves(history: list[dict[str, Any]]) -> Any | None:
 
 
 def samples(run, n: int, seed: int) -> Any | None:
+    return sample_section(run.model, n, seed)
+
+
+def sample_section(m: Any, n: int, seed: int) -> Any | None:
+    """n image samples (8 to a row) or three text samples drawn with `seed`; None for a model that cannot sample."""
     from genlab.models.base import Sampler
     from genlab.viz.report import Section
 
-    m = run.model
     if not isinstance(m, Sampler):
         return None
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator(device=_device(m)).manual_seed(seed)
     if m.spec.kind == "tokens":  # a language model's text, or a topic model's bags of words
         length = {"max_tokens": 300} if "max_tokens" in inspect.signature(m.sample).parameters else {}
         with torch.no_grad():
@@ -102,39 +124,50 @@ def samples(run, n: int, seed: int) -> Any | None:
     if m.spec.kind != "image":
         return None
     with torch.no_grad():
-        x = m.sample(n, generator=g).x
-    return Section("Samples", f"{n} samples drawn with seed {seed}.", _grid(x, 8), f"{n} samples", pixelated=True)
+        x = m.sample(n, generator=g).x.cpu()
+    return Section("Samples", f"{n} samples drawn with seed {seed}: the model's own images, not training images.",
+                   grid_png(x, 8), f"{n} random samples", pixelated=True)
 
 
 def latent_sections(run, seed: int) -> list[Any]:
-    """Reconstructions, an interpolation and a t-SNE map of the codes, for a family with encode/decode."""
+    got = _test_images(run, MAX_MAP_POINTS)
+    return [] if got is None else code_sections(run.model, *got, classes=run.classes, seed=seed)
+
+
+def code_sections(m: Any, x: torch.Tensor, y: torch.Tensor | None, *, classes: Any = None, seed: int = 0,
+                  map_points: int = MAX_MAP_POINTS) -> list[Any]:
+    """Reconstructions, an interpolation (linear and slerp) and a t-SNE map of the codes of test images x
+    (labels y colour the map and pick two images of different classes), for an unconditional image model
+    with encode/decode; [] for any other model."""
+    from genlab.apps.interpolate import interpolate
     from genlab.models.base import Latent
     from genlab.viz.plots import latent_map
     from genlab.viz.report import Section
 
-    m = run.model
-    if not isinstance(m, Latent) or m.spec.kind != "image" or getattr(m, "conditional", False):
+    if not isinstance(m, Latent) or m.spec.kind != "image" or getattr(m, "conditional", False) or len(x) < 2:
         return []
-    got = _test_images(run, MAX_MAP_POINTS)
-    if got is None:
-        return []
-    x, y = got
+    x = x[:map_points].to(_device(m))
+    y = None if y is None else y[:len(x)].cpu()
     with torch.no_grad():
-        z = m.encode(x)
-        rec = m.decode(z[:16])
-        ends = z[[0, 1]]
-        t = torch.linspace(0, 1, 10).view(-1, *([1] * (z.dim() - 1)))
-        path = m.decode(ends[0:1] * (1 - t) + ends[1:2] * t)
-    pairs = torch.stack([x[:16], rec.float().clamp(0, 1)], 1).flatten(0, 1)
+        z = torch.cat([m.encode(x[k:k + 500]) for k in range(0, len(x), 500)]).float().cpu()
+        rec = m.decode(z[:32].to(x.device)).reshape(x[:32].shape).float().cpu()
+        i, j = interpolation_pair(y)
+        rows = [interpolate(m, x[i:i + 1], x[j:j + 1], 10, method=how).float().cpu() for how in ("linear", "slerp")]
+    x = x.cpu()
+    half = min(16, len(rec) // 2) or len(rec)
+    pairs = torch.cat([x[:half], rec[:half], x[half:2 * half], rec[half:2 * half]])
     out = [Section("Reconstructions", "Test images the model never trained on, encoded and decoded back.",
-                   _grid(pairs, 16), "pairs: a test image, then its reconstruction", pixelated=True),
-           Section("Interpolation", "The codes of two test images mixed along a straight line and decoded.",
-                   _grid(path.float().clamp(0, 1), 10), "10 steps from the first test image's code to the second's",
+                   grid_png(pairs, half), "rows 1 and 3: test images; rows 2 and 4: their reconstructions",
+                   pixelated=True),
+           Section("Interpolation", f"Walking through the code space from test image {i} to test image {j}: their "
+                   "codes mixed along a straight line (top) or along the great-circle arc of spherical "
+                   "interpolation, slerp (Shoemake 1985; bottom), and decoded.", grid_png(torch.cat(rows), 10),
+                   "10 decoded steps, the first and last the two images' reconstructions (top linear, bottom slerp)",
                    pixelated=True)]
     if len(z) >= 10:
-        classes = run.classes
         out.append(Section("Latent space", f"The codes of {len(z)} test images embedded in two dimensions by t-SNE "
-                           "(scikit-learn; neighbours in the codes stay neighbours), coloured by class.",
+                           "(scikit-learn), coloured by class: codes that are neighbours stay neighbours, which a "
+                           "2-D PCA of the codes does not show.",
                            latent_map(z.flatten(1), y, classes=classes, method="tsne", seed=seed,
                                       title=f"t-SNE of {len(z)} test codes"), "one point per test image"))
     return out
@@ -203,4 +236,4 @@ def write_run_report(path: str | Path, out: str | Path | None = None, *, n: int 
                         subtitle=f"{run.path} at step {run.step}")
 
 
-__all__ = ["write_run_report"]
+__all__ = ["code_sections", "grid_png", "grid_scale", "interpolation_pair", "sample_section", "write_run_report"]

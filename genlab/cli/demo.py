@@ -5,7 +5,7 @@ This is CLI layer code (it calls the trainer, evaluation and viz; nothing below 
 `run_demo()` loads MNIST (falling back to scikit-learn's 8x8 digits when MNIST is not on the machine),
 trains a small conv VAE (Kingma & Welling 2014) on dynamically binarized images for a fixed wall-time
 budget, then evaluates it on the test set and writes `<out_dir>/report.html`: loss curves, samples,
-reconstructions, linear and spherical interpolations, a PCA map of the latent means, and a metrics
+reconstructions, linear and spherical interpolations, a t-SNE map of the latent means, and a metrics
 table (the test negative ELBO in nats, an upper bound on -log p(x); reconstruction MSE and PSNR;
 time, throughput and size). The run folder is a normal genlab run (`genlab sample <out_dir>` works).
 """
@@ -123,40 +123,6 @@ def evaluate(model: torch.nn.Module, test: ImageData, n: int = EVAL_IMAGES,
     return metrics, torch.cat(mus)
 
 
-def grid_scale(h: int, ncol: int, max_px: int = 970, pad: int = 2) -> int:
-    """Integer upscaling so a digit is about 84 px tall (3x for 28x28) but a row of `ncol` stays within
-    `max_px` (the report's column), so the browser never resamples the pixel art."""
-    return max(1, min(round(84 / h), max_px // (ncol * (h + pad) + pad)))
-
-
-def interpolation_pair(test: ImageData) -> tuple[int, int]:
-    """Indices of the first test image and of the first one after it with a different label."""
-    y = test.labels()
-    if y is None:
-        return 0, 1
-    other = (y != y[0]).nonzero()
-    return 0, int(other[0]) if len(other) else 1
-
-
-@torch.no_grad()
-def figure_images(model: torch.nn.Module, test: ImageData, seed: int) -> dict[str, Any]:
-    """The image tensors of the report: samples, reconstruction pairs and interpolation rows."""
-    from genlab.apps.interpolate import interpolate
-
-    model.eval()
-    device = next(model.parameters()).device
-    g = torch.Generator(device=device).manual_seed(seed)
-    samples = model.sample(64, generator=g).x  # (64, c, h, w)
-    x = test.images(slice(0, 32)).to(device)  # (32, c, h, w)
-    x_hat = model.reconstruct(x)
-    # rows: 16 originals, their 16 reconstructions, the next 16 originals, their reconstructions
-    pairs = torch.cat([x[:16], x_hat[:16], x[16:], x_hat[16:]])
-    i, j = interpolation_pair(test)
-    x_a, x_b = test.images(slice(i, i + 1)).to(device), test.images(slice(j, j + 1)).to(device)
-    rows = [torch.cat([x_a, interpolate(model, x_a, x_b, 10, method=m), x_b]) for m in ("linear", "slerp")]
-    return {"samples": samples, "pairs": pairs, "interpolation": torch.cat(rows), "pair": (i, j)}
-
-
 def metric_rows(m: DemoMetrics, result: Any, config: RunConfig, *, n_params: int, n_train: int,
                 image_shape: tuple[int, int, int]) -> list[tuple[str, Any, str]]:
     """The metrics table: (metric, value, how it was measured)."""
@@ -186,47 +152,27 @@ def metric_rows(m: DemoMetrics, result: Any, config: RunConfig, *, n_params: int
     ]
 
 
-def build_sections(figs: dict[str, Any], mu: torch.Tensor, labels: torch.Tensor | None,
-                   metrics_rows: list[tuple[str, Any, str]], history: list[dict[str, Any]], data_name: str,
-                   shape: tuple[int, int, int]) -> list[Any]:
-    """The report's sections, in the order of HEADINGS."""
-    from genlab.viz.grid import make_grid, png_bytes
-    from genlab.viz.plots import latent_map, loss_curves
+def build_sections(model: torch.nn.Module, test: ImageData, mu_count: int, metrics_rows: list[tuple[str, Any, str]],
+                   history: list[dict[str, Any]], seed: int) -> list[Any]:
+    """The report's sections, in the order of HEADINGS: the run report's samples, reconstructions, interpolation
+    and latent map (genlab.reports), then the demo's own curves and metrics."""
+    from genlab.reports import code_sections, sample_section
+    from genlab.viz.plots import loss_curves
     from genlab.viz.report import Section
 
-    i, j = figs["pair"]
-    h = shape[1]
     warmup = DEMO_MODEL["kl_warmup"]
     curves = [k for k in ("nelbo", "recon", "kl") if k in history[0]]
-
-    def grid(images: torch.Tensor, ncol: int) -> bytes:
-        return png_bytes(make_grid(images, ncol, scale=grid_scale(h, ncol)))
-
-    return [
-        Section("Samples", "Images decoded from z ~ N(0, I): the model's own digits, not training images.",
-                grid(figs["samples"], 8), "64 random samples (decoder means)", pixelated=True),
-        Section("Reconstructions", "Test images the model never trained on, encoded to their posterior mean "
-                "mu and decoded back.", grid(figs["pairs"], 16),
-                "rows 1 and 3: originals (grey-level test images); rows 2 and 4: their reconstructions",
-                pixelated=True),
-        Section("Interpolation", f"Walking through latent space from test image {i} to test image {j}: the "
-                "codes mu_a and mu_b are mixed along a straight line (top) or along the great-circle arc of "
-                "spherical interpolation, slerp (Shoemake 1985; bottom), and decoded.",
-                grid(figs["interpolation"], 12), "first and last columns: the two originals; between them "
-                "10 decoded steps (top row linear, bottom row slerp)", pixelated=True),
-        Section("Latent space", f"The posterior means mu of {len(mu[:MAP_POINTS])} test images, embedded in two "
-                "dimensions by t-SNE (scikit-learn) and coloured by digit: codes that are neighbours stay "
-                "neighbours, which a 2-D PCA of a 16-D code (a fifth of its variance) does not show.",
-                latent_map(mu[:MAP_POINTS], None if labels is None else labels[:MAP_POINTS], method="tsne",
-                           title=f"t-SNE of mu, {len(mu[:MAP_POINTS])} {data_name} test images"),
-                "t-SNE of the latent means, one point per test image"),
-        Section("Training curves", "Per-image terms on the training batches (dynamically binarized), "
-                "averaged over each logging interval, in nats: nelbo = recon + kl is the negative ELBO. The "
-                f"optimizer minimized recon + beta_t kl, beta_t rising from 0 to 1 over the first {warmup} "
-                "steps (KL warm-up).", loss_curves(history, keys=curves), "x: optimizer step"),
-        Section("Metrics", "Measured on the test set after training.", rows=metrics_rows,
-                header=("metric", "value", "how")),
-    ]
+    n = min(mu_count, MAP_POINTS)
+    pictures = [sample_section(model, 64, seed),
+                *code_sections(model, test.images(slice(0, n)), test.labels(slice(0, n)), classes=test.classes,
+                               seed=seed)]
+    return [*pictures,
+            Section("Training curves", "Per-image terms on the training batches (dynamically binarized), "
+                    "averaged over each logging interval, in nats: nelbo = recon + kl is the negative ELBO. The "
+                    f"optimizer minimized recon + beta_t kl, beta_t rising from 0 to 1 over the first {warmup} "
+                    "steps (KL warm-up).", loss_curves(history, keys=curves), "x: optimizer step"),
+            Section("Metrics", "Measured on the test set after training.", rows=metrics_rows,
+                    header=("metric", "value", "how"))]
 
 
 def system_load() -> float:
@@ -312,6 +258,7 @@ def run_demo(out_dir: str | Path = "runs/demo", *, data_name: str = "mnist", bud
 
 
 def _run_demo(out: Path, data_name: str, budget_s: float, seed: int, overwrite: bool, progress: bool) -> Path:
+    from genlab.reports import grid_scale
     from genlab.runs import train
     from genlab.training.device import pick_device
     from genlab.viz.grid import save_grid
@@ -334,13 +281,14 @@ def _run_demo(out: Path, data_name: str, budget_s: float, seed: int, overwrite: 
     model = result.model
     t.append(time.perf_counter())
     say(f"[demo] evaluating on {min(EVAL_IMAGES, len(test_data))} test images and drawing the report ...")
-    metrics, mu = evaluate(model, test_data)
-    figs = figure_images(model, test_data, seed)
+    metrics, _ = evaluate(model, test_data)
     rows = metric_rows(metrics, result, config, n_params=sum(p.numel() for p in model.parameters()),
                        n_train=len(train_data), image_shape=test_data.shape)
-    sections = build_sections(figs, mu, test_data.labels(slice(0, len(mu))), rows, result.history, data_name,
-                              test_data.shape)
-    save_grid(figs["samples"], out / "samples.png", nrow=8, scale=grid_scale(test_data.shape[1], 8))
+    sections = build_sections(model, test_data, metrics.n, rows, result.history, seed)
+    with torch.no_grad():  # the report's samples (same seed), as a file
+        device = next(model.parameters()).device
+        samples = model.sample(64, generator=torch.Generator(device=device).manual_seed(seed)).x.cpu()
+    save_grid(samples, out / "samples.png", nrow=8, scale=grid_scale(test_data.shape[1], 8))
     t.append(time.perf_counter())
     stages = (f"loading {t[1] - t[0]:.1f} s + thread check {t[2] - t[1]:.1f} s + training (with model set-up "
               f"and saving) {t[3] - t[2]:.1f} s + evaluation and figures {t[4] - t[3]:.1f} s")
