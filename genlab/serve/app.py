@@ -144,6 +144,13 @@ def make_app(runs: dict[str, Served], jobs: Jobs | None = None) -> Starlette:
             raise HTTPException(400, f"since must be a count of items, got {since!r}")
         return job.view(int(since))
 
+    @api
+    async def job_cancel(request: Request) -> Any:
+        job = jobs.cancel(request.path_params["id"])
+        if job is None:
+            raise HTTPException(404, f"no job {request.path_params['id']!r} (finished jobs are kept for a while only)")
+        return job.view()
+
     def direct(method: str) -> Handler:
         @api
         async def answer(request: Request) -> Any:
@@ -176,6 +183,7 @@ def make_app(runs: dict[str, Served], jobs: Jobs | None = None) -> Starlette:
         Route("/api/runs/{name}/latent", direct("decode_request"), methods=["POST"]),
         Route("/api/runs/{name}/interpolate", direct("interpolate_request"), methods=["POST"]),
         Route("/api/jobs/{id}", job_status),
+        Route("/api/jobs/{id}", job_cancel, methods=["DELETE"]),
         Mount("/static", StaticFiles(directory=STATIC)),
     ]
     middleware = [Middleware(SecurityHeaders),

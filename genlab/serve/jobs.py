@@ -1,5 +1,6 @@
 """Background jobs of the web app: a slow sampler's images (or a text's characters) appear as they are drawn,
-and the page polls `GET /api/jobs/ID` for what is new and for the progress.
+and the page polls `GET /api/jobs/ID` for what is new and for the progress. `DELETE /api/jobs/ID` cancels a
+job: it stops at the model's next network evaluation (or next image), keeping what it has made.
 
 A job runs on a small thread pool; the model's own lock (one per run) makes requests to one model wait for
 each other, while different runs work side by side. At most MAX_ACTIVE jobs wait or run at once (more get
@@ -26,6 +27,10 @@ class Busy(RuntimeError):
     """Too many jobs wait already; the message says to try again."""
 
 
+class Cancelled(Exception):
+    """Raised inside a job's work when the job has been cancelled (not an error: the job ends cancelled)."""
+
+
 @dataclass
 class Job:
     """What one request asked for and what has been made of it so far.
@@ -48,8 +53,14 @@ class Job:
     per_item: int | None = None
     error: str | None = None
     finished: bool = False
+    cancelled: bool = False
     started: float = field(default_factory=time.monotonic)
     seconds: float | None = None
+
+    def check(self) -> None:
+        """Cancelled when the job has been cancelled: work calls this between (and within) items."""
+        if self.cancelled:
+            raise Cancelled(self.id)
 
     def progress(self) -> float:
         """The fraction done, in [0, 1]: finished items plus the part of the current one."""
@@ -63,7 +74,8 @@ class Job:
         """The job as JSON: the items from index `since` on (what the page has not shown yet)."""
         return {"id": self.id, "kind": self.kind, "run": self.run, "total": self.total, "done": len(self.items),
                 "items": self.items[since:], "text": self.text, "progress": round(self.progress(), 4),
-                "calls": self.calls, "error": self.error, "finished": self.finished, "seconds": self.seconds}
+                "calls": self.calls, "error": self.error, "finished": self.finished, "cancelled": self.cancelled,
+                "seconds": self.seconds}
 
 
 class Jobs:
@@ -91,7 +103,10 @@ class Jobs:
     @staticmethod
     def _run(job: Job, work: Callable[[Job], None]) -> None:
         try:
+            job.check()  # cancelled while it waited for a worker
             work(job)
+        except Cancelled:
+            pass  # what was made so far stays; `cancelled` says why the job ended early
         except (ValueError, KeyError, IndexError, TypeError) as e:  # the request's fault: its message
             job.error = one_line(e)
         except Exception as e:  # noqa: BLE001 - a job must end with a message, whatever went wrong
@@ -103,6 +118,14 @@ class Jobs:
     def get(self, job_id: str) -> Job | None:
         with self._lock:
             return self._jobs.get(job_id)
+
+    def cancel(self, job_id: str) -> Job | None:
+        """Ask job `job_id` to stop (a finished job is left as it is); None when there is no such job."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is not None and not job.finished:
+                job.cancelled = True
+            return job
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -116,4 +139,4 @@ def one_line(e: BaseException, limit: int = 500) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-__all__ = ["MAX_ACTIVE", "MAX_KEPT", "Busy", "Job", "Jobs", "one_line"]
+__all__ = ["MAX_ACTIVE", "MAX_KEPT", "Busy", "Cancelled", "Job", "Jobs", "one_line"]

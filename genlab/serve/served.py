@@ -97,6 +97,7 @@ class Served:
         job = self._job
         if job is not None:
             job.calls += 1
+            job.check()  # a cancelled job stops at the network's next evaluation
 
     # --- what the page may offer ---------------------------------------------------------------------
     @property
@@ -171,6 +172,7 @@ class Served:
 
         def work(job: Job) -> None:
             for i in range(n):
+                job.check()
                 k = label if label is not None else i % self.model.num_classes if self.conditional else None
                 cond = None if k is None else torch.tensor([k])
                 job.calls = 0

@@ -89,6 +89,9 @@ class Client:
     def post(self, path: str, *, json=None, content: bytes | None = None) -> Answer:  # noqa: A002
         return self.request("POST", path, json_body=json, content=content)
 
+    def delete(self, path: str) -> Answer:
+        return self.request("DELETE", path)
+
 
 @pytest.fixture
 def client(server):

@@ -155,3 +155,16 @@ def test_pages_are_local_only(client):
     for asset in ("/static/app.js", "/static/app.css", "/"):
         text = client.get(asset).text
         assert "http://" not in text and "https://" not in text and "//" + "fonts" not in text
+
+
+def test_a_cancelled_job_stops_early_and_keeps_what_it_made(client):
+    job = client.post("/api/runs/ddpm/sample", json={"n": 64, "seed": 0, "options": {"sampler": "ddpm"}}).json()
+    answer = client.delete(f"/api/jobs/{job['id']}")
+    assert answer.status_code == 200 and answer.json()["id"] == job["id"]
+    view = wait(client, job)
+    assert view["cancelled"] and view["error"] is None and view["finished"]
+    assert len(view["items"]) < 64 and [it["seed"] for it in view["items"]] == list(range(len(view["items"])))
+    after = wait(client, client.post("/api/runs/ddpm/sample", json={"n": 1, "seed": 3}).json())
+    assert not after["cancelled"] and len(after["items"]) == 1  # the model is free again
+    assert client.delete(f"/api/jobs/{after['id']}").json()["cancelled"] is False  # a finished job stays as it is
+    assert "no job" in refused(client.delete("/api/jobs/nope"), 404)

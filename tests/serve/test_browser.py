@@ -84,6 +84,20 @@ def test_index_and_sampling_load_only_from_127_0_0_1(page, server):
     shot(page, "sample")
 
 
+def test_stop_ends_a_long_sampling_job_and_keeps_its_images(page, server):
+    page.goto(server.url + "run/ddpm")
+    page.fill("#sample-form [name=n]", "64")
+    page.select_option("#sample-form [name=sampler]", "ddpm")
+    page.click("#sample-form button[type=submit]")
+    page.wait_for_function("document.querySelectorAll('#samples figure').length >= 1")
+    page.click("#sample-form button.stop")
+    page.wait_for_selector("#sample-panel .msg.ok")
+    message = page.inner_text("#sample-panel .msg")
+    shown = page.locator("#samples figure").count()
+    assert message.startswith("stopped after") and 1 <= shown < 64 and f"after {shown} of 64" in message
+    assert page.is_disabled("#sample-form button.stop") and page.is_enabled("#sample-form button[type=submit]")
+
+
 def test_moving_a_slider_changes_the_image(page, server):
     page.goto(server.url + "run/ae")
     page.wait_for_function("document.querySelector('#latent-image')?.src?.startsWith('data:')")

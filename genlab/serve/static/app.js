@@ -54,6 +54,20 @@ async function follow(job, onUpdate) {
   }
 }
 
+// A "stop" button for a running job: DELETE /api/jobs/ID; the job ends at the model's next network evaluation.
+function stopButton() {
+  const b = el("button", {type: "button", class: "plain stop", text: "Stop", disabled: true});
+  b.job = null;
+  b.addEventListener("click", async () => {
+    if (!b.job) return;
+    b.disabled = true;
+    try { await api("DELETE", `/api/jobs/${b.job.id}`); } catch (e) { /* the job may have just finished */ }
+  });
+  b.start = (job) => { b.job = job; b.disabled = false; };
+  b.end = () => { b.job = null; b.disabled = true; };
+  return b;
+}
+
 function image(src, cls, alt) { return el("img", {src: src || null, class: "px " + (cls || ""), alt: alt || ""}); }
 
 // An input for one option the API described ({name, type, default, min, max, choices}).
@@ -153,9 +167,10 @@ function samplePanel(info) {
   const msg = el("div", {class: "msg"});
   const bar = el("progress", {max: 1, value: 0});
   const button = el("button", {type: "submit", text: "Sample"});
+  const stop = stopButton();
   const form = el("form", {novalidate: true, id: "sample-form"},
     el("div", {class: "row"}, numberField("n", "images", 8, 1, info.limits.n), numberField("seed", "seed", 0, 0),
-       labelField(info), info.sample.map(optionField), button));
+       labelField(info), info.sample.map(optionField), button, stop));
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     grid.replaceChildren();
@@ -165,17 +180,20 @@ function samplePanel(info) {
                   options: readOptions(form, info.sample)};
     try {
       const job = await api("POST", `/api/runs/${encodeURIComponent(info.name)}/sample`, body);
+      stop.start(job);
       const view = await follow(job, (v) => {
         bar.value = v.progress;
         for (const it of v.items) grid.append(el("figure", {}, image(it.image),
           el("figcaption", {text: `seed ${it.seed}` + (it.label === null ? "" : ` \u00b7 class ${info.classes[it.label]}`)})));
         say(msg, `${v.done} of ${v.total} images` + (v.calls && !v.finished ? `, ${v.calls} network evaluations` : ""));
       });
-      say(msg, `${view.total} images in ${view.seconds} s`, "ok");
+      say(msg, view.cancelled ? `stopped after ${view.done} of ${view.total} images (${view.seconds} s)`
+                              : `${view.total} images in ${view.seconds} s`, "ok");
     } catch (err) {
       say(msg, err.message, "error");
     } finally {
       button.disabled = false;
+      stop.end();
     }
   });
   return el("section", {class: "panel", id: "sample-panel"}, el("h2", {text: "Sample"}), form,
@@ -359,9 +377,10 @@ function textPanel(info) {
   const out = el("pre", {class: "text", id: "text-output"});
   const prompt = el("textarea", {name: "prompt", maxlength: null, placeholder: info.text.prompt ? "the text to continue" : "(this model takes no prompt)"});
   const button = el("button", {type: "submit", text: "Generate"});
+  const stop = stopButton();
   const form = el("form", {novalidate: true, id: "text-form"},
     info.text.prompt ? prompt : null,
-    el("div", {class: "row"}, numberField("seed", "seed", 0, 0), info.sample.map(optionField), button));
+    el("div", {class: "row"}, numberField("seed", "seed", 0, 0), info.sample.map(optionField), button, stop));
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     button.disabled = true;
@@ -371,14 +390,16 @@ function textPanel(info) {
     try {
       const job = await api("POST", `/api/runs/${encodeURIComponent(info.name)}/text`,
         {prompt: info.text.prompt ? prompt.value : "", seed: readNumber(form, "seed"), options: readOptions(form, info.sample)});
+      stop.start(job);
       const view = await follow(job, (v) => { tail.textContent = v.text; });
       out.dataset.done = "1";
-      say(msg, `${view.text.length} characters in ${view.seconds} s`, "ok");
+      say(msg, (view.cancelled ? "stopped: " : "") + `${view.text.length} characters in ${view.seconds} s`, "ok");
     } catch (err) {
       out.replaceChildren();
       say(msg, err.message, "error");
     } finally {
       button.disabled = false;
+      stop.end();
     }
   });
   return el("section", {class: "panel", id: "text-panel"}, el("h2", {text: "Generate text"}), form, msg, out);
