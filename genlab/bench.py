@@ -367,6 +367,8 @@ def run_bench(cfg: BenchConfig, *, log=print, command: str | None = None) -> dic
             break
     proto.extra = {"budget_cpu_s": cfg.budget, "budget_clock": "cpu", "config": {k: v for k, v in asdict(cfg).items()},
                    "feature_test_accuracy": d.get("test_accuracy"), "ssim_window": ssim_note(*data.shape[1:])}
+    checked = next((r["protocol"]["extra"] for r in rows if "fid_check" in r.get("protocol", {}).get("extra", {})), {})
+    proto.extra.update({k: checked[k] for k in ("fid_reliable", "fid_check") if k in checked})
     board = {"protocol": proto.to_json(), "rows": rows, "command": command,
              "likelihood": likelihood_table([r["_likelihood"] for r in rows if r.get("_likelihood")])}
     paths = write_leaderboard(board, out, command)

@@ -200,7 +200,7 @@ def topics_section(run) -> Any | None:
 
 def metrics_section(run) -> Any | None:
     from genlab.eval.protocol import Protocol
-    from genlab.eval.report import COLUMNS, fmt, heading
+    from genlab.eval.report import COLUMNS, cell, fid_check_line, heading
     from genlab.viz.report import Section
 
     file = run.path / "metrics.json"
@@ -208,10 +208,12 @@ def metrics_section(run) -> Any | None:
         return None
     saved = json.loads(file.read_text())
     metrics, proto = saved.get("metrics") or {}, Protocol.from_json(saved.get("protocol") or {})
-    rows = [(heading(k, proto), fmt(metrics[k], k)) for k in COLUMNS if k in metrics]
+    rows = [(heading(k, proto), cell(metrics, k, proto)) for k in COLUMNS if k in metrics]
     text = (f"From `genlab eval` ({file.name}): {proto.n_fake} generated against {proto.n_real} real "
             f"{proto.dataset}/{proto.split} images, features {proto.features}, seeds "
             f"{', '.join(map(str, proto.seeds))} (mean ± std over seeds).")
+    check = fid_check_line(proto)
+    text += f" {check[1:-1]}." if check else ""
     return Section("Metrics", text, rows=rows, header=("metric", "value"))
 
 

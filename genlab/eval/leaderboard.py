@@ -16,9 +16,10 @@ SAMPLE_KEYS = ("fid", "kid", "precision", "recall", "density", "coverage", "ince
 EXTRA_KEYS = ("mse", "psnr", "ssim", "nll_nats", "bits_per_dim")
 
 
-def _sort_key(row: dict[str, Any]) -> tuple:
+def _sort_key(row: dict[str, Any], by_fid: bool = True) -> tuple:
+    """Reference first, then the families by FID (in bench order when FID is withheld), failures last."""
     order = {"reference": 0, "ok": 1, "failed": 2}[row["status"]]
-    fid = row.get("metrics", {}).get("fid", {}).get("mean", math.inf)
+    fid = row.get("metrics", {}).get("fid", {}).get("mean", math.inf) if by_fid else 0.0
     return (order, fid)
 
 
@@ -48,11 +49,12 @@ def _protocol_lines(p: dict[str, Any], command: str | None) -> list[str]:
 def markdown(board: dict[str, Any], command: str | None = None) -> str:
     """The leaderboard as markdown: sample quality, then reconstruction / likelihood, then the protocol."""
     from genlab.eval.protocol import Protocol
-    from genlab.eval.report import COLUMNS, fmt, heading
+    from genlab.eval.report import COLUMNS, cell, fid_check_line, fid_withheld, fmt, heading
 
     p = board["protocol"]
     proto = Protocol.from_json(p)
-    rows = sorted(board["rows"], key=_sort_key)
+    withheld = fid_withheld(p)
+    rows = sorted(board["rows"], key=lambda r: _sort_key(r, by_fid=not withheld))
     keys = [k for k in SAMPLE_KEYS if any(k in r.get("metrics", {}) for r in rows)]
     head = ["#", "family", "steps", "train CPU-s"] + [heading(k, proto) for k in keys] + ["notes"]
     out = [f"### {p['dataset']} leaderboard ({len([r for r in rows if r['status'] != 'reference'])} families)", ""]
@@ -66,7 +68,7 @@ def markdown(board: dict[str, Any], command: str | None = None) -> str:
         if r["status"] == "ok":
             rank += 1
         num = str(rank) if r["status"] == "ok" else ""
-        cells = [num, r["family"], steps, cpu] + [fmt(m.get(k), k) for k in keys]
+        cells = [num, r["family"], steps, cpu] + [cell(m, k, p) for k in keys]
         notes = "; ".join(r.get("notes", [])) or ""
         if r.get("options"):
             opts = {k: v for k, v in r["options"].items() if v}
@@ -74,6 +76,9 @@ def markdown(board: dict[str, Any], command: str | None = None) -> str:
         if r["status"] == "failed":
             notes = "FAILED: " + notes
         out.append("| " + " | ".join(cells + [notes.replace("|", "/")]) + " |")
+    check = fid_check_line(p)
+    if check:
+        out += ["", check[1:-1] + (" Rows are in bench order, not ranked." if withheld else "")]
     extra = [r for r in rows if any(k in r.get("metrics", {}) for k in EXTRA_KEYS)]
     if extra:
         ekeys = [k for k in EXTRA_KEYS if any(k in r["metrics"] for r in extra)]

@@ -231,8 +231,23 @@ def evaluate_samples(fake_images: torch.Tensor, dataset: str, *, labels: torch.T
                              f"{judge.name} ({judge.hash}, weights {judge.weights_hash})",
                              device=device,
                              wall_time_s=round(time.perf_counter() - t0, 3))
+    check = _fid_check(ext, dataset, split, real, data_dir, n_real, seed)
+    out["fid_noise"], out["fid_blurred"] = check["noise_fid"], check["blurred_fid"]
+    protocol.extra.update({"fid_reliable": check["reliable"], "fid_check": check["note"]})
     out["protocol"] = protocol.to_json()
     return out
+
+
+def _fid_check(ext: Any, dataset: str, split: str, real: dict[str, torch.Tensor], data_dir: Any, n_real: int,
+               seed: int) -> dict[str, Any]:
+    """genlab.eval.references.fid_check on the first images of the protocol's real subset."""
+    from genlab.data import load_data
+    from genlab.eval.features import network_key
+    from genlab.eval.references import CHECK_IMAGES, fid_check
+
+    key = (network_key(ext), dataset, split, n_real, seed, str(data_dir))
+    idx = real["index"][:CHECK_IMAGES]
+    return fid_check(ext, dataset, lambda: load_data(dataset, split=split, data_dir=data_dir).images(idx), key=key)
 
 
 METRIC_LABELS = {"fid": "FID", "kid": "KID", "precision": "precision", "recall": "recall", "density": "density",

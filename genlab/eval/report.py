@@ -189,11 +189,37 @@ def network_id(protocol: Any) -> str:
     return h if not w or w == h else f"recipe {h}, weights {w}"
 
 
+WITHHELD = ("fid", "kid")  # what a failed feature check (genlab/eval/references.py) withholds
+
+
+def fid_withheld(protocol: Any) -> bool:
+    """True when the protocol's feature check found that its features cannot tell noise from the data."""
+    extra = protocol.get("extra", {}) if isinstance(protocol, dict) else getattr(protocol, "extra", {})
+    return extra.get("fid_reliable") is False
+
+
+def cell(metrics: dict[str, Any], key: str, protocol: Any, with_std: bool = True) -> str:
+    """fmt of one metric, or 'withheld' for FID and KID where the features failed the noise check."""
+    if key in WITHHELD and key in metrics and fid_withheld(protocol):
+        return "withheld"
+    return fmt(metrics.get(key), key, with_std)
+
+
+def fid_check_line(protocol: Any) -> str | None:
+    """'(FID check: ...)' from the protocol, or None when it has none (older results)."""
+    extra = protocol.get("extra", {}) if isinstance(protocol, dict) else getattr(protocol, "extra", {})
+    note = extra.get("fid_check")
+    return f"(FID check: {note})" if note else None
+
+
 def metrics_table(metrics: dict[str, Any], protocol: Any) -> str:
     """A two-column text table of one result, then the protocol in one paragraph."""
-    rows = [(heading(k, protocol), fmt(metrics[k], k)) for k in COLUMNS if k in metrics]
+    rows = [(heading(k, protocol), cell(metrics, k, protocol)) for k in COLUMNS if k in metrics]
     w = max(len(a) for a, _ in rows) if rows else 10
     lines = [f"{a:<{w}}  {b}" for a, b in rows]
+    check = fid_check_line(protocol)
+    if check:
+        lines.append(check)
     if "likelihood_label" in protocol.extra:
         lines.append(f"(likelihood: {protocol.extra['likelihood_label']})")
     if "ssim" in metrics and "ssim_window" in protocol.extra:
@@ -207,5 +233,6 @@ def metrics_table(metrics: dict[str, Any], protocol: Any) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["COLUMNS", "draw_samples", "evaluate_model", "fmt", "heading", "metrics_table", "network_id",
+__all__ = ["COLUMNS", "WITHHELD", "cell", "draw_samples", "evaluate_model", "fid_check_line", "fid_withheld", "fmt",
+           "heading", "metrics_table", "network_id",
            "reconstruction_on"]
