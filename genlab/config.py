@@ -123,6 +123,8 @@ class DataConfig:
         limit: use only the first `limit` training images (0 = all), for quick runs.
         classes: train only on the images of these class labels (e.g. one class, for a one-class anomaly
             detector); empty = all. Test images are not filtered.
+        per_class: train on this many images of each class only (a seeded pick, seed 0; 0 = all): the
+            low-data setting of `genlab augment`.
         perturb: replace this fraction of the training pixels by random grey levels (drawn once, seed 0): the
             background model of the likelihood-ratio anomaly score (`genlab anomaly --score ratio`); 0 = off.
     """
@@ -132,6 +134,7 @@ class DataConfig:
     binarize: Binarize = "none"
     limit: int = bounded(0, ge=0)
     classes: tuple[int, ...] = ()
+    per_class: int = bounded(0, ge=0)
     perturb: float = bounded(0.0, ge=0.0, le=1.0)
 
 

@@ -57,11 +57,12 @@ def load_training_data(data: DataConfig, split: str = "train") -> Data:
     if split != "train":
         return d
     d = d.subset(data.limit) if data.limit else d
-    if data.classes or data.perturb:
+    if data.classes or data.per_class or data.perturb:
         if not isinstance(d, ImageData):
-            raise ValueError(f"--classes and --perturb select and change images; {data.name} holds "
+            raise ValueError(f"--classes, --per-class and --perturb select and change images; {data.name} holds "
                              f"{d.kind} data")
         d = d.of_classes(data.classes) if data.classes else d
+        d = d.per_class(data.per_class, torch.Generator().manual_seed(0)) if data.per_class else d
         if data.perturb:
             from genlab.apps.anomaly import perturb
             d = dataclasses.replace(d, x=perturb(d.x, data.perturb, torch.Generator().manual_seed(0)),

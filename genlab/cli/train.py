@@ -18,7 +18,7 @@ from genlab.models import FAMILIES
 Binarize = Literal["none", "dynamic", "static"]
 # The data flags of `genlab train` and the DataConfig fields they set.
 DATA_FLAGS = {"data": "name", "data_dir": "data_dir", "binarize": "binarize", "limit": "limit", "classes": "classes",
-              "perturb": "perturb"}
+              "per_class": "per_class", "perturb": "perturb"}
 
 
 def family_union():
@@ -36,8 +36,8 @@ def family_of(config: object) -> str:
 
 
 def train(model: family_union(), data: str = "mnist", data_dir: str | None = None,  # type: ignore[valid-type]
-          binarize: Binarize = "none", limit: int = 0, classes: tuple[int, ...] = (), perturb: float = 0.0,
-          name: str | None = None, runs_dir: str = "runs",
+          binarize: Binarize = "none", limit: int = 0, classes: tuple[int, ...] = (), per_class: int = 0,
+          perturb: float = 0.0, name: str | None = None, runs_dir: str = "runs",
           resume: bool = False, overwrite: bool = False, config: str | None = None,
           train: TrainConfig = TrainConfig()) -> None:
     """Train a model: `genlab train FAMILY --data NAME [family options] [--train.* options]`, or rerun a saved
@@ -49,6 +49,7 @@ def train(model: family_union(), data: str = "mnist", data_dir: str | None = Non
         binarize: "dynamic" Bernoulli-samples pixels every batch (likelihood on MNIST), "static" thresholds.
         limit: train on only the first N images (0 = all).
         classes: train on the images of these classes only (a one-class anomaly detector: --classes 3).
+        per_class: train on N images of each class only (a seeded pick; the low-data setting of genlab augment).
         perturb: replace this fraction of the training pixels by random levels (the background model of
             `genlab anomaly --score ratio`; 0 = off).
         name: run name; the run lives in RUNS_DIR/NAME (default FAMILY-DATA).
@@ -65,7 +66,7 @@ def train(model: family_union(), data: str = "mnist", data_dir: str | None = Non
         raise ValueError("--config starts a new run from a saved config, --resume continues a run with its own "
                          "config.json: give one of them")
     family = family_of(model)
-    data_config = DataConfig(data, data_dir, binarize, limit, tuple(classes), perturb)
+    data_config = DataConfig(data, data_dir, binarize, limit, tuple(classes), per_class, perturb)
     run_config = RunConfig(family, to_dict(model), data_config, train)
     run_dir = Path(runs_dir) / check_run_name(name if name is not None else run_name(family, data))
     if config is not None:
@@ -149,7 +150,7 @@ def command(argv: list[str]):
     d = saved.data
     return functools.partial(train, model=model_config(saved.family, saved.model_options()), data=d.name,
                              data_dir=d.data_dir, binarize=d.binarize, limit=d.limit, classes=d.classes,
-                             perturb=d.perturb, train=saved.train)
+                             per_class=d.per_class, perturb=d.perturb, train=saved.train)
 
 
 def _config_flag(argv: list[str]) -> str | None:

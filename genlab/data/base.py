@@ -255,6 +255,21 @@ class ImageData:
             raise DataError(f"{self.name} ({self.split}) has no images of classes {list(keep)}")
         return replace(self, x=self.x[mask], y=self.y[mask])
 
+    def per_class(self, n: int, generator: torch.Generator | None = None) -> ImageData:
+        """n images of every class, drawn at random with `generator` (in dataset order within the result);
+        DataError without labels or when a class has fewer than n images."""
+        if self.y is None:
+            raise DataError(f"{self.name} has no class labels, so it cannot be cut to n images per class; drop "
+                            "--per-class")
+        keep = []
+        for k in range(self.num_classes):
+            rows = torch.nonzero(self.y.cpu() == k).flatten()
+            if len(rows) < n:
+                raise DataError(f"{self.name} has {len(rows)} images of class {k}, fewer than --per-class {n}")
+            keep.append(rows[torch.randperm(len(rows), generator=generator)[:n]])
+        idx = torch.cat(keep).sort().values.to(self.x.device)
+        return replace(self, x=self.x[idx], y=self.y[idx])
+
     def to(self, device: torch.device | str) -> ImageData:
         return replace(self, x=self.x.to(device), y=None if self.y is None else self.y.to(device))
 
