@@ -1,0 +1,151 @@
+"""Data augmentation with generated images (issue 17): the low-data gain on Fashion-MNIST and the
+Classification Accuracy Score of each conditional family (genlab.apps.augment).
+
+For each size (10 and 100 real labelled images per class) and seed (0, 1, 2): the real images are a seeded
+pick of the training set (`ImageData.per_class`, seed = the seed); each conditional family is trained on
+exactly those images; it generates --generated images per class; genlab's classifier network (the feature
+CNN, trained from scratch for --steps steps of batch 64, random 2-pixel shifts and flips) is trained on
+
+    real         the real images alone (the same for every family of that size and seed)
+    real+gen     the real images (repeated to half of the set) and the family's generated images
+    gen (CAS)    the generated images alone
+
+and scored on the 10,000 real test images. The figures are mean and sample std over the seeds; the gain is
+real+gen minus real, per seed, then averaged. The issue's target: a gain >= 2 points on Fashion-MNIST with the
+best family; the losing families are reported too.
+
+Families (conditional): gmm (a per-class Gaussian mixture in 32 principal components, fitted), vae (a
+conditional conv VAE), cgan (a class-conditional DCGAN with a projection discriminator). Each neural family
+trains for --budget CPU-seconds at most.
+
+    .venv/bin/python benchmarks/apps_augment.py                        # about 35 CPU-minutes, 1 thread
+    .venv/bin/python benchmarks/apps_augment.py --smoke --out /tmp/augment.json --images /tmp
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle OpenMP threads must not spin on CPU time
+
+import argparse
+import statistics
+from pathlib import Path
+
+import torch
+from _common import ROOT, CpuTimer, write_result
+
+FAMILIES = {  # family: (model options, train options)
+    "gmm": ({"components": 2, "pca_components": 32, "conditional": True}, {"steps": 1}),
+    "vae": ({"arch": "conv", "channels": (32, 64), "hidden": (256,), "latent_dim": 16, "conditional": True},
+            {"steps": 3000, "batch_size": 64, "lr": 1e-3}),
+    "cgan": ({}, {"steps": 3000, "batch_size": 64}),
+}
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--sizes", type=int, nargs="+", default=[10, 100], help="real images per class")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--families", nargs="+", default=list(FAMILIES), choices=list(FAMILIES))
+    p.add_argument("--generated", type=int, default=500, help="generated images per class")
+    p.add_argument("--steps", type=int, default=400, help="classifier optimizer steps")
+    p.add_argument("--budget", type=float, default=120.0, help="CPU-seconds at most per neural model")
+    p.add_argument("--smoke", action="store_true", help="one size (10), one seed, 50-step classifiers, 20 s models")
+    p.add_argument("--out", type=Path, default=None, help="result JSON (default benchmarks/results/apps_augment.json)")
+    p.add_argument("--images", type=Path, default=ROOT / "docs" / "images" / "apps", help="picture folder")
+    return p.parse_args(argv)
+
+
+def trained(family: str, data, seed: int, budget: float):
+    from genlab.config import DataConfig, RunConfig, TrainConfig
+    from genlab.runs import train
+
+    options, train_options = FAMILIES[family]
+    config = RunConfig(family, dict(options), DataConfig(name=data.name),
+                       TrainConfig(**{"batch_size": 64, "lr": 2e-4, "threads": 1, "progress": False, "log_every": 1000,
+                                      "seed": seed, "time_budget": budget, "budget_clock": "cpu", **train_options}))
+    with CpuTimer() as t:
+        result = train(config, None, data=data)
+    return result.model.eval(), round(t.cpu, 1), result.step
+
+
+def mean_std(values: list[float]) -> dict[str, float]:
+    return {"mean": round(statistics.mean(values), 4),
+            "std": round(statistics.stdev(values), 4) if len(values) > 1 else 0.0,
+            "values": [round(v, 4) for v in values]}
+
+
+def main(argv=None) -> None:
+    from genlab.apps.augment import generated_images, train_and_score
+    from genlab.data import load_data
+    from genlab.viz.grid import save_grid
+
+    args = parse_args(argv)
+    if args.smoke:
+        args.sizes, args.seeds, args.steps, args.budget, args.generated = [10], [0], 50, 20.0, 50
+    torch.set_num_threads(1)
+    train, test = load_data("fashion-mnist", split="train"), load_data("fashion-mnist", split="test")
+    k = train.num_classes
+    figures: dict = {}
+    pictures = []
+    for size in args.sizes:
+        per_seed: dict[str, list[dict[str, float]]] = {f: [] for f in args.families}
+        real_scores, cost = [], {f: [] for f in args.families}
+        for seed in args.seeds:
+            real = train.per_class(size, torch.Generator().manual_seed(seed))
+            with CpuTimer() as t:
+                real_acc = train_and_score(real.x, real.y, test.x, test.y, num_classes=k, seed=seed, steps=args.steps,
+                                           hflip=True)
+            real_scores.append(real_acc)
+            print(f"{size}/class seed {seed}: real only {real_acc:.4f} ({t.cpu:.0f} CPU-s)", flush=True)
+            for family in args.families:
+                model, cpu, steps = trained(family, real, seed, args.budget)
+                gx, gy = generated_images(model, args.generated, generator=torch.Generator().manual_seed(seed))
+                both = train_and_score(*_balanced(real, gx, gy), test.x, test.y, num_classes=k, seed=seed,
+                                       steps=args.steps, hflip=True)
+                cas = train_and_score(gx, gy, test.x, test.y, num_classes=k, seed=seed, steps=args.steps, hflip=True)
+                per_seed[family].append({"real+gen": both, "gen (CAS)": cas, "gain": both - real_acc})
+                cost[family].append({"training CPU-s": cpu, "steps": steps})
+                print(f"{size}/class seed {seed} {family}: real+gen {both:.4f} (gain {100 * (both - real_acc):+.2f}), "
+                      f"CAS {cas:.4f}", flush=True)
+                if seed == args.seeds[0] and size == args.sizes[-1]:
+                    rows = []
+                    for c in range(k):
+                        rows += [real.x[real.y == c][:8], gx[gy == c][:8]]
+                    path = args.images / f"augment_{family}_{size}.png"
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    save_grid(torch.cat(rows).float() / 255, path, nrow=8, scale=2)
+                    pictures.append(str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path))
+        block = {"real only": mean_std(real_scores)}
+        for family in args.families:
+            block[family] = {key: mean_std([r[key] for r in per_seed[family]]) for key in ("real+gen", "gen (CAS)",
+                                                                                             "gain")}
+            block[family]["training"] = cost[family]
+        gains = {f: block[f]["gain"]["mean"] for f in args.families}
+        block["best family"] = max(gains, key=gains.get)
+        block["best gain, points"] = round(100 * gains[block["best family"]], 2)
+        figures[f"{size} real images per class"] = block
+    best = max((figures[f"{s} real images per class"]["best gain, points"], s) for s in args.sizes)
+    figures["best gain, points (size)"] = {"points": best[0], "per class": best[1]}
+    figures["target (gain >= 2 points with the best family) met"] = best[0] >= 2.0
+    figures["pictures"] = pictures
+    figures["settings"] = {"generated per class": args.generated, "classifier steps": args.steps,
+                           "classifier batch": 64, "model budget CPU-s": args.budget, "seeds": args.seeds,
+                           "families": {f: FAMILIES[f] for f in args.families},
+                           "cpu capability": torch.backends.cpu.get_cpu_capability()}
+    write_result("apps_augment", figures, threads=1, path=args.out,
+                 headline={"figure": "best gain, points (size)", "target": "gain >= 2 points on Fashion-MNIST",
+                           "met": bool(best[0] >= 2.0)},
+                 notes="Fashion-MNIST; accuracies are fractions of the 10,000 real test images; each family is "
+                       "trained on exactly the real images of its size and seed")
+
+
+def _balanced(real, gx, gy):
+    from genlab.apps.augment import balanced
+
+    return balanced(real.x, real.y, gx, gy)
+
+
+if __name__ == "__main__":
+    main()
