@@ -121,12 +121,15 @@ class DataConfig:
         binarize: "dynamic" draws Bernoulli pixels every batch (the standard for likelihood on MNIST),
             "static" thresholds once at 0.5, "none" keeps grey levels.
         limit: use only the first `limit` training images (0 = all), for quick runs.
+        name_b: a second image dataset, the domain B of unpaired translation (cyclegan): the data becomes
+            unpaired image pairs, A = `name` (genlab/data/pairs.py unpaired).
     """
 
     name: str = "mnist"
     data_dir: str | None = None
     binarize: Binarize = "none"
     limit: int = bounded(0, ge=0)
+    name_b: str | None = None
 
 
 @dataclass(frozen=True)

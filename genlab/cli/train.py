@@ -17,7 +17,7 @@ from genlab.models import FAMILIES
 
 Binarize = Literal["none", "dynamic", "static"]
 # The data flags of `genlab train` and the DataConfig fields they set.
-DATA_FLAGS = {"data": "name", "data_dir": "data_dir", "binarize": "binarize", "limit": "limit"}
+DATA_FLAGS = {"data": "name", "data_dir": "data_dir", "binarize": "binarize", "limit": "limit", "data_b": "name_b"}
 
 
 def family_union():
@@ -37,7 +37,7 @@ def family_of(config: object) -> str:
 def train(model: family_union(), data: str = "mnist", data_dir: str | None = None,  # type: ignore[valid-type]
           binarize: Binarize = "none", limit: int = 0, name: str | None = None, runs_dir: str = "runs",
           resume: bool = False, overwrite: bool = False, config: str | None = None,
-          train: TrainConfig = TrainConfig()) -> None:
+          train: TrainConfig = TrainConfig(), data_b: str | None = None) -> None:
     """Train a model: `genlab train FAMILY --data NAME [family options] [--train.* options]`, or rerun a saved
     config: `genlab train --config runs/NAME/config.json --name NAME2 [changes]`.
 
@@ -46,6 +46,7 @@ def train(model: family_union(), data: str = "mnist", data_dir: str | None = Non
         data_dir: look here first for the dataset's files.
         binarize: "dynamic" Bernoulli-samples pixels every batch (likelihood on MNIST), "static" thresholds.
         limit: train on only the first N images (0 = all).
+        data_b: a second image dataset, domain B of unpaired translation (cyclegan --data A --data-b B).
         name: run name; the run lives in RUNS_DIR/NAME (default FAMILY-DATA).
         runs_dir: folder holding runs.
         resume: continue the run from its latest checkpoint, with its saved options but those given again.
@@ -60,7 +61,7 @@ def train(model: family_union(), data: str = "mnist", data_dir: str | None = Non
         raise ValueError("--config starts a new run from a saved config, --resume continues a run with its own "
                          "config.json: give one of them")
     family = family_of(model)
-    run_config = RunConfig(family, to_dict(model), DataConfig(data, data_dir, binarize, limit), train)
+    run_config = RunConfig(family, to_dict(model), DataConfig(data, data_dir, binarize, limit, data_b), train)
     run_dir = Path(runs_dir) / check_run_name(name if name is not None else run_name(family, data))
     if config is not None:
         print(config_changes(config, run_config))
@@ -142,7 +143,8 @@ def command(argv: list[str]):
     saved = read_saved(path)
     d = saved.data
     return functools.partial(train, model=model_config(saved.family, saved.model_options()), data=d.name,
-                             data_dir=d.data_dir, binarize=d.binarize, limit=d.limit, train=saved.train)
+                             data_dir=d.data_dir, binarize=d.binarize, limit=d.limit, train=saved.train,
+                             data_b=d.name_b)
 
 
 def _config_flag(argv: list[str]) -> str | None:
