@@ -14,7 +14,8 @@ RUNS = ROOT / "runs" / "bench-i2i"
 
 
 def train_run(family: str, name: str, data: str, model: dict[str, Any], *, budget: float, batch_size: int = 32,
-              lr: float = 1e-3, data_b: str | None = None, seed: int = 0, steps: int = 1_000_000) -> dict[str, Any]:
+              lr: float = 1e-3, data_b: str | None = None, seed: int = 0,
+              steps: int = 1_000_000) -> dict[str, Any]:
     """Train `family` on `data` for `budget` CPU-seconds (one thread) in runs/bench-i2i/NAME (replaced);
     returns the run folder, steps done and the CPU seconds the training took."""
     from genlab.config import DataConfig, RunConfig, TrainConfig
@@ -27,7 +28,8 @@ def train_run(family: str, name: str, data: str, model: dict[str, Any], *, budge
     t_cpu, t_wall = time.process_time(), time.perf_counter()
     result = train(config, run_dir, overwrite=run_dir.exists(), runs_dir=RUNS)
     return {"run": str(run_dir.relative_to(ROOT)), "steps": result.step, "stopped": result.stopped,
-            "train_cpu_s": round(time.process_time() - t_cpu, 1), "train_wall_s": round(time.perf_counter() - t_wall, 1)}
+            "train_cpu_s": round(time.process_time() - t_cpu, 1),
+            "train_wall_s": round(time.perf_counter() - t_wall, 1)}
 
 
 @torch.no_grad()
@@ -38,7 +40,8 @@ def translate_all(model, sources: torch.Tensor, batch_size: int = 500, **options
     return torch.cat(out)
 
 
-def classifier_figures(clf, fake: torch.Tensor, real: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, float]:
+def classifier_figures(clf, fake: torch.Tensor, real: torch.Tensor,
+                       labels: torch.Tensor | None = None) -> dict[str, float]:
     """FID, precision and recall (k = 3) of `fake` against `real` in the classifier's feature space, and the
     fraction of `fake` classified as `labels` when given."""
     from genlab.eval.metrics import fid, precision_recall

@@ -47,7 +47,7 @@ def main(argv=None) -> None:
     a = p.parse_args(argv)
     model_opts = {**MODEL, **(json.loads(a.set) if a.set else {})}
     info = train_run("cyclegan", "cyclegan-thin-thick", "thin:mnist", model_opts, data_b="thick:mnist",
-                     budget=20.0 if a.quick else a.budget, lr=2e-4, batch_size=a.batch_size)
+                     budget=min(a.budget, 20.0) if a.quick else a.budget, lr=2e-4, batch_size=a.batch_size)
     model = load_run(ROOT / info["run"]).model
     thin, thick = load_data("thin:mnist", split="test"), load_data("thick:mnist", split="test")
     n = 1000 if a.quick else len(thin)

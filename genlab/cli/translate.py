@@ -19,7 +19,7 @@ def _write(x, out: str, overwrite: bool) -> None:
 
 def translate(run: tyro.conf.Positional[str], image: str, out: str = "translated.png",
               direction: Literal["ab", "ba"] | None = None, ema: bool = True, overwrite: bool = False) -> None:
-    """Translate an image with a pix2pix, cyclegan, sr or srgan run: `genlab translate RUN --image in.png --out out.png`.
+    """Translate an image with a pix2pix, cyclegan, sr or srgan run: `genlab translate RUN --image in.png`.
 
     Args:
         run: the run folder.

@@ -5,7 +5,8 @@ Derived forms, `TASK:DATASET` (DATASET any name `load_data` takes), each a pure 
 - `sr2:`, `sr3:`, `sr4:` low-res -> high-res: the source is the target downsampled by 2, 3 or 4 with Pillow's
   BICUBIC filter (Keys' cubic kernel, a = -0.5, widened by the factor, i.e. antialiased), rounded to 8 bits;
 - `edges:` Sobel edges -> image: the source is the Sobel gradient magnitude of the greyscale image
-  (3x3 kernels [1 2 1] x [-1 0 1], border pixels repeated: no edges at the frame), divided by its largest possible value 4 sqrt(2);
+  (3x3 kernels [1 2 1] x [-1 0 1], border pixels repeated: no edges at the frame), divided by its largest
+  possible value 4 sqrt(2);
 - `masked:` masked -> full: a square of half the image side, placed per image by a generator seeded with
   MASK_SEED, is set to 0 (black) in the source;
 - `grey:` greyscale -> colour: the source is the ITU-R 601-2 luma of the RGB target (Pillow's "L" mode).

@@ -64,3 +64,10 @@ def test_public_api_and_pair_metrics(tmp_path):
 def test_unpaired_run_loads_both_domains(tmp_path):
     result = train(config("cyclegan", 2, "thin:digits", "thick:digits"), tmp_path / "cycle")
     assert result.model.spec.source_shape == result.model.spec.shape == (1, 8, 8)
+
+
+def test_pair_metrics_refuse_unpaired_domains():
+    data = tiny_domains(8)
+    model = build_model("cyclegan", TINY["cyclegan"], spec=data.spec)
+    with pytest.raises(ValueError, match="two unpaired domains: no source has a true target"):
+        evaluate_kind(model, data)

@@ -245,5 +245,5 @@ def tiny_image_text(n: int = 32, seed: int = 0) -> ImageTextData:
 
 
 TINY_DATA = {"tiny-tokens": tiny_tokens, "tiny-pca": None, "tiny-pair": tiny_pairs, "tiny-embed": tiny_image_text,
-             "gpt": tiny_tokens, "lda": tiny_documents,
-             "pix2pix": tiny_pairs, "sr": tiny_pairs, "srgan": tiny_pairs, "cyclegan": tiny_domains}  # families of FAMILIES that do not train on images
+             "gpt": tiny_tokens, "lda": tiny_documents,  # families of FAMILIES that do not train on images
+             "pix2pix": tiny_pairs, "sr": tiny_pairs, "srgan": tiny_pairs, "cyclegan": tiny_domains}

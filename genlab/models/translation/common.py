@@ -28,7 +28,8 @@ def check_pair_spec(family: str, spec: DataSpec, *, scaled: bool = False, same: 
     return s
 
 
-def as_source(model: Any, cond: Any, n: int, *, any_size: bool = False, shape: tuple[int, ...] | None = None) -> torch.Tensor:
+def as_source(model: Any, cond: Any, n: int, *, any_size: bool = False,
+              shape: tuple[int, ...] | None = None) -> torch.Tensor:
     """`cond` as (n, c, h, w) float source images on the model's device; ValueError naming what is wrong.
 
     Args:
