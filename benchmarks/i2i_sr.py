@@ -42,6 +42,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="20 CPU-s runs, 1000 test images (smoke test)")
     p.add_argument("--no-write", action="store_true")
     p.add_argument("--set", default="", help="JSON of srgan options replacing SRGAN_MODEL's (for tuning)")
+    p.add_argument("--zoom-only", action="store_true", help="only write docs/images/i2i_sr_zoom.png from the runs "
+                   "a full run left in runs/bench-i2i (sr, srgan, high-res of 4 test digits, magnified)")
     return p.parse_args(argv)
 
 
@@ -69,6 +71,19 @@ def picture(rows: list[torch.Tensor], path, n: int = 10) -> str:
     return str(path.relative_to(ROOT))
 
 
+def zoom(path, idx=(7, 8, 11, 18)) -> None:
+    """sr, srgan and the high-res image of test digits idx of sr4:mnist, 8x magnified (rows)."""
+    from genlab.data import load_data
+    from genlab.runs import load_run
+    from genlab.viz.grid import save_grid
+
+    test = load_data("sr4:mnist", split="test").subset(max(idx) + 1)
+    s, x = test.sources(), test.images()
+    rows = [load_run(ROOT / "runs" / "bench-i2i" / name).model.sample(len(s), cond=s).x
+            for name in ("sr4-mnist", "srgan-sr4-mnist")]
+    save_grid(torch.cat([r[list(idx)] for r in (*rows, x)]), path, nrow=len(idx), scale=8)
+
+
 def main(argv=None) -> None:
     import json
 
@@ -76,6 +91,8 @@ def main(argv=None) -> None:
     from genlab.runs import load_run
 
     a = parse_args(argv)
+    if a.zoom_only:
+        return zoom(IMAGES / "i2i_sr_zoom.png")
     budget, gan_budget = (20.0, 30.0) if a.quick else (a.budget, a.gan_budget)
     figures: dict = {}
     met = True
