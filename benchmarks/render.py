@@ -71,6 +71,8 @@ KNOWN.update({
                ["all_targets_met"], "sr >= bicubic + 3 dB; srgan lower FID, higher precision than sr", None),
     "i2i_pix2pix": ("pix2pix, Sobel edges -> MNIST digit: the classifier recognises the source digit",
                     ["target_met"], ">= 95% of outputs", None),
+    "i2i_pix2pix_grey_emoji": ("pix2pix, greyscale -> colour on emoji (a demonstration)", ["pix2pix"],
+                               "no target", None),
     "i2i_cyclegan": ("CycleGAN, MNIST thin <-> thick strokes (unpaired): cycle error, FID", ["cycle_error_a"],
                      "reported (no numeric target)", None),
 })
