@@ -66,6 +66,16 @@ KNOWN = {
     "diffusion_speed": ("Diffusion training speed: genlab vs diffusers at equal parameters and FLOPs",
                         ["speedup_wall"], ">= 3x", lambda v: v >= 3),
 }
+KNOWN.update({
+    "i2i_sr": ("Super-resolution x2/x4 on MNIST and emoji: sr vs Pillow bicubic/Lanczos; srgan's perception-distortion",
+               ["all_targets_met"], "sr >= bicubic + 3 dB; srgan lower FID, higher precision than sr", None),
+    "i2i_pix2pix": ("pix2pix, Sobel edges -> MNIST digit: the classifier recognises the source digit",
+                    ["target_met"], ">= 95% of outputs", None),
+    "i2i_pix2pix_grey_emoji": ("pix2pix, greyscale -> colour on emoji (a demonstration)", ["pix2pix"],
+                               "no target", None),
+    "i2i_cyclegan": ("CycleGAN, MNIST thin <-> thick strokes (unpaired): cycle error, FID", ["cycle_error_a"],
+                     "reported (no numeric target)", None),
+})
 ORDER = ["vae_vs_pythae", "vae_throughput", "vae_nll", "vae_nll_quick", "demo", "eval_classifiers", "eval_speed",
          "eval_inception_check", "bench_leaderboard", "gan_mnist", "gan_toy", "gan_speed", "diffusion_speed",
          "diffusion_sampling", "diffusion_sampling_precision", "precision_speed",

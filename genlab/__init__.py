@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from genlab.version import __version__
 
-__all__ = ["__version__", "load_data", "build_model", "train", "sample", "load_run"]
+__all__ = ["__version__", "load_data", "build_model", "train", "sample", "load_run", "translate", "upscale"]
 
 
 def __getattr__(name: str):
@@ -24,7 +24,7 @@ def __getattr__(name: str):
         from genlab.runs import train
 
         return train
-    if name in ("sample", "load_run"):
+    if name in ("sample", "load_run", "translate", "upscale"):
         from genlab import runs
 
         return getattr(runs, name)

@@ -121,6 +121,8 @@ class DataConfig:
         binarize: "dynamic" draws Bernoulli pixels every batch (the standard for likelihood on MNIST),
             "static" thresholds once at 0.5, "none" keeps grey levels.
         limit: use only the first `limit` training images (0 = all), for quick runs.
+        name_b: a second image dataset, the domain B of unpaired translation (cyclegan): the data becomes
+            unpaired image pairs, A = `name` (genlab/data/pairs.py unpaired).
         classes: train only on the images of these class labels (e.g. one class, for a one-class anomaly
             detector); empty = all. Test images are not filtered.
         per_class: train on this many images of each class only (a seeded pick, seed 0; 0 = all): the
@@ -133,6 +135,7 @@ class DataConfig:
     data_dir: str | None = None
     binarize: Binarize = "none"
     limit: int = bounded(0, ge=0)
+    name_b: str | None = None
     classes: tuple[int, ...] = ()
     per_class: int = bounded(0, ge=0)
     perturb: float = bounded(0.0, ge=0.0, le=1.0)

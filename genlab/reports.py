@@ -200,14 +200,20 @@ def topics_section(run) -> Any | None:
 
 def metrics_section(run) -> Any | None:
     from genlab.eval.protocol import Protocol
-    from genlab.eval.report import COLUMNS, cell, fid_check_line, heading
+    from genlab.eval.report import COLUMNS, cell, fid_check_line, fmt, heading
     from genlab.viz.report import Section
 
     file = run.path / "metrics.json"
     if not file.is_file():
         return None
     saved = json.loads(file.read_text())
-    metrics, proto = saved.get("metrics") or {}, Protocol.from_json(saved.get("protocol") or {})
+    raw = saved.get("protocol") or {}
+    if "kind" in raw:  # tokens, image pairs, image-text: the kind's own figures (eval/kinds.py), no image protocol
+        rows = [(k, fmt(v, k)) for k, v in (saved.get("metrics") or {}).items() if isinstance(v, (int, float))]
+        text = (f"From `genlab eval` ({file.name}): {raw['kind']} metrics on {raw.get('dataset')}/"
+                f"{raw.get('split')}, run step {raw.get('step')}.")
+        return Section("Metrics", text, rows=rows, header=("metric", "value"))
+    metrics, proto = saved.get("metrics") or {}, Protocol.from_json(raw)
     rows = [(heading(k, proto), cell(metrics, k, proto)) for k in COLUMNS if k in metrics]
     text = (f"From `genlab eval` ({file.name}): {proto.n_fake} generated against {proto.n_real} real "
             f"{proto.dataset}/{proto.split} images, features {proto.features}, seeds "

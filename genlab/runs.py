@@ -52,6 +52,10 @@ def load_training_data(data: DataConfig, split: str = "train") -> Data:
     from genlab.data import load_data
 
     d = load_data(data.name, split=split, data_dir=data.data_dir)
+    if data.name_b:  # two unpaired domains (cyclegan): A = name, B = name_b
+        from genlab.data.pairs import unpaired
+
+        d = unpaired(d, load_data(data.name_b, split=split, data_dir=data.data_dir))
     if data.limit < 0:
         raise ValueError(f"data limit must be >= 0, got {data.limit}")
     if split != "train":
@@ -443,6 +447,28 @@ def sample(run: Run | str | Path, n: int = 64, *, cond: Any = None, seed: int | 
         if "progress" in inspect.signature(r.model.sample).parameters:
             options["progress"] = bars
         return r.model.sample(n, cond=cond, generator=g, **options)
+
+
+def translate(run: Run | str | Path, image: str | Path | torch.Tensor, *, direction: str | None = None,
+              ema: bool = True) -> torch.Tensor:
+    """Translate an image (a PNG/JPEG path, or (b, c', h', w') sources in [0, 1]) with a run of image pairs
+    (pix2pix, cyclegan with `direction` "ab" or "ba", sr, srgan): (b, c, h, w) in [0, 1] (genlab/apps/translate.py)."""
+    from genlab.apps import translate as app
+
+    r = run if isinstance(run, Run) else load_run(run, ema=ema)
+    app.check_pairs_model(r.model, "translate images")
+    x = image if isinstance(image, torch.Tensor) else app.read_image(image, r.model, any_size=app.scale_of(r.model) > 1)
+    return app.translate(r.model, x, direction=direction)
+
+
+def upscale(run: Run | str | Path, image: str | Path | torch.Tensor, *, ema: bool = True) -> torch.Tensor:
+    """Upscale an image (a PNG/JPEG path of any size, or (b, c, h, w) in [0, 1]) with a super-resolution run."""
+    from genlab.apps import translate as app
+
+    r = run if isinstance(run, Run) else load_run(run, ema=ema)
+    app.check_pairs_model(r.model, "upscale images")
+    x = image if isinstance(image, torch.Tensor) else app.read_image(image, r.model, any_size=True)
+    return app.upscale(r.model, x)
 
 
 def sampling_options(model: Any) -> list[str]:

@@ -64,6 +64,11 @@ TINY: Mapping[str, dict] = Options({
     # text families train on tokens data (tests/models/tiny_families.py TINY_DATA picks it)
     "gpt": {"layers": 2, "heads": 2, "dim": 16, "context": 8},
     "lda": {"topics": 2, "max_words": 40, "min_df": 1, "max_df": 1.0, "iterations": 10},
+    # image-pair families (tests/models/tiny_families.py TINY_DATA: 4x4 -> 8x8 pairs; cyclegan 8x8 domains)
+    "pix2pix": {"channels": (4, 8), "d_channels": (4,)},
+    "cyclegan": {"channels": (4, 8), "d_channels": (4,)},
+    "sr": {"width": 4, "blocks": 1},
+    "srgan": {"width": 4, "blocks": 1, "feature_weight": 0.0, "d_channels": (4,)},
 })
 
 

@@ -65,3 +65,13 @@ def test_a_topic_model_run_gets_its_topics(tmp_path):
     cli("report", str(tmp_path / "l"))
     html = (tmp_path / "l" / "report.html").read_text()
     assert "Topics" in sections(html) and "king" in html
+
+
+def test_a_pairs_run_reports_the_metrics_of_its_kind(tmp_path):
+    # genlab eval of an image-pair run writes the kind's figures (PSNR, SSIM), not the image protocol
+    cli("train", "sr", "--data", "sr2:digits", "--width", "4", "--blocks", "1", "--train.steps", "3",
+        "--train.no-progress", "--runs-dir", str(tmp_path), "--name", "sr")
+    cli("eval", str(tmp_path / "sr"), "--n", "50")
+    cli("report", str(tmp_path / "sr"))
+    html = (tmp_path / "sr" / "report.html").read_text()
+    assert "image-pair metrics on sr2:digits/test" in html and re.search(r"psnr</td><td>\d", html)

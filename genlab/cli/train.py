@@ -17,8 +17,8 @@ from genlab.models import FAMILIES
 
 Binarize = Literal["none", "dynamic", "static"]
 # The data flags of `genlab train` and the DataConfig fields they set.
-DATA_FLAGS = {"data": "name", "data_dir": "data_dir", "binarize": "binarize", "limit": "limit", "classes": "classes",
-              "per_class": "per_class", "perturb": "perturb"}
+DATA_FLAGS = {"data": "name", "data_dir": "data_dir", "binarize": "binarize", "limit": "limit", "data_b": "name_b",
+              "classes": "classes", "per_class": "per_class", "perturb": "perturb"}
 
 
 def family_union():
@@ -39,7 +39,7 @@ def train(model: family_union(), data: str = "mnist", data_dir: str | None = Non
           binarize: Binarize = "none", limit: int = 0, classes: tuple[int, ...] = (), per_class: int = 0,
           perturb: float = 0.0, name: str | None = None, runs_dir: str = "runs",
           resume: bool = False, overwrite: bool = False, config: str | None = None,
-          train: TrainConfig = TrainConfig()) -> None:
+          train: TrainConfig = TrainConfig(), data_b: str | None = None) -> None:
     """Train a model: `genlab train FAMILY --data NAME [family options] [--train.* options]`, or rerun a saved
     config: `genlab train --config runs/NAME/config.json --name NAME2 [changes]`.
 
@@ -48,6 +48,7 @@ def train(model: family_union(), data: str = "mnist", data_dir: str | None = Non
         data_dir: look here first for the dataset's files.
         binarize: "dynamic" Bernoulli-samples pixels every batch (likelihood on MNIST), "static" thresholds.
         limit: train on only the first N images (0 = all).
+        data_b: a second image dataset, domain B of unpaired translation (cyclegan --data A --data-b B).
         classes: train on the images of these classes only (a one-class anomaly detector: --classes 3).
         per_class: train on N images of each class only (a seeded pick; the low-data setting of genlab augment).
         perturb: replace this fraction of the training pixels by random levels (the background model of
@@ -66,7 +67,8 @@ def train(model: family_union(), data: str = "mnist", data_dir: str | None = Non
         raise ValueError("--config starts a new run from a saved config, --resume continues a run with its own "
                          "config.json: give one of them")
     family = family_of(model)
-    data_config = DataConfig(data, data_dir, binarize, limit, tuple(classes), per_class, perturb)
+    data_config = DataConfig(data, data_dir, binarize, limit, name_b=data_b, classes=tuple(classes),
+                             per_class=per_class, perturb=perturb)
     run_config = RunConfig(family, to_dict(model), data_config, train)
     run_dir = Path(runs_dir) / check_run_name(name if name is not None else run_name(family, data))
     if config is not None:
@@ -150,7 +152,7 @@ def command(argv: list[str]):
     d = saved.data
     return functools.partial(train, model=model_config(saved.family, saved.model_options()), data=d.name,
                              data_dir=d.data_dir, binarize=d.binarize, limit=d.limit, classes=d.classes,
-                             per_class=d.per_class, perturb=d.perturb, train=saved.train)
+                             per_class=d.per_class, perturb=d.perturb, train=saved.train, data_b=d.name_b)
 
 
 def _config_flag(argv: list[str]) -> str | None:

@@ -12,11 +12,12 @@ import dataclasses
 import difflib
 from pathlib import Path
 
-from genlab.data import cifar, digits, emoji, fashion_mnist, mnist, shakespeare
+from genlab.data import cifar, digits, emoji, fashion_mnist, mnist, pairs, shakespeare
 from genlab.data.base import Data, DataError, ImageData, TokenData
 from genlab.data.common import TRAIN_TEST, DatasetInfo, Loader, Split, as_path, check_split
 from genlab.data.folder import load_folder
 from genlab.data.npz import load_npz
+from genlab.data.pair_folder import load_pair_folder
 from genlab.data.text import load_text
 
 __all__ = ["DATASETS", "DataError", "DatasetInfo", "ImageData", "Loader", "TokenData", "list_datasets", "load_data"]
@@ -29,21 +30,26 @@ DATASETS: dict[str, Loader] = {
     "emoji": emoji.LOADER,
     "shakespeare": shakespeare.LOADER,
 }
-PATH_FORMS = {"folder": load_folder, "npz": load_npz, "text": load_text}  # "folder:PATH", "npz:PATH", "text:PATH"
-PATH_SPLITS = {"folder": TRAIN_TEST, "npz": TRAIN_TEST, "text": ("train", "valid", "test")}
+PATH_FORMS = {"folder": load_folder, "npz": load_npz, "text": load_text,  # "folder:PATH", "npz:PATH", "text:PATH"
+              "pairs": load_pair_folder}  # "pairs:PATH": aligned A/ and B/ images (genlab/data/pair_folder.py)
+PATH_SPLITS = {"folder": TRAIN_TEST, "npz": TRAIN_TEST, "text": ("train", "valid", "test"), "pairs": TRAIN_TEST}
+# "FORM:DATASET": pairs (sr2, edges, ...) or images (thin, thick) derived from a dataset (genlab/data/pairs.py)
+DERIVED_FORMS = pairs.FORMS
 ALIASES = {"fashion_mnist": "fashion-mnist", "fashionmnist": "fashion-mnist", "cifar-10": "cifar10"}
 
 
 def valid_names() -> list[str]:
     """Every accepted dataset name, with the path forms spelled out."""
-    return [*DATASETS, *(f"{form}:PATH" for form in PATH_FORMS)]
+    return [*DATASETS, *(f"{form}:PATH" for form in PATH_FORMS), *(f"{form}:DATASET" for form in DERIVED_FORMS)]
 
 
 def load_data(name: str, *, split: Split = "train", data_dir: str | Path | None = None) -> Data:
     """Load dataset `name`: uint8 (n, c, h, w) images with labels (or None), or a text's TokenData.
 
     Args:
-        name: a key of DATASETS (case-insensitive), "folder:PATH", "npz:PATH" or "text:PATH".
+        name: a key of DATASETS (case-insensitive), "folder:PATH", "npz:PATH", "text:PATH", "pairs:PATH", or
+            "FORM:DATASET" for pairs or images derived from a dataset (sr2, sr3, sr4, edges, masked, grey,
+            thin, thick; genlab/data/pairs.py).
         split: "train" or "test"; text (shakespeare, text:PATH) also has "valid".
         data_dir: a folder (or, for cifar10, an archive) to look in first; ignored by digits and emoji,
             and by the PATH forms, which name their own files.
@@ -53,6 +59,10 @@ def load_data(name: str, *, split: Split = "train", data_dir: str | Path | None 
     """
     check_split(split)
     form, sep, rest = name.partition(":")
+    if sep and form.lower() in DERIVED_FORMS:
+        if not rest.strip():
+            raise DataError(f"{name!r}: name a dataset after the colon, e.g. {form.lower()}:mnist")
+        return pairs.derive(form.lower(), load_data(rest, split=split, data_dir=data_dir))
     if sep and form.lower() in PATH_FORMS:
         if not rest.strip():
             raise DataError(f"{name!r}: give a path after the colon, e.g. {form.lower()}:/data/my_images")

@@ -440,6 +440,7 @@ class ImagePairData:
         source: (n, c', h', w') uint8 source images.
         target: (n, c, h, w) uint8 target images, aligned with `source` by index.
         how: how the pairs were made (e.g. "x2 bicubic downsampling"), for reports.
+        paired: False for two unpaired domains (CycleGAN): source i and target i are unrelated images.
     """
 
     source: torch.Tensor
@@ -449,6 +450,7 @@ class ImagePairData:
     y: torch.Tensor | None = None
     classes: tuple[str, ...] | None = None
     how: str = ""
+    paired: bool = True
     kind: DataKind = field(default="image-pair", init=False)
 
     def __post_init__(self) -> None:

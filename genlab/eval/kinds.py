@@ -63,6 +63,9 @@ def paired_metrics(model: Any, data: Any, *, n: int = 1000, batch_size: int = 20
                    generator: torch.Generator | None = None) -> dict[str, float]:
     """PSNR (dB), SSIM and MSE of model.sample(cond=source) against the target of n pairs of `data`."""
     require(model, "sample", "translate images")
+    if not getattr(data, "paired", True):
+        raise ValueError(f"{data.name} holds two unpaired domains: no source has a true target, so PSNR and SSIM "
+                         "are undefined; judge a cyclegan by its cycle error and FID (benchmarks/i2i_cyclegan.py)")
     idx = evenly_spaced(len(data), n)
     parts: dict[str, list[torch.Tensor]] = {"mse": [], "psnr": [], "ssim": []}
     for i in range(0, len(idx), batch_size):

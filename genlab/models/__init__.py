@@ -18,6 +18,7 @@ from genlab.models.flow.model import Flow
 from genlab.models.gan import CGAN, DCGAN, GAN, WGANGP, StyleGAN
 from genlab.models.lda import LDA
 from genlab.models.pixelcnn import PixelCNN
+from genlab.models.translation import SR, SRGAN, CycleGAN, Pix2Pix
 from genlab.models.vae import VAE
 
 FAMILIES: dict[str, type[GenerativeModel]] = {
@@ -33,6 +34,8 @@ FAMILIES: dict[str, type[GenerativeModel]] = {
     "pixelcnn": PixelCNN,  # autoregressive over pixels (docs/PIXELCNN.md)
     "gpt": GPT,
     "lda": LDA,
+    # image-pair families: translation and super-resolution (docs/IMAGE2IMAGE.md)
+    "pix2pix": Pix2Pix, "cyclegan": CycleGAN, "sr": SR, "srgan": SRGAN,
 }
 
 

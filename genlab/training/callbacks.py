@@ -90,6 +90,45 @@ class CoverageProbe:
         return self.real
 
 
+def classifier_features(clf: Any, blocks: int = 2) -> Any:
+    """phi(x): the activations of the first `blocks` conv blocks (conv-BN-ReLU, 2x2 max-pool between them) of a
+    genlab classifier, in eval mode and frozen: (b, c, h, w) in [0, 1] -> (b, channels[blocks - 1], h / 2, w / 2)
+    for blocks = 2. RGB images meet a greyscale classifier as their luma. The perceptual loss of SRGAN uses VGG's
+    conv features (Ledig et al. 2017); these are genlab's nearest equivalent."""
+    from torch import nn
+
+    net = clf.net.eval()
+    for p in net.parameters():
+        p.requires_grad_(False)
+    convs = [i for i, m in enumerate(net.body) if isinstance(m, nn.ReLU)]
+    body = net.body[:convs[blocks - 1] + 1]
+    c_in = net.body[0].in_channels
+    luma = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+
+    def phi(x: torch.Tensor) -> torch.Tensor:
+        if x.shape[1] == 3 and c_in == 1:
+            x = (x * luma.to(x.device, x.dtype)).sum(1, keepdim=True)
+        return body(x - 0.5)  # the classifier centres its inputs at 0.5 (ClassifierNet.features)
+
+    return phi
+
+
+def attach_feature_net(model) -> None:
+    """Give a model whose config asks for a feature loss (`feature_weight > 0`, `feature_net` a dataset) the
+    conv features of that dataset's genlab classifier (shipped for mnist, fashion-mnist, digits; never trained
+    here): ValueError naming the datasets that have one otherwise."""
+    if getattr(model.config, "feature_weight", 0) <= 0 or not hasattr(model, "use_features"):
+        return
+    from genlab.eval.classifier import available_classifier, shipped_datasets
+
+    name = model.config.feature_net
+    clf = available_classifier(name, device=model.device)
+    if clf is None:
+        raise ValueError(f"feature_net {name!r} has no genlab classifier on this machine; use one of "
+                         f"{', '.join(shipped_datasets())}, or feature_weight 0")
+    model.use_features(classifier_features(clf))
+
+
 def callbacks_for(model) -> list:
     """The callbacks the trainer runs for `model`: the probes its config asks for, then its own."""
     out: list = []
@@ -99,4 +138,4 @@ def callbacks_for(model) -> list:
     return out + list(model.train_callbacks())
 
 
-__all__ = ["CoverageProbe", "callbacks_for"]
+__all__ = ["CoverageProbe", "attach_feature_net", "callbacks_for", "classifier_features"]

@@ -28,7 +28,7 @@ from genlab.models import GenerativeModel, build_model
 from genlab.models.base import Fitted, Sampler
 from genlab.training import checkpoint as ckpt
 from genlab.training.batches import BatchSampler
-from genlab.training.callbacks import callbacks_for
+from genlab.training.callbacks import attach_feature_net, callbacks_for
 from genlab.training.device import autocast, barrier, cpu_has_fast_bf16, init_distributed, max_across, mean_across
 from genlab.training.metrics import (
     METRICS,
@@ -161,6 +161,7 @@ class Trainer:
         tc = self.tc
         torch.manual_seed(tc.seed)  # model initialization; identical on every process
         self.model = build_model(self.config.family, self.config.model, spec=self.data.spec).to(self.device)
+        attach_feature_net(self.model)  # a model with a feature loss gets genlab's classifier (srgan)
         self.fitted = isinstance(self.model, Fitted)  # fitted in closed form or by EM: no optimizer
         self.batches = None if self.fitted else BatchSampler(
             self.data, tc.batch_size, seed=tc.seed, rank=self.dist.rank, world_size=self.dist.world_size,

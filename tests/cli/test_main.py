@@ -18,7 +18,7 @@ def test_every_command_is_listed():
     assert sorted(COMMANDS) == sorted(["train", "sample", "reconstruct", "interpolate", "info", "datasets", "demo",
                                        "eval", "bench", "stylemix", "latent-walk", "inpaint", "denoise", "dream",
                                        "search", "arithmetic", "serve", "report", "compress", "decompress", "anomaly",
-                                       "augment"])
+                                       "augment", "translate", "upscale"])
 
 
 @pytest.mark.parametrize("args, message", [

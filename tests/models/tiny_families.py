@@ -5,6 +5,7 @@ They only add files, as a real family will; the shared contract tests run over t
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -14,6 +15,7 @@ from torch import nn
 
 from genlab.config import bounded
 from genlab.data.base import Batch, DataSpec, ImagePairData, ImageTextData, TokenData, Vocab
+from genlab.data.pairs import unpaired
 from genlab.models.base import GenerativeModel, Samples
 from genlab.nn.transformer import Transformer
 
@@ -222,6 +224,15 @@ def tiny_pairs(n: int = 32, seed: int = 0) -> ImagePairData:
     return ImagePairData(source, target, "tiny-pairs", "train", how="2x2 average pooling")
 
 
+def tiny_domains(n: int = 32, seed: int = 0) -> ImagePairData:
+    """Two unpaired domains of (1, 8, 8) images: tiny images (A) and their negatives (B), unaligned."""
+    from tests.conftest import tiny_images
+
+    a = tiny_images(2 * n, seed=seed)
+    b = dataclasses.replace(a, x=255 - a.x, name="tiny-negatives")
+    return unpaired(a, b)
+
+
 def tiny_image_text(n: int = 32, seed: int = 0) -> ImageTextData:
     """Tiny images with captions naming the bright quadrant (two phrasings each)."""
     from tests.conftest import tiny_images
@@ -234,4 +245,5 @@ def tiny_image_text(n: int = 32, seed: int = 0) -> ImageTextData:
 
 
 TINY_DATA = {"tiny-tokens": tiny_tokens, "tiny-pca": None, "tiny-pair": tiny_pairs, "tiny-embed": tiny_image_text,
-             "gpt": tiny_tokens, "lda": tiny_documents}  # families of FAMILIES that do not train on images
+             "gpt": tiny_tokens, "lda": tiny_documents,  # families of FAMILIES that do not train on images
+             "pix2pix": tiny_pairs, "sr": tiny_pairs, "srgan": tiny_pairs, "cyclegan": tiny_domains}

@@ -151,11 +151,9 @@ def mlp_discriminator(shape, hidden: tuple[int, ...], num_classes: int = 0, spec
     return Discriminator(nn.Sequential(*layers), n_in + (1 if mbstd else 0), num_classes, spectral, bias)
 
 
-def conv_discriminator(shape, channels: tuple[int, ...], norm: Norm = "batch", num_classes: int = 0,
-                       spectral: bool = False, bias: bool = True, mbstd: int = 0) -> Discriminator:
-    """DCGAN discriminator: 4x4 stride-2 convolutions (no norm on the first), LeakyReLU(0.2)."""
-    c = shape[0]
-    h0, w0 = lowest_size(shape, len(channels))
+def down_layers(c: int, channels: tuple[int, ...], norm: Norm = "batch", spectral: bool = False) -> list[nn.Module]:
+    """DCGAN's discriminator body: 4x4 stride-2 convolutions (batch norm on all but the first), LeakyReLU(0.2);
+    (b, c, h, w) -> (b, channels[-1], h / 2^L, w / 2^L)."""
     layers: list[nn.Module] = []
     c_in = c
     for i, c_out in enumerate(channels):  # (b, c_in, s, s) -> (b, c_out, s/2, s/2)
@@ -163,6 +161,25 @@ def conv_discriminator(shape, channels: tuple[int, ...], norm: Norm = "batch", n
         layers += [sn(nn.Conv2d(c_in, c_out, 4, 2, 1, bias=not use_bn), spectral),
                    nn.BatchNorm2d(c_out) if use_bn else nn.Identity(), nn.LeakyReLU(0.2)]
         c_in = c_out
+    return layers
+
+
+def patch_discriminator(c: int, channels: tuple[int, ...], norm: Norm = "batch", spectral: bool = False) -> nn.Module:
+    """PatchGAN (Isola et al. 2017, sec. 3.2.2): DCGAN's strided body, then a 3x3 stride-1 convolution to one
+    score per overlapping patch: (b, c, h, w) -> (b, 1, h / 2^L, w / 2^L). Each score sees a receptive field of
+    about 2^(L + 2) pixels, so D judges local texture and leaves global structure to the L1 loss."""
+    d = nn.Sequential(*down_layers(c, channels, norm, spectral), sn(nn.Conv2d(channels[-1], 1, 3, 1, 1), spectral))
+    if norm == "batch" and not spectral:
+        dcgan_init(d)
+    return d
+
+
+def conv_discriminator(shape, channels: tuple[int, ...], norm: Norm = "batch", num_classes: int = 0,
+                       spectral: bool = False, bias: bool = True, mbstd: int = 0) -> Discriminator:
+    """DCGAN discriminator: 4x4 stride-2 convolutions (no norm on the first), LeakyReLU(0.2)."""
+    h0, w0 = lowest_size(shape, len(channels))
+    layers = down_layers(shape[0], channels, norm, spectral)
+    c_in = channels[-1]
     layers.append(nn.Flatten())
     if mbstd:
         layers.append(MinibatchStd(mbstd))
