@@ -17,7 +17,7 @@ import sys  # noqa: E402
 
 import tyro  # noqa: E402
 
-from genlab.cli import apps, demo, edit, evaluate, gan, info, report, sample, serve, train  # noqa: E402
+from genlab.cli import apps, demo, edit, evaluate, gan, generate, info, report, sample, serve, train  # noqa: E402
 from genlab.cli.common import ARGV  # noqa: E402
 
 COMMANDS = {"train": train.train, "sample": sample.sample, "reconstruct": sample.reconstruct,
@@ -25,7 +25,8 @@ COMMANDS = {"train": train.train, "sample": sample.sample, "reconstruct": sample
             "eval": evaluate.eval_, "bench": evaluate.bench, "stylemix": gan.stylemix,
             "latent-walk": gan.latent_walk, "inpaint": edit.inpaint, "denoise": edit.denoise,
             "dream": apps.dream, "search": apps.search, "arithmetic": apps.arithmetic, "serve": serve.serve,
-            "report": report.report, "compress": apps.compress, "decompress": apps.decompress}
+            "report": report.report, "compress": apps.compress, "decompress": apps.decompress,
+            "generate": generate.generate}
 
 DESCRIPTION = "genlab: generative models, one CLI and one evaluation protocol. `genlab --version` prints the version."
 
