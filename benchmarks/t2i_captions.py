@@ -131,10 +131,11 @@ def report(args) -> None:
         for word in (low, high):
             xs = torch.cat([sample(prompts(cs, k, (word,)), N_ATTR, GUIDANCE) for k in range(K)])
             vals[word] = measure(xs)[name]
-        wins = sum(int(vals[high][k * N_ATTR:(k + 1) * N_ATTR].mean() > vals[low][k * N_ATTR:(k + 1) * N_ATTR].mean())
-                   for k in range(K))
+        per = {w: v.view(K, N_ATTR).mean(1) for w, v in vals.items()}  # (K,) class means
+        wins = int((per[high] > per[low]).sum())
         real = measure(test.x)[name]
-        attrs[name] = {f"mean_{low}": round(float(vals[low].mean()), 4), f"mean_{high}": round(float(vals[high].mean()), 4),
+        attrs[name] = {f"mean_{low}": round(float(vals[low].mean()), 4),
+                       f"mean_{high}": round(float(vals[high].mean()), 4),
                        "mean_real_test": round(float(real.mean()), 4),
                        f"classes_where_{high}_exceeds_{low}": wins, "n_per_word_per_class": N_ATTR}
         print(name, attrs[name], flush=True)

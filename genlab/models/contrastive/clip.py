@@ -61,7 +61,8 @@ class CLIPConfig:
 
 
 class ImageEncoder(nn.Module):
-    """conv3x3 -> per level: conv3x3 stride 2, GroupNorm, GELU -> global average pool: (b, c, h, w) -> (b, channels[-1])."""
+    """conv3x3 -> per level: conv3x3 stride 2, GroupNorm, GELU -> global average pool.
+    (b, c, h, w) -> (b, channels[-1])."""
 
     def __init__(self, in_channels: int, channels: tuple[int, ...]):
         super().__init__()
