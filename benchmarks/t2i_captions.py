@@ -41,7 +41,7 @@ def run_dir(data: str) -> Path:
 
 
 def clip_dir(data: str) -> Path:
-    return RUNS / f"clip-{data}-transformer"
+    return RUNS / f"clip-{data}-words"
 
 
 def train(args) -> None:

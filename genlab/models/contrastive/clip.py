@@ -6,8 +6,8 @@ Notation: image x (b, c, h, w) -> f(x) (b, d_img) -> u = W_i f / |W_i f| (b, D);
 (b, L) -> g(t) (b, d_txt) -> v = W_t g / |W_t g| (b, D); logit scale s = exp(log_s), learned, clamped
 to at most `max_scale` (CLIP: 100), initialised to 1 / init_temperature. f is a small CNN (stride-2
 convolutions, GroupNorm, GELU, global average pool); g is the shared bidirectional transformer
-(genlab.nn.transformer, characters, mean-pooled over real tokens) or, as a baseline, a bag of words
-(hashed words, mean of their embeddings: no order, no characters). Zero-shot classification: the
+(genlab.nn.transformer) over hashed words (the default) or characters, mean-pooled over real tokens,
+or, as a baseline, a bag of words (hashed words, mean of their embeddings: no order). Zero-shot classification: the
 class whose prompts' mean embedding is nearest (CLIP's prompt ensembling). It cannot sample.
 """
 
@@ -29,7 +29,7 @@ from genlab.models.base import GenerativeModel
 from genlab.models.contrastive.losses import info_nce
 from genlab.nn.transformer import Transformer
 
-TextEncoderName = Literal["transformer", "bow"]
+TextEncoderName = Literal["words", "transformer", "bow"]
 
 
 @dataclass(frozen=True)
@@ -39,22 +39,25 @@ class CLIPConfig:
     Args:
         embed_dim: D, the shared embedding size.
         channels: widths of the image CNN's stride-2 levels.
-        text_encoder: "transformer" (characters, the shared block) or "bow" (a bag of hashed words: the baseline).
+        text_encoder: "words" (the shared transformer block over hashed words), "transformer" (the same over
+            characters) or "bow" (a bag of hashed words, no order: the baseline).
         text_dim, text_depth, text_heads: the transformer's width, blocks and heads (text_dim is also
             the bag of words' embedding size).
         context: the longest caption in characters (longer ones are cut).
-        buckets: hash buckets of the bag of words.
+        max_words: the longest caption in words for "words" (longer ones are cut).
+        buckets: hash buckets of the word encoders.
         init_temperature: tau at initialisation.
         max_scale: the largest logit scale 1 / tau (CLIP: 100).
     """
 
     embed_dim: int = bounded(64, ge=2)
     channels: tuple[int, ...] = (32, 64, 128)
-    text_encoder: TextEncoderName = "transformer"
+    text_encoder: TextEncoderName = "words"
     text_dim: int = bounded(64, ge=2)
     text_depth: int = bounded(2, ge=1)
     text_heads: int = bounded(2, ge=1)
     context: int = bounded(64, ge=1)
+    max_words: int = bounded(24, ge=1)
     buckets: int = bounded(4096, ge=2)
     init_temperature: float = bounded(0.07, gt=0)
     max_scale: float = bounded(100.0, gt=0)
@@ -93,6 +96,19 @@ class TransformerText(nn.Module):
         return (h * m).sum(1) / m.sum(1).clamp_min(1.0)
 
 
+def hashed_words(ids: torch.Tensor, vocab, buckets: int, max_words: int = 0) -> torch.Tensor:
+    """(b, L) character ids -> (b, W) word ids in [1, buckets] (CRC-32 of each word), 0-padded; words are
+    runs of characters between spaces and punctuation; at most max_words (0 = all) are kept."""
+    rows = []
+    for row in ids.tolist():
+        words = re.findall(r"[^\s,.:;!/()]+", vocab.decode(row)) or [""]
+        rows.append([1 + zlib.crc32(w.encode()) % buckets for w in words][:max_words or None])
+    out = torch.zeros(len(rows), max(len(r) for r in rows), dtype=torch.long)
+    for i, r in enumerate(rows):
+        out[i, :len(r)] = torch.tensor(r)
+    return out.to(ids.device)
+
+
 class BagOfWords(nn.Module):
     """The mean embedding of a caption's words, each hashed (CRC-32) into `buckets` rows; no word order."""
 
@@ -102,19 +118,22 @@ class BagOfWords(nn.Module):
         self.emb = nn.EmbeddingBag(buckets + 1, dim, mode="mean", padding_idx=0)
         self.out_dim = dim
 
-    def word_ids(self, ids: torch.Tensor) -> torch.Tensor:
-        """(b, L) character ids -> (b, W) hashed word ids in [1, buckets], 0-padded."""
-        rows = []
-        for row in ids.tolist():
-            words = re.findall(r"[^\s,.:;!/()]+", self.vocab.decode(row)) or [""]
-            rows.append([1 + zlib.crc32(w.encode()) % self.buckets for w in words])
-        out = torch.zeros(len(rows), max(len(r) for r in rows), dtype=torch.long)
-        for i, r in enumerate(rows):
-            out[i, :len(r)] = torch.tensor(r)
-        return out.to(ids.device)
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.emb(hashed_words(ids, self.vocab, self.buckets))
+
+
+class WordTransformer(nn.Module):
+    """The shared bidirectional transformer over hashed words (a caption of 30 characters is ~6 words:
+    a far shorter sequence than its characters), mean-pooled over real words."""
+
+    def __init__(self, spec: DataSpec, buckets: int, max_words: int, dim: int, depth: int, heads: int):
+        super().__init__()
+        self.vocab, self.buckets, self.max_words = spec.vocab, buckets, max_words
+        self.net = TransformerText(buckets + 1, max_words, dim, depth, heads)
+        self.out_dim = dim
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        return self.emb(self.word_ids(ids))
+        return self.net(hashed_words(ids, self.vocab, self.buckets, self.max_words))
 
 
 class CLIP(GenerativeModel):
@@ -134,6 +153,9 @@ class CLIP(GenerativeModel):
         self.image = ImageEncoder(self.shape[0], tuple(config.channels))
         if config.text_encoder == "bow":
             self.text = BagOfWords(spec, config.buckets, config.text_dim)
+        elif config.text_encoder == "words":
+            self.text = WordTransformer(spec, config.buckets, config.max_words, config.text_dim, config.text_depth,
+                                        config.text_heads)
         else:
             self.text = TransformerText(spec.vocab_size, config.context, config.text_dim, config.text_depth,
                                         config.text_heads)
@@ -200,4 +222,4 @@ class CLIP(GenerativeModel):
         return {"loss": loss, "temperature": (1.0 / self.scale).detach()}
 
 
-__all__ = ["CLIP", "CLIPConfig", "TextEncoderName"]
+__all__ = ["CLIP", "CLIPConfig", "TextEncoderName", "hashed_words"]

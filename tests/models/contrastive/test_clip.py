@@ -27,7 +27,7 @@ def two_classes(n: int = 64, seed: int = 0) -> ImageTextData:
 TINY = {"embed_dim": 8, "channels": (8, 8), "text_dim": 16, "text_depth": 1, "text_heads": 2, "context": 24}
 
 
-@pytest.mark.parametrize("encoder", ["transformer", "bow"])
+@pytest.mark.parametrize("encoder", ["words", "transformer", "bow"])
 def test_embeddings_are_unit_norm(encoder):
     data = two_classes(8)
     torch.manual_seed(0)
@@ -39,7 +39,7 @@ def test_embeddings_are_unit_norm(encoder):
     assert {"embed"} <= capabilities(model) and "sample" not in capabilities(model)
 
 
-@pytest.mark.parametrize("encoder", ["transformer", "bow"])
+@pytest.mark.parametrize("encoder", ["words", "transformer", "bow"])
 def test_zero_shot_is_perfect_on_a_toy_two_class_set_after_a_few_steps(encoder):
     data = two_classes(64)
     torch.manual_seed(0)
@@ -80,3 +80,14 @@ def test_clip_refuses_plain_image_data():
 
     with pytest.raises(ValueError, match="image-text"):
         build_model("clip", TINY, spec=tiny_images(4).spec)
+
+
+def test_hashed_words_split_on_spaces_and_punctuation():
+    from genlab.models.contrastive.clip import hashed_words
+
+    v = caption_vocab()
+    ids = torch.tensor([v.encode("a thick, slanted seven") + [0] * 3, v.encode("seven") + [0] * 20])
+    w = hashed_words(ids, v, 4096)
+    assert w.shape == (2, 4) and (w[1, 1:] == 0).all()
+    assert w[0, 3] == w[1, 0]  # the same word, the same id
+    assert hashed_words(ids, v, 4096, max_words=2).shape == (2, 2)
