@@ -165,7 +165,8 @@ def report(args) -> None:
     figures["accuracy"] = figures["train_template"]["accuracy"]
     write_result(f"t2i_{data.replace('-', '_')}", figures,
                  f"t2i on {data}: the ddpm U-Net (channels {'/'.join(map(str, CHANNELS))}) conditioned on the "
-                 f"frozen text embedding of {clip_dir(data).name}, trained {BUDGET[data]:.0f} CPU-seconds on one thread (batch 64, EMA 0.995); "
+                 f"frozen text embedding of {clip_dir(data).name}, trained {BUDGET[data]:.0f} CPU-seconds on one "
+                 "thread (batch 64, EMA 0.995); "
                  f"DPM-Solver++(2M) {STEPS} steps, guidance {GUIDANCE}. FID on genlab's classifier features "
                  f"(per class: {N_CLASS} samples vs that class's test images; curve: {N_CURVE} samples vs all test "
                  "images): compare only numbers with the same n.", threads=1,
