@@ -65,6 +65,14 @@ KNOWN = {
                                  ["fid_ratio_genlab_over_diffusers"], "side by side", None),
     "diffusion_speed": ("Diffusion training speed: genlab vs diffusers at equal parameters and FLOPs",
                         ["speedup_wall"], ">= 3x", lambda v: v >= 3),
+    "clip_mnist_captions": ("clip on captioned MNIST: zero-shot and retrieval, word transformer vs bag of words",
+                            [], ">= 0.97", None),
+    "clip_fashion_mnist_captions": ("clip on captioned Fashion-MNIST: zero-shot and retrieval, word transformer vs bag "
+                                    "of words", [], ">= 0.80", None),
+    "clip_emoji_names": ("clip on emoji names: retrieval among held-out emoji by name", [], "beside the baseline",
+                         None),
+    "t2i_mnist_captions": ("Text-to-image on captioned MNIST: the named class, CLIP score, FID, attributes, guidance",
+                           [], ">= 0.95", None),
 }
 ORDER = ["vae_vs_pythae", "vae_throughput", "vae_nll", "vae_nll_quick", "demo", "eval_classifiers", "eval_speed",
          "eval_inception_check", "bench_leaderboard", "gan_mnist", "gan_toy", "gan_speed", "diffusion_speed",

@@ -27,12 +27,12 @@ from _common import ROOT, write_result
 
 RUNS = ROOT / "runs" / "bench"
 IMAGES = ROOT / "docs" / "images"
-BUDGET = {"mnist-captions": 900.0, "fashion-mnist-captions": 900.0}
+BUDGET = {"mnist-captions": 600.0, "fashion-mnist-captions": 600.0}
 CHANNELS = (16, 32, 32)  # a quarter of the 28 preset's FLOPs: ~4x the steps in the budget
 TARGETS = {"mnist-captions": 0.95, "fashion-mnist-captions": 0.85}
 CLASSIFIER = {"mnist-captions": "mnist", "fashion-mnist-captions": "fashion-mnist"}
-N_CLASS, N_ATTR, N_CURVE, GUIDANCE, STEPS = 60, 30, 300, 3.0, 20
-CURVE = (0.0, 1.0, 2.0, 3.0, 5.0, 8.0)
+N_CLASS, N_ATTR, N_CURVE, GUIDANCE, STEPS = 40, 20, 200, 3.0, 20
+CURVE = (0.0, 1.0, 3.0, 6.0)
 ATTRIBUTES = {"mnist-captions": (("thickness", "thin", "thick"), ("size", "small", "large")),
               "fashion-mnist-captions": (("brightness", "dark", "light"), ("size", "small", "large"))}
 

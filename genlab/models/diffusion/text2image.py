@@ -91,7 +91,12 @@ class T2I(DDPM):
         c = self.shape[0]
         if self.shape[1] % config.patch or self.shape[2] % config.patch:
             raise ValueError(f"patch {config.patch} must divide the image size {self.shape[1:]}")
-        self.net = UNet(c, c, cond_dim=self.clip.config.embed_dim, **unet_options(config, self.shape))
+        opts = unet_options(config, self.shape)
+        # The condition is added to the time embedding, which a residual block adds per channel before a
+        # GroupNorm: with one channel per group (the 28 preset's 32 groups at width 32) the norm subtracts
+        # it again and the caption never reaches the network. Keep >= 2 channels in every group.
+        opts["groups"] = max(1, min(opts.get("groups", 32), min(opts["channels"]) // 2))
+        self.net = UNet(c, c, cond_dim=self.clip.config.embed_dim, **opts)
         self.x_shape = self.shape
 
     def train(self, mode: bool = True):  # the text encoder stays in eval mode (no dropout)

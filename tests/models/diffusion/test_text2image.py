@@ -74,3 +74,14 @@ def test_the_pipeline_refuses_other_families():
     ddpm = build_model("ddpm", TINY["ddpm"], spec=tiny_images(4).spec)
     with pytest.raises(ValueError, match="family t2i"):
         TextToImage(ddpm)
+
+
+def test_the_caption_reaches_the_network_at_every_width():
+    """A per-channel shift before a one-channel-per-group GroupNorm is erased: t2i keeps >= 2 channels per group."""
+    torch.manual_seed(0)
+    model = build_model("t2i", {**TINY["t2i"], "preset": "28", "channels": (16, 32, 32)}, spec=tiny_image_text(4).spec)
+    c = torch.nn.functional.normalize(torch.randn(2, 8), dim=1)
+    x, t = torch.randn(2, 1, 8, 8), torch.full((2,), 10)
+    with torch.no_grad():
+        diff = (model.net(x, t, c) - model.net(x, t, torch.zeros_like(c))).abs().max()
+    assert diff > 1e-3
