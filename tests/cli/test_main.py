@@ -17,7 +17,8 @@ from tests.cli.conftest import cli
 def test_every_command_is_listed():
     assert sorted(COMMANDS) == sorted(["train", "sample", "reconstruct", "interpolate", "info", "datasets", "demo",
                                        "eval", "bench", "stylemix", "latent-walk", "inpaint", "denoise", "dream",
-                                       "search", "arithmetic", "serve", "report", "compress", "decompress"])
+                                       "search", "arithmetic", "serve", "report", "compress", "decompress",
+                                       "generate"])
 
 
 @pytest.mark.parametrize("args, message", [
