@@ -65,6 +65,14 @@ KNOWN = {
                                  ["fid_ratio_genlab_over_diffusers"], "side by side", None),
     "diffusion_speed": ("Diffusion training speed: genlab vs diffusers at equal parameters and FLOPs",
                         ["speedup_wall"], ">= 3x", lambda v: v >= 3),
+    "clip_mnist_captions": ("clip on captioned MNIST: zero-shot and retrieval, word transformer vs bag of words",
+                            [], ">= 0.97", None),
+    "clip_fashion_mnist_captions": ("clip on captioned Fashion-MNIST: zero-shot and retrieval, word transformer vs bag "
+                                    "of words", [], ">= 0.80", None),
+    "clip_emoji_names": ("clip on emoji names: retrieval among held-out emoji by name", [], "beside the baseline",
+                         None),
+    "t2i_mnist_captions": ("Text-to-image on captioned MNIST: the named class, CLIP score, FID, attributes, guidance",
+                           [], ">= 0.95", None),
 }
 KNOWN.update({
     "i2i_sr": ("Super-resolution x2/x4 on MNIST and emoji: sr vs Pillow bicubic/Lanczos; srgan's perception-distortion",

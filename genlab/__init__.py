@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from genlab.version import __version__
 
-__all__ = ["__version__", "load_data", "build_model", "train", "sample", "load_run", "translate", "upscale"]
+__all__ = ["__version__", "load_data", "build_model", "train", "sample", "load_run", "translate", "upscale",
+           "pipeline"]
 
 
 def __getattr__(name: str):
@@ -24,6 +25,10 @@ def __getattr__(name: str):
         from genlab.runs import train
 
         return train
+    if name == "pipeline":
+        from genlab.pipelines import pipeline
+
+        return pipeline
     if name in ("sample", "load_run", "translate", "upscale"):
         from genlab import runs
 

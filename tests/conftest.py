@@ -31,6 +31,16 @@ class Options(Mapping):
         return len(self._entries)
 
 
+TINY_CLIP = {"embed_dim": 8, "channels": (4, 8), "text_dim": 8, "text_depth": 1, "text_heads": 2, "context": 24}
+
+
+def tiny_caption_spec() -> DataSpec:
+    """The DataSpec of tests/models/tiny_families.py's tiny_image_text (its vocabulary), built from text only."""
+    from tests.models.tiny_families import tiny_caption_vocab
+
+    return DataSpec("image-text", (1, 8, 8), 4, tuple(str(k) for k in range(4)), tiny_caption_vocab())
+
+
 # One tiny option set per family, for 8x8 single-channel images. A new family adds its line here;
 # tests/models/test_contract.py fails until it does.
 TINY: Mapping[str, dict] = Options({
@@ -63,6 +73,11 @@ TINY: Mapping[str, dict] = Options({
     "pixelcnn": {"preset": "tiny", "conditional": True},
     # text families train on tokens data (tests/models/tiny_families.py TINY_DATA picks it)
     "gpt": {"layers": 2, "heads": 2, "dim": 16, "context": 8},
+    # image-text families train on tiny captioned images (tests/models/tiny_families.py TINY_DATA)
+    "clip": TINY_CLIP,
+    # t2i embeds a clip: the record of a tiny (untrained) one on the tiny captions
+    "t2i": {"text_encoder_config": model_record("clip", TINY_CLIP, tiny_caption_spec()),
+            "preset": "tiny", "timesteps": 20, "cond_drop": 0.3, "sample_steps": 2},
     "lda": {"topics": 2, "max_words": 40, "min_df": 1, "max_df": 1.0, "iterations": 10},
     # image-pair families (tests/models/tiny_families.py TINY_DATA: 4x4 -> 8x8 pairs; cyclegan 8x8 domains)
     "pix2pix": {"channels": (4, 8), "d_channels": (4,)},

@@ -16,7 +16,7 @@ LAYERS: dict[str, int] = {
     "genlab.version": 0, "genlab.config": 0, "genlab.io": 0, "genlab.data": 0, "genlab.nn": 0,
     "genlab.models": 1,
     "genlab.training": 2, "genlab.apps": 2, "genlab.eval": 2, "genlab.viz": 2,
-    "genlab.runs": 3, "genlab.bench": 3, "genlab.reports": 3,
+    "genlab.runs": 3, "genlab.bench": 3, "genlab.reports": 3, "genlab.pipelines": 3,
     "genlab.cli": 4, "genlab.serve": 4,
     "genlab": 5, "genlab.__main__": 5,
 }

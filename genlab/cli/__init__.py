@@ -17,7 +17,22 @@ import sys  # noqa: E402
 
 import tyro  # noqa: E402
 
-from genlab.cli import anomaly, apps, augment, demo, edit, evaluate, gan, info, report, sample, serve, train, translate  # noqa: E402
+from genlab.cli import (  # noqa: E402
+    anomaly,
+    apps,
+    augment,
+    demo,
+    edit,
+    evaluate,
+    gan,
+    generate,
+    info,
+    report,
+    sample,
+    serve,
+    train,
+    translate,
+)
 from genlab.cli.common import ARGV  # noqa: E402
 
 COMMANDS = {"train": train.train, "sample": sample.sample, "reconstruct": sample.reconstruct,
@@ -27,7 +42,8 @@ COMMANDS = {"train": train.train, "sample": sample.sample, "reconstruct": sample
             "dream": apps.dream, "search": apps.search, "arithmetic": apps.arithmetic, "serve": serve.serve,
             "report": report.report, "compress": apps.compress, "decompress": apps.decompress,
             "anomaly": anomaly.anomaly, "augment": augment.augment,
-            "translate": translate.translate, "upscale": translate.upscale}
+            "translate": translate.translate, "upscale": translate.upscale,
+            "generate": generate.generate}
 
 DESCRIPTION = "genlab: generative models, one CLI and one evaluation protocol. `genlab --version` prints the version."
 

@@ -12,7 +12,7 @@ import dataclasses
 import difflib
 from pathlib import Path
 
-from genlab.data import cifar, digits, emoji, fashion_mnist, mnist, pairs, shakespeare
+from genlab.data import captioned, cifar, digits, emoji, emoji_names, fashion_mnist, mnist, pairs, shakespeare
 from genlab.data.base import Data, DataError, ImageData, TokenData
 from genlab.data.common import TRAIN_TEST, DatasetInfo, Loader, Split, as_path, check_split
 from genlab.data.folder import load_folder
@@ -29,6 +29,9 @@ DATASETS: dict[str, Loader] = {
     "cifar10": cifar.LOADER,
     "emoji": emoji.LOADER,
     "shakespeare": shakespeare.LOADER,
+    "mnist-captions": captioned.MNIST_LOADER,  # image-text (genlab.data.captions)
+    "fashion-mnist-captions": captioned.FASHION_LOADER,
+    "emoji-names": emoji_names.LOADER,
 }
 PATH_FORMS = {"folder": load_folder, "npz": load_npz, "text": load_text,  # "folder:PATH", "npz:PATH", "text:PATH"
               "pairs": load_pair_folder}  # "pairs:PATH": aligned A/ and B/ images (genlab/data/pair_folder.py)

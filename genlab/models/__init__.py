@@ -11,8 +11,10 @@ from genlab.models.autoregressive.gpt import GPT
 from genlab.models.base import GenerativeModel, capabilities
 from genlab.models.classical import FA, GMM, NB, PCA, SVD
 from genlab.models.compression import CompressiveAutoencoder
+from genlab.models.contrastive import CLIP
 from genlab.models.diffusion.latent import LDM
 from genlab.models.diffusion.model import DDPM
+from genlab.models.diffusion.text2image import T2I
 from genlab.models.explicit import Table
 from genlab.models.flow.model import Flow
 from genlab.models.gan import CGAN, DCGAN, GAN, WGANGP, StyleGAN
@@ -36,6 +38,8 @@ FAMILIES: dict[str, type[GenerativeModel]] = {
     "lda": LDA,
     # image-pair families: translation and super-resolution (docs/IMAGE2IMAGE.md)
     "pix2pix": Pix2Pix, "cyclegan": CycleGAN, "sr": SR, "srgan": SRGAN,
+    "clip": CLIP,  # image-text embeddings by InfoNCE; no sampling (docs/CLIP.md)
+    "t2i": T2I,  # text-to-image diffusion on a clip run's text embeddings (docs/CLIP.md)
 }
 
 

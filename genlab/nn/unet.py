@@ -72,6 +72,8 @@ class UNet(nn.Module):
         head_dim: channels per attention head.
         groups: GroupNorm groups (reduced to a divisor of each width).
         num_classes: > 0 adds a class embedding with a null label at index num_classes.
+        cond_dim: > 0: y is a (b, cond_dim) condition vector (a pooled text embedding), added to the time
+            embedding through a linear map; the zero vector is its null.
         dropout: dropout inside the residual blocks.
         emb_mult: the time-embedding width is emb_mult * channels[0].
     """
@@ -79,7 +81,7 @@ class UNet(nn.Module):
     def __init__(self, in_channels: int = 1, out_channels: int = 1, channels: tuple[int, ...] = (32, 64, 64),
                  num_res_blocks: int = 1, attention_levels: tuple[int, ...] = (1, 2), head_dim: int = 32,
                  groups: int = 8, num_classes: int = 0, dropout: float = 0.0, emb_mult: int = 4,
-                 patch: int = 1):
+                 patch: int = 1, cond_dim: int = 0):
         super().__init__()
         if patch < 1:
             raise ValueError(f"patch must be >= 1, got {patch}")
@@ -95,7 +97,7 @@ class UNet(nn.Module):
         def attn(c: int) -> nn.Module:
             return SelfAttention2d(c, min(head_dim, c), _groups(c, groups))
 
-        self.time = TimeEmbedding(channels[0], emb_dim, num_classes)
+        self.time = TimeEmbedding(channels[0], emb_dim, num_classes, cond_dim)
         self.conv_in = nn.Conv2d(in_channels * patch * patch, channels[0], 3, padding=1)
         self.down, self.downsample = nn.ModuleList(), nn.ModuleList()
         skips, c = [channels[0]], channels[0]
@@ -127,7 +129,7 @@ class UNet(nn.Module):
         self.conv_out = nn.Conv2d(c, out_channels * patch * patch, 3, padding=1)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """x (b, in_channels, h, w), t (b,), y (b,) or None -> (b, out_channels, h, w)."""
+        """x (b, in_channels, h, w), t (b,), y (b,) labels, (b, cond_dim) vectors or None -> (b, out_channels, h, w)."""
         emb = F.silu(self.time(t, y))  # (b, emb_dim); every block applies SiLU first, so do it once
         if self.patch > 1:
             x = F.pixel_unshuffle(x, self.patch)  # (b, c p^2, h/p, w/p)

@@ -53,4 +53,37 @@ def save_captioned_grid(images: torch.Tensor, captions: list[str], path: str | P
     return path
 
 
-__all__ = ["CAPTION_HEIGHT", "captioned_grid", "save_captioned_grid"]
+def prompt_rows(rows: list[tuple[str, torch.Tensor]], scale: int = 2, text_width: int = 240,
+                pad: int = 2) -> np.ndarray:
+    """(H, W, 3) uint8: one row per (prompt, images (m, c, h, w) in [0, 1]), the prompt written on the left
+    (cut to fit text_width pixels), the images in a line to its right (text-to-image results)."""
+    from PIL import Image, ImageDraw
+
+    from genlab.viz.grid import make_grid
+
+    strips = [make_grid(x, x.shape[0], pad=pad, scale=scale) for _, x in rows]
+    strips = [np.repeat(s, 3, axis=2) if s.shape[2] == 1 else s for s in strips]
+    width = text_width + max(s.shape[1] for s in strips)
+    out = Image.new("RGB", (width, sum(s.shape[0] for s in strips)), "white")
+    draw, y = ImageDraw.Draw(out), 0
+    for (prompt, _), strip in zip(rows, strips):
+        text = prompt
+        while text and draw.textlength(text) > text_width - 6:
+            text = text[:-1]
+        draw.text((4, y + strip.shape[0] // 2 - 5), text, fill="black")
+        out.paste(Image.fromarray(strip), (text_width, y))
+        y += strip.shape[0]
+    return np.asarray(out)
+
+
+def save_prompt_rows(rows: list[tuple[str, torch.Tensor]], path: str | Path, scale: int = 2) -> Path:
+    """Write `prompt_rows` as a PNG atomically; returns the path."""
+    from genlab.io import atomic_write_bytes
+    from genlab.viz.grid import png_bytes
+
+    path = Path(path)
+    atomic_write_bytes(path, png_bytes(prompt_rows(rows, scale)))
+    return path
+
+
+__all__ = ["CAPTION_HEIGHT", "captioned_grid", "prompt_rows", "save_captioned_grid", "save_prompt_rows"]

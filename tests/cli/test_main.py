@@ -18,7 +18,7 @@ def test_every_command_is_listed():
     assert sorted(COMMANDS) == sorted(["train", "sample", "reconstruct", "interpolate", "info", "datasets", "demo",
                                        "eval", "bench", "stylemix", "latent-walk", "inpaint", "denoise", "dream",
                                        "search", "arithmetic", "serve", "report", "compress", "decompress", "anomaly",
-                                       "augment", "translate", "upscale"])
+                                       "augment", "translate", "upscale", "generate"])
 
 
 @pytest.mark.parametrize("args, message", [

@@ -15,7 +15,8 @@ from tests.data.data_formats import write_cifar_folder, write_mnist_folder
 
 def test_datasets_is_a_plain_dict_of_loaders():
     assert type(DATASETS) is dict
-    assert set(DATASETS) == {"digits", "mnist", "fashion-mnist", "cifar10", "emoji", "shakespeare"}
+    assert set(DATASETS) == {"digits", "mnist", "fashion-mnist", "cifar10", "emoji", "shakespeare",
+                             "mnist-captions", "fashion-mnist-captions", "emoji-names"}
     data = DATASETS["digits"]("test")
     assert isinstance(data, ImageData) and len(data) == 297
 

@@ -238,12 +238,20 @@ def tiny_image_text(n: int = 32, seed: int = 0) -> ImageTextData:
     from tests.conftest import tiny_images
 
     data = tiny_images(n, seed=seed)
-    names = ("top left", "top right", "bottom left", "bottom right")
-    captions = tuple((f"bright {names[int(k)]}", f"a {names[int(k)]} blob") for k in data.y)
-    vocab = Vocab.of_text("".join(c for caps in captions for c in caps), pad=True)
-    return ImageTextData(data.x, captions, vocab, "tiny-captions", "train", y=data.y, max_len=24)
+    captions = tuple((f"bright {QUADRANTS[int(k)]}", f"a {QUADRANTS[int(k)]} blob") for k in data.y)
+    return ImageTextData(data.x, captions, tiny_caption_vocab(), "tiny-captions", "train", y=data.y,
+                         classes=data.classes, max_len=24)
+
+
+QUADRANTS = ("top left", "top right", "bottom left", "bottom right")
+
+
+def tiny_caption_vocab() -> Vocab:
+    """The characters of every tiny caption (the same for any n)."""
+    return Vocab.of_text("".join(f"bright {q}a {q} blob" for q in QUADRANTS), pad=True)
 
 
 TINY_DATA = {"tiny-tokens": tiny_tokens, "tiny-pca": None, "tiny-pair": tiny_pairs, "tiny-embed": tiny_image_text,
              "gpt": tiny_tokens, "lda": tiny_documents,  # families of FAMILIES that do not train on images
-             "pix2pix": tiny_pairs, "sr": tiny_pairs, "srgan": tiny_pairs, "cyclegan": tiny_domains}
+             "pix2pix": tiny_pairs, "sr": tiny_pairs, "srgan": tiny_pairs, "cyclegan": tiny_domains,
+             "clip": tiny_image_text, "t2i": tiny_image_text}

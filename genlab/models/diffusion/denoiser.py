@@ -60,7 +60,8 @@ class Denoiser:
         labels: (b,) class labels for a conditional network, or None.
         guidance: classifier-free guidance scale w (0 = unconditional, 1 = conditional); needs a
             network that knows the null label (`null_label`), used when labels is not None and w != 1.
-        null_label: the label index meaning "no class" (num_classes of the network).
+        null_label: the label index meaning "no class" (num_classes of the network); for condition
+            vectors (b, d) labels, the value of every entry of the null vector (0: the zero vector).
         clip: clamp x0_hat to [-clip, clip] (and make eps_hat consistent with it); 0 = off.
         autocast: run the network under bf16 autocast.
     """

@@ -157,10 +157,16 @@ class DiffusionModel(GenerativeModel):
         return {"loss": loss, "mse": loss.detach()}
 
     # --- sampling -------------------------------------------------------------------------------
+    @property
+    def null_label(self) -> int | None:
+        """The condition that means "none" for classifier-free guidance (the label num_classes; a text model's
+        zero vector: 0), or None for a model trained without one."""
+        return self.num_classes if self.conditional and self.config.cond_drop > 0 else None
+
     def denoiser(self, labels: torch.Tensor | None = None, guidance: float | None = None,
                  autocast: bool = False) -> Denoiser:
         """The network as a Denoiser, with classifier-free guidance for a conditional model."""
-        null = self.num_classes if self.conditional and self.config.cond_drop > 0 else None
+        null = self.null_label
         if guidance is None:  # the config's default, which needs a null label; without one, plain conditional
             w = self.config.guidance if null is not None else 1.0
         else:

@@ -1,0 +1,17 @@
+"""Prompt rows (genlab.viz.captions.prompt_rows): the picture of text-to-image results."""
+
+from __future__ import annotations
+
+import torch
+
+from genlab.viz.captions import prompt_rows
+
+
+def test_prompt_rows_put_each_prompt_left_of_its_images():
+    rows = [("a thick seven", torch.full((3, 1, 8, 8), 0.5)), ("a thin one", torch.zeros(2, 1, 8, 8))]
+    out = prompt_rows(rows, scale=2, text_width=100, pad=2)
+    # a strip is make_grid's: (8 + 2 pad + 2 pad) x 2 high, (3 images x (8 + 2) + 2) x 2 wide
+    assert out.shape == (2 * 24, 100 + 64, 3) and out.dtype.name == "uint8"
+    assert (out[:24, :100] < 128).any() and (out[24:, :100] < 128).any()  # both prompts were written
+    assert out[5, 100 + 5].tolist() == [128, 128, 128]  # the grey images of row 1 ...
+    assert out[24 + 5, 100 + 5].tolist() == [0, 0, 0]  # ... and the black ones of row 2, right of the text
