@@ -130,6 +130,7 @@ class Served:
                 **{what: None if o is None else [x.to_json() for x in o] for what, o in methods.items()},
                 "latent": isinstance(self.model, Latent) and not text,
                 "text": {"prompt": "max_tokens" in opts, "stream": "on_token" in opts} if text else None,
+                "prompt_images": self.kind == "image-text" and isinstance(self.model, Sampler),
                 "limits": {"n": MAX_N, "prompt": MAX_PROMPT, "interpolation": MAX_INTERPOLATION,
                            "coord": MAX_COORD, "seed": MAX_SEED}}
 
@@ -169,18 +170,34 @@ class Served:
         n = integer(body, "n", 8, 1, MAX_N)
         seed = integer(body, "seed", 0, 0, MAX_SEED - MAX_N)
         label = self.label(body)
+        prompt = self.image_prompt(body)
 
         def work(job: Job) -> None:
             for i in range(n):
                 job.check()
                 k = label if label is not None else i % self.model.num_classes if self.conditional else None
-                cond = None if k is None else torch.tensor([k])
+                cond = prompt if prompt is not None else None if k is None else torch.tensor([k])
                 job.calls = 0
                 out = self.locked(job, sample, self.run, 1, cond=cond, seed=seed + i, **options)
                 job.per_item = job.per_item or job.calls or None
                 job.items.append({"image": png_data_url(out.x[0].float().cpu()), "label": k, "seed": seed + i})
 
         return n, work
+
+    def image_prompt(self, body: dict[str, Any]) -> str | None:
+        """The caption of a text-to-image request (None for other runs, which refuse one)."""
+        from genlab.data.captions import normalize_caption
+
+        prompt = body.get("prompt")
+        if self.kind != "image-text":
+            if prompt not in (None, ""):
+                raise ValueError(f"a {self.run.config.family} run takes no prompt; leave it out")
+            return None
+        if prompt is None or (isinstance(prompt, str) and not prompt.strip()):
+            raise ValueError("the prompt is empty: describe the image, e.g. \"a thick handwritten seven\"")
+        if isinstance(prompt, str) and len(prompt) > MAX_PROMPT:
+            raise ValueError(f"the prompt is {len(prompt)} characters; at most {MAX_PROMPT}")
+        return normalize_caption(prompt)
 
     def text_request(self, body: dict[str, Any]) -> tuple[int, Any]:
         """(tokens, work) for POST .../text {prompt, seed, options}: the text grows as tokens are drawn."""

@@ -168,3 +168,31 @@ def test_a_cancelled_job_stops_early_and_keeps_what_it_made(client):
     assert not after["cancelled"] and len(after["items"]) == 1  # the model is free again
     assert client.delete(f"/api/jobs/{after['id']}").json()["cancelled"] is False  # a finished job stays as it is
     assert "no job" in refused(client.delete("/api/jobs/nope"), 404)
+
+
+def test_a_text_to_image_run_takes_a_prompt_and_other_runs_refuse_one(client, tmp_path):
+    from genlab.config import DataConfig, RunConfig, TrainConfig
+    from genlab.runs import train
+    from genlab.serve.app import make_app
+    from genlab.serve.server import Background, load_runs
+    from tests.conftest import TINY, TINY_CLIP
+    from tests.models.tiny_families import tiny_image_text
+    from tests.serve.conftest import Client
+
+    data, tc = tiny_image_text(32), TrainConfig(steps=2, batch_size=8, progress=False, device="cpu")
+    train(RunConfig("clip", TINY_CLIP, DataConfig("tiny"), tc), tmp_path / "clip", data=data)
+    options = {k: v for k, v in TINY["t2i"].items() if k != "text_encoder_config"}
+    train(RunConfig("t2i", {**options, "text_encoder": str(tmp_path / "clip")}, DataConfig("tiny"), tc),
+          tmp_path / "t2i", data=data)
+    bg = Background(make_app(load_runs([tmp_path / "t2i"])))
+    try:
+        t2i = Client(bg.url)
+        assert t2i.get("/api/runs/t2i").json()["prompt_images"] is True
+        view = wait(t2i, t2i.post("/api/runs/t2i/sample", json={"n": 2, "seed": 4, "prompt": "Bright  top left"}).json())
+        assert view["error"] is None and [it["seed"] for it in view["items"]] == [4, 5]
+        assert pixels(view["items"][0]["image"]).shape == (8, 8)
+        assert "the prompt is empty" in refused(t2i.post("/api/runs/t2i/sample", json={"n": 1, "prompt": " "}))
+    finally:
+        bg.stop()
+    assert client.get("/api/runs/ae").json()["prompt_images"] is False
+    assert "takes no prompt" in refused(client.post("/api/runs/ae/sample", json={"n": 1, "prompt": "a seven"}))

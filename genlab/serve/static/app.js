@@ -168,7 +168,9 @@ function samplePanel(info) {
   const bar = el("progress", {max: 1, value: 0});
   const button = el("button", {type: "submit", text: "Sample"});
   const stop = stopButton();
-  const form = el("form", {novalidate: true, id: "sample-form"},
+  const prompt = info.prompt_images ? el("input", {type: "text", name: "prompt", class: "prompt",
+                                                   placeholder: "describe the images, e.g. a thick handwritten seven"}) : null;
+  const form = el("form", {novalidate: true, id: "sample-form"}, prompt,
     el("div", {class: "row"}, numberField("n", "images", 8, 1, info.limits.n), numberField("seed", "seed", 0, 0),
        labelField(info), info.sample.map(optionField), button, stop));
   form.addEventListener("submit", async (e) => {
@@ -178,6 +180,7 @@ function samplePanel(info) {
     say(msg, "sampling...");
     const body = {n: readNumber(form, "n"), seed: readNumber(form, "seed"), label: readNumber(form, "label"),
                   options: readOptions(form, info.sample)};
+    if (prompt) body.prompt = prompt.value;
     try {
       const job = await api("POST", `/api/runs/${encodeURIComponent(info.name)}/sample`, body);
       stop.start(job);
