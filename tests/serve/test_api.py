@@ -188,7 +188,8 @@ def test_a_text_to_image_run_takes_a_prompt_and_other_runs_refuse_one(client, tm
     try:
         t2i = Client(bg.url)
         assert t2i.get("/api/runs/t2i").json()["prompt_images"] is True
-        view = wait(t2i, t2i.post("/api/runs/t2i/sample", json={"n": 2, "seed": 4, "prompt": "Bright  top left"}).json())
+        body = {"n": 2, "seed": 4, "prompt": "Bright  top left"}
+        view = wait(t2i, t2i.post("/api/runs/t2i/sample", json=body).json())
         assert view["error"] is None and [it["seed"] for it in view["items"]] == [4, 5]
         assert pixels(view["items"][0]["image"]).shape == (8, 8)
         assert "the prompt is empty" in refused(t2i.post("/api/runs/t2i/sample", json={"n": 1, "prompt": " "}))
