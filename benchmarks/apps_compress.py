@@ -33,7 +33,6 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle OpenMP threads must not spin on CPU time
 
 import argparse
-import io
 import math
 from pathlib import Path
 
@@ -42,13 +41,12 @@ import torch
 from _common import ROOT, CpuTimer, write_result
 from apps_common import RUNS, trained_run
 
+from genlab.apps.compress import CODEC_OPTIONS, CODECS, codec_round_trip, pillow_codecs
+
 RATE_WEIGHTS = (0.03, 0.01, 0.003)
 STEPS = 1500
 OPTIONS = {"channels": (16, 24, 32), "latent_channels": 16, "mixture": 3, "quantizer": "mixed"}
 TRAIN = {"batch_size": 64, "lr": 2e-3, "precision": "fp32"}
-CODECS = {"JPEG": (1, 5, 10, 20, 30, 50, 70, 90), "WEBP": (0, 5, 10, 20, 30, 50, 70, 90),
-          "AVIF": (0, 5, 10, 20, 30, 50, 70, 90)}
-CODEC_OPTIONS = {"JPEG": {"optimize": True}, "WEBP": {"method": 6}, "AVIF": {"speed": 6}}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -74,23 +72,6 @@ def train_points(weights=RATE_WEIGHTS, verbose: bool = False) -> list[tuple[floa
 
 
 # --- the codecs -------------------------------------------------------------------------------------------
-def pillow_codecs() -> dict[str, bool]:
-    from PIL import features
-
-    return {"JPEG": bool(features.check("jpg")), "WEBP": bool(features.check("webp")),
-            "AVIF": bool(features.check("avif"))}
-
-
-def codec_round_trip(arr: np.ndarray, fmt: str, quality: int) -> tuple[int, np.ndarray]:
-    """(bytes of the file, the decoded grey image) for a (h, w) uint8 image."""
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(arr, "L").save(buf, fmt, quality=quality, **CODEC_OPTIONS[fmt])
-    data = buf.getvalue()
-    return len(data), np.array(Image.open(io.BytesIO(data)).convert("L"))
-
-
 def quality_of(x_hat: torch.Tensor, x: torch.Tensor) -> tuple[float, float]:
     from genlab.eval.metrics import psnr, ssim
 

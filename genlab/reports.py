@@ -173,6 +173,32 @@ def code_sections(m: Any, x: torch.Tensor, y: torch.Tensor | None, *, classes: A
     return out
 
 
+def compression_section(run, n: int = 100) -> Any | None:
+    """For a model that compresses (cae): the bits per pixel and PSNR of its own files for n test images (one
+    file each) beside JPEG and WebP (and AVIF where Pillow has it) over their quality settings, on the same images."""
+    from genlab.apps.compress import CODECS, codec_curve, file_point, pillow_codecs
+    from genlab.models.base import Compressible
+    from genlab.viz.plots import rate_distortion
+    from genlab.viz.report import Section
+
+    if not isinstance(run.model, Compressible):
+        return None
+    got = _test_images(run, n)
+    if got is None:
+        return None
+    x = got[0]
+    ours = file_point(run.model, x)
+    curves = {fmt: codec_curve(x, fmt) for fmt, ok in pillow_codecs().items() if ok and fmt in CODECS}
+    picture = rate_distortion({fmt: [(p["bits_per_pixel"], p["psnr"]) for p in c] for fmt, c in curves.items()},
+                              {f"{run.config.family} (this run)": (ours["bits_per_pixel"], ours["psnr"])},
+                              title=f"{len(x)} test images, one file each")
+    return Section("Rate and distortion", f"`genlab compress` files of {len(x)} test images, one file per image "
+                   f"(header included): {ours['bits_per_pixel']:.3f} bits per pixel at {ours['psnr']:.2f} dB PSNR. The "
+                   "lines are Pillow's codecs on the same images over their quality settings, every byte of every file "
+                   "counted; a run is one rate point (train with another --rate-weight for another).", picture,
+                   "PSNR against bits per pixel")
+
+
 def attention_section(run) -> Any | None:
     from genlab.viz.report import Section
     from genlab.viz.text import attention_picture
@@ -238,6 +264,7 @@ def write_run_report(path: str | Path, out: str | Path | None = None, *, n: int 
         raise RunError(f"the folder of {target} does not exist; create it or choose another --out")
     run.model.eval()
     sections = [overview(run), curves(_history(run.path)), samples(run, n, seed), *latent_sections(run, seed),
+                compression_section(run),
                 attention_section(run), topics_section(run), metrics_section(run)]
     return write_report(target, title=f"{run.config.family} on {run.config.data.name}: {run.path.name}",
                         sections=[s for s in sections if s is not None],

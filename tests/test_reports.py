@@ -75,3 +75,12 @@ def test_a_pairs_run_reports_the_metrics_of_its_kind(tmp_path):
     cli("report", str(tmp_path / "sr"))
     html = (tmp_path / "sr" / "report.html").read_text()
     assert "image-pair metrics on sr2:digits/test" in html and re.search(r"psnr</td><td>\d", html)
+
+
+def test_a_compression_run_gets_its_rate_point_beside_the_codecs(tmp_path):
+    cli("train", "cae", "--data", "digits", "--channels", "4", "8", "--latent-channels", "2", "--mixture", "2",
+        "--train.steps", "3", "--train.no-progress", "--runs-dir", str(tmp_path), "--name", "c")
+    cli("report", str(tmp_path / "c"))
+    html = (tmp_path / "c" / "report.html").read_text()
+    assert "Rate and distortion" in sections(html)
+    assert re.search(r"\d+\.\d{3} bits per pixel at \d+\.\d\d dB PSNR", html)

@@ -190,3 +190,22 @@ def histograms(series: dict[str, torch.Tensor | np.ndarray], *, xlabel: str, tit
     if title:
         ax.set_title(title, fontsize=10)
     return figure_png(fig)
+
+
+def rate_distortion(curves: dict[str, Sequence[tuple[float, float]]], points: dict[str, tuple[float, float]], *,
+                    title: str = "") -> bytes:
+    """A PNG of PSNR (dB) against bits per pixel: a line per curve (a codec over its quality settings), a marker
+    per point (a model at its one rate)."""
+    fig = _figure(5.0, 3.4)
+    ax = fig.add_subplot()
+    for name, xy in curves.items():
+        xs, ys = zip(*sorted(xy))
+        ax.plot(xs, ys, marker=".", lw=1, label=name)
+    for name, (x, y) in points.items():
+        ax.plot([x], [y], marker="*", ms=12, ls="none", label=name)
+    ax.set_xlabel("bits per pixel (every byte of every file)")
+    ax.set_ylabel("PSNR, dB")
+    ax.legend(frameon=False, fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return figure_png(fig)
