@@ -77,8 +77,9 @@ def mean_std(values: list[float]) -> dict[str, float]:
 
 
 def main(argv=None) -> None:
-    from genlab.apps.augment import generated_images, train_and_score
+    from genlab.apps.augment import generated_images
     from genlab.data import load_data
+    from genlab.eval.cas import train_and_score
     from genlab.viz.grid import save_grid
 
     args = parse_args(argv)
@@ -142,7 +143,7 @@ def main(argv=None) -> None:
 
 
 def _balanced(real, gx, gy):
-    from genlab.apps.augment import balanced
+    from genlab.eval.cas import balanced
 
     return balanced(real.x, real.y, gx, gy)
 

@@ -95,20 +95,18 @@ def reconstruction_error(model: torch.nn.Module, x: torch.Tensor, *, batch_size:
 def nll_bits(model: torch.nn.Module, x: torch.Tensor, *, binarized: str = "none",
              generator: torch.Generator | None = None, batch_size: int = 250) -> torch.Tensor:
     """(n,) negative log-likelihood of each image in bits/dim, on the model's scale (genlab.eval.likelihood:
-    dequantized for densities, binarized when the run was trained binarized)."""
-    from genlab.eval.likelihood import evaluate_likelihood
+    dequantized for densities, binarized when the run was trained binarized; genlab.models.likelihood)."""
+    from genlab.models.likelihood import image_nats
 
     check_score(model, "nll")
     x = check_images(x, tuple(model.shape))
     was_training = model.training
     model.eval()
     try:
-        out = evaluate_likelihood(model, x, binarized=binarized, generator=generator, batch_size=batch_size,
-                                  per_example=True)
+        nats, dims, _ = image_nats(model, x, binarized=binarized, generator=generator, batch_size=batch_size)
     finally:
         model.train(was_training)
-    nats = torch.tensor(out["likelihood_nats"], dtype=torch.float64)
-    return nats / (out["likelihood_dims"] * np.log(2.0))
+    return nats / (dims * np.log(2.0))
 
 
 def png_bits(x: torch.Tensor) -> torch.Tensor:

@@ -274,7 +274,7 @@ def _arrays(x: torch.Tensor) -> np.ndarray:
 def codec_curve(x: torch.Tensor, fmt: str, qualities: tuple[int, ...] | None = None) -> list[dict[str, float]]:
     """[{"quality", "bits_per_pixel", "psnr"}]: images x (n, c, h, w) in [0, 1] saved one file each at every quality;
     bits per pixel count every byte of every file (8 bytes / (h w)), PSNR is the mean per image (dB)."""
-    from genlab.eval.metrics import psnr
+    from genlab.models.autoencoder import psnr
 
     arrays = _arrays(x)
     pixels = x.shape[2] * x.shape[3]
@@ -291,7 +291,7 @@ def codec_curve(x: torch.Tensor, fmt: str, qualities: tuple[int, ...] | None = N
 def file_point(model: torch.nn.Module, x: torch.Tensor) -> dict[str, float]:
     """{"bits_per_pixel", "psnr"} of the model's own files: each image of x compressed to a file of its own (header
     included) and decompressed."""
-    from genlab.eval.metrics import psnr
+    from genlab.models.autoencoder import psnr
 
     sizes, decoded = [], []
     for i in range(len(x)):

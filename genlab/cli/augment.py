@@ -31,7 +31,8 @@ def augment(run: tyro.conf.Positional[str], generated_per_class: int = 1000, see
 
     import torch
 
-    from genlab.apps.augment import augmentation_scores, generated_images
+    from genlab.apps.augment import generated_images
+    from genlab.eval.cas import augmentation_scores
     from genlab.runs import load_run, load_training_data
     from genlab.viz.grid import save_grid
 

@@ -30,31 +30,12 @@ data), and what the number claims (exact, or an upper bound) beside what it is o
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Any
 
 import torch
 
-from genlab.nn.distributions import binarize, bits_per_dim, dequantize, discrete_nats_from_density
-
-LikelihoodData = Literal["binary", "discrete", "continuous"]
-LIKELIHOOD_DATA = ("binary", "discrete", "continuous")
-
-
-def data_kind(model: Any, binarized: str = "none") -> LikelihoodData:
-    """What the model's likelihood is over (see the module docstring)."""
-    kind = model.likelihood_kind
-    if kind not in LIKELIHOOD_DATA:
-        raise ValueError(f"{type(model).__name__}.likelihood_kind is {kind!r}; valid: {LIKELIHOOD_DATA}")
-    if summary_shape(model) is not None:  # it scores its own summary of the images, binarized or not
-        return kind
-    return "binary" if binarized != "none" else kind
-
-
-def summary_shape(model: Any) -> tuple[int, ...] | None:
-    """The shape of the summary of each image the model's nll scores (`likelihood_shape`), or None when
-    it scores the images themselves (every family but the table; duck-typed models may omit it)."""
-    shape = getattr(model, "likelihood_shape", None)
-    return None if shape is None else tuple(int(s) for s in shape)
+from genlab.models.likelihood import LIKELIHOOD_DATA, data_kind, image_nats, summary_shape
+from genlab.nn.distributions import bits_per_dim
 
 
 def _shape_text(shape: tuple[int, ...]) -> str:
@@ -122,34 +103,12 @@ def evaluate_likelihood(model: Any, x: torch.Tensor, y: torch.Tensor | None = No
 
     require(model, "likelihood", "compute a likelihood")
     kind = data_kind(model, binarized)
-    kw: dict[str, Any] = {"generator": generator}
-    if "k" in model.likelihood_options:
-        kw["k"] = k
-    elif k != 1:
-        raise ValueError(f"a {model.family} model's likelihood takes no k (importance samples)")
-    device = next(iter(model.parameters()), None)
-    device = device.device if device is not None else next(iter(model.buffers()), torch.zeros(())).device
-    pixels = int(x[0].numel())  # what dequantization adds log 256 for
-    summary = summary_shape(model)
-    dims = math.prod(summary) if summary is not None else pixels  # what bits/dim divide by
-    total, n, each = 0.0, x.shape[0], []
-    for i in range(0, n, batch_size):
-        xb = x[i:i + batch_size].to(device)
-        yb = None if y is None or not model.conditional else y[i:i + batch_size].to(device)
-        if summary is not None:  # the model pools and cuts the images itself: they go in as they are
-            pass
-        elif kind == "binary" and binarized != "none":
-            xb = binarize(xb, binarized, generator)
-        elif kind == "continuous":
-            xb = dequantize(xb, generator)
-        nll = model.nll(xb, yb, **kw).double()
-        if kind == "continuous":
-            nll = discrete_nats_from_density(nll, pixels)
-        total += float(nll.sum())
-        if per_example:
-            each += nll.cpu().tolist()
+    each_t, dims, k_used = image_nats(model, x, y, k=k, binarized=binarized, batch_size=batch_size,
+                                      generator=generator)
+    n = x.shape[0]
+    total = float(each_t.sum())
+    each = each_t.tolist()
     nats = total / max(n, 1)
-    k_used = kw.get("k", 1)
     out = {"nll_nats": nats, "bits_per_dim": float(bits_per_dim(nats, dims)),
            "likelihood_label": likelihood_label(model, k_used, kind, binarized),
            "likelihood_claim": likelihood_claim(model, k_used), "likelihood_data": kind,

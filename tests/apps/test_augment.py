@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from genlab.apps.augment import augmentation_scores, balanced, generated_images, train_and_score
+from genlab.apps.augment import generated_images
 from genlab.cli import main
 from genlab.config import DataConfig, RunConfig, TrainConfig
+from genlab.eval.cas import augmentation_scores, balanced, train_and_score
 from genlab.models import build_model
 from genlab.runs import load_training_data, train
 from tests.conftest import tiny_images
