@@ -45,13 +45,15 @@ def parse_budget(text: str | float) -> float:
     return value
 
 
-def resolve_families(families: str | Sequence[str]) -> list[str]:
-    """'all' (every family genlab has now) or a comma-separated list, checked against FAMILIES."""
+def resolve_families(families: str | Sequence[str], kind: str = "image") -> list[str]:
+    """'all' (every family genlab has now that samples data of `kind`) or a comma-separated list, checked
+    against FAMILIES."""
     from genlab.models import FAMILIES
+    from genlab.models.base import capabilities
 
     names = [f.strip() for f in (families.split(",") if isinstance(families, str) else families) if f.strip()]
     if not names or names == ["all"]:
-        return list(FAMILIES)
+        return [f for f, cls in FAMILIES.items() if kind in cls.data_kinds and "sample" in capabilities(cls)]
     unknown = [f for f in names if f not in FAMILIES]
     if unknown:
         raise ValueError(f"unknown famil{'y' if len(unknown) == 1 else 'ies'} {unknown}; valid: {', '.join(FAMILIES)} "
@@ -74,7 +76,10 @@ class BenchConfig:
         features: "classifier" or "inception".
         out: output folder (runs under out/runs/).
         threads: CPU threads for training and evaluation.
-        batch_size: training batch size.
+        batch_size: training batch size (0 = each family's from the preset, else 128).
+        preset: where each family's default options come from: "cpu" (the recipes that work on a CPU in
+            minutes, genlab/models/recipes.py) or "paper" (the papers' settings); model_options and
+            train_options change them.
         sample_cap: CPU-agnostic cap (wall seconds) on drawing the n final samples: slower families are
             evaluated on fewer samples (never below 500), and the row says so.
         data_dir: where the dataset's files are.
@@ -93,7 +98,8 @@ class BenchConfig:
     features: Literal["classifier", "inception"] = "classifier"
     out: str = "runs/bench-mnist"
     threads: int = bounded(2, ge=0)
-    batch_size: int = bounded(128, ge=1)
+    batch_size: int = bounded(0, ge=0)
+    preset: Literal["cpu", "paper"] = "cpu"
     sample_cap: float = bounded(600.0, gt=0)
     data_dir: str | None = None
     model_options: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -122,10 +128,13 @@ def _train_config(family: str, seed: int, cfg: BenchConfig, points: int):
 
     from genlab.config import TrainConfig
 
-    tc = TrainConfig(steps=10 ** 9, batch_size=cfg.batch_size, seed=seed, device="cpu", threads=cfg.threads,
+    from genlab.models.recipes import recipe
+
+    tc = TrainConfig(steps=10 ** 9, batch_size=128, seed=seed, device="cpu", threads=cfg.threads,
                      time_budget=cfg.budget / points, budget_clock="cpu", progress=False, log_every=100,
                      keep_checkpoints=1)
-    extra = dict(cfg.train_options.get(family, {}))
+    extra = {**recipe(family, cfg.preset).train, **({"batch_size": cfg.batch_size} if cfg.batch_size else {}),
+             **cfg.train_options.get(family, {})}
     fixed = {"time_budget", "budget_clock", "seed", "steps"} & set(extra)
     if fixed:
         raise ValueError(f"the bench sets {sorted(fixed)} itself; choose --budget and --seeds instead")
@@ -146,7 +155,9 @@ def _train_segments(family: str, seed: int, cfg: BenchConfig, run_dir: Path, dat
 
     points = max(1, cfg.curve_points)
     tc = _train_config(family, seed, cfg, points)
-    model_options = {**(options or {}), **cfg.model_options.get(family, {})}
+    from genlab.models.recipes import recipe
+
+    model_options = {**recipe(family, cfg.preset).model, **(options or {}), **cfg.model_options.get(family, {})}
     config = RunConfig(family, model_options, DataConfig(cfg.data, cfg.data_dir), tc)
     curve, cpu_total, wall_total, result, per_image = [], 0.0, 0.0, None, None
     for p in range(points):
@@ -288,9 +299,14 @@ def bench_family(family: str, cfg: BenchConfig, data: Any, extractor: Any, log) 
             per_seed_metrics.append({k: v["mean"] for k, v in metrics.items()})
             row["seeds"].append(seed)
             row["runs"].append({"seed": seed, "run": str(run_dir), "n_fake": n, **summary})
+            from genlab.models.recipes import recipe
+
+            r = recipe(family, cfg.preset)
+            row["options"] = {"preset": cfg.preset, "model": {**r.model, **cfg.model_options.get(family, {})},
+                              "train": {**r.train, **cfg.train_options.get(family, {})}}
             if cfg.model_options.get(family) or cfg.train_options.get(family):
-                row["options"] = {"model": cfg.model_options.get(family, {}),
-                                  "train": cfg.train_options.get(family, {})}
+                row["given_options"] = {"model": cfg.model_options.get(family, {}),
+                                        "train": cfg.train_options.get(family, {})}
             row["curve"][str(seed)] = curve
             if seed == cfg.seeds[0]:
                 x, _ = draw_samples(model, 16, seed=seed)

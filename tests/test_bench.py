@@ -49,7 +49,9 @@ def test_budget_and_family_parsing():
     assert parse_budget("45") == 45
     with pytest.raises(ValueError, match="10m"):
         parse_budget("ten minutes")
-    assert resolve_families("all") == list(FAMILIES)
+    every = resolve_families("all")  # the families that sample images: no text, pair or image-text family
+    assert every and set(every) < set(FAMILIES) and "dcgan" in every and "pixelcnn" in every
+    assert not {"gpt", "lda", "pix2pix", "clip", "t2i"} & set(every)
     with pytest.raises(ValueError, match="valid"):
         resolve_families("ae,nope")
 
@@ -140,3 +142,14 @@ def test_bench_writes_one_likelihood_table_on_the_same_test_images(tmp_path, cac
     md = (out / "leaderboard.md").read_text()
     assert f"### Likelihood on one scale (digits, the same first {lik['n']} test images for every family)" in md
     assert "| table |" in md and "| exact | binary 1x2x2 summary (the model's own) | 4 |" in md and "15 free" in md
+
+
+def test_bench_trains_each_family_with_its_preset():
+    from genlab.bench import BenchConfig, _train_config
+
+    assert _train_config("dcgan", 0, BenchConfig(), 1).batch_size == 64  # the cpu recipe's
+    assert _train_config("dcgan", 0, BenchConfig(preset="paper"), 1).batch_size == 128
+    assert _train_config("dcgan", 0, BenchConfig(batch_size=32), 1).batch_size == 32  # --batch-size wins
+    cfg = BenchConfig(train_options={"dcgan": {"batch_size": 16, "ema_decay": 0.0}})
+    tc = _train_config("dcgan", 0, cfg, 4)
+    assert tc.batch_size == 16 and tc.ema_decay == 0.0 and tc.time_budget == cfg.budget / 4

@@ -66,6 +66,11 @@ def main(argv: list[str] | None = None) -> None:
         print(f"genlab {__version__}")
         return
     token = ARGV.set(args)  # `train --resume` reads the flags given
+    import warnings
+
+    from genlab.viz.progress import format_warning
+
+    warnings.formatwarning = format_warning  # genlab's warnings on one line, without Python's source line
     try:
         commands = {**COMMANDS, "train": train.command(args)}  # `train --config FILE`: the file's values as defaults
         tyro.extras.subcommand_cli_from_dict(commands, args=args, prog="genlab", description=DESCRIPTION,

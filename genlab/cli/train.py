@@ -14,6 +14,7 @@ import tyro
 from genlab.cli.common import given_flags, run_name
 from genlab.config import DataConfig, RunConfig, TrainConfig, to_dict
 from genlab.models import FAMILIES
+from genlab.models.recipes import Preset, recipe, train_config
 
 Binarize = Literal["none", "dynamic", "static"]
 # The data flags of `genlab train` and the DataConfig fields they set.
@@ -21,10 +22,19 @@ DATA_FLAGS = {"data": "name", "data_dir": "data_dir", "binarize": "binarize", "l
               "classes": "classes", "per_class": "per_class", "perturb": "perturb"}
 
 
+# family -> its config with the defaults of this command line (the preset's, or a --config file's), set by
+# `command` before tyro reads train's signature (the annotation below is evaluated then)
+SUBCOMMAND_DEFAULTS: dict[str, object] = {}
+
+
 def family_union():
-    """One tyro subcommand per family, each with its Config's options."""
-    options = tuple(Annotated[cls.Config, tyro.conf.subcommand(name, description=(cls.__doc__ or "").strip())]
-                    for name, cls in FAMILIES.items())
+    """One tyro subcommand per family, each with its Config's options (and SUBCOMMAND_DEFAULTS' defaults)."""
+    def sub(name, cls):
+        default = SUBCOMMAND_DEFAULTS.get(name)
+        extra = {} if default is None else {"default": default}
+        return Annotated[cls.Config, tyro.conf.subcommand(name, description=(cls.__doc__ or "").strip(), **extra)]
+
+    options = tuple(sub(name, cls) for name, cls in FAMILIES.items())
     return tyro.conf.OmitSubcommandPrefixes[Union[options]]  # type: ignore[valid-type]
 
 
@@ -39,7 +49,7 @@ def train(model: family_union(), data: str = "mnist", data_dir: str | None = Non
           binarize: Binarize = "none", limit: int = 0, classes: tuple[int, ...] = (), per_class: int = 0,
           perturb: float = 0.0, name: str | None = None, runs_dir: str = "runs",
           resume: bool = False, overwrite: bool = False, config: str | None = None,
-          train: TrainConfig = TrainConfig(), data_b: str | None = None) -> None:
+          train: TrainConfig = TrainConfig(), data_b: str | None = None, preset: Preset = "cpu") -> None:
     """Train a model: `genlab train FAMILY --data NAME [family options] [--train.* options]`, or rerun a saved
     config: `genlab train --config runs/NAME/config.json --name NAME2 [changes]`.
 
@@ -59,6 +69,9 @@ def train(model: family_union(), data: str = "mnist", data_dir: str | None = Non
         overwrite: replace an existing run of the same name (only a folder genlab made, inside RUNS_DIR).
         config: a saved run config (a run folder's config.json, or the folder): its family, model, data and
             training options become the defaults, the flags given change them; FAMILY may be left out.
+        preset: where the defaults of the family and --train.* options come from: "cpu", the recipe that works
+            on a laptop CPU in minutes (genlab/models/recipes.py), or "paper", the papers' settings. Flags given
+            win over either; --config and --resume take the saved options instead.
     """
     from genlab.runs import check_run_name
     from genlab.runs import train as train_fn
@@ -73,6 +86,10 @@ def train(model: family_union(), data: str = "mnist", data_dir: str | None = Non
     run_dir = Path(runs_dir) / check_run_name(name if name is not None else run_name(family, data))
     if config is not None:
         print(config_changes(config, run_config))
+    elif not resume:
+        line = preset_line(family, preset)
+        if line:
+            print(line)
     if resume and not overwrite:
         run_config = resumed_config(run_config, run_dir)
     result = train_fn(run_config, run_dir, resume=resume, overwrite=overwrite, runs_dir=runs_dir,
@@ -85,6 +102,27 @@ def train(model: family_union(), data: str = "mnist", data_dir: str | None = Non
             print(f"genlab: interrupted at step {result.step} (checkpoint saved); continue with the same command "
                   "and --resume", file=sys.stderr)
         raise SystemExit(128 + (result.signal or signal.SIGINT))
+
+
+def preset_line(family: str, preset: str) -> str:
+    """'dcgan with the cpu recipe: --channels 32 64 ...' where the preset changes defaults, else ''."""
+    r = recipe(family, preset)
+    given_model = given_flags(r.model) or set()
+    given_train = given_flags(r.train, prefix="train.") or set()
+    shown = [_flag(k, v) for k, v in r.model.items() if k not in given_model]
+    shown += [_flag(f"train.{k}", v) for k, v in r.train.items() if k not in given_train]
+    if preset != "cpu" or not shown:
+        return ""
+    return f"{family} with the cpu recipe: {' '.join(shown)} (--preset paper for the papers' settings)"
+
+
+def _flag(name: str, value: object) -> str:
+    flag = "--" + name.replace("_", "-")
+    if isinstance(value, bool):
+        return flag if value else flag.replace("--", "--no-", 1)
+    if isinstance(value, (tuple, list)):
+        return f"{flag} {' '.join(_fmt(v) for v in value)}"
+    return f"{flag} {_fmt(value)}"
 
 
 def start_line(info: dict) -> str:
@@ -140,29 +178,60 @@ def summary(result, width: int = 100) -> str:
 
 def command(argv: list[str]):
     """The `train` command tyro parses: with `--config FILE` among `argv`, `train` with the saved config's
-    values as its defaults (so every flag given on the command line overrides the file)."""
+    values as its defaults (so every flag given on the command line overrides the file); else, for
+    `train FAMILY`, with the defaults of the preset (--preset, "cpu" unless given)."""
     import functools
 
     from genlab.models import model_config
 
     path = _config_flag(argv) if argv[:1] == ["train"] else None
     if path is None:
-        return train
+        family = _family_arg(argv) if argv[:1] == ["train"] else None
+        if family is None:
+            return train
+        r = recipe(family, _flag_value(argv, "--preset") or "cpu")
+        SUBCOMMAND_DEFAULTS.clear()
+        SUBCOMMAND_DEFAULTS[family] = model_config(family, r.model)
+        return functools.partial(train, train=train_config(family, r.preset))
     saved = read_saved(path)
     d = saved.data
-    return functools.partial(train, model=model_config(saved.family, saved.model_options()), data=d.name,
+    SUBCOMMAND_DEFAULTS.clear()
+    SUBCOMMAND_DEFAULTS[saved.family] = model_config(saved.family, saved.model_options())
+    return functools.partial(train, model=SUBCOMMAND_DEFAULTS[saved.family], data=d.name,
                              data_dir=d.data_dir, binarize=d.binarize, limit=d.limit, classes=d.classes,
                              per_class=d.per_class, perturb=d.perturb, train=saved.train, data_b=d.name_b)
 
 
 def _config_flag(argv: list[str]) -> str | None:
+    return _flag_value(argv, "--config")
+
+
+def _flag_value(argv: list[str], flag: str) -> str | None:
     for i, token in enumerate(argv):
         if token == "--":
             break
-        if token == "--config" and i + 1 < len(argv):
+        if token == flag and i + 1 < len(argv):
             return argv[i + 1]
-        if token.startswith("--config="):
+        if token.startswith(flag + "="):
             return token.split("=", 1)[1]
+    return None
+
+
+_SWITCHES = {"--resume", "--overwrite", "--help", "-h"}  # flags of `train` itself that take no value
+
+
+def _family_arg(argv: list[str]) -> str | None:
+    """The FAMILY subcommand of `genlab train ... FAMILY ...`, or None."""
+    expects_value = False
+    for token in argv[1:]:
+        if token == "--":
+            return None
+        if token.startswith("-"):
+            expects_value = "=" not in token and token not in _SWITCHES and not token.startswith("--no-")
+            continue
+        if not expects_value and token in FAMILIES:
+            return token
+        expects_value = False
     return None
 
 

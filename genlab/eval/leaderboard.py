@@ -70,9 +70,12 @@ def markdown(board: dict[str, Any], command: str | None = None) -> str:
         num = str(rank) if r["status"] == "ok" else ""
         cells = [num, r["family"], steps, cpu] + [cell(m, k, p) for k in keys]
         notes = "; ".join(r.get("notes", [])) or ""
-        if r.get("options"):
-            opts = {k: v for k, v in r["options"].items() if v}
+        given = r.get("given_options") or ({} if "preset" in r.get("options", {}) else r.get("options"))
+        if given:  # a bench before presets kept only the options given, as "options"
+            opts = {k: v for k, v in given.items() if v}
             notes = "; ".join(x for x in (f"options {json.dumps(opts)}", notes) if x)
+        if r.get("options", {}).get("preset") == "paper":
+            notes = "; ".join(x for x in ("the papers' settings", notes) if x)
         if r["status"] == "failed":
             notes = "FAILED: " + notes
         out.append("| " + " | ".join(cells + [notes.replace("|", "/")]) + " |")

@@ -50,6 +50,7 @@ class TrainingDiverged(RuntimeError):
 
 
 DIVERGED_HINT = "Try a lower --train.lr, --train.grad-clip 1.0, or warm-up."
+PREPARE_SUBSET = 2048  # images a throw-away copy timed by precision="auto" prepares on (the run prepares on all)
 
 
 @dataclass
@@ -215,6 +216,8 @@ class Trainer:
 
         def step_of(model: GenerativeModel, b: Batch, bf16: bool) -> None:
             if id(model) not in optimizers:
+                if type(model).prepare is not GenerativeModel.prepare:  # data-dependent set-up (a GAN's clusters)
+                    model.prepare(self.data.subset(min(len(self.data), PREPARE_SUBSET)))
                 optimizers[id(model)] = [(p, self._optimizer(p.params, p.options)) for p in model.players()]
             single = len(optimizers[id(model)]) == 1
             for player, opt in optimizers[id(model)]:

@@ -45,6 +45,17 @@ def new_bar(*, total: int | None, desc: str, unit: str, initial: int = 0, leave:
                 dynamic_ncols=tty, ncols=None if tty else WIDTH, mininterval=0.1 if tty else 0.0)
 
 
+def format_warning(message, category, filename, lineno, line=None) -> str:
+    """genlab's own warnings as one line, 'genlab: warning (GANWarning): ...', without the file and source line
+    Python adds (they say nothing to a user); other warnings as Python formats them."""
+    if getattr(category, "__module__", "").startswith("genlab."):
+        return f"genlab: warning ({category.__name__}): {message}\n"
+    return _PYTHON_FORMAT(message, category, filename, lineno, line)
+
+
+_PYTHON_FORMAT = warnings.formatwarning
+
+
 @contextmanager
 def messages_above_bars(file: TextIO | None = None):
     """Within it, warnings and log records go through tqdm.write: on their own line above the open bars."""
@@ -55,7 +66,7 @@ def messages_above_bars(file: TextIO | None = None):
     previous = warnings.showwarning
 
     def show(message, category, filename, lineno, f=None, line=None):
-        tqdm.write(warnings.formatwarning(message, category, filename, lineno, line).rstrip("\n"), file=file)
+        tqdm.write(format_warning(message, category, filename, lineno, line).rstrip("\n"), file=file)
 
     warnings.showwarning = show
     try:

@@ -142,3 +142,38 @@ def test_tensorboard_without_the_package_is_one_line_naming_the_extra(tmp_path, 
     assert err == ("genlab: error: --train.tensorboard needs the tensorboard package, which is not installed: "
                    "pip install genlab[tensorboard]\n")
     assert not (tmp_path / "t").exists()
+
+
+GAN_FAST = ["--data", "digits", "--limit", "200", "--train.steps", "2", "--train.no-progress", "--coverage-every", "0"]
+
+
+def test_train_uses_the_cpu_recipe_unless_told_otherwise(tmp_path, capsys):
+    from genlab.models.recipes import recipe
+
+    r = recipe("dcgan")
+    cli("train", "dcgan", *GAN_FAST, "--runs-dir", str(tmp_path), "--name", "cpu", "--clusters", "0")
+    out = capsys.readouterr().out
+    assert "dcgan with the cpu recipe: --channels 32 64 --loss hinge" in out and "--preset paper" in out
+    assert "--clusters" not in out.splitlines()[0]  # a flag given is not the recipe's
+    cfg = config_of(tmp_path / "cpu")
+    assert {k: cfg["model"][k] for k in ("loss", "spectral_norm", "d_norm", "mode_seeking")} == \
+        {k: r.model[k] for k in ("loss", "spectral_norm", "d_norm", "mode_seeking")}
+    assert cfg["model"]["clusters"] == 0 and cfg["train"]["batch_size"] == r.train["batch_size"]
+    # the papers' settings: the family config's and TrainConfig's own defaults
+    cli("train", "dcgan", *GAN_FAST, "--runs-dir", str(tmp_path), "--name", "paper", "--preset", "paper")
+    assert "with the cpu recipe" not in capsys.readouterr().out
+    paper = config_of(tmp_path / "paper")
+    assert paper["model"]["loss"] == "ns" and paper["model"]["d_norm"] == "batch" and paper["train"]["batch_size"] == 128
+    # a flag given wins over the recipe, here with the family after another flag
+    cli("train", "--data", "digits", "dcgan", *GAN_FAST[2:], "--runs-dir", str(tmp_path), "--name", "given",
+        "--loss", "ns", "--train.batch-size", "16", "--clusters", "0")
+    given = config_of(tmp_path / "given")
+    assert given["model"]["loss"] == "ns" and given["model"]["spectral_norm"] is True
+    assert given["train"]["batch_size"] == 16
+
+
+def test_an_unknown_preset_is_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        cli("train", "dcgan", *GAN_FAST, "--runs-dir", str(tmp_path), "--preset", "fast")
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "unknown preset 'fast'; valid: cpu, paper" in err

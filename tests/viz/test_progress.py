@@ -117,3 +117,13 @@ def test_a_stage_restarts_when_it_reports_zero_again(total):
             for k in range(1, total + 1):
                 progress("step", k, total)
         assert progress.bars["step"].n == total and progress.bars["step"].total == total
+
+
+def test_genlab_warnings_print_on_one_line_without_the_source_line():
+    from genlab.models.gan.watch import GANWarning
+    from genlab.viz.progress import format_warning
+
+    text = format_warning(GANWarning("mode collapse"), GANWarning, "/x/trainer.py", 403, "callback(self, record)")
+    assert text == "genlab: warning (GANWarning): mode collapse\n"
+    other = format_warning(UserWarning("w"), UserWarning, "/x/y.py", 3, "z()")
+    assert "/x/y.py:3" in other and "UserWarning" in other

@@ -1,0 +1,89 @@
+"""Presets: the settings a family trains with when the user names none.
+
+- "cpu" (what `genlab train` and `genlab bench` use unless told otherwise): the recipe that made each family
+  good on a laptop CPU in about ten minutes on MNIST, found by the benchmarks named beside each recipe.
+- "paper": the family's config defaults, which follow its paper, and TrainConfig's defaults.
+
+A recipe is two dicts: model options (replacing the family config's defaults) and TrainConfig fields
+(replacing TrainConfig's). Options the user gives always win over either preset. A family without a
+recipe below trains with its defaults under both presets: they already are what works on a CPU.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Literal
+
+Preset = Literal["cpu", "paper"]
+PRESETS: tuple[str, ...] = ("cpu", "paper")
+
+_GAN_TRAIN = {"batch_size": 64, "ema_decay": 0.999}
+_DIFFUSION_TRAIN = {"batch_size": 64, "lr": 1e-3, "warmup_steps": 100, "ema_decay": 0.995}
+
+# family -> (model options, TrainConfig fields): the "cpu" preset
+CPU: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+    # benchmarks/gan_mnist.py (docs/GANS.md): at 600 CPU-s FID 2.5-7 with all ten classes, where the
+    # papers' settings give FID 18-32 and one class up to 9.5x as frequent as another
+    "dcgan": ({"channels": (32, 64), "loss": "hinge", "spectral_norm": True, "d_norm": "none", "betas": (0.0, 0.9),
+               "clusters": 50, "mode_seeking": 0.35}, _GAN_TRAIN),
+    "wgan-gp": ({"channels": (32, 64), "n_critic": 1, "reg_every": 4, "lr_d": 3e-4, "lr_g": 3e-4,
+                 "betas": (0.0, 0.9), "clusters": 50}, _GAN_TRAIN),
+    "cgan": ({"channels": (32, 64), "mode_seeking": 0.35}, _GAN_TRAIN),
+    "stylegan": ({"clusters": 50, "mode_seeking": 0.35}, _GAN_TRAIN),
+    "gan": ({"loss": "hinge", "spectral_norm": True, "d_norm": "none", "betas": (0.0, 0.9), "clusters": 50,
+             "mode_seeking": 0.35}, _GAN_TRAIN),
+    # benchmarks/diffusion_quality.py (docs/DIFFUSION.md)
+    "ddpm": ({}, _DIFFUSION_TRAIN),
+    "ldm": ({}, _DIFFUSION_TRAIN),
+    # benchmarks/flow_mnist.py (docs/FLOWS.md) and benchmarks/pixelcnn_mnist.py (docs/PIXELCNN.md)
+    "flow": ({}, {"batch_size": 64, "lr": 1e-3, "warmup_steps": 200, "grad_clip": 10.0}),
+    "pixelcnn": ({}, {"batch_size": 32, "lr": 1e-3, "warmup_steps": 200, "grad_clip": 1.0, "ema_decay": 0.999}),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """What a preset gives one family: model options and TrainConfig fields (both may be empty)."""
+
+    family: str
+    preset: str
+    model: dict[str, Any]
+    train: dict[str, Any]
+
+
+def recipe(family: str, preset: str = "cpu") -> Recipe:
+    """The preset's settings for `family`; unknown presets or families raise a one-line ValueError."""
+    from genlab.models import family_class
+
+    family_class(family)  # unknown family -> its error
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; valid: {', '.join(PRESETS)} (cpu: the recipes that work on a "
+                         "CPU in minutes, paper: the papers' settings)")
+    model, train = CPU.get(family, ({}, {})) if preset == "cpu" else ({}, {})
+    return Recipe(family, preset, dict(model), dict(train))
+
+
+def train_config(family: str, preset: str = "cpu", base: Any = None, **changes: Any) -> Any:
+    """A TrainConfig: `base` (TrainConfig() by default) with the preset's fields, then `changes`."""
+    from genlab.config import TrainConfig
+
+    fields = {**recipe(family, preset).train, **changes}
+    return dataclasses.replace(base if base is not None else TrainConfig(), **fields)
+
+
+def run_config(family: str, data: Any = "mnist", preset: str = "cpu", model: dict[str, Any] | None = None,
+               **train_changes: Any) -> Any:
+    """A RunConfig for `family` on `data` (a name or a DataConfig) with the preset's options, then `model`'s
+    and the TrainConfig fields in `train_changes`:
+
+        run_config("dcgan", "mnist", time_budget=600, budget_clock="cpu")  # the CPU recipe, 10 CPU-minutes
+        run_config("dcgan", "mnist", preset="paper")                         # DCGAN as published
+    """
+    from genlab.config import DataConfig, RunConfig
+
+    r = recipe(family, preset)
+    return RunConfig(family, {**r.model, **(model or {})}, data if isinstance(data, DataConfig) else DataConfig(data),
+                     train_config(family, preset, **train_changes))
+
+
+__all__ = ["CPU", "PRESETS", "Preset", "Recipe", "recipe", "run_config", "train_config"]

@@ -1,0 +1,41 @@
+"""The presets: every CPU recipe names real options with valid values; "paper" is the defaults."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from genlab.config import TrainConfig, validate
+from genlab.models import FAMILIES, model_config
+from genlab.models.recipes import CPU, recipe, run_config, train_config
+
+
+@pytest.mark.parametrize("family", sorted(CPU))
+def test_every_cpu_recipe_is_valid(family):
+    r = recipe(family)
+    model_config(family, r.model)  # unknown options or bad values raise ConfigError
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    assert set(r.train) <= fields
+    validate(train_config(family))
+
+
+def test_paper_is_the_defaults_and_families_without_a_recipe_keep_theirs():
+    for family in FAMILIES:
+        p = recipe(family, "paper")
+        assert p.model == {} and p.train == {}
+    assert recipe("vae") == dataclasses.replace(recipe("vae", "paper"), preset="cpu")
+
+
+def test_run_config_layers_preset_then_given_options():
+    c = run_config("wgan-gp", "digits", model={"clusters": 0}, time_budget=60, budget_clock="cpu")
+    assert c.model_options()["n_critic"] == 1 and c.model_options()["clusters"] == 0
+    assert c.train.batch_size == 64 and c.train.time_budget == 60
+    assert run_config("wgan-gp", preset="paper").model_options() == {}  # the family config's defaults: n_critic 5
+
+
+@pytest.mark.parametrize("family, preset, message", [("dcgan", "fast", "unknown preset 'fast'"),
+                                                     ("nope", "cpu", "unknown model family 'nope'")])
+def test_bad_names_are_one_line(family, preset, message):
+    with pytest.raises(ValueError, match=message):
+        recipe(family, preset)
