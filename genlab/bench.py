@@ -127,7 +127,6 @@ def _train_config(family: str, seed: int, cfg: BenchConfig, points: int):
     import dataclasses
 
     from genlab.config import TrainConfig
-
     from genlab.models.recipes import recipe
 
     tc = TrainConfig(steps=10 ** 9, batch_size=128, seed=seed, device="cpu", threads=cfg.threads,
