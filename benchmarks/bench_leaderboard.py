@@ -79,7 +79,8 @@ def record(a, board: dict, md: str, wall: float | None) -> None:
     budget = p.get("extra", {}).get("budget_cpu_s", 0)
     notes = (f"One `genlab bench` command (above) on a 2-core machine shared with other jobs: {budget:.0f} s of "
              f"process CPU time per family and seed, OMP_WAIT_POLICY=PASSIVE, torch threads {a.threads}, every family "
-             f"with its default options; {p['n_fake']} samples per family (fewer where noted) against the "
+             f"with its preset's options (--preset cpu: genlab/models/recipes.py); {p['n_fake']} samples per "
+             "family (fewer where noted) against the "
              f"{p['n_real']} MNIST test images, {p['features']} features (not comparable with Inception FID). The "
              "'real data' row scores training images like a model. Full table: docs/images/eval/mnist_leaderboard.md.")
     path = write_result(a.name, figures, notes=notes, threads=a.threads)

@@ -72,7 +72,12 @@ def main(argv: list[str] | None = None) -> None:
 
     warnings.formatwarning = format_warning  # genlab's warnings on one line, without Python's source line
     try:
-        commands = {**COMMANDS, "train": train.command(args)}  # `train --config FILE`: the file's values as defaults
+        preset = "cpu"
+        if args[:1] == ["train"]:  # --preset cpu|paper: where train's defaults come from
+            args, preset = train.split_preset(args)
+            ARGV.set(args)
+        # `train FAMILY`: the preset's defaults; `train --config FILE`: the file's values as defaults
+        commands = {**COMMANDS, "train": train.command(args, preset)}
         tyro.extras.subcommand_cli_from_dict(commands, args=args, prog="genlab", description=DESCRIPTION,
                                              config=(tyro.conf.CascadeSubcommandArgs,))
         sys.stdout.flush()  # a closed pipe shows here, inside the try, not at exit

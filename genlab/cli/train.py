@@ -14,7 +14,7 @@ import tyro
 from genlab.cli.common import given_flags, run_name
 from genlab.config import DataConfig, RunConfig, TrainConfig, to_dict
 from genlab.models import FAMILIES
-from genlab.models.recipes import Preset, recipe, train_config
+from genlab.models.recipes import PRESETS, recipe, train_config
 
 Binarize = Literal["none", "dynamic", "static"]
 # The data flags of `genlab train` and the DataConfig fields they set.
@@ -49,9 +49,14 @@ def train(model: family_union(), data: str = "mnist", data_dir: str | None = Non
           binarize: Binarize = "none", limit: int = 0, classes: tuple[int, ...] = (), per_class: int = 0,
           perturb: float = 0.0, name: str | None = None, runs_dir: str = "runs",
           resume: bool = False, overwrite: bool = False, config: str | None = None,
-          train: TrainConfig = TrainConfig(), data_b: str | None = None, preset: Preset = "cpu") -> None:
+          train: TrainConfig = TrainConfig(), data_b: str | None = None,
+          preset: tyro.conf.Suppress[str] = "cpu") -> None:
     """Train a model: `genlab train FAMILY --data NAME [family options] [--train.* options]`, or rerun a saved
     config: `genlab train --config runs/NAME/config.json --name NAME2 [changes]`.
+
+    `--preset cpu` (the default) starts from the family's CPU recipe, the settings that work on a laptop CPU
+    in minutes; `--preset paper` from the papers' settings (docs/TRAINING.md, "Presets"). Flags given win over
+    either. (A family's own `--preset` with other values, e.g. `flow --preset tiny`, picks its network size.)
 
     Args:
         data: dataset name (see `genlab datasets`), or folder:PATH / npz:PATH.
@@ -69,9 +74,7 @@ def train(model: family_union(), data: str = "mnist", data_dir: str | None = Non
         overwrite: replace an existing run of the same name (only a folder genlab made, inside RUNS_DIR).
         config: a saved run config (a run folder's config.json, or the folder): its family, model, data and
             training options become the defaults, the flags given change them; FAMILY may be left out.
-        preset: where the defaults of the family and --train.* options come from: "cpu", the recipe that works
-            on a laptop CPU in minutes (genlab/models/recipes.py), or "paper", the papers' settings. Flags given
-            win over either; --config and --resume take the saved options instead.
+        preset: "cpu" or "paper", from `--preset` (read off the command line by `split_preset`).
     """
     from genlab.runs import check_run_name
     from genlab.runs import train as train_fn
@@ -176,7 +179,27 @@ def summary(result, width: int = 100) -> str:
     return head + "\n" + textwrap.fill(", ".join(shown), width=width, initial_indent="  ", subsequent_indent="  ")
 
 
-def command(argv: list[str]):
+def split_preset(argv: list[str]) -> tuple[list[str], str]:
+    """(argv without `--preset cpu|paper`, the preset): the recipe preset is read before tyro parses, as some
+    families have a `--preset` of their own (network sizes, never named cpu or paper)."""
+    out, preset, i = [], "cpu", 0
+    while i < len(argv):
+        token = argv[i]
+        if token == "--":
+            out += argv[i:]
+            break
+        value = token.split("=", 1)[1] if token.startswith("--preset=") else \
+            argv[i + 1] if token == "--preset" and i + 1 < len(argv) else None
+        if value in PRESETS:
+            preset = value
+            i += 1 if "=" in token else 2
+            continue
+        out.append(token)
+        i += 1
+    return out, preset
+
+
+def command(argv: list[str], preset: str = "cpu"):
     """The `train` command tyro parses: with `--config FILE` among `argv`, `train` with the saved config's
     values as its defaults (so every flag given on the command line overrides the file); else, for
     `train FAMILY`, with the defaults of the preset (--preset, "cpu" unless given)."""
@@ -189,10 +212,13 @@ def command(argv: list[str]):
         family = _family_arg(argv) if argv[:1] == ["train"] else None
         if family is None:
             return train
-        r = recipe(family, _flag_value(argv, "--preset") or "cpu")
+        other = _flag_value(argv, "--preset")  # not cpu or paper: the family's own (sizes), if it has one
+        if other is not None and "preset" not in {f.name for f in dataclasses.fields(FAMILIES[family].Config)}:
+            recipe(family, other)  # the one-line error naming the valid presets
+        r = recipe(family, preset)
         SUBCOMMAND_DEFAULTS.clear()
         SUBCOMMAND_DEFAULTS[family] = model_config(family, r.model)
-        return functools.partial(train, train=train_config(family, r.preset))
+        return functools.partial(train, train=train_config(family, r.preset), preset=r.preset)
     saved = read_saved(path)
     d = saved.data
     SUBCOMMAND_DEFAULTS.clear()

@@ -178,3 +178,11 @@ def test_an_unknown_preset_is_one_line(tmp_path, capsys):
         cli("train", "dcgan", *GAN_FAST, "--runs-dir", str(tmp_path), "--preset", "fast")
     err = capsys.readouterr().err
     assert e.value.code == 2 and "unknown preset 'fast'; valid: cpu, paper" in err
+
+
+def test_a_familys_own_preset_is_not_the_recipe_preset():
+    from genlab.cli.train import split_preset
+
+    assert split_preset(["train", "flow", "--preset", "tiny", "--preset=paper"]) == \
+        (["train", "flow", "--preset", "tiny"], "paper")
+    assert split_preset(["train", "dcgan", "--", "--preset", "paper"])[1] == "cpu"
