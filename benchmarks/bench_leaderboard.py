@@ -78,7 +78,7 @@ def record(a, board: dict, md: str, wall: float | None) -> None:
                     "load average at end (1, 5, 15 min)": [round(x, 2) for x in os.getloadavg()]})
     budget = p.get("extra", {}).get("budget_cpu_s", 0)
     notes = (f"One `genlab bench` command (above) on a 2-core machine shared with other jobs: {budget:.0f} s of "
-             f"process CPU time per family and seed, OMP_WAIT_POLICY=PASSIVE, torch threads {a.threads}, every family "
+             f"process CPU time per family and seed, OMP_WAIT_POLICY=PASSIVE, torch threads {a.threads} in all ({a.jobs} families at a time, each in its own process), every family "
              f"with its preset's options (--preset cpu: genlab/models/recipes.py); {p['n_fake']} samples per "
              "family (fewer where noted) against the "
              f"{p['n_real']} MNIST test images, {p['features']} features (not comparable with Inception FID). The "
@@ -100,6 +100,7 @@ def main(argv=None) -> None:
     p.add_argument("--curve-points", type=int, default=4)
     p.add_argument("--sample-cap", type=float, default=600.0)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--jobs", type=int, default=1)
     p.add_argument("--out", default="runs/bench-mnist")
     p.add_argument("--name", default="bench_leaderboard")
     p.add_argument("--record-only", action="store_true",
@@ -112,7 +113,7 @@ def main(argv=None) -> None:
 
     args = ["bench", "--data", a.data, "--families", a.families, "--budget", a.budget, "--seeds",
             *map(str, a.seeds), "--n", str(a.n), "--n-curve", str(a.n_curve), "--curve-points", str(a.curve_points),
-            "--sample-cap", str(a.sample_cap), "--threads", str(a.threads), "--out", a.out]
+            "--sample-cap", str(a.sample_cap), "--threads", str(a.threads), "--jobs", str(a.jobs), "--out", a.out]
     wall = None
     if not a.record_only:
         t0 = time.perf_counter()

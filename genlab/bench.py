@@ -75,7 +75,9 @@ class BenchConfig:
         curve_points: segments the budget is split into (1 = no curve, only the final point).
         features: "classifier" or "inception".
         out: output folder (runs under out/runs/).
-        threads: CPU threads for training and evaluation.
+        threads: CPU threads for training and evaluation (in all: each of `jobs` processes gets its share).
+        jobs: families trained and evaluated at once, each in its own process (1 = one after another).
+            Budgets are each process's own CPU time, so a family gets the same budget either way.
         batch_size: training batch size (0 = each family's from the preset, else 128).
         preset: where each family's default options come from: "cpu" (the recipes that work on a CPU in
             minutes, genlab/models/recipes.py) or "paper" (the papers' settings); model_options and
@@ -98,6 +100,7 @@ class BenchConfig:
     features: Literal["classifier", "inception"] = "classifier"
     out: str = "runs/bench-mnist"
     threads: int = bounded(2, ge=0)
+    jobs: int = bounded(1, ge=1)
     batch_size: int = bounded(0, ge=0)
     preset: Literal["cpu", "paper"] = "cpu"
     sample_cap: float = bounded(600.0, gt=0)
@@ -324,6 +327,52 @@ def bench_family(family: str, cfg: BenchConfig, data: Any, extractor: Any, log) 
     return row
 
 
+def _family_in_process(family: str, cfg: BenchConfig) -> dict[str, Any]:
+    """bench_family in a worker process of `bench_in_processes` (its own data, features and threads)."""
+    from genlab.data import load_data
+    from genlab.eval.features import get_extractor
+
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    data = load_data(cfg.data, split="train", data_dir=cfg.data_dir)
+    extractor = get_extractor(cfg.features, cfg.data, data_dir=cfg.data_dir)
+    return bench_family(family, cfg, data, extractor, lambda msg: print(msg, flush=True))
+
+
+def bench_in_processes(families: list[str], cfg: BenchConfig, log) -> list[dict[str, Any]]:
+    """The families' rows (in bench order), `cfg.jobs` at a time in worker processes with cfg.threads // jobs
+    threads each; an ldm without --autoencoder starts once the autoencoder run it uses has finished."""
+    import dataclasses
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, wait
+
+    per = dataclasses.replace(cfg, threads=max(1, cfg.threads // cfg.jobs) if cfg.threads else 0)
+    later = [f for f in families if f == "ldm" and not cfg.model_options.get(f, {}).get("autoencoder")]
+    futures: dict[str, Any] = {}
+    log(f"bench: {cfg.jobs} families at a time, {per.threads or 'all'} thread(s) each")
+    with ProcessPoolExecutor(cfg.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        try:
+            for f in families:
+                if f not in later:
+                    futures[f] = pool.submit(_family_in_process, f, per)
+            if later:
+                wait([futures[a] for a in AUTOENCODERS if a in futures])
+                for f in later:
+                    futures[f] = pool.submit(_family_in_process, f, per)
+            rows = []
+            for f in families:
+                try:
+                    rows.append(futures[f].result())
+                except Exception as e:  # noqa: BLE001 -- a worker that died (memory, a signal) fails its row only
+                    rows.append({"family": f, "capabilities": [], "status": "failed", "seeds": [], "runs": [],
+                                 "curve": {}, "notes": [f"worker process failed: {type(e).__name__}: {e}"[:300]],
+                                 "metrics": {}})
+            return rows
+        except KeyboardInterrupt:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+
+
 def reference_row(cfg: BenchConfig, data: Any, extractor: Any) -> dict[str, Any]:
     """Real training images scored like a model: the best a model can expect under this protocol."""
     from genlab.eval.features import real_subset
@@ -367,8 +416,11 @@ def run_bench(cfg: BenchConfig, *, log=print, command: str | None = None) -> dic
     log(f"bench: {len(families)} families on {cfg.data}, {cfg.budget:.0f} CPU-s each, seeds {list(cfg.seeds)}; "
         f"features {extractor.name}")
     rows = [reference_row(cfg, data, extractor)]
-    for family in families:
-        rows.append(bench_family(family, cfg, data, extractor, log))
+    if cfg.jobs > 1 and len(families) > 1:
+        rows += bench_in_processes(families, cfg, log)
+    else:
+        for family in families:
+            rows.append(bench_family(family, cfg, data, extractor, log))
     d = describe(extractor)
     proto = base_protocol(dataset=cfg.data, split="test", n_real=min(cfg.n_real, 10 ** 9), n_fake=cfg.n,
                           features=d["name"], feature_hash=d["hash"], feature_weights_hash=d["weights_hash"],

@@ -99,6 +99,20 @@ def test_bench_runs_ldm_in_the_latent_space_of_its_own_autoencoder(tmp_path, cac
     assert config["model"]["autoencoder"] == str(out / "runs" / "ae-s0")
 
 
+def test_bench_trains_families_in_parallel_processes_with_the_same_rows(tmp_path, cache_env):
+    out = tmp_path / "bench"
+    main(["bench", "--data", "digits", "--families", "ldm,ae,pca", "--budget", "1s", "--n", "60",
+          "--curve-points", "1", "--out", str(out), "--threads", "2", "--jobs", "2", "--option", "ldm.hidden=32",
+          "--option", "ldm.timesteps=50"])
+    board = json.loads((out / "leaderboard.json").read_text())
+    rows = {r["family"]: r for r in board["rows"]}
+    assert [r["family"] for r in board["rows"]][1:] == ["ldm", "ae", "pca"]  # bench order, whatever finished first
+    assert all(rows[f]["status"] == "ok" for f in ("ldm", "ae", "pca")), [rows[f]["notes"] for f in rows]
+    assert any("latent space of this bench's ae run" in n for n in rows["ldm"]["notes"])  # ldm waited for ae
+    assert all(math.isfinite(rows[f]["metrics"]["fid"]["mean"]) for f in ("ldm", "ae", "pca"))
+    assert "--jobs 2" in board["command"]
+
+
 def test_bench_ldm_without_an_autoencoder_says_how_to_fix_it(tmp_path, cache_env):
     out = tmp_path / "bench"
     main(["bench", "--data", "digits", "--families", "ldm", "--budget", "1s", "--n", "60", "--curve-points", "1",

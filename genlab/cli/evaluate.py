@@ -53,6 +53,7 @@ def eval_(target: tyro.conf.Positional[tuple[str, ...]], features: Literal["clas
 def bench(data: str = "mnist", families: str = "all", budget: str = "10m", seeds: tuple[int, ...] = (0,),
           n: int = 10000, n_real: int = 10000, n_curve: int = 2000, curve_points: int = 4,
           features: Literal["classifier", "inception"] = "classifier", out: str | None = None, threads: int = 2,
+          jobs: int = 1,
           batch_size: int = 0, sample_cap: float = 600.0, data_dir: str | None = None,
           option: KeyValues = (), train_option: KeyValues = (), preset: Literal["cpu", "paper"] = "cpu") -> None:
     """Train every chosen family for the same CPU-time budget, evaluate all under one protocol, and write
@@ -69,7 +70,8 @@ def bench(data: str = "mnist", families: str = "all", budget: str = "10m", seeds
         curve_points: points on that curve (the budget is trained in this many resumed segments).
         features: feature network for FID and the other sample metrics.
         out: output folder.
-        threads: CPU threads.
+        threads: CPU threads in all.
+        jobs: families trained at once, each in its own process with threads / jobs threads (same budgets).
         batch_size: training batch size (0 = each family's preset's, else 128).
         sample_cap: wall seconds allowed for drawing the n samples; slower families get fewer (noted).
         data_dir: where the dataset's files are.
@@ -85,12 +87,12 @@ def bench(data: str = "mnist", families: str = "all", budget: str = "10m", seeds
 
     cfg = BenchConfig(data=data, families=families, budget=parse_budget(budget), seeds=tuple(seeds), n=n,
                       n_real=n_real, n_curve=n_curve, curve_points=curve_points, features=features,
-                      out=out or f"runs/bench-{run_name('', data).strip('-') or data}", threads=threads,
+                      out=out or f"runs/bench-{run_name('', data).strip('-') or data}", threads=threads, jobs=jobs,
                       batch_size=batch_size, sample_cap=sample_cap, data_dir=data_dir, preset=preset,
                       model_options=parse_family_options(option), train_options=parse_family_options(train_option))
     given = {"data": data, "families": families, "budget": budget, "seeds": " ".join(map(str, seeds)), "n": n,
              "n-real": n_real, "n-curve": n_curve, "curve-points": curve_points, "features": features,
-             "out": cfg.out, "threads": threads, "batch-size": batch_size, "sample-cap": sample_cap,
+             "out": cfg.out, "threads": threads, "jobs": jobs, "batch-size": batch_size, "sample-cap": sample_cap,
              "preset": preset}
     if data_dir:
         given["data-dir"] = data_dir
