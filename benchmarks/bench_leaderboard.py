@@ -78,7 +78,8 @@ def record(a, board: dict, md: str, wall: float | None) -> None:
                     "load average at end (1, 5, 15 min)": [round(x, 2) for x in os.getloadavg()]})
     budget = p.get("extra", {}).get("budget_cpu_s", 0)
     notes = (f"One `genlab bench` command (above) on a 2-core machine shared with other jobs: {budget:.0f} s of "
-             f"process CPU time per family and seed, OMP_WAIT_POLICY=PASSIVE, torch threads {a.threads} in all ({a.jobs} families at a time, each in its own process), every family "
+             f"process CPU time per family and seed, OMP_WAIT_POLICY=PASSIVE, torch threads {a.threads} in all "
+             f"({a.jobs} families at a time, each in its own process), every family "
              f"with its preset's options (--preset cpu: genlab/models/recipes.py); {p['n_fake']} samples per "
              "family (fewer where noted) against the "
              f"{p['n_real']} MNIST test images, {p['features']} features (not comparable with Inception FID). The "
