@@ -255,8 +255,8 @@ def paired_translations(m: Any, source: torch.Tensor, target: torch.Tensor) -> A
 
     x_hat = translate(m, source.float() / 255.0).cpu()  # (b, c, h, w)
     rows, names = [as_target(source.float() / 255.0, target.shape[1:])], ["input"]
-    n = len(target)
-    quality = f"PSNR of the outputs against the targets on these {n} pairs: {psnr(x_hat, target).mean():.2f} dB"
+    ncol = len(target)
+    quality = f"PSNR of the outputs against the targets on these {ncol} pairs: {psnr(x_hat, target).mean():.2f} dB"
     r = scale_of(m)
     if r > 1:  # super-resolution: the interpolation it should beat
         bicubic = upsample(source, r).float() / 255.0
@@ -265,7 +265,6 @@ def paired_translations(m: Any, source: torch.Tensor, target: torch.Tensor) -> A
         quality += f" (Pillow bicubic: {psnr(bicubic, target).mean():.2f} dB)"
     rows += [x_hat, target]
     names += ["model output", "target"]
-    ncol = len(target)
     return Section("Translations", f"The first {ncol} test pairs, never trained on: each source translated by the "
                    f"model (`genlab translate`), beside the true target. {quality}.",
                    grid_png(torch.cat(rows), ncol), "rows: " + ", ".join(names) + (
