@@ -21,13 +21,13 @@ from genlab.models import require
 
 def check_pairs_model(model: Any, what: str) -> None:
     """ValueError unless `model` samples translations of image pairs."""
-    require(model, "sample", what)
     if model.spec.kind != "image-pair":
         from genlab.models import FAMILIES
 
         pairs = sorted(k for k, v in FAMILIES.items() if "image-pair" in v.data_kinds)
-        raise ValueError(f"a {model.family} model generates images from nothing; to {what} train one of: "
-                         f"{', '.join(pairs)}")
+        it = "generates images from nothing" if model.spec.kind == "image" else f"models {model.spec.kind} data"
+        raise ValueError(f"a {model.family} model {it}; to {what} train one of: {', '.join(pairs)}")
+    require(model, "sample", what)
 
 
 def scale_of(model: Any) -> int:

@@ -8,7 +8,9 @@ from genlab.config import check_bounds
 def report(run: str, /, out: str | None = None, n: int = 64, seed: int = 0, overwrite: bool = False) -> None:
     """Write the HTML report of a trained run: what it is and how to retrain it, training curves, samples,
     the family's own pictures (reconstructions, interpolation and a t-SNE map of the codes for a latent
-    family; attention for a text GPT) and the metrics of `genlab eval RUN` when it has been run.
+    family; translations of test sources for image pairs; zero-shot classes and text-to-image retrieval for
+    clip; a row of images per prompt for t2i; attention for a text GPT) and the metrics of `genlab eval RUN`
+    when it has been run.
 
     Args:
         run: the run's folder, e.g. runs/vae-mnist.

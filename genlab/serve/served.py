@@ -7,9 +7,6 @@ Requests are checked here before any work starts (ValueError with a one-line mes
 
 from __future__ import annotations
 
-import base64
-import binascii
-import io
 import math
 import threading
 from typing import Any
@@ -19,12 +16,12 @@ import torch
 from genlab.models.base import Denoise, Inpaint, Latent, Sampler
 from genlab.runs import Run, sampling_options
 from genlab.serve.jobs import Job
+from genlab.serve.kinds import KindRequests
 from genlab.serve.options import Option, check_options, method_options
+from genlab.serve.values import MAX_PROMPT, integer, png_data_url, read_png
 
 MAX_N = 64  # images per sampling request (drawn one at a time, so each appears when it is done)
-MAX_PROMPT = 1000  # characters of a text prompt
 MAX_INTERPOLATION = 16  # images on an interpolation path
-MAX_IMAGE_BYTES = 2 << 20  # one uploaded PNG (a data URL), before decoding
 MAX_SEED = 2**31 - 1
 GALLERY = 12  # test images the page offers as starting points
 LATENT_IMAGES = 512  # test images whose codes give the latent directions
@@ -32,62 +29,15 @@ MAX_DIRECTIONS = 8  # principal directions offered as sliders
 MAX_COORD = 3.0  # a slider moves at most this many standard deviations along its direction
 
 
-def png_data_url(x: torch.Tensor) -> str:
-    """One image (c, h, w) in [0, 1] as a PNG data URL (8-bit; greyscale for one channel)."""
-    from PIL import Image
-
-    from genlab.viz.grid import to_uint8
-
-    arr = to_uint8(x[None].clamp(0, 1))[0]  # (h, w, c) uint8
-    img = Image.fromarray(arr[..., 0] if arr.shape[2] == 1 else arr[..., :3])
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def read_png(url: Any, shape: tuple[int, int, int], what: str) -> torch.Tensor:
-    """A PNG data URL of exactly the model's size as (1, c, h, w) floats in [0, 1] (c = 1: greyscale,
-    3: RGB; alpha is dropped); ValueError naming `what` otherwise."""
-    from PIL import Image
-
-    c, h, w = shape
-    prefix = "data:image/png;base64,"
-    if not isinstance(url, str) or not url.startswith(prefix):
-        raise ValueError(f"{what} must be a PNG data URL (data:image/png;base64,...)")
-    if len(url) > MAX_IMAGE_BYTES * 4 // 3 + len(prefix) + 4:
-        raise ValueError(f"{what} is larger than {MAX_IMAGE_BYTES} bytes")
-    try:
-        raw = base64.b64decode(url[len(prefix):], validate=True)
-        with Image.open(io.BytesIO(raw)) as img:
-            if img.format != "PNG" or img.size != (w, h):
-                raise ValueError(f"{what} must be a {w}x{h} PNG (the model's size), got {img.format} {img.size}")
-            img = img.convert("L" if c == 1 else "RGB")
-            data = torch.frombuffer(bytearray(img.tobytes()), dtype=torch.uint8)
-    except (binascii.Error, OSError, Image.DecompressionBombError) as e:
-        raise ValueError(f"{what} is not a readable PNG ({e})") from None
-    return data.view(h, w, c).permute(2, 0, 1).unsqueeze(0).float() / 255.0
-
-
-def integer(body: dict[str, Any], key: str, default: int | None, lo: int, hi: int) -> int | None:
-    """body[key] as an int in [lo, hi] (default when absent or null); ValueError naming the key."""
-    value = body.get(key, default)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not float(value).is_integer():
-        raise ValueError(f"{key} must be an integer, got {value!r}")
-    if not lo <= value <= hi:
-        raise ValueError(f"{key} must be in [{lo}, {hi}], got {value!r}")
-    return int(value)
-
-
-class Served:
-    """A loaded run, its lock, and the page's view of it."""
+class Served(KindRequests):
+    """A loaded run, its lock, and the page's view of it (the image-pair and image-text requests in KindRequests)."""
 
     def __init__(self, name: str, run: Run):
         self.name, self.run, self.model = name, run, run.model
         self.lock = threading.Lock()  # one request at a time per model
         self._job: Job | None = None  # the job holding the lock (its network evaluations are counted)
-        self._gallery: tuple[torch.Tensor, torch.Tensor | None] | None = None
+        self._test: Any = None  # the run's test split, read on first use
+        self._embedded: torch.Tensor | None = None  # (n, D) embeddings of the test images (image-text runs)
         self._latent: dict[str, torch.Tensor] | None = None
         net = max(self.model.children(), key=lambda m: sum(p.numel() for p in m.parameters()), default=None)
         if net is not None:  # the network's calls: progress within one image of a slow sampler
@@ -109,9 +59,10 @@ class Served:
         return bool(self.model.conditional and self.model.num_classes > 0)
 
     def options(self, what: str) -> list[Option] | None:
-        """The options of the model's `what` (sample, inpaint, denoise), or None when it cannot."""
+        """The options of the model's `what` (sample, inpaint, denoise), or None when it cannot (a model of
+        image pairs samples only translations of a source: it has no `sample` of its own here)."""
         proto = {"sample": Sampler, "inpaint": Inpaint, "denoise": Denoise}[what]
-        if not isinstance(self.model, proto):
+        if not isinstance(self.model, proto) or (what == "sample" and self.kind == "image-pair"):
             return None
         return method_options(getattr(self.model, what), self.model.config)
 
@@ -131,8 +82,9 @@ class Served:
                 "latent": isinstance(self.model, Latent) and not text,
                 "text": {"prompt": "max_tokens" in opts, "stream": "on_token" in opts} if text else None,
                 "prompt_images": self.kind == "image-text" and isinstance(self.model, Sampler),
+                **self.kind_info(),
                 "limits": {"n": MAX_N, "prompt": MAX_PROMPT, "interpolation": MAX_INTERPOLATION,
-                           "coord": MAX_COORD, "seed": MAX_SEED}}
+                           "coord": MAX_COORD, "seed": MAX_SEED, **self.kind_limits()}}
 
     def need(self, what: str) -> list[Option]:
         """The options of `what`, or ValueError naming the families that can do it."""
@@ -166,6 +118,9 @@ class Served:
 
         if self.kind == "tokens":
             raise ValueError("this is a text run: use the prompt box (POST .../text)")
+        if self.kind == "image-pair":
+            raise ValueError(f"a {self.run.config.family} run translates images rather than drawing them: "
+                             "POST .../translate a test image or your own")
         options = check_options(self.need("sample"), body.get("options"))
         n = integer(body, "n", 8, 1, MAX_N)
         seed = integer(body, "seed", 0, 0, MAX_SEED - MAX_N)
@@ -259,28 +214,40 @@ class Served:
         return 1, work
 
     # --- latent space (fast: answered directly) ------------------------------------------------------
-    def gallery(self, count: int = LATENT_IMAGES) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Up to `count` test images of the run's dataset (and labels); ValueError when none can be read."""
+    def test_data(self) -> Any:
+        """The run's test split, read once; ValueError when it cannot be read or holds nothing."""
         from genlab.runs import load_training_data
 
-        if self.kind != "image":
-            raise ValueError(f"a {self.kind} run has no test images to show")
-        if self._gallery is None:
+        if self._test is None:
             try:
                 data = load_training_data(self.run.config.data, split="test")
             except (ValueError, OSError) as e:
                 raise ValueError(f"the run's test images cannot be read: {e}") from None
-            m = min(LATENT_IMAGES, len(data))
-            if m == 0:
+            if len(data) == 0:
                 raise ValueError(f"the test split of {self.run.config.data.name} holds no images")
-            self._gallery = (data.images(slice(0, m)), data.labels(slice(0, m)))
-        x, y = self._gallery
-        return x[:count], None if y is None else y[:count]
+            self._test = data
+        return self._test
+
+    def gallery(self, count: int = LATENT_IMAGES) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Up to `count` test images of the run's dataset (the targets of image pairs) and their labels;
+        ValueError when none can be read."""
+        if self.kind not in ("image", "image-text", "image-pair"):
+            raise ValueError(f"a {self.kind} run has no test images to show")
+        data = self.test_data()
+        m = min(count, len(data))
+        return data.images(slice(0, m)), None if data.y is None else data.y[:m]
 
     def gallery_json(self) -> list[dict[str, Any]]:
+        """The first GALLERY test images as the model takes them: for image pairs the sources, each with its
+        pair's target (for two unpaired domains, test image i of domain B: not a translation's truth)."""
         x, y = self.gallery(GALLERY)
-        return [{"index": i, "image": png_data_url(x[i]), "label": None if y is None else int(y[i])}
-                for i in range(x.shape[0])]
+        items = [{"index": i, "image": png_data_url(x[i]), "label": None if y is None else int(y[i])}
+                 for i in range(x.shape[0])]
+        if self.kind == "image-pair":
+            sources = self.test_data().sources(slice(0, len(items)))
+            for item, source in zip(items, sources):
+                item["target"], item["image"] = item["image"], png_data_url(source)
+        return items
 
     def latent_space(self) -> dict[str, torch.Tensor]:
         """The mean code of the test images and their principal directions (PCA: the rows of V of the

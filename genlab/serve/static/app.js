@@ -129,7 +129,7 @@ async function indexPage(main) {
       el("td", {}, el("a", {href: `/run/${encodeURIComponent(r.name)}`, text: r.name})),
       el("td", {text: r.family}), el("td", {text: r.data}), el("td", {text: r.step}),
       el("td", {}, r.capabilities.map((c) => el("span", {class: "tag", text: c}))))));
-  const samplers = runs.filter((r) => r.sample && r.kind !== "tokens");
+  const samplers = runs.filter((r) => r.sample && r.kind !== "tokens" && !r.prompt_images);
   const form = el("form", {novalidate: true, action: "/compare"},
     el("div", {class: "row"}, samplers.map((r) => el("label", {class: "check"},
       el("input", {type: "checkbox", name: "run", value: r.name, checked: true}), r.name))),
@@ -142,7 +142,7 @@ async function indexPage(main) {
     location.href = "/compare?" + q;
   });
   main.replaceChildren(
-    el("h1", {text: "Runs"}), el("p", {class: "muted", text: "Each run has a page: sampling, latent sliders, a canvas to inpaint or denoise, or a prompt box, as its family allows."}),
+    el("h1", {text: "Runs"}), el("p", {class: "muted", text: "Each run has a page: sampling, latent sliders, a canvas to inpaint or denoise, a prompt box, translation of images, or a search of the test images by text, as its family allows."}),
     el("section", {class: "panel"}, table),
     samplers.length ? el("section", {class: "panel"}, el("h2", {text: "Compare runs on the same seeds"}), form) : null);
 }
@@ -156,6 +156,12 @@ async function runPage(main, name) {
        info.kind === "tokens" ? "text" : `images ${info.shape.join("x")}`, " ",
        info.capabilities.map((c) => el("span", {class: "tag", text: c}))));
   if (info.kind === "tokens") { main.append(textPanel(info)); return; }
+  if (info.translate) { main.append(translatePanel(info)); return; }
+  if (info.embed) {
+    main.append(retrievePanel(info));
+    if (info.embed.zero_shot) main.append(classifyPanel(info));
+    return;
+  }
   if (info.sample) main.append(samplePanel(info));
   if (info.latent) main.append(latentPanel(info));
   main.append(canvasPanel(info));
@@ -374,6 +380,134 @@ function canvasPanel(info) {
   return section;
 }
 
+// Image pairs: translate a test source (click it) or a drawing, and see input, output, target and the way back.
+function translatePanel(info) {
+  const t = info.translate;
+  const msg = el("div", {class: "msg"});
+  const thumbs = el("div", {class: "grid thumbs"});
+  const results = el("div", {class: "grid", id: "translation"});
+  const direction = t.directions ? el("select", {name: "direction"}, t.directions.map((d) =>
+    el("option", {value: d, text: d === "ab" ? "A \u2192 B" : d === "ba" ? "B \u2192 A" : d}))) : null;
+  const canvas = el("canvas", {class: "px draw", id: "translate-canvas"});
+  const ctx = canvas.getContext("2d", {willReadFrequently: true});
+  const ink = el("select", {name: "ink"}, el("option", {value: "#fff", text: "draw white"}), el("option", {value: "#000", text: "draw black"}));
+  let gallery = [];
+  // The canvas has the size of what the model takes: the sources, or domain B's images for B -> A.
+  const backwards = () => direction && direction.value === "ba";
+  function reset() {
+    const [, h, w] = backwards() ? info.shape : t.source_shape;
+    canvas.width = w; canvas.height = h;
+    ctx.fillStyle = "#000"; ctx.fillRect(0, 0, w, h);
+    showThumbs();
+  }
+  function showThumbs() {
+    thumbs.replaceChildren(...gallery.map((g) => {
+      const src = backwards() ? g.target : g.image;
+      const im = image(src, "", `test image ${g.index}`);
+      im.title = "click to translate it (it is copied to the canvas too)";
+      im.addEventListener("click", () => { load(src); run({index: g.index}); });
+      return im;
+    }));
+  }
+  function load(src) { const im = new Image(); im.onload = () => ctx.drawImage(im, 0, 0); im.src = src; }
+  let last = null;
+  const at = (e) => { const b = canvas.getBoundingClientRect(); return [(e.clientX - b.left) / b.width * canvas.width, (e.clientY - b.top) / b.height * canvas.height]; };
+  const dot = ([x, y]) => { ctx.fillStyle = ink.value; ctx.fillRect(Math.floor(x), Math.floor(y), 1, 1); };
+  canvas.addEventListener("pointerdown", (e) => { canvas.setPointerCapture(e.pointerId); last = at(e); dot(last); });
+  canvas.addEventListener("pointermove", (e) => {
+    if (!last) return;
+    const p = at(e), steps = Math.ceil(Math.hypot(p[0] - last[0], p[1] - last[1]) * 2) + 1;
+    for (let i = 1; i <= steps; i++) dot([last[0] + (p[0] - last[0]) * i / steps, last[1] + (p[1] - last[1]) * i / steps]);
+    last = p;
+  });
+  canvas.addEventListener("pointerup", () => { last = null; });
+  async function run(body) {
+    if (direction) body.direction = direction.value;
+    say(msg, "translating...");
+    try {
+      const r = await api("POST", `/api/runs/${encodeURIComponent(info.name)}/translate`, body);
+      const cell = (src, caption) => src ? el("figure", {}, image(src), el("figcaption", {text: caption})) : null;
+      results.replaceChildren(...[cell(r.input, "input"), cell(r.output, "output"),
+        cell(r.target, "target"), cell(r.back, "translated back")].filter(Boolean));
+      results.dataset.done = "1";
+      say(msg, r.psnr === null ? "done" : `PSNR of the output against the target: ${r.psnr} dB`, "ok");
+    } catch (err) { say(msg, err.message, "error"); }
+  }
+  if (direction) direction.addEventListener("change", reset);
+  const form = el("form", {novalidate: true, id: "translate-form"},
+    el("div", {class: "row"}, direction ? el("label", {class: "field"}, "direction", direction) : null,
+       el("label", {class: "field"}, "pen", ink),
+       el("button", {type: "button", class: "plain", text: "clear", onclick: () => { ctx.fillStyle = "#000"; ctx.fillRect(0, 0, canvas.width, canvas.height); }}),
+       el("button", {type: "submit", id: "translate-button", text: "Translate the canvas"})));
+  form.addEventListener("submit", (e) => { e.preventDefault(); run({image: canvas.toDataURL("image/png")}); });
+  reset();
+  api("GET", `/api/runs/${encodeURIComponent(info.name)}/gallery`).then((items) => { gallery = items; showThumbs(); })
+    .catch((err) => say(msg, err.message, "error"));
+  const pairs = t.paired ? "" : " The two domains are unpaired: a test image has no true translation.";
+  return el("section", {class: "panel", id: "translate-panel"}, el("h2", {text: "Translate"}),
+    el("p", {class: "muted", text: `Click a test image to translate it, or draw on the canvas (${canvas.width}x${canvas.height}, the size the model takes) and translate that.${pairs}`}),
+    thumbs, el("div", {class: "edit"}, el("figure", {}, canvas, el("figcaption", {text: "canvas"})), results), form, msg);
+}
+
+// Images and text in one space: the test images nearest to a text.
+function retrievePanel(info) {
+  const msg = el("div", {class: "msg"});
+  const grid = el("div", {class: "grid", id: "retrieved"});
+  const text = el("input", {type: "text", name: "text", class: "prompt", placeholder: "describe an image, e.g. a picture of a seven"});
+  const form = el("form", {novalidate: true, id: "retrieve-form"}, text,
+    el("div", {class: "row"}, numberField("k", "images", 8, 1, info.limits.k), el("button", {type: "submit", text: "Search"})));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    say(msg, "searching...");
+    try {
+      const r = await api("POST", `/api/runs/${encodeURIComponent(info.name)}/retrieve`, {text: text.value, k: readNumber(form, "k")});
+      grid.replaceChildren(...r.results.map((it) => el("figure", {}, image(it.image),
+        el("figcaption", {text: `#${it.index} \u00b7 ${it.score.toFixed(3)}` + (it.label === null ? "" : ` \u00b7 ${info.classes[it.label] ?? it.label}`)}))));
+      say(msg, `the ${r.results.length} nearest of ${r.searched} test images to "${r.text}" (cosine similarity)`, "ok");
+    } catch (err) { grid.replaceChildren(); say(msg, err.message, "error"); }
+  });
+  return el("section", {class: "panel", id: "retrieve-panel"}, el("h2", {text: "Search the test images by text"}), form, msg, grid);
+}
+
+// Zero-shot classification: click a test image; its similarity to each class's prompts.
+function classifyPanel(info) {
+  const msg = el("div", {class: "msg"});
+  const thumbs = el("div", {class: "grid thumbs"});
+  const out = el("div", {class: "edit", id: "classified"});
+  const classes = el("input", {type: "text", name: "classes", class: "prompt",
+    placeholder: "classes, one text each, separated by ; (empty: the dataset's classes and prompts)"});
+  async function run(index) {
+    const given = classes.value.split(";").map((c) => c.trim()).filter(Boolean);
+    say(msg, "classifying...");
+    try {
+      const r = await api("POST", `/api/runs/${encodeURIComponent(info.name)}/classify`, given.length ? {index, classes: given} : {index});
+      const order = r.scores.map((s, i) => i).sort((a, b) => r.scores[b] - r.scores[a]);
+      const lo = Math.min(...r.scores), hi = Math.max(...r.scores);
+      const rows = order.map((i) => {
+        const bar = el("span", {class: "bar"});
+        bar.style.width = `${Math.round(4 + 160 * (r.scores[i] - lo) / ((hi - lo) || 1))}px`;  // CSSOM: allowed by the CSP
+        return el("tr", {class: i === r.best ? "best" : null},
+          el("td", {text: r.classes[i]}), el("td", {class: "num", text: r.scores[i].toFixed(3)}), el("td", {}, bar));
+      });
+      out.replaceChildren(el("figure", {}, image(r.image, "big"), el("figcaption", {text: `test image ${index}`})),
+        el("table", {class: "scores"}, el("tr", {}, el("th", {text: "class"}), el("th", {text: "cosine"}), el("th", {})), rows));
+      out.dataset.done = "1";
+      say(msg, `zero-shot: ${r.classes[r.best]}` + (r.label === null ? "" : ` (true class: ${r.classes[r.label]})`), "ok");
+    } catch (err) { say(msg, err.message, "error"); }
+  }
+  api("GET", `/api/runs/${encodeURIComponent(info.name)}/gallery`).then((items) => {
+    for (const g of items) {
+      const t = image(g.image, "", `test image ${g.index}`);
+      t.title = "click to classify it";
+      t.addEventListener("click", () => run(g.index));
+      thumbs.append(t);
+    }
+  }).catch((err) => say(msg, err.message, "error"));
+  return el("section", {class: "panel", id: "classify-panel"}, el("h2", {text: "Zero-shot classification"}),
+    el("p", {class: "muted", text: "Click a test image: the class whose prompts its embedding is nearest to. No classifier was trained; type your own classes to try others."}),
+    classes, thumbs, out, msg);
+}
+
 // Text runs: a prompt box; the text grows as the tokens are drawn.
 function textPanel(info) {
   const msg = el("div", {class: "msg"});
@@ -412,7 +546,7 @@ function textPanel(info) {
 async function comparePage(main) {
   const q = new URLSearchParams(location.search);
   const {runs} = await api("GET", "/api/runs");
-  const names = (q.get("runs") || runs.filter((r) => r.sample && r.kind !== "tokens").map((r) => r.name).join(",")).split(",").filter(Boolean);
+  const names = (q.get("runs") || runs.filter((r) => r.sample && r.kind !== "tokens" && !r.prompt_images).map((r) => r.name).join(",")).split(",").filter(Boolean);
   const seed = Number(q.get("seed") || 0), n = Number(q.get("n") || 8);
   document.title = "compare - genlab serve";
   const msg = el("div", {class: "msg"});
