@@ -11,6 +11,7 @@ import pytest
 
 from tests.cli.conftest import cli
 from tests.serve.test_api import pixels, png, refused, wait
+from tests.serve.test_browser import browser  # noqa: F401 -- the headless chromium fixture
 
 
 @pytest.fixture(scope="module")
@@ -153,3 +154,34 @@ def test_a_text_to_image_run_draws_from_a_prompt_and_offers_its_test_images(kind
     assert view["error"] is None
     out = pixels(view["items"][0]["image"])
     assert np.array_equal(out[4:], test.x[0, 0, 4:].numpy())  # the unmasked half is kept exactly
+
+
+def test_in_the_browser_a_clicked_test_image_is_translated_and_a_text_finds_images(kinds, browser):
+    """The translate and search pages in headless chromium: every request stays on 127.0.0.1."""
+    from tests.serve.test_browser import shot
+
+    client, _ = kinds
+    context, requests = browser
+    start, errors = len(requests), []
+    page = context.new_page()
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(client.url + "/run/sr")
+        page.wait_for_selector("#translate-panel .thumbs img")
+        page.locator("#translate-panel .thumbs img").nth(3).click()
+        page.wait_for_function("document.querySelector('#translation')?.dataset.done === '1'")
+        assert page.locator("#translation figure").count() == 3  # input, output, target
+        assert "PSNR" in page.inner_text("#translate-panel .msg")
+        shot(page, "translate")
+        page.goto(client.url + "/run/clip")
+        page.fill("#retrieve-form [name=text]", "top left")
+        page.fill("#retrieve-form [name=k]", "5")
+        page.click("#retrieve-form button[type=submit]")
+        page.wait_for_function("document.querySelectorAll('#retrieved figure').length == 5")
+        page.fill("#retrieve-form [name=text]", "")
+        page.click("#retrieve-form button[type=submit]")  # an empty text: a message, the page still works
+        page.wait_for_function("document.querySelector('#retrieve-panel .msg.error')")
+    finally:
+        page.close()
+    outside = [u for u in requests[start:] if not u.startswith(client.url) and not u.startswith(("data:", "blob:"))]
+    assert not outside and requests[start:] and not errors, (outside, errors)
