@@ -205,7 +205,21 @@ class Flow(GenerativeModel):
             raise ValueError(f"temperature must be a finite number >= 0, got {temperature!r}")
         labels = self.labels_for(n, cond)
         z = torch.randn(n, self.dims, generator=generator, device=self.device) * t
-        return Samples(self.decode(z), labels)
+        x = self.decode(z)
+        for _ in range(REDRAWS):  # a far-tail z can overflow f^-1 in float32 (an under-trained coupling's
+            bad = ~torch.isfinite(x.flatten(1)).all(1)  # 1 / scale reaches e^88): draw those again
+            if not bad.any():
+                break
+            z = torch.randn(int(bad.sum()), self.dims, generator=generator, device=self.device) * t
+            x[bad] = self.decode(z)
+        else:
+            if not torch.isfinite(x).all():
+                raise ValueError(f"{int((~torch.isfinite(x.flatten(1)).all(1)).sum())} of {n} samples overflow "
+                                 f"float32 after {REDRAWS} redraws: the flow is far from trained; train longer "
+                                 "or sample at a lower temperature (e.g. --option temperature=0.7)")
+        return Samples(x, labels)
 
 
-__all__ = ["Flow", "FlowConfig", "PRESETS", "check_invertible"]
+REDRAWS = 10  # times Flow.sample draws again the samples whose inverse overflowed
+
+__all__ = ["Flow", "FlowConfig", "PRESETS", "REDRAWS", "check_invertible"]

@@ -231,3 +231,22 @@ def test_the_default_zero_initialized_flow_learns():
     first = model.levels[0].steps[0].coupling.net[0].weight
     assert first.grad is not None and first.grad.abs().sum() > 0  # reached after the last layer left zero
     assert sum(losses[-5:]) / 5 < 0.85 * losses[0]
+
+
+def test_samples_whose_inverse_overflows_are_drawn_again(monkeypatch):
+    model = warm(flow(), (1, 8, 8)).eval()
+    inverse, calls = model.inverse_flow, []
+
+    def overflowing_first(z):  # the first decode: row 1 overflows, as a far-tail z of an untrained flow can
+        x = inverse(z)
+        if not calls:
+            x[1] = float("nan")
+        calls.append(len(z))
+        return x
+
+    monkeypatch.setattr(model, "inverse_flow", overflowing_first)
+    x = model.sample(4, generator=torch.Generator().manual_seed(0)).x
+    assert torch.isfinite(x).all() and calls == [4, 1]  # only the bad row is drawn again
+    monkeypatch.setattr(model, "inverse_flow", lambda z: torch.full((len(z), 1, 8, 8), float("nan")))
+    with pytest.raises(ValueError, match="4 of 4 samples overflow float32 after 10 redraws"):
+        model.sample(4)
