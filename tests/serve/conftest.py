@@ -96,3 +96,32 @@ class Client:
 @pytest.fixture
 def client(server):
     return Client(server.url)
+
+
+# headless chromium for the browser tests (tests/serve/test_browser.py, test_kinds.py)
+CHROMIUM = os.environ.get("GENLAB_CHROMIUM", "/usr/bin/chromium")
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]
+TIMEOUT_MS = 90_000  # generous: a busy CI machine; a passing run takes about 20 s in all
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    """A persistent context of headless chromium on a fresh profile (--user-data-dir), and the list of every
+    URL it requested. The app's Content-Security-Policy is bypassed (it would also block Playwright's own
+    page scripts): a request to another host is then sent, recorded, and fails the test."""
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"chromium is not installed ({CHROMIUM} is missing): `apt-get install chromium` (as root; "
+                    ".ci/run does), or set GENLAB_CHROMIUM to a chromium binary")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=CHROMIUM, headless=True, args=FLAGS,
+            viewport={"width": 1100, "height": 900}, service_workers="block",
+            bypass_csp=True)  # the app's CSP would block requests to other hosts: here they must not even be tried
+        context.set_default_timeout(TIMEOUT_MS)
+        requests: list[str] = []
+        context.on("request", lambda r: requests.append(r.url))
+        yield context, requests
+        context.close()

@@ -11,7 +11,6 @@ import pytest
 
 from tests.cli.conftest import cli
 from tests.serve.test_api import pixels, png, refused, wait
-from tests.serve.test_browser import browser  # noqa: F401 -- the headless chromium fixture
 
 
 @pytest.fixture(scope="module")
