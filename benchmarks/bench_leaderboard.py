@@ -54,11 +54,13 @@ def record(a, board: dict, md: str, wall: float | None) -> None:
     from genlab.eval.leaderboard import _sort_key
 
     out = Path(a.out)
+    # the pictures' names: mnist_... for the main leaderboard, mnist_flow_... for --name bench_leaderboard_flow
+    stem = "_".join([a.data, *([a.name.removeprefix("bench_leaderboard_")] if a.name != "bench_leaderboard" else [])])
     IMAGES.mkdir(parents=True, exist_ok=True)
     for f in ("contact_sheet.png", "quality_vs_time.png"):
         if (out / f).exists():
-            shutil.copy(out / f, IMAGES / f"{a.data}_{f}")
-    (IMAGES / f"{a.data}_leaderboard.md").write_text(md)
+            shutil.copy(out / f, IMAGES / f"{stem}_{f}")
+    (IMAGES / f"{stem}_leaderboard.md").write_text(md)
     rows = sorted(board["rows"], key=_sort_key)
     ok = [r for r in rows if r["status"] == "ok"]
     p = board["protocol"]
@@ -72,9 +74,9 @@ def record(a, board: dict, md: str, wall: float | None) -> None:
         figures[label] = family_line(r)
     figures.update({"genlab command": board.get("command"),
                     "wall minutes": None if wall is None else round(wall / 60, 1),
-                    "leaderboard (markdown)": f"docs/images/eval/{a.data}_leaderboard.md",
-                    "contact sheet": f"docs/images/eval/{a.data}_contact_sheet.png",
-                    "quality vs training time": f"docs/images/eval/{a.data}_quality_vs_time.png",
+                    "leaderboard (markdown)": f"docs/images/eval/{stem}_leaderboard.md",
+                    "contact sheet": f"docs/images/eval/{stem}_contact_sheet.png",
+                    "quality vs training time": f"docs/images/eval/{stem}_quality_vs_time.png",
                     "load average at end (1, 5, 15 min)": [round(x, 2) for x in os.getloadavg()]})
     budget = p.get("extra", {}).get("budget_cpu_s", 0)
     notes = (f"One `genlab bench` command (above) on a 2-core machine shared with other jobs: {budget:.0f} s of "
@@ -83,7 +85,8 @@ def record(a, board: dict, md: str, wall: float | None) -> None:
              f"with its preset's options (--preset cpu: genlab/models/recipes.py); {p['n_fake']} samples per "
              "family (fewer where noted) against the "
              f"{p['n_real']} MNIST test images, {p['features']} features (not comparable with Inception FID). The "
-             "'real data' row scores training images like a model. Full table: docs/images/eval/mnist_leaderboard.md.")
+             "'real data' row scores training images like a model. Full table: "
+             f"docs/images/eval/{stem}_leaderboard.md.")
     path = write_result(a.name, figures, notes=notes, threads=a.threads)
     raw = json.loads(path.read_text())
     raw["markdown"] = md  # the full table, for renderers that embed it
