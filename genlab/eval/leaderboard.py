@@ -23,6 +23,14 @@ def _sort_key(row: dict[str, Any], by_fid: bool = True) -> tuple:
     return (order, fid)
 
 
+def _preset_words(p: dict[str, Any]) -> str:
+    """What the families' defaults were: the cpu recipes, the papers' settings, or (a bench before presets)
+    their config defaults."""
+    preset = p.get("extra", {}).get("config", {}).get("preset")
+    return {"cpu": "its CPU recipe (--preset cpu, genlab/models/recipes.py)",
+            "paper": "the papers' settings (--preset paper)"}.get(preset, "its default options")
+
+
 def _protocol_lines(p: dict[str, Any], command: str | None) -> list[str]:
     from genlab.eval.report import network_id
 
@@ -33,7 +41,8 @@ def _protocol_lines(p: dict[str, Any], command: str | None) -> list[str]:
     lines = [(f"- data: {p['dataset']}; real reference: {p['n_real']} images of the {p['split']} split "
              f"({p.get('real_subset', 'all')}); generated: {p['n_fake']} per family and seed (fewer where noted)"),
              (f"- training: {budget:.0f} CPU-seconds per family and seed (process CPU time, all threads), each "
-              "family's default options unless its row lists options; seeds " + ", ".join(map(str, p["seeds"])) +
+              f"family with {_preset_words(p)} and the options its row lists; seeds " +
+              ", ".join(map(str, p["seeds"])) +
               " (mean ± sample std over seeds)"),
              (f"- features: {p['features']} [{network_id(p)}]{acc_s}, resize {p['resize']}; KID subsets "
              f"{p['kid_subsets']} x {p.get('kid_subset_size', 0)}; precision/recall k={p['k_pr']}, "
