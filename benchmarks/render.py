@@ -75,6 +75,10 @@ KNOWN = {
                          None),
     "t2i_mnist_captions": ("Text-to-image on captioned MNIST: the named class, CLIP score, FID, attributes, guidance",
                            [], ">= 0.95", None),
+    "t2i_fashion_mnist_captions": ("Text-to-image on captioned Fashion-MNIST: the named class, CLIP score, FID, "
+                                   "attributes, guidance", ["accuracy"], ">= 0.85", lambda v: v >= 0.85),
+    "t2i_emoji_names": ("Text-to-image under held-out emoji names: a grid of samples beside the real emoji",
+                        ["clip_score"], "a grid looked at and described (docs/CLIP.md)", None),
 }
 KNOWN.update({
     "i2i_sr": ("Super-resolution x2/x4 on MNIST and emoji: sr vs Pillow bicubic/Lanczos; srgan's perception-distortion",
