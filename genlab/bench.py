@@ -126,17 +126,26 @@ def parse_family_options(pairs: Sequence[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def family_options(family: str, cfg: BenchConfig) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(model options, TrainConfig fields) a family trains with: its preset's, then those given for it
+    (--batch-size, --option, --train-option)."""
+    from genlab.models.recipes import recipe
+
+    r = recipe(family, cfg.preset)
+    train = {**r.train, **({"batch_size": cfg.batch_size} if cfg.batch_size else {}),
+             **cfg.train_options.get(family, {})}
+    return {**r.model, **cfg.model_options.get(family, {})}, train
+
+
 def _train_config(family: str, seed: int, cfg: BenchConfig, points: int):
     import dataclasses
 
     from genlab.config import TrainConfig
-    from genlab.models.recipes import recipe
 
     tc = TrainConfig(steps=10 ** 9, batch_size=128, seed=seed, device="cpu", threads=cfg.threads,
                      time_budget=cfg.budget / points, budget_clock="cpu", progress=False, log_every=100,
                      keep_checkpoints=1)
-    extra = {**recipe(family, cfg.preset).train, **({"batch_size": cfg.batch_size} if cfg.batch_size else {}),
-             **cfg.train_options.get(family, {})}
+    extra = family_options(family, cfg)[1]
     fixed = {"time_budget", "budget_clock", "seed", "steps"} & set(extra)
     if fixed:
         raise ValueError(f"the bench sets {sorted(fixed)} itself; choose --budget and --seeds instead")
@@ -157,9 +166,8 @@ def _train_segments(family: str, seed: int, cfg: BenchConfig, run_dir: Path, dat
 
     points = max(1, cfg.curve_points)
     tc = _train_config(family, seed, cfg, points)
-    from genlab.models.recipes import recipe
-
-    model_options = {**recipe(family, cfg.preset).model, **(options or {}), **cfg.model_options.get(family, {})}
+    model, _ = family_options(family, cfg)
+    model_options = {**model, **(options or {}), **cfg.model_options.get(family, {})}  # given options beat ldm's
     config = RunConfig(family, model_options, DataConfig(cfg.data, cfg.data_dir), tc)
     curve, cpu_total, wall_total, result, per_image = [], 0.0, 0.0, None, None
     for p in range(points):
@@ -301,11 +309,8 @@ def bench_family(family: str, cfg: BenchConfig, data: Any, extractor: Any, log) 
             per_seed_metrics.append({k: v["mean"] for k, v in metrics.items()})
             row["seeds"].append(seed)
             row["runs"].append({"seed": seed, "run": str(run_dir), "n_fake": n, **summary})
-            from genlab.models.recipes import recipe
-
-            r = recipe(family, cfg.preset)
-            row["options"] = {"preset": cfg.preset, "model": {**r.model, **cfg.model_options.get(family, {})},
-                              "train": {**r.train, **cfg.train_options.get(family, {})}}
+            model_used, train_used = family_options(family, cfg)
+            row["options"] = {"preset": cfg.preset, "model": model_used, "train": train_used}
             if cfg.model_options.get(family) or cfg.train_options.get(family):
                 row["given_options"] = {"model": cfg.model_options.get(family, {}),
                                         "train": cfg.train_options.get(family, {})}
