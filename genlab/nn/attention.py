@@ -9,7 +9,7 @@ makes no layout copies around its two matrix products and the fused scaled_dot_p
 In bf16 on a CPU, torch's fused (flash) attention kernel is slower than the plain product-softmax-product for
 short sequences (torch 2.13, one thread, forward + backward: 20 vs 4 ms at 64 x 2 heads x 49 tokens of a
 small U-Net, 67 vs 28 ms at 196 tokens, benchmarks/precision_speed.py; 19 vs 8 ms for the causal 32 x 4 heads
-x 64 characters of the gpt baby), so those take the plain path, with the softmax in fp32; long sequences
+x 64 characters of the gpt baby), so those take the plain path, with the softmax accumulated in fp32; long sequences
 (n > 1024), where the n x n matrix would be large, keep the fused kernel. genlab.nn.transformer uses the
 same `attention`.
 """
@@ -27,7 +27,7 @@ PLAIN_MAX_TOKENS = 1024  # bf16 on CPU: the plain path up to this many tokens (i
 
 def plain_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, allowed: torch.Tensor | None = None,
                     causal: bool = False, dropout_p: float = 0.0) -> torch.Tensor:
-    """softmax(q k^T / sqrt(d) + M) v as two matrix products around a softmax taken in fp32 (or wider); M is -inf where
+    """softmax(q k^T / sqrt(d) + M) v as two matrix products around a softmax accumulated in fp32; M is -inf where
     `allowed` (broadcastable to (b, heads, n, n)) is False, or above the diagonal when `causal`; dropout on
     the weights as F.scaled_dot_product_attention's dropout_p."""
     scores = (q @ k.transpose(-1, -2)) * q.shape[-1] ** -0.5  # (b, heads, n, n)
@@ -36,7 +36,11 @@ def plain_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, allowe
         allowed = torch.ones(n, n, dtype=torch.bool, device=q.device).tril()
     if allowed is not None:
         scores = scores.masked_fill(~allowed, float("-inf"))
-    weights = torch.softmax(scores, dim=-1, dtype=torch.promote_types(q.dtype, torch.float32)).to(q.dtype)
+    # bf16: torch's softmax kernels accumulate in fp32 and round once, the same values (to 1 ulp) as a softmax
+    # taken in fp32 and cast back, but the fp32 detour costs two casts and a slow mixed-dtype backward (19 ms
+    # against 7 ms at 64 x 196 x 196 on one thread, torch 2.13)
+    wide = None if q.dtype == torch.bfloat16 else torch.promote_types(q.dtype, torch.float32)
+    weights = torch.softmax(scores, dim=-1, dtype=wide).to(q.dtype)
     if dropout_p > 0:
         weights = F.dropout(weights, dropout_p)
     return weights @ v
@@ -75,7 +79,8 @@ class SelfAttention2d(nn.Module):
         b, c, h, w = x.shape
         tokens = self.norm(x).permute(0, 2, 3, 1).reshape(b, h * w, c)  # (b, n, c), a view if channels-last
         qkv = self.qkv(tokens).view(b, h * w, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
-        out = attention(qkv[0], qkv[1], qkv[2])  # (b, heads, n, d)
+        q, k, v = qkv.unbind(0)  # one stacked gradient (indexing the three would sum three strided ones)
+        out = attention(q, k, v)  # (b, heads, n, d)
         out = self.proj(out.transpose(1, 2).reshape(b, h * w, c))  # (b, n, c)
         return x + out.view(b, h, w, c).permute(0, 3, 1, 2).to(x.dtype)  # channels-last strides
 
