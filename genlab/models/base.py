@@ -217,6 +217,12 @@ class GenerativeModel(nn.Module):
         """Data-dependent set-up, called by the trainer once before the first step of a fresh run (not on
         resume: what it sets up is saved with the weights), e.g. a GAN's clusters of the training images."""
 
+    def finish(self, data) -> dict:
+        """Data-dependent fitting once training ends, called by the trainer on the weights it saves before the
+        last checkpoint (not when a run is interrupted), e.g. the Gaussian mixture an autoencoder samples its
+        codes from; returns figures for the log (empty: nothing done)."""
+        return {}
+
     def on_train_step(self, step: int, total_steps: int) -> None:
         """Called by the trainer before each step; models with schedules (KL warm-up) read it."""
         self.step = step

@@ -17,10 +17,16 @@ For coding (genlab.apps.compress) the prior is turned into one integer-valued ta
 range of symbols [lo_k, hi_k] that holds all but 2^-20 of its mass; latents outside are clamped to the range,
 and the tails' mass moves onto its end symbols (P(lo_k) = F_k(lo_k + 1/2)), so the table is exactly the
 distribution of the clamped symbols.
+
+Sampling: symbols drawn from the factorized prior have no spatial structure (texture, not images), so once
+training ends a Gaussian mixture is fitted to the training latents' leading principal components
+(genlab.models.code_prior) and `sample` decodes its draws, rounded to symbols.
 """
 
 from __future__ import annotations
 
+import math
+import time
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
@@ -31,6 +37,7 @@ from torch import nn
 from genlab.config import bounded
 from genlab.data.base import Batch, DataSpec
 from genlab.models.base import GenerativeModel, Samples
+from genlab.models.code_prior import CodePrior, training_codes
 from genlab.nn.mlp import Activation, activation
 
 TABLE_BITS = 20  # the coding tables are integers: probabilities in units of 2^-TABLE_BITS
@@ -153,6 +160,7 @@ class CompressiveAutoencoder(GenerativeModel):
         self.prior = FactorizedPrior(config.latent_channels, config.mixture)
         self.latent_shape = (config.latent_channels, _halved(h, len(config.channels))[-1],
                              _halved(w, len(config.channels))[-1])
+        self.code_prior = CodePrior(math.prod(self.latent_shape))  # for `sample`, fitted by `finish`
 
     # --- training ---------------------------------------------------------------------------------
     def _noisy(self, y: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
@@ -241,9 +249,24 @@ class CompressiveAutoencoder(GenerativeModel):
         return self.decode_symbols(self.quantize(x))
 
     @torch.no_grad()
+    def finish(self, data) -> dict:
+        """Fits the code prior (a Gaussian mixture on the leading principal components of the latent maps) to
+        the unrounded latents of the training images: the factorized prior codes well but, having no spatial
+        structure, samples texture."""
+        t0 = time.perf_counter()
+        info = self.code_prior.fit(training_codes(lambda x: self.encoder(x).float(), data, self.prior.means.device))
+        return {"code_prior_" + k: v for k, v in info.items()} | {"code_prior_seconds": time.perf_counter() - t0}
+
+    @torch.no_grad()
     def sample(self, n, *, cond=None, generator=None) -> Samples:
-        """Decodes symbols drawn from the prior, independently per position (a factorized prior has no
-        spatial structure: expect texture, not digits)."""
+        """Decodes latent maps drawn from the fitted code prior, rounded to symbols. Before it is fitted (an
+        interrupted run), symbols drawn from the factorized prior, independently per position: expect texture,
+        not digits."""
+        lo, hi = self.symbol_range()
+        if bool(self.code_prior.fitted):
+            y = torch.round(self.code_prior.sample(n, generator).view(n, *self.latent_shape))
+            symbols = torch.clamp(y, lo.view(1, -1, 1, 1).float(), hi.view(1, -1, 1, 1).float()).long()
+            return Samples(self.decode_symbols(symbols))
         p, lo = self.symbol_tables()
         c, hh, ww = self.latent_shape
         draws = torch.multinomial(p.float().repeat_interleave(n * hh * ww, 0), 1, generator=generator)

@@ -549,6 +549,8 @@ class Trainer:
         if stopped == "time_budget" and self.window_steps:  # the run ends here: its last record
             self.log_window(time.perf_counter() - t_log)
         meta = dict(self.history[-1]) if self.history else {}
+        if stopped != "interrupted":
+            meta.update(self.finish_models())
         if self.dist.enabled:
             meta["world_size"] = self.dist.world_size
             meta["ranks_in_step"] = self.ranks_in_step()
@@ -557,6 +559,19 @@ class Trainer:
             self.save_samples()
         return TrainResult(self.sampling_model(), self.run_dir, self.step, stopped, self.history, seconds,
                            signum if stopped == "interrupted" else None, is_main=self.dist.is_main)
+
+    def finish_models(self) -> dict[str, Any]:
+        """The model's end-of-training fit (`GenerativeModel.finish`) on the weights that are trained and on the
+        EMA weights that sample; its figures, prefixed "finish_", for the last checkpoint's metadata."""
+        figures: dict[str, Any] = {}
+        for model in {id(m): m for m in (self.model, self.sampling_model())}.values():
+            was = model.training
+            model.eval()
+            try:
+                figures = model.finish(self.data) or {}
+            finally:
+                model.train(was)
+        return {f"finish_{k}": v for k, v in figures.items()}
 
     def ranks_in_step(self) -> bool:
         """True when every process holds the same weights (what DDP's all-reduce must guarantee)."""
