@@ -10,7 +10,6 @@ The denoising autoencoder (Vincent et al. 2008) reconstructs the clean x from a 
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
@@ -21,7 +20,7 @@ from torch import nn
 from genlab.config import bounded
 from genlab.data.base import Batch, DataSpec
 from genlab.models.base import GenerativeModel, Samples
-from genlab.models.code_prior import CodePrior, training_codes
+from genlab.models.code_prior import CodePrior, fit_code_prior
 from genlab.nn.conv import ConvDecoder, ConvEncoder
 from genlab.nn.mlp import Activation, mlp
 
@@ -134,9 +133,7 @@ class Autoencoder(GenerativeModel):
     @torch.no_grad()
     def finish(self, data) -> dict:
         """Fits the code prior (a Gaussian mixture) to the codes of the clean training images."""
-        t0 = time.perf_counter()
-        info = self.prior.fit(training_codes(self.encode, data, self.z_mean.device))
-        return {"code_prior_" + k: v for k, v in info.items()} | {"code_prior_seconds": time.perf_counter() - t0}
+        return fit_code_prior(self.prior, self.encode, data, self.z_mean.device)
 
     @torch.no_grad()
     def sample(self, n, *, cond=None, generator=None) -> Samples:

@@ -13,6 +13,8 @@ and U (q, D) orthonormal rows; otherwise U = I and c = 0. EM is scikit-learn's G
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 from torch import nn
@@ -52,6 +54,7 @@ class CodePrior(nn.Module):
     def fit(self, z: torch.Tensor, seed: int = 0) -> dict:
         """EM on the (n, D) codes z; returns {"components", "dims", "iterations", "converged"}."""
         from sklearn.decomposition import PCA
+        from sklearn.exceptions import ConvergenceWarning
         from sklearn.mixture import GaussianMixture
         from threadpoolctl import threadpool_limits
 
@@ -67,10 +70,13 @@ class CodePrior(nn.Module):
             self.center.copy_(torch.from_numpy(pca.mean_))
             self.basis.copy_(torch.from_numpy(pca.components_))
             x = (x - pca.mean_) @ pca.components_.T
-        reg = 1e-4 * float(x.var(0).mean()) + 1e-12  # relative to the codes' scale (EM's default is absolute)
-        with threadpool_limits(limits=1):  # small products: BLAS threads only wait for each other (a 10x loss
-            gm = GaussianMixture(self.components, covariance_type="full", reg_covar=reg, max_iter=200,
-                                 random_state=seed).fit(x)  # on a busy 2-core machine)
+        spread = float(x.var(0).mean())
+        if not spread > 1e-12:
+            raise ValueError("the codes have no spread (every image has the same code)")
+        with threadpool_limits(limits=1), warnings.catch_warnings():  # small products: BLAS threads only wait for
+            warnings.simplefilter("ignore", ConvergenceWarning)  # each other (10x slower on a busy 2-core machine)
+            gm = GaussianMixture(self.components, covariance_type="full", reg_covar=1e-4 * spread, max_iter=200,
+                                 random_state=seed).fit(x)  # reg_covar relative to the codes' scale
         self.log_weights.copy_(torch.from_numpy(np.log(gm.weights_)))
         self.means.copy_(torch.from_numpy(gm.means_))
         self.scale_tril.copy_(torch.from_numpy(np.linalg.cholesky(gm.covariances_)))
@@ -87,6 +93,25 @@ class CodePrior(nn.Module):
         return self.center + u @ self.basis
 
 
+def fit_code_prior(prior: CodePrior, encode, data, device: torch.device) -> dict:
+    """`prior.fit` on the codes of the training images, for a model's `finish`: its figures, "code_prior_" first.
+    Too few images, or codes EM cannot fit (a collapsed encoder gives one point), leave the prior unfitted with a
+    one-line warning: `sample` then keeps the model's fallback."""
+    import time
+
+    t0 = time.perf_counter()
+    if len(data) < 2 * prior.components:
+        return {"code_prior_fitted": 0.0}
+    try:
+        info = prior.fit(training_codes(encode, data, device))
+    except ValueError as e:  # scikit-learn's: a singular covariance even after regularization, and the like
+        warnings.warn(f"the code prior could not be fitted ({str(e).splitlines()[0]}); samples come from the "
+                      "fallback prior", stacklevel=2)
+        return {"code_prior_fitted": 0.0}
+    return {"code_prior_fitted": 1.0} | {f"code_prior_{k}": v for k, v in info.items()} | {
+        "code_prior_seconds": round(time.perf_counter() - t0, 2)}
+
+
 @torch.no_grad()
 def training_codes(encode, data, device: torch.device, n: int = FIT_IMAGES, batch: int = 500,
                    seed: int = 0) -> torch.Tensor:
@@ -97,4 +122,4 @@ def training_codes(encode, data, device: torch.device, n: int = FIT_IMAGES, batc
                       for i in range(0, len(idx), batch)])
 
 
-__all__ = ["CodePrior", "training_codes"]
+__all__ = ["CodePrior", "fit_code_prior", "training_codes"]

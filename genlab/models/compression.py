@@ -26,7 +26,6 @@ training ends a Gaussian mixture is fitted to the training latents' leading prin
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
@@ -37,7 +36,7 @@ from torch import nn
 from genlab.config import bounded
 from genlab.data.base import Batch, DataSpec
 from genlab.models.base import GenerativeModel, Samples
-from genlab.models.code_prior import CodePrior, training_codes
+from genlab.models.code_prior import CodePrior, fit_code_prior
 from genlab.nn.mlp import Activation, activation
 
 TABLE_BITS = 20  # the coding tables are integers: probabilities in units of 2^-TABLE_BITS
@@ -253,9 +252,7 @@ class CompressiveAutoencoder(GenerativeModel):
         """Fits the code prior (a Gaussian mixture on the leading principal components of the latent maps) to
         the unrounded latents of the training images: the factorized prior codes well but, having no spatial
         structure, samples texture."""
-        t0 = time.perf_counter()
-        info = self.code_prior.fit(training_codes(lambda x: self.encoder(x).float(), data, self.prior.means.device))
-        return {"code_prior_" + k: v for k, v in info.items()} | {"code_prior_seconds": time.perf_counter() - t0}
+        return fit_code_prior(self.code_prior, lambda x: self.encoder(x).float(), data, self.prior.means.device)
 
     @torch.no_grad()
     def sample(self, n, *, cond=None, generator=None) -> Samples:

@@ -79,3 +79,14 @@ def test_training_ends_by_fitting_the_code_prior(family):
     assert result.history[-1]["step"] == 3
     x = model.sample(6, generator=torch.Generator().manual_seed(0)).x
     assert x.shape == (6, 1, 8, 8) and torch.isfinite(x).all()
+
+
+def test_too_few_images_or_a_collapsed_encoder_keep_the_fallback():
+    from genlab.models.code_prior import fit_code_prior
+
+    prior = CodePrior(3, components=4)
+    assert fit_code_prior(prior, lambda x: x.flatten(1)[:, :3], tiny_images(6), torch.device("cpu")) == {
+        "code_prior_fitted": 0.0}
+    with pytest.warns(UserWarning, match="could not be fitted"):
+        out = fit_code_prior(prior, lambda x: torch.zeros(len(x), 3), tiny_images(64), torch.device("cpu"))
+    assert out == {"code_prior_fitted": 0.0} and not prior.fitted
