@@ -37,7 +37,7 @@ from _common import RESULTS, ROOT, CpuTimer, command_line, load_mnist, write_res
 TARGETS = {"8bit": 1.0, "binary": 88.0}  # test bits/dim (8-bit), test nats (binarized), in 60 CPU-minutes each
 MODEL = {"preset": "base"}  # 8 gated layers, 48 channels, first kernel 7, then 3
 TRAIN = {"batch_size": 32, "lr": 1e-3, "warmup_steps": 200, "grad_clip": 1.0, "ema_decay": 0.999, "threads": 1,
-         "bf16": False}
+         "bf16": False, "channels_last": False}
 QUICK = {"model": {"preset": "tiny", "layers": 3, "channels": 16}, "train": {"warmup_steps": 10, "ema_decay": 0.0}}
 PARTS = {"8bit": ("categorical", "none"), "binary": ("bernoulli", "dynamic")}  # likelihood, binarization
 IMAGES = ROOT / "docs" / "images" / "pixelcnn"
@@ -62,21 +62,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def calibrate(model_options: dict, likelihood: str, batch: int, x, steps: int = 6) -> float:
-    """Training steps per CPU-second of this model at this batch size (the first 2 steps are not timed)."""
-    from genlab.data.base import Batch
-    from genlab.models import build_model
+def calibrate(config, data, steps: int = 6) -> float:
+    """Training steps per CPU-second of the trainer this config builds (same model, batch, precision and layout;
+    the first 2 steps are not timed)."""
+    import dataclasses
 
-    torch.manual_seed(0)
-    model = build_model("pixelcnn", {**model_options, "likelihood": likelihood}, shape=(1, 28, 28))
-    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
-    xb = x[:batch] if likelihood == "categorical" else (x[:batch] > 0.5).float()
+    from genlab.training.trainer import Trainer
+
+    trainer = Trainer(dataclasses.replace(config, train=dataclasses.replace(config.train, time_budget=None)), data)
     for i in range(steps + 2):
         if i == 2:
             c0 = time.process_time()
-        opt.zero_grad(set_to_none=True)
-        model.training_losses(Batch(xb))["loss"].backward()
-        opt.step()
+        trainer.train_step()
     return steps / (time.process_time() - c0)
 
 
@@ -86,12 +83,17 @@ def train_part(part: str, model: dict, train: dict, budget: float, seed: int, ru
     from genlab.runs import train as run_train
 
     likelihood, binarize = PARTS[part]
-    rate = calibrate(model, likelihood, train["batch_size"], data.images(slice(0, train["batch_size"])))
+    config = RunConfig("pixelcnn", {**model, "likelihood": likelihood}, DataConfig("mnist", binarize=binarize),
+                       TrainConfig(steps=10**6, batch_size=train["batch_size"], bf16=train["bf16"],
+                                   channels_last=train.get("channels_last", False), threads=train["threads"],
+                                   seed=seed, progress=False, device="cpu"))
+    rate = calibrate(config, data)
     steps = max(train["warmup_steps"] + 10, int(0.95 * budget * rate))
     log(f"{part}: calibration {rate:.3f} steps per CPU-s; planning {steps} steps for {budget:g} CPU-s")
     tc = TrainConfig(steps=steps, batch_size=train["batch_size"], lr=train["lr"], warmup_steps=train["warmup_steps"],
                      schedule="cosine", grad_clip=train["grad_clip"], ema_decay=train["ema_decay"],
-                     bf16=train["bf16"], threads=train["threads"], time_budget=budget, budget_clock="cpu",
+                     bf16=train["bf16"], channels_last=train.get("channels_last", False), threads=train["threads"],
+                     time_budget=budget, budget_clock="cpu",
                      seed=seed, log_every=max(10, steps // 50), sample_every=0, checkpoint_every=max(100, steps // 10),
                      progress=False, device="cpu")
     config = RunConfig("pixelcnn", {**model, "likelihood": likelihood}, DataConfig("mnist", binarize=binarize), tc)
