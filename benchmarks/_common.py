@@ -53,7 +53,8 @@ def machine(threads: int | None = None) -> dict[str, Any]:
     return {"cpu": cpu_model(), "cores": os.cpu_count(),
             "threads": threads if threads is not None else torch.get_num_threads(),
             "torch": torch.__version__, "python": platform.python_version(),
-            "avx512_bf16": "avx512_bf16" in flags, "cpu_capability": _cpu_capability(),
+            "avx512_bf16": "avx512_bf16" in flags, "amx_bf16": "amx_bf16" in flags,
+            "cpu_capability": _cpu_capability(),
             "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", ""), "device": "cpu"}
 
 
