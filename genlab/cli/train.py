@@ -173,10 +173,16 @@ def summary(result, width: int = 100) -> str:
     speed = next((f", {last[k]:,.0f} {k.replace('_per_s', '/s').replace('img', 'images')}" for k in
                   ("img_per_s", "tokens_per_s") if k in last), "")
     head = f"{how.get(result.stopped, result.stopped)} at step {result.step} in {result.seconds:.1f}s{speed}"
-    shown = [f"{k} {_fmt(v)}" for k, v in last.items() if k not in ("step", "time", "lr", "img_per_s", "tokens_per_s")]
-    if not shown:
-        return head
-    return head + "\n" + textwrap.fill(", ".join(shown), width=width, initial_indent="  ", subsequent_indent="  ")
+    shown = [f"{k} {_fmt(v)}" for k, v in last.items() if k not in ("step", "time", "lr", "img_per_s", "tokens_per_s")
+             and not k.startswith("finish_")]
+    lines = [head]
+    if shown:
+        lines.append(textwrap.fill(", ".join(shown), width=width, initial_indent="  ", subsequent_indent="  "))
+    finished = getattr(result, "finished", None) or {}
+    if finished:  # the model's end-of-training fit (an autoencoder's code prior)
+        lines.append(textwrap.fill("then " + ", ".join(f"{k} {_fmt(v)}" for k, v in finished.items()), width=width,
+                                   initial_indent="  ", subsequent_indent="  "))
+    return "\n".join(lines)
 
 
 def split_preset(argv: list[str]) -> tuple[list[str], str]:

@@ -63,6 +63,7 @@ class TrainResult:
     seconds: float = 0.0
     signal: int | None = None  # the signal that interrupted the run (SIGINT for Ctrl-C, SIGTERM)
     is_main: bool = True  # process 0 (the one that writes the run and prints) of a DDP job, or the only one
+    finished: dict[str, Any] = field(default_factory=dict)  # what the model's end-of-training fit reported
 
 
 def nonfinite_parameters(module: nn.Module) -> list[str]:
@@ -549,8 +550,8 @@ class Trainer:
         if stopped == "time_budget" and self.window_steps:  # the run ends here: its last record
             self.log_window(time.perf_counter() - t_log)
         meta = dict(self.history[-1]) if self.history else {}
-        if stopped != "interrupted":
-            meta.update(self.finish_models())
+        finished = self.finish_models() if stopped != "interrupted" else {}
+        meta.update(finished)
         if self.dist.enabled:
             meta["world_size"] = self.dist.world_size
             meta["ranks_in_step"] = self.ranks_in_step()
@@ -558,7 +559,8 @@ class Trainer:
         if stopped != "interrupted":
             self.save_samples()
         return TrainResult(self.sampling_model(), self.run_dir, self.step, stopped, self.history, seconds,
-                           signum if stopped == "interrupted" else None, is_main=self.dist.is_main)
+                           signum if stopped == "interrupted" else None, is_main=self.dist.is_main,
+                           finished={k.removeprefix("finish_"): v for k, v in finished.items()})
 
     def finish_models(self) -> dict[str, Any]:
         """The model's end-of-training fit (`GenerativeModel.finish`) on the weights that are trained and on the

@@ -87,6 +87,13 @@ def test_train_prints_a_start_line_and_a_readable_summary(tmp_path, capsys):
     assert lines[-1] == f"run saved in {tmp_path / 'v'}/ (samples in {tmp_path / 'v'}/samples/)"
 
 
+def test_the_summary_says_what_the_end_of_training_fitted(tmp_path, capsys):
+    cli("train", "ae", "--data", "digits", "--train.steps", "12", "--train.threads", "1", "--runs-dir",
+        str(tmp_path), "--name", "a")
+    out = capsys.readouterr().out
+    assert "  then code_prior_fitted 1, code_prior_components 10, code_prior_dims 32" in out
+
+
 def test_only_the_main_process_prints_the_summary(tmp_path, capsys, monkeypatch):
     from genlab.training.trainer import TrainResult
 
