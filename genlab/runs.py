@@ -360,7 +360,8 @@ def check_weights(expected: dict[str, torch.Tensor], weights: dict[str, torch.Te
                   family: str) -> None:
     """CheckpointError naming `file` and the keys or shapes in which `weights` differ from `expected` (the
     state_dict of the model config.json describes)."""
-    missing = sorted(set(expected) - set(weights))
+    optional = family_class(family).optional_state  # added since older runs were saved: they load as defaults
+    missing = sorted(k for k in set(expected) - set(weights) if not k.startswith(optional))
     unexpected = sorted(set(weights) - set(expected))
     shapes = [f"{k} is {tuple(weights[k].shape)}, the model's is {tuple(v.shape)}"
               for k, v in expected.items() if k in weights and weights[k].shape != v.shape]

@@ -56,9 +56,13 @@ def require_compressible(model: torch.nn.Module) -> None:
 
 
 def model_id(model: torch.nn.Module) -> bytes:
-    """ID_BYTES bytes identifying the model's weights: the start of the SHA-256 of its state dict."""
+    """ID_BYTES bytes identifying the model's weights: the start of the SHA-256 of its state dict, less the code
+    prior that `sample` draws from (it plays no part in coding, and files written before it existed must still
+    decode)."""
     h = hashlib.sha256()
     for name, t in sorted(model.state_dict().items()):
+        if name.startswith("code_prior."):
+            continue
         h.update(name.encode())
         h.update(t.detach().cpu().contiguous().numpy().tobytes())
     return h.digest()[:ID_BYTES]

@@ -90,6 +90,7 @@ class Autoencoder(GenerativeModel):
 
     family: ClassVar[str] = "ae"
     Config: ClassVar[type] = AEConfig
+    optional_state: ClassVar[tuple[str, ...]] = ("prior.",)  # runs saved before the code prior
 
     def __init__(self, config: AEConfig, spec: DataSpec):
         super().__init__(config, spec)

@@ -179,6 +179,9 @@ class GenerativeModel(nn.Module):
     # summary of each image (the table: the (c, k, k) binary cells it pools an image to) gives its shape,
     # and evaluation divides by its size for bits/dim and labels the number as a likelihood of that summary.
     likelihood_shape: ClassVar[tuple[int, ...] | None] = None
+    # state_dict prefixes added after runs of the family were first saved: a checkpoint without them loads, and
+    # those modules keep their defaults (an autoencoder's code prior: unfitted)
+    optional_state: ClassVar[tuple[str, ...]] = ()
     pretrained: ClassVar[dict[str, str]] = {}  # option naming another run -> the submodule it fills (ldm)
     context: int = 0  # tokens families: the block length T their batches hold (T + 1 tokens)
 

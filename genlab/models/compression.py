@@ -147,6 +147,7 @@ class CompressiveAutoencoder(GenerativeModel):
 
     family: ClassVar[str] = "cae"
     Config: ClassVar[type] = CAEConfig
+    optional_state: ClassVar[tuple[str, ...]] = ("code_prior.",)  # runs saved before the code prior
 
     def __init__(self, config: CAEConfig, spec: DataSpec):
         super().__init__(config, spec)

@@ -38,8 +38,8 @@ CPU: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     # benchmarks/diffusion_quality.py (docs/DIFFUSION.md)
     "ddpm": ({}, _DIFFUSION_TRAIN),
     "ldm": ({}, _DIFFUSION_TRAIN),
-    # benchmarks/apps_compress.py (docs/APPS.md): with the config defaults a 10-minute run stayed at black frames
-    # (the decoder's sigmoid saturated, the rate term winning); these reach 21 dB
+    # benchmarks/apps_compress.py (docs/APPLICATIONS.md): with the config defaults a 10-minute run stayed at black
+    # frames (the decoder's sigmoid saturated, the rate term winning); these reach 21 dB
     "cae": ({"channels": (16, 24, 32), "latent_channels": 16, "quantizer": "mixed"}, {"batch_size": 64, "lr": 2e-3}),
     # benchmarks/flow_mnist.py (docs/FLOWS.md) and benchmarks/pixelcnn_mnist.py (docs/PIXELCNN.md)
     "flow": ({}, {"batch_size": 64, "lr": 1e-3, "warmup_steps": 200, "grad_clip": 10.0}),

@@ -79,6 +79,19 @@ def test_model_id_follows_the_weights():
     assert model_id(a) != model_id(b)
 
 
+def test_files_written_before_the_code_prior_still_decode():
+    """The code prior `sample` draws from is fitted when training ends; the file's model id and the coding
+    ignore it, so a file written by the run before that fit decodes after it."""
+    from genlab.models.code_prior import fit_code_prior
+
+    model = coder()
+    x = tiny_images(8).images()
+    data = compress(model, x).data
+    fit_code_prior(model.code_prior, lambda v: model.encoder(v).float(), tiny_images(64), torch.device("cpu"))
+    assert model.code_prior.fitted
+    assert torch.equal(decompress(model, data), decompress(coder(), data))
+
+
 TINY_CAE = ["cae", "--data", "digits", "--channels", "4", "8", "--latent-channels", "2", "--train.steps", "6",
             "--train.batch-size", "16", "--train.no-progress", "--train.log-every", "3"]
 

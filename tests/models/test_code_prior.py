@@ -90,3 +90,21 @@ def test_too_few_images_or_a_collapsed_encoder_keep_the_fallback():
     with pytest.warns(UserWarning, match="could not be fitted"):
         out = fit_code_prior(prior, lambda x: torch.zeros(len(x), 3), tiny_images(64), torch.device("cpu"))
     assert out == {"code_prior_fitted": 0.0} and not prior.fitted
+
+
+@pytest.mark.parametrize("family, prefix", [("ae", "prior."), ("cae", "code_prior.")])
+def test_a_saved_run_without_the_prior_loads_with_load_run(tmp_path, family, prefix):
+    from safetensors.torch import load_file, save_file
+
+    from genlab.runs import load_run, train
+
+    config = RunConfig(family, dict(TINY[family]), DataConfig("tiny"),
+                       TrainConfig(steps=2, batch_size=8, progress=False, ema_decay=0.9))
+    train(config, tmp_path / "r", data=tiny_images(64))
+    for f in (tmp_path / "r" / "checkpoints").glob("step_*/*.safetensors"):  # as a run of an older genlab
+        weights = load_file(f)
+        save_file({k: v for k, v in weights.items() if prefix not in k}, f)
+    model = load_run(tmp_path / "r").model
+    prior = model.code_prior if family == "cae" else model.prior
+    assert not prior.fitted
+    assert model.sample(2, generator=torch.Generator().manual_seed(0)).x.shape == (2, 1, 8, 8)
