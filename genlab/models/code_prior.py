@@ -95,8 +95,8 @@ class CodePrior(nn.Module):
 
 def fit_code_prior(prior: CodePrior, encode, data, device: torch.device) -> dict:
     """`prior.fit` on the codes of the training images, for a model's `finish`: its figures, "code_prior_" first.
-    Too few images, or codes EM cannot fit (a collapsed encoder gives one point), leave the prior unfitted with a
-    one-line warning: `sample` then keeps the model's fallback."""
+    Fewer images than twice the components leave the prior unfitted; codes EM cannot fit (a collapsed encoder
+    gives one point) do too, with a one-line warning. `sample` then keeps the model's fallback."""
     import time
 
     t0 = time.perf_counter()

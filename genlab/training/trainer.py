@@ -551,7 +551,7 @@ class Trainer:
             self.log_window(time.perf_counter() - t_log)
         meta = dict(self.history[-1]) if self.history else {}
         finished = self.finish_models() if stopped != "interrupted" else {}
-        meta.update(finished)
+        meta.update({f"finish_{k}": v for k, v in finished.items()})
         if self.dist.enabled:
             meta["world_size"] = self.dist.world_size
             meta["ranks_in_step"] = self.ranks_in_step()
@@ -560,11 +560,11 @@ class Trainer:
             self.save_samples()
         return TrainResult(self.sampling_model(), self.run_dir, self.step, stopped, self.history, seconds,
                            signum if stopped == "interrupted" else None, is_main=self.dist.is_main,
-                           finished={k.removeprefix("finish_"): v for k, v in finished.items()})
+                           finished=finished)
 
     def finish_models(self) -> dict[str, Any]:
         """The model's end-of-training fit (`GenerativeModel.finish`) on the weights that are trained and on the
-        EMA weights that sample; its figures, prefixed "finish_", for the last checkpoint's metadata."""
+        EMA weights that sample; the figures it returns for the last one."""
         figures: dict[str, Any] = {}
         for model in {id(m): m for m in (self.model, self.sampling_model())}.values():
             was = model.training
@@ -573,7 +573,7 @@ class Trainer:
                 figures = model.finish(self.data) or {}
             finally:
                 model.train(was)
-        return {f"finish_{k}": v for k, v in figures.items()}
+        return figures
 
     def ranks_in_step(self) -> bool:
         """True when every process holds the same weights (what DDP's all-reduce must guarantee)."""
