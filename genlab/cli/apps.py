@@ -160,7 +160,8 @@ def arithmetic(run: tyro.conf.Positional[str], expr: str = "7-1+3", image: str |
                attribute: Literal["thickness", "slant"] | None = None,
                scales: tuple[float, ...] = (-2.0, -1.0, 0.0, 1.0, 2.0),
                n: Annotated[int, tyro.conf.arg(aliases=["-n"])] = 6, fit_images: int = 10_000,
-               quantile: float = 0.25, seed: int = 0, out: str = "arithmetic.png", overwrite: bool = False) -> None:
+               quantile: float = 0.25, per_class: bool = True, seed: int = 0, out: str = "arithmetic.png",
+               overwrite: bool = False) -> None:
     """Latent arithmetic: class vectors (the mean code of each class) added and subtracted, or the vector of a
     measured attribute (stroke thickness, slant) added to the codes of test images, decoded; captioned with what
     genlab's classifier of the dataset says (an attribute picture: the measured attribute and the class).
@@ -175,13 +176,15 @@ def arithmetic(run: tyro.conf.Positional[str], expr: str = "7-1+3", image: str |
         n: test images edited by the attribute vector, one row each.
         fit_images: training images whose codes make the vectors.
         quantile: the attribute vector is the top QUANTILE's mean code minus the bottom's, within each class.
+        per_class: edit each test image with the attribute vector of its own class (--no-per-class: the average
+            over classes, one vector for all).
         seed: picks the seed image and the edited test images.
         out: the PNG to write (its folder must exist).
         overwrite: replace OUT if it exists (otherwise an existing OUT is an error).
     """
     import torch
 
-    from genlab.apps.arithmetic import ATTRIBUTES, apply_vector, attribute_vector, class_vectors
+    from genlab.apps.arithmetic import ATTRIBUTES, apply_vector, attribute_vector, attribute_vectors, class_vectors
     from genlab.apps.latents import encode_images, require_latent
     from genlab.runs import load_run, load_training_data
 
@@ -203,10 +206,13 @@ def arithmetic(run: tyro.conf.Positional[str], expr: str = "7-1+3", image: str |
         _expression(r, expr, image, z, class_vectors(z, y_fit, train.num_classes), clf, g, out)
         return
     measure = ATTRIBUTES[attribute]
-    v = attribute_vector(z, measure(x_fit), y_fit, quantile)
     test = load_training_data(r.config.data, split="test")
     idx = torch.randperm(len(test), generator=g)[:n]
     x = test.images(idx)
+    if per_class and test.y is not None:
+        v = attribute_vectors(z, measure(x_fit), y_fit, train.num_classes, quantile)[test.labels(idx)]
+    else:
+        v = attribute_vector(z, measure(x_fit), y_fit, quantile)
     edits = torch.stack([apply_vector(r.model, x, v, s) for s in scales], 1)  # (n, S, c, h, w)
     shown = torch.cat([x.unsqueeze(1), edits], 1).flatten(0, 1)
     values = measure(shown)
@@ -214,7 +220,8 @@ def arithmetic(run: tyro.conf.Positional[str], expr: str = "7-1+3", image: str |
     captions = [f"{float(a):.2f}: {w.split()[0]}" if w else f"{float(a):.2f}" for a, w in zip(values, verdicts)]
     _save(shown, captions, out, nrow=len(scales) + 1)
     by_scale = values.view(len(idx), -1)[:, 1:].mean(0)
-    print(f"wrote {out}: {len(idx)} test images, then {attribute} vector x {list(scales)}; mean {attribute} "
+    which = "its class's" if per_class and test.y is not None else "the average"
+    print(f"wrote {out}: {len(idx)} test images, then {which} {attribute} vector x {list(scales)}; mean {attribute} "
           + ", ".join(f"{s:g}: {float(a):.3f}" for s, a in zip(scales, by_scale)))
 
 

@@ -9,6 +9,7 @@ from PIL import Image
 from genlab.apps.arithmetic import (
     apply_vector,
     attribute_vector,
+    attribute_vectors,
     class_vectors,
     expression_vector,
     parse_expression,
@@ -61,6 +62,11 @@ def test_class_and_attribute_vectors():
     a = torch.tensor([0.1, 0.3, 0.6, 0.8])  # larger in the larger code of each class, and in class 1
     assert torch.allclose(attribute_vector(z, a, y, q=0.5), torch.tensor([1.0, 1.0]))
     assert torch.allclose(attribute_vector(z, a, None, q=0.5), torch.tensor([-1.0, 5.0]))  # carries the class
+    per = attribute_vectors(z, a, y, 2, q=0.5)  # class 0 thickens along its first code, class 1 along its second
+    assert torch.allclose(per, torch.tensor([[2.0, 0.0], [0.0, 2.0]])) and torch.allclose(per.mean(0), attribute_vector(
+        z, a, y, q=0.5))
+    with pytest.raises(ValueError, match=r"at least 2 images of every class; class \[2\] has fewer among 4"):
+        attribute_vectors(z, a, y, 3)
     terms = parse_expression(" 7 - 1 + 3")
     assert terms == [(1, 7), (-1, 1), (1, 3)] and parse_expression("-2") == [(-1, 2)]
     vectors = torch.arange(16.0).view(8, 2)
@@ -95,7 +101,10 @@ def test_cli_arithmetic(tmp_path, capsys):
     assert Image.open(tmp_path / "e.png").size[0] > 7 * 24
     main(["arithmetic", run, "--attribute", "thickness", "--scales", "0", "1", "-n", "3", "--out",
           str(tmp_path / "t.png")])
-    assert "3 test images, then thickness vector x [0.0, 1.0]" in capsys.readouterr().out
+    assert "3 test images, then its class's thickness vector x [0.0, 1.0]" in capsys.readouterr().out
+    main(["arithmetic", run, "--attribute", "thickness", "--scales", "0", "1", "-n", "3", "--no-per-class", "--out",
+          str(tmp_path / "t2.png")])
+    assert "3 test images, then the average thickness vector x [0.0, 1.0]" in capsys.readouterr().out
     for args, message in ((["--expr", "7-12"], "class 12 is not a class of this data; valid: 0 ... 9"),
                           (["--expr", "x"], "write class indices joined by + and -"),
                           (["--image", str(tmp_path / "none.png")], "does not exist")):
