@@ -83,7 +83,7 @@ def train_part(part: str, model: dict, train: dict, budget: float, seed: int, ru
     from genlab.runs import train as run_train
 
     likelihood, binarize = PARTS[part]
-    config = RunConfig("pixelcnn", {**model, "likelihood": likelihood}, DataConfig("mnist", binarize=binarize),
+    config = RunConfig("pixelcnn", {"likelihood": likelihood, **model}, DataConfig("mnist", binarize=binarize),
                        TrainConfig(steps=10**6, batch_size=train["batch_size"], bf16=train["bf16"],
                                    channels_last=train.get("channels_last", False), threads=train["threads"],
                                    seed=seed, progress=False, device="cpu"))
@@ -96,7 +96,7 @@ def train_part(part: str, model: dict, train: dict, budget: float, seed: int, ru
                      time_budget=budget, budget_clock="cpu",
                      seed=seed, log_every=max(10, steps // 50), sample_every=0, checkpoint_every=max(100, steps // 10),
                      progress=False, device="cpu")
-    config = RunConfig("pixelcnn", {**model, "likelihood": likelihood}, DataConfig("mnist", binarize=binarize), tc)
+    config = RunConfig("pixelcnn", {"likelihood": likelihood, **model}, DataConfig("mnist", binarize=binarize), tc)
     c0 = time.process_time()
 
     def on_log(rec):

@@ -22,6 +22,10 @@ DATA_FLAGS = {"data": "name", "data_dir": "data_dir", "binarize": "binarize", "l
               "classes": "classes", "per_class": "per_class", "perturb": "perturb"}
 
 
+# the step count of a run that the time budget ends: `--train.time-budget` without `--train.steps`
+UNTIL_BUDGET = 10**9
+
+
 # family -> its config with the defaults of this command line (the preset's, or a --config file's), set by
 # `command` before tyro reads train's signature (the annotation below is evaluated then)
 SUBCOMMAND_DEFAULTS: dict[str, object] = {}
@@ -83,6 +87,8 @@ def train(model: family_union(), data: str = "mnist", data_dir: str | None = Non
         raise ValueError("--config starts a new run from a saved config, --resume continues a run with its own "
                          "config.json: give one of them")
     family = family_of(model)
+    if train.time_budget and config is None and not resume and _steps_left_to_budget(family, preset):
+        train = dataclasses.replace(train, steps=UNTIL_BUDGET)  # the budget the user gave ends the run
     data_config = DataConfig(data, data_dir, binarize, limit, name_b=data_b, classes=tuple(classes),
                              per_class=per_class, perturb=perturb)
     run_config = RunConfig(family, to_dict(model), data_config, train)
@@ -105,6 +111,13 @@ def train(model: family_union(), data: str = "mnist", data_dir: str | None = Non
             print(f"genlab: interrupted at step {result.step} (checkpoint saved); continue with the same command "
                   "and --resume", file=sys.stderr)
         raise SystemExit(128 + (result.signal or signal.SIGINT))
+
+
+def _steps_left_to_budget(family: str, preset: str) -> bool:
+    """True when the command line gives no --train.steps and the preset sets none: a time budget then runs until
+    it is spent, rather than stopping at TrainConfig's default of 2000 steps first (unknown from Python: False)."""
+    given = given_flags(["steps"], prefix="train.")
+    return given is not None and "steps" not in given and "steps" not in recipe(family, preset).train
 
 
 def preset_line(family: str, preset: str) -> str:
@@ -140,7 +153,8 @@ def start_line(info: dict) -> str:
     precision = info["precision"] + (", channels-last" if info["channels_last"] else "")
     plan = "" if info["fitted"] else f", steps {info['step']} -> {info['steps']}"
     if info["time_budget"] and not info["fitted"]:
-        plan += f" or {info['time_budget']:g} {info['budget_clock']}-seconds"
+        budget = f"{info['time_budget']:g} {info['budget_clock']}-seconds"
+        plan = f", from step {info['step']} until {budget}" if info["steps"] >= UNTIL_BUDGET else f"{plan} or {budget}"
     return (f"training {info['family']} on {info['data']} ({info['n_train']:,} examples): {size}; {precision} on "
             f"{where}{plan}{_how(info)}")
 

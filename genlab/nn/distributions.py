@@ -1,5 +1,6 @@
 """The one place for the probability pieces every family shares: Gaussian KL, nats <-> bits, decoder
-likelihoods (Bernoulli, Gaussian, discretized Gaussian), uniform dequantization and binarization.
+likelihoods (Bernoulli, Gaussian, discretized Gaussian, discretized logistic mixture), uniform dequantization
+and binarization.
 
 Notation: N(mu, exp(logvar)) diagonal Gaussians; D = pixels x channels; nats are natural-log units.
 - KL(N(m1, v1) || N(m2, v2)) = 0.5 (log v2 - log v1 + v1 / v2 + (m1 - m2)^2 / v2 - 1) per dimension
@@ -7,6 +8,10 @@ Notation: N(mu, exp(logvar)) diagonal Gaussians; D = pixels x channels; nats are
 - bits/dim = nats / (D ln 2); 1 bit = ln 2 nats.
 - Discretized Gaussian (Ho et al. 2020, eq. 13): P(x) = integral of N(mean, var) over x's bin of width
   2 / (bins - 1) on [-1, 1], the outermost bins stretched to +-inf, so the bins sum to 1.
+- Discretized logistic mixture (Salimans et al. 2017, PixelCNN++): P(x) = sum_k pi_k [sigma((x + h - mu_k) / s_k)
+  - sigma((x - h - mu_k) / s_k)] on the same grid (h = 1 / (bins - 1)), the outermost bins stretched to +-inf.
+  The difference of sigmoids is taken in log space exactly: with a > b, log(sigma(a) - sigma(b)) =
+  b + log(expm1(a - b)) - softplus(a) - softplus(b), so no bin needs a density fallback.
 - Uniform dequantization (Theis et al. 2016): 8-bit k -> y = (k + u) / 256, u ~ U[0, 1); a density on
   [0, 1]^D bounds the discrete NLL by -log p(y) + D log 256.
 - Binarization: "dynamic" draws x_b ~ Bernoulli(x) (fresh each call), "static" thresholds x > 0.5.
@@ -95,6 +100,33 @@ def discretized_gaussian_log_likelihood(x0: torch.Tensor, mean: torch.Tensor, lo
     return torch.log((cdf_hi - cdf_lo).clamp(min=1e-12))
 
 
+def _log_expm1(d: torch.Tensor) -> torch.Tensor:
+    """log(exp(d) - 1) for d > 0, stable for tiny and for large d."""
+    big = d > 1.0
+    return torch.where(big, d + torch.log1p(-torch.exp(-d.clamp(min=1.0))), torch.log(torch.expm1(d.clamp(max=1.0))))
+
+
+def discretized_logistic_mixture_log_likelihood(x: torch.Tensor, logit_weights: torch.Tensor, mean: torch.Tensor,
+                                                log_scale: torch.Tensor, bins: int = 256) -> torch.Tensor:
+    """log P(x) for x on a grid of `bins` levels in [-1, 1] under a mixture of logistics, each integrated over
+    x's bin, the outermost bins stretched to +-inf (Salimans et al. 2017). Broadcasts.
+
+    Args:
+        x: (...) level centres -1 + 2 j / (bins - 1).
+        logit_weights, mean, log_scale: (..., K) the mixture's logits, means and log scales (clamped >= -7).
+    Returns:
+        (...) nats.
+    """
+    half = 1.0 / (bins - 1)
+    inv_s = torch.exp(-log_scale.clamp(min=-7.0))
+    centred = x.unsqueeze(-1) - mean
+    a, b = inv_s * (centred + half), inv_s * (centred - half)  # a > b
+    interior = b + _log_expm1(a - b) - F.softplus(a) - F.softplus(b)
+    xk = x.unsqueeze(-1).expand_as(interior)
+    log_p = torch.where(xk < -1.0 + half, -F.softplus(-a), torch.where(xk > 1.0 - half, -F.softplus(b), interior))
+    return torch.logsumexp(torch.log_softmax(logit_weights, -1) + log_p, -1)
+
+
 # --- data: dequantize, binarize -----------------------------------------------------------------------
 def dequantize(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """Uniform dequantization of 8-bit images (Theis et al. 2016): uint8 (or floats k/255) -> (k + u) / 256
@@ -130,4 +162,5 @@ def binarize(x: torch.Tensor, mode: Binarize, generator: torch.Generator | None 
 
 __all__ = ["LN2", "LOG256", "LOG_2PI", "Binarize", "bernoulli_log_likelihood", "binarize", "bits_per_dim",
            "bits_to_nats", "dequantize", "discrete_nats_from_density", "discretized_gaussian_log_likelihood",
+           "discretized_logistic_mixture_log_likelihood",
            "gaussian_kl", "gaussian_log_likelihood", "nats_to_bits", "normal_kl"]

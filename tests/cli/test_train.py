@@ -87,6 +87,20 @@ def test_train_prints_a_start_line_and_a_readable_summary(tmp_path, capsys):
     assert lines[-1] == f"run saved in {tmp_path / 'v'}/ (samples in {tmp_path / 'v'}/samples/)"
 
 
+def test_a_time_budget_without_steps_runs_until_the_budget_is_spent(tmp_path, capsys):
+    # TrainConfig's default of 2000 steps must not end a run the user gave a time budget; given steps still do
+    args = ("train", "vae", "--data", "digits", "--hidden", "8", "--latent-dim", "2", "--train.threads", "1",
+            "--train.no-progress", "--train.time-budget", "1.5", "--runs-dir", str(tmp_path))
+    cli(*args, "--name", "budget")
+    out = capsys.readouterr().out
+    assert "on cpu (1 thread), from step 0 until 1.5 wall-seconds" in out.splitlines()[0]
+    assert config_of(tmp_path / "budget")["train"]["steps"] == 10**9
+    assert "stopped by the time budget" in out
+    cli(*args, "--train.steps", "3", "--name", "steps")
+    out = capsys.readouterr().out
+    assert "steps 0 -> 3 or 1.5 wall-seconds" in out and config_of(tmp_path / "steps")["train"]["steps"] == 3
+
+
 def test_the_summary_says_what_the_end_of_training_fitted(tmp_path, capsys):
     cli("train", "ae", "--data", "digits", "--train.steps", "12", "--train.threads", "1", "--runs-dir",
         str(tmp_path), "--name", "a")

@@ -5,8 +5,10 @@ Notation: x (b, c, h, w) in [0, 1]; D = c h w; pixels in raster order (rows top 
 right; channels of one pixel in order), x_<j the values before position j:
     p(x | y) = prod_j p(x_j | x_<j, y),    -log p(x | y) = sum_j CE_j   (nats, exact)
 with p(x_j | .) a 256-way softmax over the 8-bit levels (likelihood "categorical": a probability mass over
-256 levels, likelihood kind "discrete") or a Bernoulli (likelihood "bernoulli", for binarized data: kind
-"binary"). Training minimizes the mean of -log p(x) / D (nats per dimension; bits/dim = that / ln 2).
+256 levels, likelihood kind "discrete"), a mixture of K logistics integrated over each level's bin (likelihood
+"logistic", PixelCNN++ of Salimans et al. 2017: also a mass over the 256 levels, from 3K outputs instead of 256,
+and neighbouring levels share what is learned about one) or a Bernoulli (likelihood "bernoulli", for binarized
+data: kind "binary"). Training minimizes the mean of -log p(x) / D (nats per dimension; bits/dim = that / ln 2).
 Sampling and inpainting draw the positions one by one in raster order (h w network steps per image).
 """
 
@@ -23,7 +25,13 @@ from genlab.data.base import Batch, DataSpec
 from genlab.models.autoregressive.sampling import check_options, draw
 from genlab.models.base import GenerativeModel, ProgressHook, Samples
 from genlab.models.pixelcnn.net import GatedPixelCNN
-from genlab.nn.distributions import bernoulli_log_likelihood, bits_per_dim
+from genlab.nn.distributions import (
+    bernoulli_log_likelihood,
+    bits_per_dim,
+    discretized_logistic_mixture_log_likelihood,
+)
+
+LEVELS = torch.linspace(-1.0, 1.0, 256)  # the 8-bit levels k / 255 as the network sees them, 2x - 1
 
 PRESETS: dict[str, dict[str, int]] = {
     "base": {"layers": 8, "channels": 48},  # sized for 28x28 images and an hour of one CPU core
@@ -41,8 +49,10 @@ class PixelCNNConfig:
         channels: feature channels of each stack (0 = the preset's).
         kernel: kernel size of the gated layers after the first.
         first_kernel: kernel size of the first gated layer (its horizontal stack is mask A).
-        likelihood: "categorical" (a 256-way softmax over the 8-bit levels) or "bernoulli" (binary pixels:
-            train with --binarize dynamic or static).
+        likelihood: "categorical" (a 256-way softmax over the 8-bit levels), "logistic" (a discretized mixture
+            of `mixtures` logistics over the 8-bit levels, PixelCNN++) or "bernoulli" (binary pixels: train with
+            --binarize dynamic or static).
+        mixtures: components of the "logistic" likelihood.
         conditional: add a learned class embedding to every gated layer (needs labelled data).
         temperature: default sampling temperature (1 = the model; 0 = the most probable value each step).
     """
@@ -52,7 +62,8 @@ class PixelCNNConfig:
     channels: int = bounded(0, ge=0)
     kernel: Literal[3, 5, 7] = 3
     first_kernel: Literal[3, 5, 7] = 7
-    likelihood: Literal["categorical", "bernoulli"] = "categorical"
+    likelihood: Literal["categorical", "logistic", "bernoulli"] = "categorical"
+    mixtures: int = bounded(5, ge=1)
     conditional: bool = False
     temperature: float = bounded(1.0, ge=0)
 
@@ -76,11 +87,12 @@ class PixelCNN(GenerativeModel):
         sizes = config.sizes()
         self.net = GatedPixelCNN(self.shape[0], sizes["channels"], sizes["layers"], config.kernel,
                                  config.first_kernel, self.num_classes if config.conditional else 0,
-                                 1 if config.likelihood == "bernoulli" else 256)
+                                 {"bernoulli": 1, "logistic": 3 * config.mixtures}.get(config.likelihood, 256))
 
     @property
     def likelihood_kind(self) -> str:
-        """Categorical: a probability mass over the 256 levels ("discrete"); Bernoulli: of binary pixels."""
+        """Categorical, logistic: a probability mass over the 256 levels ("discrete"); Bernoulli: of binary
+        pixels."""
         return "binary" if self.config.likelihood == "bernoulli" else "discrete"
 
     # --- the likelihood -----------------------------------------------------------------------
@@ -100,8 +112,14 @@ class PixelCNN(GenerativeModel):
         logits = self.net(2.0 * x - 1.0, y).float()  # (b, c, K, h, w)
         if self.config.likelihood == "bernoulli":
             return bernoulli_log_likelihood(x.float(), logits[:, :, 0])
-        levels = (x.float() * 255.0).round().clamp(0, 255).long()  # (b, c, h, w)
-        return -F.cross_entropy(logits.transpose(1, 2), levels, reduction="none")
+        levels = (x.float() * 255.0).round().clamp(0, 255)  # (b, c, h, w)
+        if self.config.likelihood == "logistic":
+            return discretized_logistic_mixture_log_likelihood(levels / 127.5 - 1.0, *self._mixture(logits, 2))
+        return -F.cross_entropy(logits.transpose(1, 2), levels.long(), reduction="none")
+
+    def _mixture(self, out: torch.Tensor, dim: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The network's 3K outputs along `dim` -> (logit weights, means, log scales), each with K last."""
+        return out.movedim(dim, -1).chunk(3, -1)
 
     @torch.no_grad()
     def nll(self, x: torch.Tensor, y: torch.Tensor | None = None, *,
@@ -221,10 +239,13 @@ class PixelCNN(GenerativeModel):
         return x
 
     def _draw(self, logits: torch.Tensor, tau: float, generator: torch.Generator | None) -> torch.Tensor:
-        """(b, K) logits -> (b,) values in [0, 1]: a level k / 255, or a Bernoulli 0 / 1."""
+        """(b, K) outputs of the head -> (b,) values in [0, 1]: a level k / 255, or a Bernoulli 0 / 1."""
         if self.config.likelihood == "bernoulli":  # Bernoulli(sigmoid(l)) = softmax over (0, l)
             return draw(torch.cat([torch.zeros_like(logits), logits], -1), temperature=tau,
                         generator=generator).float()
+        if self.config.likelihood == "logistic":  # the mixture's mass on each of the 256 levels, (b, 256)
+            logits = discretized_logistic_mixture_log_likelihood(
+                LEVELS.to(logits.device).view(1, 256), *(p.unsqueeze(1) for p in self._mixture(logits, 1)))
         return draw(logits, temperature=tau, generator=generator).float() / 255.0
 
 

@@ -1,8 +1,8 @@
 """The Gated PixelCNN network (van den Oord et al. 2016): gated layers, skip sum and an output head that
-gives, for every pixel and channel, the logits of p(x_{r,q,i} | pixels before (r, q), channels < i).
+gives, for every pixel and channel, the parameters of p(x_{r,q,i} | pixels before (r, q), channels < i).
 
 Notation: x_in = 2x - 1 in [-1, 1], (b, c, h, w); f feature channels; K outputs per channel (256 logits
-of a categorical over the 8-bit levels, or 1 Bernoulli logit); V the vertical reach (rows above that the
+of a categorical over the 8-bit levels, 3 per logistic of a mixture, or 1 Bernoulli logit); V the vertical reach (rows above that the
 last vertical layer sees). The network is split so that sampling can run it piecewise:
     links = vertical(x_in, y)             # per layer (b, 2f, h, w); row r depends on rows < r only
     feats = horizontal(x_in, links, y)    # (b, f, h, w); (r, q) depends on rows < r and row r left of q
@@ -23,7 +23,7 @@ class GatedPixelCNN(nn.Module):
     """Args:
         c: image channels. channels: f. layers: gated layers (>= 1). kernel: k of layers 2 .. L (odd).
         first_kernel: k of the first layer. num_classes: > 0 adds a class embedding to every gated layer.
-        outputs: K per channel (256 categorical, 1 Bernoulli).
+        outputs: K per channel (256 categorical, 3 x mixtures logistic, 1 Bernoulli).
     """
 
     def __init__(self, c: int, channels: int, layers: int, kernel: int, first_kernel: int,

@@ -58,6 +58,49 @@ def test_bernoulli_probabilities_sum_to_one_over_every_image(conditional):
         assert total.item() == pytest.approx(1.0, abs=1e-5)
 
 
+@pytest.mark.parametrize("shape", [(1, 2, 2), (3, 1, 2)])
+def test_logistic_conditionals_sum_to_one_and_match_the_sampler(shape):
+    # the last position's conditional over its 256 levels, the rest fixed, is a distribution; the sampler's
+    # per-level table (what it draws from) equals the likelihood of each level; greedy sampling takes its argmax
+    model = model_of(shape, likelihood="logistic", mixtures=3)
+    assert model.likelihood_kind == "discrete" and model.net.outputs == 9
+    x = levels((1, *shape)).repeat(256, 1, 1, 1)
+    x[:, -1, -1, -1] = torch.arange(256) / 255.0
+    with torch.no_grad():
+        last = model.log_probs(x)[:, -1, -1, -1]  # (256,) log p(level | the rest)
+        head = model.net(2 * x[:1] - 1)[0, -1, :, -1, -1]  # (3K,) the head's outputs for that position
+    assert torch.exp(last.double()).sum().item() == pytest.approx(1.0, abs=1e-5)
+    from genlab.models.pixelcnn.model import LEVELS
+    from genlab.nn.distributions import discretized_logistic_mixture_log_likelihood
+    table = discretized_logistic_mixture_log_likelihood(LEVELS.view(1, 256), *(p.unsqueeze(1) for p in head.view(
+        1, -1).chunk(3, -1)))[0]
+    assert torch.allclose(table, last, atol=1e-4)
+    out = model.sample(2, generator=gen(), temperature=0.0).x
+    with torch.no_grad():
+        best = model.log_probs(out.repeat_interleave(256, 0).index_put_(
+            (torch.arange(512), torch.full((512,), shape[0] - 1), torch.full((512,), shape[1] - 1),
+             torch.full((512,), shape[2] - 1)), (torch.arange(256) / 255.0).repeat(2)))[:, -1, -1, -1].view(2, 256)
+    assert torch.equal(best.argmax(1), (out[:, -1, -1, -1] * 255).round().long())
+
+
+def test_logistic_mixture_is_finite_at_extreme_scales_and_sums_to_one():
+    from genlab.nn.distributions import discretized_logistic_mixture_log_likelihood
+
+    grid = torch.linspace(-1.0, 1.0, 256).view(1, 256)
+    for log_s in (-20.0, -7.0, -3.0, 0.0, 4.0):
+        w, m = torch.randn(4, 1, 5, generator=gen()), 2.0 * torch.randn(4, 1, 5, generator=gen(1))
+        lp = discretized_logistic_mixture_log_likelihood(grid, w, m, torch.full((4, 1, 5), log_s))
+        assert torch.isfinite(lp).all()
+        assert torch.allclose(lp.double().exp().sum(1), torch.ones(4, dtype=torch.float64), atol=1e-4)
+    # one sharp component (the smallest scale, e^-7) at level 0 puts nearly all mass there, at 255 likewise; at
+    # 0, the edge between levels 127 and 128, it splits its mass between them
+    for mean, level in ((-1.0, 0), (1.0, 255), (0.0, 127.5)):
+        lp = discretized_logistic_mixture_log_likelihood(grid, torch.zeros(1, 1, 1), torch.full((1, 1, 1), mean),
+                                                         torch.full((1, 1, 1), -7.0))
+        top = lp.exp()[0].topk(2).indices.sort().values
+        assert (top == torch.tensor([127, 128])).all() if level == 127.5 else lp.exp()[0, level] > 0.95
+
+
 def test_rgb_probabilities_sum_to_one_over_every_image():
     # channels are ordered within a pixel: 2 pixels x 3 channels of binary values = 64 images
     model = model_of((3, 1, 2), likelihood="bernoulli")
