@@ -12,7 +12,9 @@ level, a GaussianSplit factors half the channels out under a learned prior condi
 Units: `nll(y)` returns -log p(y) in nats of the density on [0, 1]^D at the (dequantized) y it is given,
 the "continuous" convention of genlab.eval.likelihood, which adds D log 256 to get a bound on the 8-bit
 NLL. With variational dequantization `nll` takes the 8-bit level k = floor(256 y) and returns one sample of
--log p((k + u) / 256) + log q(u|k), u ~ q(u|k): with D log 256 added, an upper bound on -log P(k).
+-log p((k + u) / 256) + log q(u|k), u ~ q(u|k): with D log 256 added, an upper bound on -log P(k); with
+`k_samples` = S > 1 draws u_1..u_S it returns the importance-weighted bound -log (1/S) sum_s p((k + u_s) / 256)
+/ q(u_s|k), tighter as S grows (as IWAE, Burda et al. 2016; the `k` of genlab.eval.likelihood).
 `training_losses` reports bits/dim of that discrete bound: (nll + D log 256) / (D ln 2).
 """
 
@@ -123,8 +125,13 @@ class Flow(GenerativeModel):
 
     @property
     def likelihood_exact(self) -> bool:
-        """Uniform dequantization: the exact density of y; variational: a one-sample bound."""
+        """Uniform dequantization: the exact density of y; variational: a bound (one or S samples)."""
         return self.dequantizer is None
+
+    @property
+    def likelihood_options(self) -> tuple[str, ...]:
+        """("k",) with variational dequantization: importance samples of u; none with uniform (exact)."""
+        return () if self.dequantizer is None else ("k",)
 
     @property
     def dims(self) -> int:
@@ -167,14 +174,22 @@ class Flow(GenerativeModel):
 
     # --- the contract -------------------------------------------------------------------------
     def nll(self, x: torch.Tensor, y: torch.Tensor | None = None, *,
-            generator: torch.Generator | None = None) -> torch.Tensor:
-        """(b,) nats: -log p(x) of dequantized pixels x in [0, 1]^D (uniform), or one sample of
-        -log p((k + u) / 256) + log q(u|k) with k = floor(256 x) (variational; see the module docstring)."""
+            generator: torch.Generator | None = None, k: int = 1) -> torch.Tensor:
+        """(b,) nats: -log p(x) of dequantized pixels x in [0, 1]^D (uniform), or with variational
+        dequantization the bound -log (1/k) sum_s p((l + u_s) / 256) / q(u_s|l), u_s ~ q(u|l), l = floor(256 x)
+        the 8-bit level (k = 1: one sample of -log p + log q; see the module docstring)."""
         if self.dequantizer is None:
             return -self.log_density(x)
-        k = (x * 256.0).floor().clamp(0.0, 255.0)  # the 8-bit level of x = (k + u) / 256 or of x = k / 255
-        u, log_q = self.dequantizer(k / 255.0, generator)
-        return -self.log_density((k + u) / 256.0) + log_q
+        if k < 1:
+            raise ValueError(f"k (importance samples) must be >= 1, got {k}")
+        level = (x * 256.0).floor().clamp(0.0, 255.0)  # the 8-bit level of x = (l + u) / 256 or of x = l / 255
+        log_w = []
+        for _ in range(k):
+            u, log_q = self.dequantizer(level / 255.0, generator)
+            log_w.append(self.log_density((level + u) / 256.0) - log_q)
+        if k == 1:
+            return -log_w[0]
+        return -(torch.logsumexp(torch.stack(log_w), 0) - math.log(k))
 
     def bits_per_dim(self, nll: torch.Tensor) -> torch.Tensor:
         """Density nats (b,) -> bits/dim of the bound on the 8-bit NLL: (nll + D log 256) / (D ln 2)."""

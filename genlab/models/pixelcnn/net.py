@@ -2,8 +2,8 @@
 gives, for every pixel and channel, the parameters of p(x_{r,q,i} | pixels before (r, q), channels < i).
 
 Notation: x_in = 2x - 1 in [-1, 1], (b, c, h, w); f feature channels; K outputs per channel (256 logits
-of a categorical over the 8-bit levels, 3 per logistic of a mixture, or 1 Bernoulli logit); V the vertical reach (rows above that the
-last vertical layer sees). The network is split so that sampling can run it piecewise:
+of a categorical over the 8-bit levels, 3 per logistic of a mixture, or 1 Bernoulli logit); V the vertical
+reach (rows above that the last vertical layer sees). The network is split so that sampling can run it piecewise:
     links = vertical(x_in, y)             # per layer (b, 2f, h, w); row r depends on rows < r only
     feats = horizontal(x_in, links, y)    # (b, f, h, w); (r, q) depends on rows < r and row r left of q
     logits = head(feats, x_in)            # (b, c, K, h, w); channel i also sees channels < i of (r, q)

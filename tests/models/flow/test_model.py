@@ -116,6 +116,30 @@ def test_variational_nll_is_the_bound_at_the_8_bit_level():
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.dequantizer.parameters())
 
 
+def test_importance_weighted_variational_bound():
+    # k draws of u: -log mean_s w_s with w_s = p((l + u_s) / 256) / q(u_s | l); the first draw is the k = 1 bound,
+    # and in expectation the bound tightens with k (Burda et al. 2016)
+    model = flow(dequantization="variational").eval()
+    x = tiny_images(6).images()
+    with torch.no_grad():
+        draws = torch.stack([model.nll(x, generator=gen(s)) for s in range(32)])  # (32, b): k = 1 bounds
+        g = gen(7)
+        singles = torch.stack([model.nll(x, generator=g) for _ in range(4)])
+        iw = model.nll(x, generator=gen(7), k=4)
+    assert torch.allclose(iw, -(torch.logsumexp(-singles, 0) - math.log(4)), atol=1e-4)
+    assert (iw <= singles.mean(0) + 1e-4).all()  # log-mean-exp >= mean (Jensen), draw by draw
+    with torch.no_grad():
+        iw16 = torch.stack([model.nll(x, generator=gen(100 + s), k=16) for s in range(4)]).mean(0)
+    assert (iw16 < draws.mean(0)).all()
+    assert model.likelihood_options == ("k",) and flow().likelihood_options == ()
+    ev = evaluate_likelihood(model, x, k=4, generator=gen(0))
+    assert ev["likelihood_k"] == 4 and "k=4" in ev["likelihood_label"]
+    with pytest.raises(ValueError, match="takes no k"):
+        evaluate_likelihood(flow(), x, k=4)
+    with pytest.raises(ValueError, match="must be >= 1"):
+        model.nll(x, k=0)
+
+
 def test_temperature_zero_samples_the_decoded_zero_latent():
     model = warm(flow(), (1, 8, 8)).eval()
     cold = model.sample(3, generator=gen(0), temperature=0).x
