@@ -70,6 +70,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--iw-k", type=int, default=16,
                    help="importance samples of the variational dequantizer's test bound, beside k = 1 (default 16)")
     p.add_argument("--name", default="flow_mnist", help="result name: benchmarks/results/NAME.json")
+    p.add_argument("--save", type=Path, default=None,
+                   help="also save the trained weights here (safetensors), to re-evaluate or sample later")
     return p.parse_args(argv)
 
 
@@ -290,6 +292,17 @@ def main(argv=None) -> dict:
         bpd = genlab_bpd(result.model, x_test, seed=1)
     print(f"genlab: {result.step} steps ({result.stopped}) in {t.cpu:.0f} CPU-s; test {bpd:.3f} bits/dim "
           f"on {eval_n} images (eval {te.wall:.0f} wall-s)", flush=True)
+    if args.save is not None:
+        from safetensors.torch import save_file
+
+        save_file({k: v.contiguous() for k, v in result.model.state_dict().items()}, str(args.save))
+    if train.get("bf16"):  # the same bound with the networks in bf16, as trained: a check that fp32 reads the model
+        from genlab.training.device import autocast
+
+        with autocast(torch.device("cpu"), True):
+            bpd_bf16 = genlab_bpd(result.model, x_test, seed=1)
+        print(f"genlab: test {bpd_bf16:.3f} bits/dim evaluated under bf16 autocast, as trained", flush=True)
+        figures["genlab test bits/dim under bf16 autocast (the training precision), k = 1"] = round(bpd_bf16, 4)
     if "k" in result.model.likelihood_options and args.iw_k > 1:  # variational: the tighter bound, also an upper one
         with CpuTimer() as tk:
             bpd_k = genlab_bpd(result.model, x_test, seed=1, k=args.iw_k)
