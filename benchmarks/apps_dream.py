@@ -1,7 +1,7 @@
 """DeepDream on genlab's shipped MNIST and Fashion-MNIST classifiers (issue 17): does the chosen activation grow
 >= 2x, and does a class dream push the class probability above 0.9, within the step budget?
 
-Budget: the `genlab dream` defaults, 3 octaves (scale 1.5) x 20 steps, lr 0.02, jitter 2, no smoothness
+Budget: the `genlab dream` defaults, 3 octaves (scale 1.5) x 20 steps, lr 0.05, jitter 2, no smoothness
 prior. For each dataset, on its first N test images:
 
     layers       conv1, conv2, conv3, features: each image's mean activation of the layer after the dream over
@@ -30,7 +30,7 @@ from _common import ROOT, CpuTimer, write_result
 
 DATASETS = ("mnist", "fashion-mnist")
 LAYERS = ("conv1", "conv2", "conv3", "features")
-BUDGET = {"steps": 20, "lr": 0.02, "octaves": 3, "octave_scale": 1.5, "jitter": 2}  # the CLI defaults
+BUDGET = {"steps": 20, "lr": 0.05, "octaves": 3, "octave_scale": 1.5, "jitter": 2}  # the CLI defaults
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -112,6 +112,8 @@ def main(argv=None) -> None:
             g = torch.Generator().manual_seed(args.seed)
             figures[dataset] = {"layers": layer_figures(clf.net, x, g, BUDGET),
                                 "layers, 50 steps per octave": layer_figures(clf.net, x, g, {**BUDGET, "steps": 50}),
+                                "layers, lr 0.02 (the default before 2026-12-03)": layer_figures(
+                                    clf.net, x, g, {**BUDGET, "lr": 0.02}),
                                 "class": class_figures(clf, x, y, g)}
             args.images.mkdir(parents=True, exist_ok=True)
             picture(clf, x[:1], (int(y[0]) + 3) % clf.num_classes, args.images / f"dream_{dataset}.png", g)

@@ -8,15 +8,17 @@ Notation: x (b, c, h, w) the image in [0, 1]; a(x) the objective, either the mea
 with S a random translation by up to `jitter` pixels, redrawn every step (torch.roll), and TV the mean
 absolute difference of neighbouring pixels (total variation, Mahendran & Vedaldi 2015). Each step moves by
 the gradient normalised by its mean absolute value, x <- clip(x + lr g / mean|g|, 0, 1), each image by its
-own mean (the original DeepDream step; a batch dreams as its images would one by one), and may then blur
-what the dream added (a Gaussian of std `blur` pixels, Yosinski et al. 2015): two smoothness priors.
+own mean (the original DeepDream step; a batch dreams as its images would one by one). It is projected
+gradient ascent: the components of g that push a pixel already at 0 or 1 out of [0, 1] are dropped before
+the normalisation (they could not move it, and would shrink the step of the pixels that can). It may then
+blur what the octave has added so far (a Gaussian of std `blur` pixels, Yosinski et al. 2015): two
+smoothness priors.
 
-Octaves (multi-scale, coarse to fine): octave o of O edits a detail image d of size (h, w) /
-scale^(O - 1 - o), seen by the network upsampled (bilinear) to (h, w) and added to the result of the
-octave before: x = clip(x_{o-1} + up(d), 0, 1). The classifier's dense layers take one image size only,
-so rather than shrinking the image (the original recipe for fully convolutional nets) the coarse octaves
-shrink what they may change: its gradient is the full-size gradient pooled by up's adjoint, and the
-first octaves draw coarse shapes, the last ones strokes and texture.
+Octaves (multi-scale, coarse to fine): octave o of O moves the image only by upsampled (bilinear) detail
+images of size (h, w) / scale^(O - 1 - o): each step is x <- clip(x + up(lr g_o / mean|g_o|), 0, 1), with
+g_o = up^T g the full-size gradient pooled by up's adjoint. The classifier's dense layers take one image size
+only, so rather than shrinking the image (the original recipe for fully convolutional nets) the coarse
+octaves shrink what they may change: the first octaves draw coarse shapes, the last ones strokes and texture.
 """
 
 from __future__ import annotations
@@ -143,7 +145,7 @@ def _scores(objective: Objective, x: torch.Tensor, tv: float) -> tuple[float, fl
         return float(a.mean()), float((a - tv * total_variation(x)).mean())
 
 
-def dream(objective: Objective, x: torch.Tensor, *, steps: int = 20, lr: float = 0.02, octaves: int = 3,
+def dream(objective: Objective, x: torch.Tensor, *, steps: int = 20, lr: float = 0.05, octaves: int = 3,
           octave_scale: float = 1.5, jitter: int = 2, tv: float = 0.0, blur_sigma: float = 0.0,
           generator: torch.Generator | None = None) -> Dream:
     """Gradient ascent of `objective` on the images x (DeepDream), coarse to fine over `octaves`.
@@ -157,7 +159,7 @@ def dream(objective: Objective, x: torch.Tensor, *, steps: int = 20, lr: float =
         octave_scale: size ratio between neighbouring octaves (> 1).
         jitter: largest random translation, pixels (0 = none).
         tv: weight of the total variation penalty (0 = none).
-        blur_sigma: blur what the dream added after every step by a Gaussian of this std, pixels (0 = none).
+        blur_sigma: blur what the octave has added after every step by a Gaussian of this std, pixels (0 = none).
         generator: draws the jitter.
     """
     if x.ndim != 4:
@@ -175,25 +177,24 @@ def dream(objective: Objective, x: torch.Tensor, *, steps: int = 20, lr: float =
                          "it was trained on") from None
     out = Dream(current)
     for size in octave_sizes(h, w, octaves, octave_scale):
-        d = torch.zeros(*x.shape[:2], *size, requires_grad=True)  # (b, c, h_o, w_o)
-
-        def image(d: torch.Tensor = d, base: torch.Tensor = current) -> torch.Tensor:
-            up = d if tuple(d.shape[-2:]) == (h, w) else F.interpolate(d, size=(h, w), mode="bilinear",
-                                                                       align_corners=False)
-            return (base + up).clamp(0, 1)
-
+        base = current  # the image this octave starts from; the blur prior smooths what the octave adds to it
+        up = (lambda d: d) if size == (h, w) else (
+            lambda d: F.interpolate(d, size=(h, w), mode="bilinear", align_corners=False))
         for _ in range(steps):
-            xs = image()
-            a, total = _scores(objective, xs, tv)
+            a, total = _scores(objective, current, tv)
             out.objective.append(a)
             out.total.append(total)
+            xs = current.clone().requires_grad_(True)
             j = (objective(_jitter(xs, jitter, generator)) - tv * total_variation(xs)).sum()
-            (g,) = torch.autograd.grad(j, d)
+            (g,) = torch.autograd.grad(j, xs)
+            g = torch.where(((current >= 1) & (g > 0)) | ((current <= 0) & (g < 0)), 0.0, g)  # can't move: drop
+            d = torch.zeros(*x.shape[:2], *size, requires_grad=True)  # (b, c, h_o, w_o)
+            (g,) = torch.autograd.grad((up(d) * g).sum(), d)  # up's adjoint: the gradient pooled to the octave
             with torch.no_grad():
-                d += lr * g / g.abs().flatten(1).mean(1).clamp_min(1e-12).view(-1, 1, 1, 1)  # per image
+                step = lr * g / g.abs().flatten(1).mean(1).clamp_min(1e-12).view(-1, 1, 1, 1)  # per image
+                current = (current + up(step)).clamp(0, 1)
                 if blur_sigma > 0:
-                    d.copy_(blur(d, blur_sigma))
-        current = image().detach()
+                    current = (base + blur(current - base, blur_sigma)).clamp(0, 1)
         out.octaves.append(current)
     out.x = current
     a, total = _scores(objective, current, tv)

@@ -38,7 +38,7 @@ def _verdicts(clf, x, classes) -> list[str]:
 
 def dream(data: str = "mnist", image: str = "test:0", layer: str = "conv2", channel: int | None = None,
           target_class: int | None = None, octaves: int = 3, octave_scale: float = 1.5, steps: int = 20,
-          lr: float = 0.02, jitter: int = 2, tv: float = 0.0, blur: float = 0.0, out: str = "dream.png",
+          lr: float = 0.05, jitter: int = 2, tv: float = 0.0, blur: float = 0.0, out: str = "dream.png",
           seed: int = 0, overwrite: bool = False) -> None:
     """DeepDream on genlab's classifier of a dataset: gradient ascent on an image to excite a layer (or a class
     logit), coarse to fine over octaves, with random jitter and optional smoothness priors.

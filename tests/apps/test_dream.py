@@ -106,3 +106,15 @@ def test_cli_dream(tmp_path, capsys):
             main(["dream", *args, "--steps", "1", "--out", str(tmp_path / "x.png")])
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1, err
+
+
+def test_the_ascent_is_projected_a_pixel_at_1_moves_back_and_stuck_pixels_do_not_shrink_the_step():
+    darker = lambda x: -x.flatten(1).mean(1)  # noqa: E731
+    out = dream(darker, torch.ones(1, 1, 8, 8), steps=3, lr=0.1, octaves=1, jitter=0)
+    assert torch.allclose(out.x, torch.full((1, 1, 8, 8), 0.7))  # clipped pixels still had a gradient
+    brighter = lambda x: x.flatten(1).mean(1)  # noqa: E731
+    x = torch.full((1, 1, 8, 8), 0.5)
+    x[..., :4, :] = 1.0  # half the pixels cannot get brighter: their gradient is dropped, the others step 2 lr
+    out = dream(brighter, x, steps=1, lr=0.1, octaves=1, jitter=0)
+    assert torch.allclose(out.x[..., :4, :], torch.ones(1, 1, 4, 8))
+    assert torch.allclose(out.x[..., 4:, :], torch.full((1, 1, 4, 8), 0.7))
