@@ -54,10 +54,12 @@ def likelihood_label(model: Any, k: int, kind: str, binarized: str) -> str:
     if summary is not None:
         return (f"{what}; the model's own {kind} {_shape_text(summary)} summary of each image (pooled and "
                 f"thresholded by the model), not its pixels: D = {math.prod(summary)}")
+    variational = getattr(getattr(model, "config", None), "dequantization", "uniform") == "variational"
     data = {"binary": f"binary data ({binarized} binarization)" if binarized != "none" else
             "grey levels read as Bernoulli probabilities (a cross-entropy, not a likelihood of 8-bit data)",
             "discrete": "8-bit data (probability mass over 256 levels)",
-            "continuous": "8-bit data, uniformly dequantized (density + D log 256)"}[kind]
+            "continuous": "8-bit data, dequantized by the model's learned q(u|x) (density - log q + D log 256)"
+            if variational else "8-bit data, uniformly dequantized (density + D log 256)"}[kind]
     return f"{what}; {data}"
 
 

@@ -134,6 +134,8 @@ def test_importance_weighted_variational_bound():
     assert model.likelihood_options == ("k",) and flow().likelihood_options == ()
     ev = evaluate_likelihood(model, x, k=4, generator=gen(0))
     assert ev["likelihood_k"] == 4 and "k=4" in ev["likelihood_label"]
+    assert "learned q(u|x)" in ev["likelihood_label"] and "uniformly" not in ev["likelihood_label"]
+    assert "uniformly dequantized" in evaluate_likelihood(flow(), x, generator=gen(0))["likelihood_label"]
     with pytest.raises(ValueError, match="takes no k"):
         evaluate_likelihood(flow(), x, k=4)
     with pytest.raises(ValueError, match="must be >= 1"):
