@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 import time
 from pathlib import Path
 
@@ -56,7 +57,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--eval-n", type=int, default=None, help="test images to evaluate (default 10000; quick 500)")
     p.add_argument("--model", type=json.loads, default=None, help="JSON dict of pixelcnn options (overrides MODEL)")
     p.add_argument("--train", type=json.loads, default=None, help="JSON dict of training options (overrides TRAIN)")
-    p.add_argument("--runs-dir", default="runs", help="where the run folders go (bench-pixelcnn-mnist-PART)")
+    p.add_argument("--runs-dir", default=None,
+                   help="where the run folders go (bench-pixelcnn-mnist-PART); default runs, or with --no-write a "
+                        "new temporary folder, so a probe never replaces the recorded runs")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-write", action="store_true", help="print the figures without writing results or images")
     return p.parse_args(argv)
@@ -199,8 +202,10 @@ def main(argv=None) -> None:
     name = "pixelcnn_mnist" + ("_quick" if q else "")
     parts = list(PARTS) if args.part in ("all", "report") else [args.part]
     data = None if args.part == "report" else load_mnist("train")
+    runs_dir = args.runs_dir or ("runs" if not args.no_write or args.part == "report"
+                                 else tempfile.mkdtemp(prefix="genlab-pixelcnn-probe-"))
     for part in parts:
-        run_dir = Path(args.runs_dir) / f"bench-{name.replace('_', '-')}-{part}"
+        run_dir = Path(runs_dir) / f"bench-{name.replace('_', '-')}-{part}"
         trained = {}
         if args.part != "report":
             trained = train_part(part, model, train, budget, args.seed, run_dir, data)
