@@ -54,7 +54,7 @@ def likelihood_label(model: Any, k: int, kind: str, binarized: str) -> str:
     if summary is not None:
         return (f"{what}; the model's own {kind} {_shape_text(summary)} summary of each image (pooled and "
                 f"thresholded by the model), not its pixels: D = {math.prod(summary)}")
-    variational = getattr(getattr(model, "config", None), "dequantization", "uniform") == "variational"
+    variational = getattr(model, "likelihood_dequantization", "uniform") == "variational"
     data = {"binary": f"binary data ({binarized} binarization)" if binarized != "none" else
             "grey levels read as Bernoulli probabilities (a cross-entropy, not a likelihood of 8-bit data)",
             "discrete": "8-bit data (probability mass over 256 levels)",

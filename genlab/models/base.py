@@ -175,6 +175,9 @@ class GenerativeModel(nn.Module):
     likelihood_kind: ClassVar[LikelihoodKind | None] = None
     likelihood_exact: ClassVar[bool] = False
     likelihood_options: ClassVar[tuple[str, ...]] = ()  # keyword options its nll takes (a VAE's k)
+    # how a "continuous" likelihood dequantizes 8-bit pixels: "uniform" (u ~ U[0, 1)) or "variational" (the
+    # model's own learned q(u|x), whose log q the bound includes)
+    likelihood_dequantization: ClassVar[str] = "uniform"
     # What nll is a likelihood of, when it is not the input images themselves: a model that scores its own
     # summary of each image (the table: the (c, k, k) binary cells it pools an image to) gives its shape,
     # and evaluation divides by its size for bits/dim and labels the number as a likelihood of that summary.

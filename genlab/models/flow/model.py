@@ -129,6 +129,11 @@ class Flow(GenerativeModel):
         return self.dequantizer is None
 
     @property
+    def likelihood_dequantization(self) -> str:
+        """"uniform" or "variational": how nll dequantizes the 8-bit pixels (the config's choice)."""
+        return self.config.dequantization
+
+    @property
     def likelihood_options(self) -> tuple[str, ...]:
         """("k",) with variational dequantization: importance samples of u; none with uniform (exact)."""
         return () if self.dequantizer is None else ("k",)
