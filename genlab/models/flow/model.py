@@ -130,7 +130,7 @@ class Flow(GenerativeModel):
 
     @property
     def likelihood_dequantization(self) -> str:
-        """"uniform" or "variational": how nll dequantizes the 8-bit pixels (the config's choice)."""
+        """How nll dequantizes the 8-bit pixels: "uniform" or "variational" (the config's choice)."""
         return self.config.dequantization
 
     @property
