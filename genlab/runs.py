@@ -299,6 +299,11 @@ def read_config_file(file: str | Path) -> tuple[dict[str, Any], RunConfig]:
         raw = json.loads(file.read_bytes())
         config = RunConfig.from_json(raw)
         model_config(config.family, config.model_options())  # unknown family, options or wrong types
+        older = {k: v for k, v in getattr(family_class(config.family).Config, "SAVED_BEFORE", {}).items()
+                 if k not in raw["model"]}  # options added since the run was saved: the value it ran with
+        if older:
+            raw = {**raw, "model": {**raw["model"], **older}}
+            config = dataclasses.replace(config, model={**config.model_options(), **older})
     except RunError:
         raise
     except (OSError, ValueError, TypeError, RecursionError) as e:  # ConfigError, JSONDecodeError: ValueErrors

@@ -10,11 +10,13 @@ Every layer is a bijection with `forward(x) -> (z, logdet)` in the density direc
 - InvConv1x1:    z = W x per pixel, W = P L (U + diag(sign_s exp(log_s))) (LU form, Glow Sec. 3.2): P fixed,
                  L unit lower, U strictly upper, sign_s fixed; logdet = h w sum(log_s).
 - AffineCoupling: x = (x_a, x_b); (t, r) = NN(x_a); s = sigmoid(r + 2); z = (x_a, (x_b + t) s);
-                 logdet = sum log s (Glow's affine coupling; s <= 1 keeps it stable).
+                 logdet = sum log s (Glow's affine coupling; s <= 1 keeps it stable). With a bound c > 0,
+                 log s = c tanh(log sigmoid(r + 2) / c) in (-c, 0]: an input unlike the training images
+                 can no longer squash a pixel by e^-36 (see soft_bound).
 - GaussianSplit: the factor-out of a multi-scale flow with a learned conditional prior
                  p(x_b | x_a) = N(mu(x_a), exp(log_sigma(x_a))^2) (Glow's split2d), written as the
                  bijection z = (x_a, (x_b - mu) / sigma) with logdet = -sum log_sigma, so the factored-out
-                 half is standard normal.
+                 half is standard normal. With a bound c > 0, log_sigma = c tanh(raw / c) in (-c, c).
 """
 
 from __future__ import annotations
@@ -167,6 +169,15 @@ def zero_(conv: nn.Conv2d) -> nn.Conv2d:
     return conv
 
 
+def soft_bound(v: torch.Tensor, bound: float) -> torch.Tensor:
+    """c tanh(v / c): the identity near 0 (slope 1), never beyond +-c; c = 0 leaves v unbounded.
+
+    The log-scales of a trained flow stay within a few units on its training images, but a ReLU network fed
+    an unusual image can extrapolate them to -30 or lower, and one such pixel costs tens of nats; the bound
+    caps what one pixel of one layer can cost at c nats."""
+    return bound * torch.tanh(v / bound) if bound > 0 else v
+
+
 class CouplingNet(nn.Sequential):
     """NN(x_a) of a coupling: conv3x3 -> ReLU -> conv1x1 -> ReLU -> conv3x3 (zero-initialized)."""
 
@@ -179,8 +190,9 @@ class CouplingNet(nn.Sequential):
 class AffineCoupling(nn.Module):
     """z_b = (x_b + t(x_a)) * sigmoid(r(x_a) + 2), z_a = x_a (Glow's affine coupling)."""
 
-    def __init__(self, channels: int, hidden: int, zero_init: bool = True):
+    def __init__(self, channels: int, hidden: int, zero_init: bool = True, log_scale_bound: float = 0.0):
         super().__init__()
+        self.log_scale_bound = log_scale_bound
         if channels < 2:
             raise ValueError(f"an affine coupling splits the channels in two and needs at least 2, got {channels}; "
                              "squeeze the image first")
@@ -189,7 +201,7 @@ class AffineCoupling(nn.Module):
 
     def shift_log_scale(self, xa: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         t, r = self.net(xa).to(xa.dtype).chunk(2, dim=1)  # the network may run in bf16 (autocast), not the rest
-        return t, F.logsigmoid(r + 2.0)
+        return t, soft_bound(F.logsigmoid(r + 2.0), self.log_scale_bound)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         xa, xb = x[:, :self.ca], x[:, self.ca:]
@@ -209,11 +221,11 @@ class FlowStep(nn.Module):
     W ((x + loc) exp(log_scale)) = (W diag(exp(log_scale))) x + W (loc exp(log_scale)).
     """
 
-    def __init__(self, channels: int, hidden: int, zero_init: bool = True):
+    def __init__(self, channels: int, hidden: int, zero_init: bool = True, log_scale_bound: float = 0.0):
         super().__init__()
         self.actnorm = ActNorm(channels)
         self.conv = InvConv1x1(channels)
-        self.coupling = AffineCoupling(channels, hidden, zero_init)
+        self.coupling = AffineCoupling(channels, hidden, zero_init, log_scale_bound)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if not bool(self.actnorm.initialized):
@@ -237,15 +249,16 @@ class GaussianSplit(nn.Module):
     """Factor-out with a learned prior N(mu(x_a), sigma(x_a)^2) on the second half of the channels (Glow's
     split2d), as the bijection (x_a, x_b) -> (x_a, (x_b - mu) / sigma)."""
 
-    def __init__(self, channels: int, zero_init: bool = True):
+    def __init__(self, channels: int, zero_init: bool = True, log_scale_bound: float = 0.0):
         super().__init__()
+        self.log_scale_bound = log_scale_bound
         self.ca = channels // 2
         conv = conv3x3(self.ca, 2 * (channels - self.ca))
         self.prior = zero_(conv) if zero_init else conv
 
     def mu_log_sigma(self, xa: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mu, log_sigma = self.prior(xa).to(xa.dtype).chunk(2, dim=1)
-        return mu, log_sigma
+        return mu, soft_bound(log_sigma, self.log_scale_bound)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         xa, xb = x[:, :self.ca], x[:, self.ca:]
@@ -259,4 +272,4 @@ class GaussianSplit(nn.Module):
 
 
 __all__ = ["ActNorm", "AffineCoupling", "CouplingNet", "FlowStep", "GaussianSplit", "InvConv1x1", "Logit",
-           "Squeeze", "squeeze", "unsqueeze"]
+           "Squeeze", "soft_bound", "squeeze", "unsqueeze"]

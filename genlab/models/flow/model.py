@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import nn
@@ -57,7 +57,13 @@ class FlowConfig:
         temperature: default sampling temperature T: z ~ N(0, T^2 I) (Glow uses 0.7 for its pictures).
         zero_init: start the last conv of every coupling and prior network at zero, so each step starts
             as ActNorm + 1x1 conv (Glow); False keeps PyTorch's default initialization.
+        log_scale_bound: c in the soft bound c tanh(. / c) on every coupling's log-scale (kept in (-c, 0])
+            and every split prior's log-standard-deviation (in (-c, c)); 0 = unbounded, as in Glow. Without
+            it a flow that trains well can give one unusual test image an astronomical NLL (docs/FLOWS.md).
+            Runs saved before the option existed load with 0, the function they were trained as.
     """
+
+    SAVED_BEFORE: ClassVar[dict[str, Any]] = {"log_scale_bound": 0.0}  # options a run saved earlier lacks
 
     preset: Literal["default", "tiny"] = "default"
     levels: int = bounded(0, ge=0)
@@ -69,6 +75,7 @@ class FlowConfig:
     logit_alpha: float = bounded(0.05, ge=0, lt=0.5)
     temperature: float = bounded(1.0, ge=0)
     zero_init: bool = True
+    log_scale_bound: float = bounded(6.0, ge=0)
 
     def sizes(self) -> dict[str, int]:
         """levels, steps_per_level, hidden and dequant_hidden: the preset's, with the options that are set."""
@@ -91,10 +98,10 @@ def check_invertible(shape: tuple[int, int, int], levels: int) -> None:
 class Level(nn.Module):
     """One scale: K flow steps on the squeezed input, then (except at the top) a GaussianSplit."""
 
-    def __init__(self, channels: int, steps: int, hidden: int, split: bool, zero_init: bool):
+    def __init__(self, channels: int, steps: int, hidden: int, split: bool, zero_init: bool, bound: float = 0.0):
         super().__init__()
-        self.steps = nn.ModuleList(FlowStep(channels, hidden, zero_init) for _ in range(steps))
-        self.split = GaussianSplit(channels, zero_init) if split else None
+        self.steps = nn.ModuleList(FlowStep(channels, hidden, zero_init, bound) for _ in range(steps))
+        self.split = GaussianSplit(channels, zero_init, bound) if split else None
 
 
 class Flow(GenerativeModel):
@@ -115,7 +122,8 @@ class Flow(GenerativeModel):
         for level in range(s["levels"]):
             c, h, w = 4 * c, h // 2, w // 2
             top = level == s["levels"] - 1
-            self.levels.append(Level(c, s["steps_per_level"], s["hidden"], not top, config.zero_init))
+            self.levels.append(Level(c, s["steps_per_level"], s["hidden"], not top, config.zero_init,
+                                     config.log_scale_bound))
             kept = c if top else c // 2
             self.latent_shapes.append((c - kept if not top else c, h, w))
             c = c if top else kept

@@ -14,6 +14,7 @@ from genlab.models.flow.layers import (
     InvConv1x1,
     Logit,
     Squeeze,
+    soft_bound,
     squeeze,
     unsqueeze,
 )
@@ -40,6 +41,9 @@ LAYERS = {
     "coupling": lambda c: randomize(AffineCoupling(c, 8)),
     "step": lambda c: randomize(FlowStep(c, 8)),
     "split": lambda c: randomize(GaussianSplit(c)),
+    "coupling_bounded": lambda c: randomize(AffineCoupling(c, 8, log_scale_bound=0.5)),
+    "step_bounded": lambda c: randomize(FlowStep(c, 8, log_scale_bound=0.5)),
+    "split_bounded": lambda c: randomize(GaussianSplit(c, log_scale_bound=0.5)),
 }
 
 
@@ -71,7 +75,7 @@ def test_logdet_matches_the_autograd_jacobian(name, channels):
     sign, ref = torch.linalg.slogdet(jac)
     assert sign != 0
     assert logdet.item() == pytest.approx(ref.item(), abs=1e-8)
-    if name in ("coupling", "step", "split", "invconv"):  # the layer is really not volume preserving
+    if name.removesuffix("_bounded") in ("coupling", "step", "split", "invconv"):  # really not volume preserving
         assert abs(ref.item()) > 1e-3
 
 
@@ -135,6 +139,35 @@ def test_zero_initialized_coupling_only_scales_by_sigmoid_2():
     assert torch.equal(z[:, :2], x[:, :2])
     assert torch.allclose(z[:, 2:], x[:, 2:] * s)
     assert torch.allclose(logdet, torch.full((2,), 18 * s.log().item()))
+
+
+def test_soft_bound_is_the_identity_near_zero_and_never_passes_the_bound():
+    v = torch.tensor([-1e4, -40.0, -1e-3, 0.0, 1e-3, 40.0])
+    b = soft_bound(v, 6.0)
+    assert b.abs().max() <= 6.0
+    assert torch.allclose(b[2:5], v[2:5], atol=1e-9)
+    assert torch.equal(soft_bound(v, 0.0), v)  # 0: unbounded (Glow)
+
+
+def test_an_unusual_input_cannot_squash_a_pixel_past_the_bound():
+    """A coupling network fed an input far from what it was trained on can extrapolate its pre-sigmoid scale to
+    -50 (log s = -50 per pixel); with the bound each pixel's log s stays above -c, and the split prior's log
+    sigma inside (-c, c)."""
+    coupling = AffineCoupling(4, 8, log_scale_bound=6.0)
+    split = GaussianSplit(4, log_scale_bound=6.0)
+    with torch.no_grad():
+        coupling.net[-1].bias[2:].fill_(-52.0)  # r = -52: log sigmoid(r + 2) = -50
+        split.prior.bias[2:].fill_(-30.0)  # raw log sigma = -30
+    x = torch.randn(2, 4, 3, 3)
+    _, log_s = coupling.shift_log_scale(x[:, :2])
+    assert log_s.min() > -6.0 and log_s.min() < -5.9
+    _, logdet = coupling(x)
+    assert (logdet > -6.0 * 18).all()
+    _, log_sigma = split.mu_log_sigma(x[:, :2])
+    assert log_sigma.min() > -6.0
+    unbounded = AffineCoupling(4, 8)
+    unbounded.load_state_dict(coupling.state_dict())
+    assert unbounded.shift_log_scale(x[:, :2])[1].min() < -49.0
 
 
 def test_a_coupling_needs_two_channels():

@@ -241,6 +241,25 @@ def test_a_run_trains_loads_and_keeps_its_actnorm_init(tmp_path):
     assert evaluate_likelihood(run.model, x, generator=gen(0))["bits_per_dim"] > 0
 
 
+def test_a_run_saved_before_the_log_scale_bound_loads_unbounded(tmp_path):
+    """config.json of a run trained before `log_scale_bound` existed has no such key: it loads with 0, the
+    function it was trained as, not with today's default."""
+    import json
+
+    from genlab.config import DataConfig, RunConfig, TrainConfig
+    from genlab.runs import load_run, read_run_config, train
+
+    tc = TrainConfig(steps=2, batch_size=8, log_every=1, progress=False, seed=0)
+    train(RunConfig("flow", TINY["flow"], DataConfig("tiny"), tc), tmp_path / "run", data=tiny_images(32))
+    assert load_run(tmp_path / "run").model.config.log_scale_bound == 6.0  # written by today's genlab
+    file = tmp_path / "run" / "config.json"
+    raw = json.loads(file.read_text())
+    del raw["model"]["log_scale_bound"]
+    file.write_text(json.dumps(raw))
+    assert read_run_config(tmp_path / "run")[0]["model"]["log_scale_bound"] == 0.0
+    assert load_run(tmp_path / "run").model.config.log_scale_bound == 0.0
+
+
 def test_the_default_zero_initialized_flow_learns():
     """Zero last layers give the coupling networks no gradient on the first step only (the contract's tiny
     options turn zero_init off for that reason); the loss still falls."""
