@@ -3,8 +3,11 @@ side by side at (about) the same parameter count and the same CPU time.
 
 genlab: the `flow` family (Glow-style: 2 levels of K = 8 steps of ActNorm, LU 1x1 conv and an affine coupling
 whose network is conv3x3-ReLU-conv1x1-ReLU-conv3x3 with 64 hidden channels; the factored-out half under a
-learned conditional Gaussian; logit transform a = 0.05), trained by genlab's Trainer with
-TrainConfig(time_budget=BUDGET, budget_clock="cpu").
+learned conditional Gaussian; logit transform a = 0.05; log-scales under the family's default soft bound 6;
+variational dequantization, Flow++), trained by genlab's Trainer with
+TrainConfig(time_budget=BUDGET, budget_clock="cpu"). Its test figure is then the importance-weighted bound
+with --iw-k samples of the dequantizer (an upper bound on the 8-bit NLL, as the uniform one is); pass
+--model '{"dequantization": "uniform"}' for the recipe of the records before 2026-12-03.
 normflows (https://github.com/VincentStimper/normalizing-flows, PyPI `normflows`): the Glow of its examples,
 `nf.MultiscaleFlow` of `nf.flows.GlowBlock(channels, hidden, split_mode="channel", scale=True)` with
 `nf.flows.Squeeze` and `nf.flows.Merge`, `nf.distributions.DiagGaussian` base distributions per level, on
@@ -13,14 +16,15 @@ It is trained by a plain loop (batch, dequantize, `forward_kld`, backward, Adam 
 used the same CPU seconds.
 
 Both: batch 64, Adam lr 1e-3 with a linear warm-up over 200 steps, then a cosine to 0 over the fraction of
-the CPU budget used; gradient norm clipped at 10 (losses in bits/dim); 1 torch thread; uniform
-dequantization y = (255 x + u) / 256 (normflows' examples do the same with Scale(255/256) + Jitter(1/256)).
+the CPU budget used; gradient norm clipped at 10 (losses in bits/dim); 1 torch thread. normflows dequantizes
+uniformly, y = (255 x + u) / 256 (its examples do the same with Scale(255/256) + Jitter(1/256)).
 genlab trains with two of its Trainer's options, --train.channels-last and --train.bf16 (autocast: the
 coupling and prior networks run in bf16 on a CPU with AVX-512 BF16 or AMX; the bijection, its
 log-determinants and the loss stay fp32, see docs/FLOWS.md); normflows runs as its examples do (fp32, NCHW).
-Evaluated the same way, in fp32: the first `--eval-n` MNIST test images, dequantized once with a fixed seed,
-exact -log p(y) of the density on [0, 1]^D plus D log 256, in bits/dim (genlab.eval.likelihood's "continuous"
-convention; an upper bound on the 8-bit NLL through the dequantization).
+Evaluated in fp32 on the first `--eval-n` MNIST test images: uniform dequantization (normflows, and genlab with
+uniform) dequantizes once with a fixed seed and takes the exact -log p(y) of the density on [0, 1]^D plus
+D log 256, in bits/dim (genlab.eval.likelihood's "continuous" convention); genlab's variational bound draws
+the dequantizer's noise with a fixed seed. Both are upper bounds on the 8-bit NLL.
 Speed: training steps per CPU-second of each budgeted run, and the median CPU-ms per step of interleaved
 blocks of fresh models (alternating, before the runs; steadier on a busy machine): genlab as trained here,
 genlab fp32 NCHW and fp32 channels-last, normflows as shipped and channels-last (set by hand), so the
@@ -48,7 +52,8 @@ from pathlib import Path
 import torch
 from _common import ROOT, CpuTimer, load_mnist, median, write_result
 
-MODEL = {"preset": "default", "levels": 2, "steps_per_level": 8, "hidden": 64, "logit_alpha": 0.05}
+MODEL = {"preset": "default", "levels": 2, "steps_per_level": 8, "hidden": 64, "logit_alpha": 0.05,
+         "dequantization": "variational"}
 TRAIN = {"batch_size": 64, "lr": 1e-3, "warmup_steps": 200, "grad_clip": 10.0, "threads": 1, "channels_last": True,
          "bf16": True}
 QUICK = {"train": {"warmup_steps": 20}}
@@ -203,13 +208,19 @@ def normflows_bpd(model, x: torch.Tensor, seed: int, batch_size: int = 250) -> f
     return float(bits_per_dim(discrete_nats_from_density(total / len(x), dims), dims))
 
 
-def genlab_bpd(model, x: torch.Tensor, seed: int, k: int = 1) -> float:
+def genlab_bpd(model, x: torch.Tensor, seed: int, k: int = 1, worst: dict | None = None) -> float:
     """Test bits/dim: exact density of one fixed uniform dequantization (uniform), or the variational
-    dequantizer's bound with k importance samples."""
+    dequantizer's bound with k importance samples. With `worst` (a dict), also the worst image's bits/dim, its
+    index and how many images are above 2 bits/dim: one image can move the mean (docs/FLOWS.md)."""
     from genlab.eval.likelihood import evaluate_likelihood
 
-    return evaluate_likelihood(model.eval().float(), x, k=k, generator=torch.Generator().manual_seed(seed),
-                               batch_size=250 if k == 1 else 100)["bits_per_dim"]
+    out = evaluate_likelihood(model.eval().float(), x, k=k, generator=torch.Generator().manual_seed(seed),
+                              batch_size=250 if k == 1 else 100, per_example=worst is not None)
+    if worst is not None:
+        per = torch.tensor(out["likelihood_nats"], dtype=torch.float64) / (out["likelihood_dims"] * math.log(2))
+        worst.update({"worst test image, bits/dim": round(float(per.max()), 3), "worst test image": int(per.argmax()),
+                      "test images above 2 bits/dim": int((per > 2).sum())})
+    return out["bits_per_dim"]
 
 
 def interleaved(data, x_train, hidden, model, train, rounds: int, block: int, seed: int) -> dict[str, float]:
@@ -288,8 +299,9 @@ def main(argv=None) -> dict:
 
     with CpuTimer() as t:
         result = genlab_trainer(data, model, train, budget, args.seed, on_log=show).fit()
+    worst: dict = {}  # of the reported bound: k = 1 (uniform) or k = args.iw_k (variational)
     with CpuTimer() as te:
-        bpd = genlab_bpd(result.model, x_test, seed=1)
+        bpd = genlab_bpd(result.model, x_test, seed=1, worst=worst)
     print(f"genlab: {result.step} steps ({result.stopped}) in {t.cpu:.0f} CPU-s; test {bpd:.3f} bits/dim "
           f"on {eval_n} images (eval {te.wall:.0f} wall-s)", flush=True)
     if args.save is not None:
@@ -305,7 +317,7 @@ def main(argv=None) -> dict:
         figures["genlab test bits/dim under bf16 autocast (the training precision), k = 1"] = round(bpd_bf16, 4)
     if "k" in result.model.likelihood_options and args.iw_k > 1:  # variational: the tighter bound, also an upper one
         with CpuTimer() as tk:
-            bpd_k = genlab_bpd(result.model, x_test, seed=1, k=args.iw_k)
+            bpd_k = genlab_bpd(result.model, x_test, seed=1, k=args.iw_k, worst=worst)
         print(f"genlab: test {bpd_k:.3f} bits/dim with {args.iw_k} importance samples (eval {tk.wall:.0f} wall-s)",
               flush=True)
         figures["genlab test bits/dim, one sample of the dequantizer (k = 1)"] = round(bpd, 4)
@@ -313,6 +325,7 @@ def main(argv=None) -> dict:
         bpd = bpd_k
     figures.update({
         "genlab test bits/dim": round(bpd, 4),
+        **worst,
         "target bits/dim": TARGET_BPD,
         "genlab meets bits/dim target": bool(bpd <= TARGET_BPD),
         "genlab training steps": result.step,
