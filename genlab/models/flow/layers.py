@@ -174,7 +174,7 @@ def soft_bound(v: torch.Tensor, bound: float) -> torch.Tensor:
 
     The log-scales of a trained flow stay within a few units on its training images, but a ReLU network fed
     an unusual image can extrapolate them to -30 or lower, and one such pixel costs tens of nats; the bound
-    caps what one pixel of one layer can cost at c nats."""
+    caps a pixel's log-scale term in one layer at c nats (the latent's Gaussian term stays unbounded)."""
     return bound * torch.tanh(v / bound) if bound > 0 else v
 
 
