@@ -98,10 +98,11 @@ def check_invertible(shape: tuple[int, int, int], levels: int) -> None:
 class Level(nn.Module):
     """One scale: K flow steps on the squeezed input, then (except at the top) a GaussianSplit."""
 
-    def __init__(self, channels: int, steps: int, hidden: int, split: bool, zero_init: bool, bound: float = 0.0):
+    def __init__(self, channels: int, steps: int, hidden: int, split: bool, zero_init: bool,
+                 log_scale_bound: float = 0.0):
         super().__init__()
-        self.steps = nn.ModuleList(FlowStep(channels, hidden, zero_init, bound) for _ in range(steps))
-        self.split = GaussianSplit(channels, zero_init, bound) if split else None
+        self.steps = nn.ModuleList(FlowStep(channels, hidden, zero_init, log_scale_bound) for _ in range(steps))
+        self.split = GaussianSplit(channels, zero_init, log_scale_bound) if split else None
 
 
 class Flow(GenerativeModel):
