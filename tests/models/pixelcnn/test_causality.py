@@ -83,3 +83,18 @@ def test_shifted_convolutions():
         assert all(bool(got[r, q]) == sees(r, q) for r in range(4) for q in range(4)), type(conv).__name__
     with pytest.raises(ValueError, match="mask must be 'A' or 'B'"):
         HorizontalConv(1, 1, 3, "C")
+
+
+def test_gate_is_the_same_function_in_channels_last_memory():
+    from genlab.models.pixelcnn.layers import gate
+
+    pre = torch.randn(2, 6, 4, 5, dtype=torch.float64, requires_grad=True)
+    pre_cl = pre.detach().contiguous(memory_format=torch.channels_last).requires_grad_()
+    out, out_cl = gate(pre), gate(pre_cl)
+    f, g = pre.detach().chunk(2, dim=1)
+    assert torch.allclose(out, torch.tanh(f) * torch.sigmoid(g))
+    assert torch.allclose(out_cl, out)
+    weights = torch.randn_like(out)
+    (out * weights).sum().backward()
+    (out_cl * weights).sum().backward()
+    assert torch.allclose(pre_cl.grad, pre.grad)
