@@ -56,6 +56,8 @@ KNOWN = {
                        ["tokens per CPU-s, genlab / transformers"], "side by side (no target)", None),
     "precision_speed": ("bf16 against fp32 training steps (ddpm, conv VAE) and what precision auto picks",
                         ["bf16 speed-up, ddpm"], ">= 2x on a CPU with native bf16", lambda v: v >= 2),
+    "compile_speed": ("--train.compile against eager: the trainer's step, compiled and not (pixelcnn, conv VAE)",
+                      ["pixelcnn > speed-up (eager / compiled)"], "side by side (no target)", None),
     "gan_mnist": ("GANs on MNIST after 10 CPU-minutes each: coverage, classifier-FID vs the VAE, cgan accuracy",
                   ["summary"], "all 10 classes, max/min <= 2, FID below the VAE's; cgan accuracy >= 95%", "all"),
     "gan_toy": ("Toy GANs: 1-D mixture of 4 and 2-D ring of 8 Gaussians", ["2-D ring of 8 (radius 2, std 0.02)"],
@@ -97,7 +99,7 @@ ORDER = ["vae_vs_pythae", "vae_throughput", "vae_nll", "vae_nll_quick", "demo", 
          "eval_inception_check", "bench_leaderboard", "bench_leaderboard_flow", "bench_leaderboard_autoencoders",
          "gan_mnist", "gan_toy", "gan_speed",
          "diffusion_speed",
-         "diffusion_sampling", "diffusion_sampling_precision", "precision_speed",
+         "diffusion_sampling", "diffusion_sampling_precision", "precision_speed", "compile_speed",
          "diffusion_quality", "diffusion_guided_quality", "classical_mnist",
          "classical_mnist_quick"]
 

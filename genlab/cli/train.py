@@ -150,7 +150,8 @@ def start_line(info: dict) -> str:
     where = info["device"] + (f" ({threads} thread{'s' * (threads != 1)})" if info["device"] == "cpu" else "")
     if info["processes"] > 1:
         where += f" x {info['processes']} processes"
-    precision = info["precision"] + (", channels-last" if info["channels_last"] else "")
+    precision = (info["precision"] + (", channels-last" if info["channels_last"] else "")
+                 + (", compiled" if info.get("compiled") else ""))
     plan = "" if info["fitted"] else f", steps {info['step']} -> {info['steps']}"
     if info["time_budget"] and not info["fitted"]:
         budget = f"{info['time_budget']:g} {info['budget_clock']}-seconds"

@@ -53,6 +53,17 @@ class Dist:
         return self.rank == 0
 
 
+def check_compiler(device: torch.device) -> None:
+    """--train.compile builds its kernels with a host C/C++ compiler (inductor's C++ on a CPU; triton's launchers
+    on a GPU): say so in one line when there is none."""
+    import shutil
+
+    compilers = (os.environ.get("CXX", "g++"), "g++", "c++", "clang++")
+    if not any(shutil.which(c) for c in compilers):
+        raise ValueError(f"--train.compile on {device.type} needs a C++ compiler (g++ or clang++) on PATH; install one "
+                         "(Debian: apt-get install g++) or train without --train.compile")
+
+
 def init_distributed(device_name: str) -> tuple[Dist, torch.device]:
     """Join the torchrun job described by RANK/WORLD_SIZE/LOCAL_RANK (gloo on CPU, nccl on CUDA)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))

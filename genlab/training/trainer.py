@@ -29,7 +29,15 @@ from genlab.models.base import Fitted, Sampler
 from genlab.training import checkpoint as ckpt
 from genlab.training.batches import BatchSampler
 from genlab.training.callbacks import attach_feature_net, callbacks_for
-from genlab.training.device import autocast, barrier, cpu_has_fast_bf16, init_distributed, max_across, mean_across
+from genlab.training.device import (
+    autocast,
+    barrier,
+    check_compiler,
+    cpu_has_fast_bf16,
+    init_distributed,
+    max_across,
+    mean_across,
+)
 from genlab.training.metrics import (
     METRICS,
     METRICS_CSV,
@@ -180,6 +188,9 @@ class Trainer:
 
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.losses_module = DDP(self.losses_module, device_ids=ids, find_unused_parameters=len(self.players) > 1)
+        if tc.compile and not self.fitted:
+            check_compiler(self.device)
+            self.losses_module = torch.compile(self.losses_module)  # compiled on the first step; weights shared
         # per-player settings (a GAN's two Adams) replace the TrainConfig's
         self.optimizers = {name: self._optimizer(p.params, p.options) for name, p in self.players.items()}
         self.schedulers = {name: torch.optim.lr_scheduler.LambdaLR(
@@ -435,6 +446,7 @@ class Trainer:
                 "trainable": sum(p.numel() for p in self.model.parameters() if p.requires_grad),
                 "fitted_values": described["buffers"] if self.fitted else 0,
                 "precision": "bf16 autocast" if self.bf16 else "fp32", "channels_last": self.channels_last,
+                "compiled": self.tc.compile and not self.fitted,
                 "precision_choice": self.choice.to_json(),
                 "device": str(self.device), "processes": self.dist.world_size, "threads": torch.get_num_threads(),
                 "step": self.step, "steps": 1 if self.fitted else self.tc.steps, "fitted": self.fitted,
