@@ -17,16 +17,15 @@ from __future__ import annotations
 import os
 import tempfile
 
-os.environ.setdefault("TORCHINDUCTOR_COMPILE_THREADS", "1")  # compile in this process's children, counted below
 os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", tempfile.mkdtemp(prefix="genlab-compile-"))  # a cold cache:
 # the compile cost a first run pays (later runs of the same model reuse inductor's cache in /tmp)
 
 import argparse
 import time
 
-import _common  # noqa: F401  (sets OMP_WAIT_POLICY=PASSIVE before torch loads)
+import _common  # noqa: F401  (sets OMP_WAIT_POLICY=PASSIVE and inductor's in-process compile before torch loads)
 import torch
-from _common import load_mnist, median, write_result
+from _common import CpuTimer, load_mnist, median, write_result
 
 MODELS = {  # family: (options, batch, lr) as their benchmarks train them
     "pixelcnn": ({"preset": "base"}, 32, 3e-3),
@@ -62,11 +61,11 @@ def measure(family: str, data, args) -> dict:
     trainers = {"eager": trainer(family, data, False, args), "compiled": trainer(family, data, True, args)}
     figures: dict = {}
     for name, t in trainers.items():
-        children, c0 = sum(os.times()[2:4]), time.process_time()
-        for _ in range(args.warmup):
-            t.train_step()
-        figures[f"{name}: first {args.warmup} steps, CPU seconds"] = round(time.process_time() - c0, 1)
-        figures[f"{name}: compiler subprocess CPU seconds"] = round(sum(os.times()[2:4]) - children, 1)
+        with CpuTimer() as warm:
+            for _ in range(args.warmup):
+                t.train_step()
+        figures[f"{name}: first {args.warmup} steps, CPU seconds"] = round(warm.cpu, 1)
+        figures[f"{name}: compiler subprocess CPU seconds"] = round(warm.children, 1)
     times: dict[str, list[float]] = {k: [] for k in trainers}
     last: dict[str, float] = {}
     for _ in range(args.rounds):

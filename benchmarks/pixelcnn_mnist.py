@@ -27,15 +27,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import tempfile
 import time
 from pathlib import Path
 
 import _common  # noqa: F401  (first: it sets OMP_WAIT_POLICY=PASSIVE before torch loads its OpenMP runtime)
-
-os.environ.setdefault("TORCHINDUCTOR_COMPILE_THREADS", "1")  # --train compile: kernels built in this process's
-# children (counted below), not in a pool of workers that outlive the measurement
 import torch
 from _common import RESULTS, ROOT, CpuTimer, command_line, load_mnist, write_result
 
@@ -111,16 +107,14 @@ def train_part(part: str, model: dict, train: dict, budget: float, seed: int, ru
         log(f"{part} step {rec['step']:6d}/{steps}  train {rec.get('bits_per_dim', float('nan')):.4f} bits/dim  "
             f"lr {rec['lr']:.2e}  CPU {time.process_time() - c0:6.0f} s")
 
-    children = sum(os.times()[2:4])
     with CpuTimer() as t:
         result = run_train(config, run_dir, data=data, overwrite=True, runs_dir=run_dir.parent, on_log=on_log)
-    children = sum(os.times()[2:4]) - children  # the C++ compiler's processes under compile (not in the budget)
     images = result.step * train["batch_size"]
     log(f"{part}: trained {result.step} steps ({result.stopped}) in {t.cpu:.0f} CPU-s, {t.wall:.0f} wall-s")
     return {"training steps": result.step, "planned steps": steps, "stopped by": result.stopped,
             "epochs": round(images / len(data), 2), "training CPU seconds": round(t.cpu, 1),
             "training wall seconds": round(t.wall, 1), "CPU budget, seconds": budget,
-            "compiler subprocess CPU seconds (outside the budget)": round(children, 1),
+            "compiler subprocess CPU seconds (outside the budget)": round(t.children, 1),
             "training images per CPU-second": round(images / max(t.cpu, 1e-9), 1),
             "last logged train bits/dim (raw weights)": (result.history or [{}])[-1].get("bits_per_dim"),
             "model": {**model, "likelihood": likelihood}, "train": train, "trained by": command_line()}

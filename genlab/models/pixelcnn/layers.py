@@ -58,7 +58,7 @@ def gate(pre: torch.Tensor) -> torch.Tensor:
 
     In channels-last memory each half is a strided view (every other block of f channels), on which tanh and
     sigmoid fall back to slow element-by-element loops in bf16; copying each half to dense memory first makes
-    the forward and backward of the gate about 1.6x faster (one 1-thread step of the base model ~10%)."""
+    the forward and backward of the gate about 1.6x faster (a 1-thread bf16 step of the base model 501 -> 468 ms)."""
     f, g = pre.chunk(2, dim=1)
     if pre.dim() == 4 and not pre.is_contiguous() and pre.is_contiguous(memory_format=torch.channels_last):
         f, g = f.contiguous(memory_format=torch.channels_last), g.contiguous(memory_format=torch.channels_last)
