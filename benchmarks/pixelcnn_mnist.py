@@ -13,9 +13,10 @@ grid and a grid of completions of the test images' lower halves (the inpaint cap
 docs/images/pixelcnn/, and merges its figures into benchmarks/results/pixelcnn_mnist.json. `--part report`
 evaluates the two saved runs again (no training) and rewrites the result and the pictures.
 
-The learning rate warms up linearly, then follows a cosine to 0 over the steps that a short calibration
-predicts the budget holds (as benchmarks/text_shakespeare.py does); the budget stops the run if the machine
-gets slower. Evaluation is in fp32 on the EMA weights.
+The learning rate warms up linearly, then follows a cosine (or, with --train '{"schedule": "linear"}', a
+straight line) to 0 over the steps that a short calibration predicts the budget holds (as
+benchmarks/text_shakespeare.py does); the budget stops the run if the machine gets slower.
+Evaluation is in fp32 on the EMA weights.
 
     .venv/bin/python benchmarks/pixelcnn_mnist.py --part 8bit     # 3600 CPU-s of training + evaluation
     .venv/bin/python benchmarks/pixelcnn_mnist.py --part binary   # the same on binarized MNIST
@@ -38,7 +39,7 @@ from _common import RESULTS, ROOT, CpuTimer, command_line, load_mnist, write_res
 TARGETS = {"8bit": 1.0, "binary": 88.0}  # test bits/dim (8-bit), test nats (binarized), in 60 CPU-minutes each
 MODEL = {"preset": "base"}  # 8 gated layers, 48 channels, first kernel 7, then 3
 TRAIN = {"batch_size": 32, "lr": 1e-3, "warmup_steps": 200, "grad_clip": 1.0, "ema_decay": 0.999, "threads": 1,
-         "bf16": False, "channels_last": False, "compile": False}
+         "bf16": False, "channels_last": False, "compile": False, "schedule": "cosine"}
 QUICK = {"model": {"preset": "tiny", "layers": 3, "channels": 16}, "train": {"warmup_steps": 10, "ema_decay": 0.0}}
 PARTS = {"8bit": ("categorical", "none"), "binary": ("bernoulli", "dynamic")}  # likelihood, binarization
 IMAGES = ROOT / "docs" / "images" / "pixelcnn"
@@ -94,7 +95,7 @@ def train_part(part: str, model: dict, train: dict, budget: float, seed: int, ru
     steps = max(train["warmup_steps"] + 10, int(0.95 * budget * rate))
     log(f"{part}: calibration {rate:.3f} steps per CPU-s; planning {steps} steps for {budget:g} CPU-s")
     tc = TrainConfig(steps=steps, batch_size=train["batch_size"], lr=train["lr"], warmup_steps=train["warmup_steps"],
-                     schedule="cosine", grad_clip=train["grad_clip"], ema_decay=train["ema_decay"],
+                     schedule=train["schedule"], grad_clip=train["grad_clip"], ema_decay=train["ema_decay"],
                      bf16=train["bf16"], channels_last=train.get("channels_last", False),
                      compile=train.get("compile", False), threads=train["threads"], time_budget=budget,
                      budget_clock="cpu",
