@@ -36,16 +36,20 @@ from pathlib import Path
 import torch
 from _common import ROOT, CpuTimer, write_result
 
-FAMILIES = {  # name: (model options, train options), or ("cpu", cgan options over the cpu preset)
+from genlab.models.recipes import recipe
+
+_CGAN_CPU = recipe("cgan", "cpu")  # what `genlab train cgan` trains with (genlab/models/recipes.py)
+FAMILIES = {  # name: (model options, train options)
     "gmm": ({"components": 2, "pca_components": 32, "conditional": True}, {"steps": 1}),
     "vae": ({"arch": "conv", "channels": (32, 64), "hidden": (256,), "latent_dim": 16, "conditional": True},
             {"steps": 3000, "batch_size": 64, "lr": 1e-3}),
     "cgan": ({}, {"steps": 3000, "batch_size": 64}),
     # the cgan as `genlab train cgan` trains it (the cpu preset, genlab/models/recipes.py), and the same with
     # DiffAugment on D's inputs, the usual remedy for a GAN on few images (Zhao et al. 2020)
-    "cgan-cpu": ("cpu", {}),
-    "cgan-diffaug": ("cpu", {"diffaug": "color,translation,cutout"}),
+    "cgan-cpu": (_CGAN_CPU.model, {**_CGAN_CPU.train, "steps": 10**6}),
+    "cgan-diffaug": ({**_CGAN_CPU.model, "diffaug": "color,translation,cutout"}, {**_CGAN_CPU.train, "steps": 10**6}),
 }
+FAMILY_OF = {"cgan-cpu": "cgan", "cgan-diffaug": "cgan"}  # the genlab family of a name that is not one
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -68,12 +72,7 @@ def trained(family: str, data, seed: int, budget: float):
     from genlab.runs import train
 
     options, train_options = FAMILIES[family]
-    if options == "cpu":  # a cgan with the cpu preset's options and training fields, then the variant's options
-        from genlab.models.recipes import recipe
-
-        r = recipe("cgan", "cpu")
-        family, options, train_options = "cgan", {**r.model, **train_options}, {**r.train, "steps": 10**6}
-    config = RunConfig(family, dict(options), DataConfig(name=data.name),
+    config = RunConfig(FAMILY_OF.get(family, family), dict(options), DataConfig(name=data.name),
                        TrainConfig(**{"batch_size": 64, "lr": 2e-4, "threads": 1, "progress": False, "log_every": 1000,
                                       "seed": seed, "time_budget": budget, "budget_clock": "cpu", **train_options}))
     with CpuTimer() as t:
