@@ -127,3 +127,33 @@ def conv_peak(bf16: bool, channels_last: bool = True, reps: int = 5) -> float:
             times.append(time.perf_counter() - t0)
     times.sort()
     return flops / times[len(times) // 2] / 1e9
+
+
+def group_norm_silu_ms(bf16: bool, native: bool, reps: int = 9) -> float:
+    """ms for forward + backward of genlab's GroupNorm(32 groups) + SiLU on a channels-last 64x96x28x28 input,
+    the U-Net's largest (the first block on the way up), with the native kernel or with its torch fallback."""
+    import os
+
+    from genlab.nn.norm import GroupNorm
+
+    norm = GroupNorm(32, 96, act="silu")
+    dtype = torch.bfloat16 if bf16 else torch.float32
+    x = torch.randn(64, 96, 28, 28).to(dtype).contiguous(memory_format=torch.channels_last)
+    g = torch.randn_like(x)
+    before = os.environ.get("GENLAB_NATIVE")
+    os.environ["GENLAB_NATIVE"] = "1" if native else "0"
+    try:
+        times = []
+        for i in range(reps + 1):
+            xx = x.detach().requires_grad_(True)
+            t0 = time.perf_counter()
+            norm(xx).backward(g)
+            if i:
+                times.append(time.perf_counter() - t0)
+    finally:
+        if before is None:
+            os.environ.pop("GENLAB_NATIVE")
+        else:
+            os.environ["GENLAB_NATIVE"] = before
+    times.sort()
+    return 1e3 * times[len(times) // 2]

@@ -5,7 +5,8 @@ Adam; the step is forward + backward + optimizer step. Parameter counts and FLOP
 torch.utils.flop_counter) are recorded and must agree within 10%. Steps alternate A, B, A, B in one
 process with the same number of threads; the figures are medians. Achieved GFLOP/s of both are
 reported beside the fp32 and bf16 conv peaks (3x3, 64->64, 64x28x28, forward + backward) measured in
-the same run.
+the same run, and genlab's GroupNorm + SiLU (forward + backward, 64x96x28x28 channels-last) by its native
+kernel and by its torch fallback (GENLAB_NATIVE=0).
 
     .venv/bin/python benchmarks/diffusion_speed.py --threads 2 --reps 20
 """
@@ -23,6 +24,7 @@ from diffusion_common import (
     conv_peak,
     diffusers_model,
     genlab_model,
+    group_norm_silu_ms,
     n_params,
     step_flops,
 )
@@ -43,6 +45,7 @@ def main() -> None:
     import torch
 
     from genlab.data import load_data
+    from genlab.nn import native
 
     torch.set_num_threads(args.threads)
     data = load_data("mnist", split="train")
@@ -94,6 +97,12 @@ def main() -> None:
     figures["conv_peak_fp32_channels_last_gflops"] = round(conv_peak(False), 1)
     figures["conv_peak_bf16_channels_last_gflops"] = round(conv_peak(True), 1)
     figures["conv_peak_fp32_contiguous_gflops"] = round(conv_peak(False, channels_last=False), 1)
+    for dtype in ("bf16", "fp32"):  # genlab's GroupNorm + SiLU: native kernel against the torch fallback
+        for path in ("native", "torch"):
+            ms = group_norm_silu_ms(dtype == "bf16", path == "native")
+            figures[f"group_norm_silu_{dtype}_{path}_ms"] = round(ms, 2)
+    figures["native_kernels"] = native.load("group_norm_nhwc") is not None
+    figures["cpu_capability"] = torch.backends.cpu.get_cpu_capability()
     for k in ("gflop_per_step_genlab", "gflop_per_step_diffusers", "params_ratio", "flops_ratio"):
         figures[k] = round(figures[k], 4)
     print(json.dumps(figures, indent=1))

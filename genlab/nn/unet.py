@@ -36,19 +36,19 @@ class ResBlock(nn.Module):
 
     def __init__(self, c_in: int, c_out: int, emb_dim: int, groups: int, dropout: float = 0.0):
         super().__init__()
-        self.norm1 = GroupNorm(_groups(c_in, groups), c_in)
+        self.norm1 = GroupNorm(_groups(c_in, groups), c_in, act="silu")
         self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=1)
         self.emb = nn.Linear(emb_dim, c_out)
-        self.norm2 = GroupNorm(_groups(c_out, groups), c_out)
+        self.norm2 = GroupNorm(_groups(c_out, groups), c_out, act="silu")
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1)
         self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
 
     def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
         """x (b, c_in, h, w), emb (b, emb_dim) already passed through SiLU -> (b, c_out, h, w)."""
-        h = self.conv1(F.silu(self.norm1(x)))
+        h = self.conv1(self.norm1(x))  # the norms apply SiLU themselves (one fused kernel on CPU)
         h = h + self.emb(emb).to(h.dtype)[:, :, None, None]
-        h = self.conv2(self.dropout(F.silu(self.norm2(h))))
+        h = self.conv2(self.dropout(self.norm2(h)))
         return self.skip(x) + h
 
 
@@ -125,7 +125,7 @@ class UNet(nn.Module):
             self.up.append(Level(blocks, attns))
             if lvl > 0:
                 self.upsample.append(nn.Conv2d(c, c, 3, padding=1))
-        self.norm_out = GroupNorm(_groups(c, groups), c)
+        self.norm_out = GroupNorm(_groups(c, groups), c, act="silu")
         self.conv_out = nn.Conv2d(c, out_channels * patch * patch, 3, padding=1)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
@@ -149,7 +149,7 @@ class UNet(nn.Module):
             if i < len(self.upsample):
                 h = F.interpolate(h, size=hs[-1].shape[-2:], mode="nearest")
                 h = self.upsample[i](h)
-        out = self.conv_out(F.silu(self.norm_out(h)))
+        out = self.conv_out(self.norm_out(h))
         return F.pixel_shuffle(out, self.patch) if self.patch > 1 else out
 
 

@@ -56,10 +56,9 @@ class Dist:
 def check_compiler(device: torch.device) -> None:
     """--train.compile builds its kernels with a host C/C++ compiler (inductor's C++ on a CPU; triton's launchers
     on a GPU): say so in one line when there is none."""
-    import shutil
+    from genlab.nn.native import compiler
 
-    compilers = (os.environ.get("CXX", "g++"), "g++", "c++", "clang++")
-    if not any(shutil.which(c) for c in compilers):
+    if compiler() is None:
         raise ValueError(f"--train.compile on {device.type} needs a C++ compiler (g++ or clang++) on PATH; install one "
                          "(Debian: apt-get install g++) or train without --train.compile")
 

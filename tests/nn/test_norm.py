@@ -1,11 +1,20 @@
-"""genlab.nn.GroupNorm: the same numbers and gradients as torch's, with channels-last strides kept."""
+"""genlab.nn.GroupNorm: the same numbers and gradients as torch's, with channels-last strides kept, by the native
+kernel and by the torch fallback."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
-from genlab.nn.norm import GroupNorm
+from genlab.nn import native
+from genlab.nn.norm import GroupNorm, _kernel
+
+
+@pytest.fixture
+def no_native(monkeypatch):
+    """The torch fallback paths (what runs where the kernel cannot be built)."""
+    monkeypatch.setenv("GENLAB_NATIVE", "0")
 
 
 def test_channels_last_input_gives_torchs_values_and_gradients_and_keeps_its_layout():
@@ -25,13 +34,18 @@ def test_channels_last_input_gives_torchs_values_and_gradients_and_keeps_its_lay
     torch.testing.assert_close(ours.weight.grad, ref.weight.grad)
 
 
-def test_contiguous_and_fp32_inputs_take_torchs_path_unchanged():
+def test_contiguous_inputs_take_torchs_path_unchanged_and_channels_last_ones_the_kernel():
     norm = GroupNorm(2, 4)
     x = torch.randn(2, 4, 3, 3)
     assert torch.equal(norm(x), nn.functional.group_norm(x, 2, norm.weight, norm.bias, norm.eps))
     assert norm(x).is_contiguous()
-    x_cl = x.contiguous(memory_format=torch.channels_last)  # fp32: torch's channels-last kernel is the faster
-    assert norm(x_cl).grad_fn.name() == "NativeGroupNormBackward0"
+    x_cl = x.contiguous(memory_format=torch.channels_last)
+    assert norm(x_cl).grad_fn.name() == "_NativeGroupNormBackward"
+
+
+def test_fp32_channels_last_without_the_kernel_takes_torchs_path(no_native):
+    x_cl = torch.randn(2, 4, 3, 3).contiguous(memory_format=torch.channels_last)
+    assert GroupNorm(2, 4)(x_cl).grad_fn.name() == "NativeGroupNormBackward0"  # torch's kernel is the faster
 
 
 def test_the_gradient_of_a_channels_last_input_is_channels_last():
@@ -56,6 +70,16 @@ def test_gradients_agree_with_torch_under_bf16_autocast():
     torch.testing.assert_close(ours.bias.grad, ref.bias.grad)
 
 
+def test_the_fallback_keeps_torchs_values_and_layout(no_native):
+    torch.manual_seed(0)
+    ours, ref = GroupNorm(4, 8, act="silu"), nn.GroupNorm(4, 8)
+    ref.load_state_dict(ours.state_dict())
+    x = torch.randn(3, 8, 5, 6).bfloat16().contiguous(memory_format=torch.channels_last).requires_grad_(True)
+    y = ours(x)
+    assert y.grad_fn.name() == "SiluBackward0" and y.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(y, nn.functional.silu(ref(x)))
+
+
 def test_the_custom_autograd_path_matches_autograds_gradients_in_double_precision():
     from genlab.nn.norm import _ChannelsLastGroupNorm
 
@@ -65,3 +89,117 @@ def test_the_custom_autograd_path_matches_autograds_gradients_in_double_precisio
     args = [t.requires_grad_(True) for t in (x, w, b)]
     assert torch.autograd.gradcheck(lambda x, w, b: _ChannelsLastGroupNorm.apply(x, w, b, 3, 1e-5), args)
     torch.testing.assert_close(_ChannelsLastGroupNorm.apply(x, w, b, 3, 1e-5), nn.functional.group_norm(x, 3, w, b))
+
+
+def _reference(x, norm, act):
+    """torch's GroupNorm (+ SiLU) in float64, with its gradients for the upstream gradient g."""
+    xr = x.detach().double().requires_grad_(True)
+    w, b = (p.detach().double().requires_grad_(True) for p in (norm.weight, norm.bias))
+    y = nn.functional.group_norm(xr, norm.num_groups, w, b, norm.eps)
+    return xr, w, b, nn.functional.silu(y) if act == "silu" else y
+
+
+@pytest.mark.parametrize("act", ["none", "silu"])
+@pytest.mark.parametrize("groups,channels", [(2, 4), (3, 12), (8, 8)])
+def test_the_kernel_matches_torch_in_fp32_values_and_every_gradient(act, groups, channels):
+    torch.manual_seed(3)
+    norm = GroupNorm(groups, channels, act=act)
+    with torch.no_grad():
+        norm.weight.normal_(), norm.bias.normal_()
+    x = (torch.randn(3, channels, 5, 7) * 2 + 0.5).contiguous(memory_format=torch.channels_last).requires_grad_(True)
+    y = norm(x)
+    assert y.grad_fn.name() == "_NativeGroupNormBackward"
+    assert y.is_contiguous(memory_format=torch.channels_last) and y.dtype == torch.float32
+    g = torch.randn_like(y)
+    y.backward(g)
+    xr, w, b, yr = _reference(x, norm, act)
+    yr.backward(g.double())
+    torch.testing.assert_close(y.double(), yr, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(x.grad.double(), xr.grad, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(norm.weight.grad.double(), w.grad, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(norm.bias.grad.double(), b.grad, rtol=1e-4, atol=1e-5)
+    assert x.grad.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_the_kernel_in_bf16_is_as_close_to_float64_as_torchs_own_bf16_path():
+    torch.manual_seed(4)
+    norm = GroupNorm(32, 96, act="silu")
+    with torch.no_grad():
+        norm.weight.normal_(), norm.bias.normal_()
+    x = (torch.randn(4, 96, 9, 9) + 3).bfloat16().contiguous(memory_format=torch.channels_last).requires_grad_(True)
+    g = torch.randn(4, 96, 9, 9).bfloat16().contiguous(memory_format=torch.channels_last)
+    xr, w, b, yr = _reference(x, norm, "silu")
+    yr.backward(g.double())
+    y = norm(x)
+    y.backward(g)
+    ref = nn.GroupNorm(32, 96)
+    ref.load_state_dict(norm.state_dict())
+    xt = x.detach().clone().requires_grad_(True)
+    yt = nn.functional.silu(ref(xt))
+    yt.backward(g)
+    assert y.dtype == torch.bfloat16 and x.grad.dtype == torch.bfloat16
+    for ours, torchs, exact in ((y, yt, yr), (x.grad, xt.grad, xr.grad), (norm.weight.grad, ref.weight.grad, w.grad)):
+        scale = exact.abs().max()
+        assert (ours.double() - exact).abs().max() / scale <= 1.5 * (torchs.double() - exact).abs().max() / scale + 1e-3
+
+
+def test_a_large_mean_does_not_cancel_the_variance():
+    norm = GroupNorm(2, 4)
+    x = (1000 + 0.01 * torch.randn(2, 4, 6, 6)).contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(norm(x).double(), nn.functional.group_norm(x.double(), 2), rtol=1e-3, atol=1e-3)
+
+
+def test_the_kernel_gives_the_same_bits_with_any_number_of_threads():
+    norm = GroupNorm(4, 8, act="silu")
+    x = torch.randn(6, 8, 7, 7).contiguous(memory_format=torch.channels_last).requires_grad_(True)
+    before = torch.get_num_threads()
+    outs = []
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            x.grad = None
+            y = norm(x)
+            y.square().sum().backward()
+            outs.append((y.detach().clone(), x.grad.clone()))
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(outs[0][0], outs[1][0]) and torch.equal(outs[0][1], outs[1][1])
+
+
+def test_inference_mode_runs_the_kernel():
+    norm = GroupNorm(2, 4, act="silu")
+    x = torch.randn(2, 4, 3, 3).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        y = norm(x)
+    torch.testing.assert_close(y, nn.functional.silu(nn.functional.group_norm(x, 2, norm.weight, norm.bias)))
+
+
+def test_an_unknown_activation_is_a_one_line_error():
+    with pytest.raises(ValueError, match="act must be one of"):
+        GroupNorm(2, 4, act="relu")
+
+
+def test_the_kernel_is_built_once_into_the_cache_and_reused(tmp_path):
+    first = native.build("group_norm_nhwc", tmp_path)
+    stamp = first.stat().st_mtime_ns
+    assert native.build("group_norm_nhwc", tmp_path) == first and first.stat().st_mtime_ns == stamp
+    assert [p.name for p in tmp_path.iterdir()] == [first.name]  # no temporary file left behind
+    assert _kernel() is not None
+
+
+def test_without_a_compiler_the_kernel_is_none_with_one_warning_and_the_norm_still_works(monkeypatch):
+    monkeypatch.setattr(native, "compiler", lambda: None)
+    monkeypatch.setattr(native, "_loaded", {})
+    with pytest.raises(RuntimeError, match="no C.. compiler on PATH"):
+        native.build("group_norm_nhwc")
+    with pytest.warns(RuntimeWarning, match="native group_norm_nhwc kernel is unavailable"):
+        assert native.load("group_norm_nhwc") is None
+    x = torch.randn(2, 4, 3, 3).contiguous(memory_format=torch.channels_last)
+    assert GroupNorm(2, 4)(x).grad_fn.name() == "NativeGroupNormBackward0"
+
+
+def test_under_torch_compile_the_norm_is_traced_without_graph_breaks():
+    norm = GroupNorm(2, 4, act="silu")
+    x = torch.randn(2, 4, 3, 3).contiguous(memory_format=torch.channels_last)
+    explained = torch._dynamo.explain(norm)(x)
+    assert explained.graph_break_count == 0 and explained.graph_count == 1
