@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 import torch
+from _common import median
 
 # diffusers' UNet2DModel with channels 32/64/64 and attention at 14x14 and 7x7 (1.16M parameters,
 # 76 GFLOP per training step at 28x28, batch 64), class-conditional with a null label (index 10).
@@ -108,25 +109,41 @@ def step_flops(step, x, y) -> float:
     return float(fc.get_total_flops())
 
 
-def conv_peak(bf16: bool, channels_last: bool = True, reps: int = 5) -> float:
-    """GFLOP/s of forward + backward of a 3x3 conv 64->64 on 64x64x28x28 (median of `reps`)."""
+def conv_peak(bf16: bool, channels_last: bool = True, reps: int = 5) -> dict[str, float]:
+    """GFLOP/s of a 3x3 conv 64->64 on 64x64x28x28 (medians of `reps`): "forward", "backward" (input and
+    weight gradients, twice the forward's FLOPs) and "both" (forward + backward as one training step has them)."""
     conv = torch.nn.Conv2d(64, 64, 3, padding=1)
     x = torch.randn(64, 64, 28, 28)
     if channels_last:
         conv = conv.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
     x.requires_grad_(True)
-    flops = 3 * 2 * 9 * 64 * 64 * 28 * 28 * 64
-    times = []
+    flops = 2 * 9 * 64 * 64 * 28 * 28 * 64  # forward
+    fwd, both = [], []
     for i in range(reps + 1):
         t0 = time.perf_counter()
         with torch.autocast("cpu", torch.bfloat16, enabled=bf16):
             out = conv(x)
-        out.float().sum().backward()
+        t1 = time.perf_counter()
+        out.backward(torch.ones_like(out))
+        if i:
+            fwd.append(t1 - t0)
+            both.append(time.perf_counter() - t0)
+    f, b = median(fwd), median(both)
+    return {"forward": flops / f / 1e9, "backward": 2 * flops / (b - f) / 1e9, "both": 3 * flops / b / 1e9}
+
+
+def gemm_peak(bf16: bool, n: int = 2048, reps: int = 5) -> float:
+    """GFLOP/s of an n x n matrix product in bf16 or fp32 (median of `reps`)."""
+    dtype = torch.bfloat16 if bf16 else torch.float32
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    times = []
+    for i in range(reps + 1):
+        t0 = time.perf_counter()
+        a @ b
         if i:
             times.append(time.perf_counter() - t0)
-    times.sort()
-    return flops / times[len(times) // 2] / 1e9
+    return 2 * n ** 3 / median(times) / 1e9
 
 
 def group_norm_silu_ms(bf16: bool, native: bool, reps: int = 9) -> float:

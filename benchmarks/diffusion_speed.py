@@ -23,6 +23,7 @@ from diffusion_common import (
     GenlabStep,
     conv_peak,
     diffusers_model,
+    gemm_peak,
     genlab_model,
     group_norm_silu_ms,
     n_params,
@@ -94,9 +95,13 @@ def main() -> None:
     figures["speedup_cpu_time"] = round(figures["cpu_s_per_step_diffusers"] / figures["cpu_s_per_step_genlab"], 3)
     ratios = [d / gl for d, gl in zip(wall["diffusers"], wall["genlab"])]
     figures["speedup_pairwise_median"] = round(median(ratios), 3)
-    figures["conv_peak_fp32_channels_last_gflops"] = round(conv_peak(False), 1)
-    figures["conv_peak_bf16_channels_last_gflops"] = round(conv_peak(True), 1)
-    figures["conv_peak_fp32_contiguous_gflops"] = round(conv_peak(False, channels_last=False), 1)
+    for dtype in ("fp32", "bf16"):
+        for layout in ("channels_last", "contiguous"):
+            peaks = conv_peak(dtype == "bf16", channels_last=layout == "channels_last")
+            figures[f"conv_peak_{dtype}_{layout}_gflops"] = round(peaks["both"], 1)  # forward + backward
+            figures[f"conv_peak_{dtype}_{layout}_forward_gflops"] = round(peaks["forward"], 1)
+            figures[f"conv_peak_{dtype}_{layout}_backward_gflops"] = round(peaks["backward"], 1)
+        figures[f"gemm_2048_{dtype}_gflops"] = round(gemm_peak(dtype == "bf16"), 1)
     for dtype in ("bf16", "fp32"):  # genlab's GroupNorm + SiLU: native kernel against the torch fallback
         for path in ("native", "torch"):
             ms = group_norm_silu_ms(dtype == "bf16", path == "native")

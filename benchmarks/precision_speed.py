@@ -8,8 +8,9 @@ candidate alike; the CPU capability is recorded with them):
   Trainer given that choice outright; the speed-up is the best bf16 over the best fp32. Then the choice
   precision="auto" makes for each, and the seconds its timing took.
 - kernels: forward and backward GFLOP/s of a 3x3 conv 64->64 at 64x28x28 (fp32, bf16; both layouts), a
-  2048^2 matrix product (fp32, bf16), GroupNorm on channels-last input (torch's kernel against genlab's,
-  which runs torch's contiguous kernel on a copy), and attention (fused kernel against the plain one).
+  2048^2 matrix product (fp32, bf16), GroupNorm on channels-last input (torch's kernel against genlab's
+  native kernel, or its torch fallback under GENLAB_NATIVE=0), and attention (fused kernel against the plain
+  one).
 - curves (`--curves N`): N steps of each model in fp32 and in bf16 from the same seed, the loss every 25
   steps, and the mean loss of the last fifth of each run; a plot in docs/images/precision_curves.png.
 
@@ -93,14 +94,16 @@ def kernels() -> dict[str, float]:
             out[f"conv3x3 {name} {layout} backward GFLOP/s"] = round(2 * flops / bwd / 1e9, 1)
         a, b = torch.randn(2048, 2048, dtype=dtype), torch.randn(2048, 2048, dtype=dtype)
         out[f"matmul 2048 {name} GFLOP/s"] = round(2 * 2048 ** 3 / timed(lambda: a @ b) / 1e9, 1)
+        # the upstream gradient in the input's dtype and layout, as a network's next layer hands it back
         x = torch.randn(64, 64, 28, 28, dtype=dtype).contiguous(memory_format=torch.channels_last)
         x.requires_grad_(True)
+        g = torch.randn_like(x)
         ref, ours = torch.nn.GroupNorm(32, 64).to(dtype), GroupNorm(32, 64).to(dtype)
         for who, norm in (("torch", ref), ("genlab", ours)):
             out[f"GroupNorm {name} channels-last fwd+bwd ms, {who}"] = round(
-                1e3 * timed(lambda n=norm: n(x).float().sum().backward()), 2)
-        out[f"GroupNorm {name} contiguous fwd+bwd ms, torch"] = round(
-            1e3 * timed(lambda: ref(x.detach().contiguous().requires_grad_(True)).float().sum().backward()), 2)
+                1e3 * timed(lambda n=norm: n(x).backward(g)), 2)
+        xc, gc = x.detach().contiguous().requires_grad_(True), g.contiguous()
+        out[f"GroupNorm {name} contiguous fwd+bwd ms, torch"] = round(1e3 * timed(lambda: ref(xc).backward(gc)), 2)
     for n in (49, 196):
         q, k, v = (torch.randn(64, 2, n, 32, dtype=torch.bfloat16, requires_grad=True) for _ in range(3))
         out[f"attention bf16 n={n} fwd+bwd ms, fused"] = round(

@@ -203,3 +203,12 @@ def test_under_torch_compile_the_norm_is_traced_without_graph_breaks():
     x = torch.randn(2, 4, 3, 3).contiguous(memory_format=torch.channels_last)
     explained = torch._dynamo.explain(norm)(x)
     assert explained.graph_break_count == 0 and explained.graph_count == 1
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_a_nan_input_stays_non_finite_in_its_group_and_only_there(dtype):
+    """The kernel is built with fast math; a NaN must still show (the trainer stops on a non-finite loss)."""
+    x = torch.randn(2, 4, 3, 3).to(dtype).contiguous(memory_format=torch.channels_last)
+    x[0, 1, 1, 1] = float("nan")
+    y = GroupNorm(2, 4, act="silu")(x)
+    assert not torch.isfinite(y[0, :2]).any() and torch.isfinite(y[0, 2:]).all() and torch.isfinite(y[1]).all()

@@ -103,3 +103,20 @@ def test_bf16_attention_on_cpu_takes_the_plain_path_and_stays_close_to_fp32():
     assert out.dtype == torch.bfloat16
     torch.testing.assert_close(out.float(), F.scaled_dot_product_attention(q, k, v), atol=3e-2, rtol=3e-2)
     torch.testing.assert_close(out, plain_attention(*(t.bfloat16() for t in (q, k, v))), atol=0, rtol=0)
+
+
+def test_the_native_kernel_and_the_torch_fallback_give_the_same_unet(monkeypatch):
+    torch.manual_seed(0)
+    net = UNet(1, 1, channels=(8, 16), attention_levels=(1,), head_dim=8, groups=4, num_classes=3)
+    net = net.to(memory_format=torch.channels_last)
+    x = torch.randn(2, 1, 12, 12).contiguous(memory_format=torch.channels_last)
+    t, y = torch.tensor([3, 700]), torch.tensor([0, 2])
+    outs = []
+    for flag in ("1", "0"):
+        monkeypatch.setenv("GENLAB_NATIVE", flag)
+        net.zero_grad()
+        out = net(x, t, y)
+        out.square().mean().backward()
+        outs.append((out.detach(), net.conv_in.weight.grad.clone()))
+    torch.testing.assert_close(outs[0][0], outs[1][0], rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(outs[0][1], outs[1][1], rtol=1e-4, atol=1e-5)

@@ -12,7 +12,8 @@
 // recomputing z instead of storing it (dz of one sample waits in a buffer between its two passes). Samples run
 // in parallel (OpenMP). Accumulation is fp32; the channel sums are shifted by each channel's first value, so
 // the variance does not cancel when |mu| >> std.
-// Built by genlab/nn/native.py with the host C++ compiler and called through ctypes (a C interface).
+// Built by genlab/nn/native.py with the host C++ compiler and called through ctypes (a C interface), with fast
+// math for vectorized exp: a NaN or infinity in a group still makes that group's outputs non-finite (tested).
 
 #include <cmath>
 #include <cstdint>
