@@ -103,14 +103,14 @@ void forward(const T* x, const float* gamma, const float* beta, T* y, double* me
 }
 
 // dgamma, dbeta: (n, c) per-sample partial sums (the caller sums over n).
-template <typename T>
+template <typename T, bool ACT>  // ACT a template argument: no branch inside the vectorized loops
 void backward(const T* x, const T* dy, const float* gamma, const float* beta, const double* mean,
               const float* rstd, T* dx, float* dgamma, float* dbeta, int64_t n, int64_t p, int64_t c, int64_t G,
-              int act, int threads) {
+              int threads) {
 #pragma omp parallel for num_threads(threads) schedule(static)
   for (int64_t i = 0; i < n; ++i) {
     std::vector<float> a(c), k(c), mu(c), r(c), sd(c), sdx(c), cx(c), cc(c);
-    std::vector<float> dzs(act ? p * c : 0);  // dz of this sample (a few hundred kB: stays in L2 for the second pass)
+    std::vector<float> dzs(ACT ? p * c : 0);  // dz of this sample (a few hundred kB: stays in L2 for the second pass)
     const T* xi = x + i * p * c;
     const T* gi = dy + i * p * c;
     T* di = dx + i * p * c;
@@ -130,7 +130,7 @@ void backward(const T* x, const T* dy, const float* gamma, const float* beta, co
       for (int64_t j = 0; j < c; ++j) {
         float v = load(row, j) - k[j], g = load(grow, j);
         float dz = g;
-        if (act) {
+        if constexpr (ACT) {
           float z = a[j] * (v - mu[j]) + beta[j], sg = sigmoid(z);  // v is x - k here
           dz = g * sg * (1.f + z * (1.f - sg));
           dzs[q * c + j] = dz;
@@ -164,7 +164,11 @@ void backward(const T* x, const T* dy, const float* gamma, const float* beta, co
 #pragma omp simd
       for (int64_t j = 0; j < c; ++j) {
         float v = load(row, j) - k[j];
-        float dz = act ? dzs[q * c + j] : load(grow, j);
+        float dz;
+        if constexpr (ACT)
+          dz = dzs[q * c + j];
+        else
+          dz = load(grow, j);
         store(out, j, a[j] * dz + cx[j] * (v - mu[j]) + cc[j]);
       }
     }
@@ -190,12 +194,18 @@ void genlab_gn_forward(int bf16, const void* x, const float* gamma, const float*
 void genlab_gn_backward(int bf16, const void* x, const void* dy, const float* gamma, const float* beta,
                         const double* mean, const float* rstd, void* dx, float* dgamma, float* dbeta, int64_t n,
                         int64_t p, int64_t c, int64_t G, int act, int threads) {
-  if (bf16)
-    backward(static_cast<const uint16_t*>(x), static_cast<const uint16_t*>(dy), gamma, beta, mean, rstd,
-             static_cast<uint16_t*>(dx), dgamma, dbeta, n, p, c, G, act, threads);
+  auto xb = static_cast<const uint16_t*>(x), gb = static_cast<const uint16_t*>(dy);
+  auto xf = static_cast<const float*>(x), gf = static_cast<const float*>(dy);
+  auto db = static_cast<uint16_t*>(dx);
+  auto df = static_cast<float*>(dx);
+  if (bf16 && act)
+    backward<uint16_t, true>(xb, gb, gamma, beta, mean, rstd, db, dgamma, dbeta, n, p, c, G, threads);
+  else if (bf16)
+    backward<uint16_t, false>(xb, gb, gamma, beta, mean, rstd, db, dgamma, dbeta, n, p, c, G, threads);
+  else if (act)
+    backward<float, true>(xf, gf, gamma, beta, mean, rstd, df, dgamma, dbeta, n, p, c, G, threads);
   else
-    backward(static_cast<const float*>(x), static_cast<const float*>(dy), gamma, beta, mean, rstd,
-             static_cast<float*>(dx), dgamma, dbeta, n, p, c, G, act, threads);
+    backward<float, false>(xf, gf, gamma, beta, mean, rstd, df, dgamma, dbeta, n, p, c, G, threads);
 }
 
 }  // extern "C"
