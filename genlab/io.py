@@ -1,5 +1,5 @@
 """Atomic file writes: a temporary file in the same folder, fsynced, then renamed into place, so a
-reader (or a crash) sees either the old file or the new one, never half of one."""
+reader (or a crash) sees either the old file or the new one, never half of one. And genlab's cache folder."""
 
 from __future__ import annotations
 
@@ -7,6 +7,13 @@ import json
 import os
 from pathlib import Path
 from typing import Any
+
+
+def cache_dir() -> Path:
+    """The folder for downloads, decoded caches and built kernels: $GENLAB_CACHE, else ~/.cache/genlab (not
+    created here)."""
+    env = os.environ.get("GENLAB_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "genlab"
 
 
 def fsync_file(path: Path) -> None:

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from genlab.data.base import Data, DataError, ImageData
+from genlab.io import cache_dir  # noqa: F401  (the data sources import it from here)
 
 # "valid" (a validation split) only where a source defines one (text); image datasets offer train and test.
 Split = Literal["train", "test", "valid"]
@@ -25,12 +26,6 @@ def check_split(split: str, allowed: tuple[str, ...] = SPLITS, what: str = "") -
         of = f" for {what}" if what else ""
         raise ValueError(f"split must be one of {', '.join(map(repr, allowed))}{of}; got {split!r}")
     return split  # type: ignore[return-value]
-
-
-def cache_dir() -> Path:
-    """The folder for downloads and decoded caches: $GENLAB_CACHE, else ~/.cache/genlab (not created here)."""
-    env = os.environ.get("GENLAB_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "genlab"
 
 
 def as_path(data_dir: str | Path | None) -> Path | None:

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from genlab.data import download as dl
 from genlab.data.base import DataError, ImageData
-from genlab.data.common import cache_dir, make_image_data
+from genlab.data.common import make_image_data
 from genlab.data.idx import find_idx_pair, idx_names, load_idx_pair
+from genlab.io import cache_dir
 
 FILE_KEYS = (("train", "images"), ("train", "labels"), ("test", "images"), ("test", "labels"))
 

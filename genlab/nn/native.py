@@ -27,7 +27,7 @@ import threading
 import warnings
 from pathlib import Path
 
-from genlab.data.common import cache_dir
+from genlab.io import cache_dir
 
 KERNELS = Path(__file__).parent / "kernels"
 # -ffast-math for vectorized expf (glibc libmvec), less reassociation: the kernel orders its subtractions on purpose
