@@ -25,6 +25,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 from genlab.nn import native
 
@@ -96,6 +97,7 @@ class _NativeGroupNorm(torch.autograd.Function):
         return y
 
     @staticmethod
+    @once_differentiable  # the kernel's backward is not itself differentiable: a second derivative is an error
     def backward(ctx, gy):
         x, w32, b32, mean, rstd = ctx.saved_tensors
         n, c, h, w = x.shape

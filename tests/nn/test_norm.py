@@ -212,3 +212,11 @@ def test_a_nan_input_stays_non_finite_in_its_group_and_only_there(dtype):
     x[0, 1, 1, 1] = float("nan")
     y = GroupNorm(2, 4, act="silu")(x)
     assert not torch.isfinite(y[0, :2]).any() and torch.isfinite(y[0, 2:]).all() and torch.isfinite(y[1]).all()
+
+
+def test_a_second_derivative_through_the_kernel_is_an_error_not_a_silent_zero():
+    norm = GroupNorm(2, 4, act="silu")
+    x = torch.randn(2, 4, 3, 3).contiguous(memory_format=torch.channels_last).requires_grad_(True)
+    (g,) = torch.autograd.grad(norm(x).square().sum(), x, create_graph=True)
+    with pytest.raises(RuntimeError, match="once_differentiable|differentiate twice"):
+        g.sum().backward()
