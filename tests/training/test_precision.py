@@ -61,8 +61,8 @@ def test_auto_times_every_candidate_on_copies_and_leaves_the_run_untouched(nativ
     assert set(timed.choice.timings_ms) == {"fp32 contiguous", "fp32 channels-last", "bf16 contiguous",
                                            "bf16 channels-last"}
     assert all(v > 0 for v in timed.choice.timings_ms.values())
-    best = min(timed.choice.timings_ms, key=timed.choice.timings_ms.get)
-    assert timed.choice.label == best
+    # the fastest: the recorded timings are rounded to 0.01 ms, so two candidates can tie there
+    assert timed.choice.timings_ms[timed.choice.label] == min(timed.choice.timings_ms.values())
     # the same choice given outright: identical weights, random streams and first step
     given = Trainer(config(), data, choice=Choice(timed.choice.precision, timed.choice.channels_last))
     for a, b in zip(timed.model.state_dict().values(), given.model.state_dict().values()):
