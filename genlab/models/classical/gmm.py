@@ -61,6 +61,9 @@ class GMMConfig:
         tol: EM stops when the mean log-likelihood gains less than this.
         n_init: EM restarts; the best is kept.
         init: scikit-learn's init_params: how the responsibilities start.
+        sample_noise: whether sample() adds the isotropic noise of the discarded coordinates (in a
+            subspace); False draws the subspace part only (smoother pictures; the density, nll and fit
+            are unchanged).
     """
 
     components: int = bounded(10, ge=1)
@@ -71,6 +74,7 @@ class GMMConfig:
     tol: float = bounded(1e-3, gt=0)
     n_init: int = bounded(1, ge=1)
     init: Literal["kmeans", "k-means++", "random", "random_from_data"] = "kmeans"
+    sample_noise: bool = True
 
 
 class GMM(GenerativeModel):
@@ -216,9 +220,10 @@ class GMM(GenerativeModel):
 
     @torch.no_grad()
     def sample(self, n: int, *, cond: Any = None, generator: torch.Generator | None = None,
-               noise: bool = True) -> Samples:
+               noise: bool | None = None) -> Samples:
         """Draw a component, then z ~ N(m_k, S_k) (and, in a subspace, the isotropic rest unless
-        noise=False); conditional: per class, every class in turn when cond is None."""
+        noise=False; default: the config's sample_noise); conditional: per class, every class in turn
+        when cond is None."""
         labels = self.labels_for(n, cond)
         g = labels if labels is not None else torch.zeros(n, dtype=torch.long, device=self.means.device)
         k = torch.multinomial(self.log_weights[g].exp(), 1, generator=generator).squeeze(1)
@@ -232,6 +237,7 @@ class GMM(GenerativeModel):
         else:
             z = self.means[g, k] + self.variances[g, k].sqrt() * eps
         x = self.to_pixels(z)
+        noise = self.config.sample_noise if noise is None else noise
         if self.subspace and noise and x.shape[1] > self.dims:
             e = gaussian_noise(n, x.shape[1], x, generator)
             e = e - (e @ self.basis.T) @ self.basis  # the part orthogonal to the subspace

@@ -40,6 +40,9 @@ class GANConfig:
         g_channels: style generator channels per resolution, low to high (28x28: 7, 14, 28; 32x32: 4..32).
         mixing_prob: probability of style mixing per training batch (style generator).
         w_avg_beta: decay of the running mean of w that the truncation trick pulls towards (style generator).
+        truncation: the psi that sample() uses when not given one, in (0, 1]: the truncation trick pulls z
+            (the style generator: w) towards its mean, trading variety for typical, cleaner samples
+            (1 = off; BigGAN and StyleGAN show pictures at 0.5-0.7).
         loss: "ns" non-saturating, "minimax" (saturating), "hinge", or "wgan" (use with gp > 0).
         spectral_norm: spectral normalization on every discriminator layer.
         mbstd: minibatch standard deviation feature in D over groups of this many samples (0 = off).
@@ -96,6 +99,7 @@ class GANConfig:
     g_channels: tuple[int, ...] = bounded((64, 32, 16), ge=1)
     mixing_prob: float = bounded(0.5, ge=0, le=1)
     w_avg_beta: float = bounded(0.995, ge=0, lt=1)
+    truncation: float = bounded(1.0, gt=0, le=1)
     loss: Loss = "ns"
     spectral_norm: bool = False
     mbstd: int = bounded(0, ge=0)

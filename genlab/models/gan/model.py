@@ -298,14 +298,15 @@ class GAN(GenerativeModel):
 
     @torch.no_grad()
     def sample(self, n: int, *, cond: Any = None, generator: torch.Generator | None = None,
-               truncation: float = 1.0) -> Samples:
+               truncation: float | None = None) -> Samples:
         """n images (n, c, h, w) in [0, 1] with their labels. A conditional model draws every class in
-        turn when `cond` is None. `truncation` psi in (0, 1] pulls z (the style generator: w) towards its
-        mean (psi = 1: off), trading diversity for typicality."""
-        if not 0.0 < truncation <= 1.0:
-            raise ValueError(f"truncation must be in (0, 1], got {truncation}")
+        turn when `cond` is None. `truncation` psi in (0, 1] (default: the config's) pulls z (the style
+        generator: w) towards its mean (psi = 1: off), trading diversity for typicality."""
+        psi = self.config.truncation if truncation is None else truncation
+        if not 0.0 < psi <= 1.0:
+            raise ValueError(f"truncation must be in (0, 1], got {psi}")
         labels = self.labels_for(n, cond)
-        return Samples(self.generate(self.latent(n, generator), labels, truncation=truncation, generator=generator),
+        return Samples(self.generate(self.latent(n, generator), labels, truncation=psi, generator=generator),
                        labels)
 
     # --- the style generator's latents (arch "style") --------------------------------------------

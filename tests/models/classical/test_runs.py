@@ -13,6 +13,7 @@ from genlab.eval.likelihood import evaluate_likelihood
 from genlab.models.base import Latent, Likelihood
 from genlab.runs import load_run, sample, train
 from tests.conftest import TINY, tiny_images
+from tests.models.classical.helpers import dequantized, fitted
 
 CLASSICAL = ["pca", "fa", "gmm", "svd", "nb"]
 
@@ -42,3 +43,15 @@ def test_fits_once_in_a_run_folder_and_loads(family, tmp_path):
         assert torch.equal(run.model.encode(x), result.model.encode(x))
     out = sample(run, 4)
     assert out.x.shape == (4, 1, 8, 8)
+
+
+@pytest.mark.parametrize("family, options", [("pca", {"components": 3}), ("fa", {"components": 3}),
+                                             ("gmm", {"components": 2, "pca_components": 4})])
+def test_sample_noise_in_the_config_is_what_sample_does_unless_told(family, options):
+    noisy, clean = fitted(family, **options), fitted(family, sample_noise=False, **options)
+    g = lambda: torch.Generator().manual_seed(3)
+    assert torch.equal(clean.sample(8, generator=g()).x, noisy.sample(8, generator=g(), noise=False).x)
+    assert torch.equal(clean.sample(8, generator=g(), noise=True).x, noisy.sample(8, generator=g()).x)
+    assert not torch.equal(clean.sample(8, generator=g()).x, noisy.sample(8, generator=g()).x)
+    x = dequantized()
+    assert torch.equal(clean.nll(x), noisy.nll(x))  # the density does not change

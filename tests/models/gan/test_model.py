@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from genlab.config import DataConfig, RunConfig, TrainConfig
+from genlab.config import ConfigError, DataConfig, RunConfig, TrainConfig
 from genlab.data.base import Batch
 from genlab.models import build_model
 from genlab.models.base import capabilities
@@ -138,6 +138,16 @@ def test_truncation_shrinks_the_latent_and_is_validated():
     assert tight.var(0).mean() < full.var(0).mean()
     with pytest.raises(ValueError, match="truncation must be in \\(0, 1\\]"):
         model.sample(2, truncation=1.5)
+
+
+def test_the_config_truncation_is_what_sample_uses_unless_told():
+    g = lambda: torch.Generator().manual_seed(1)
+    base, set_ = make("gan").eval(), make("gan", truncation=0.5).eval()
+    set_.load_state_dict(base.state_dict())
+    assert torch.equal(set_.sample(16, generator=g()).x, base.sample(16, generator=g(), truncation=0.5).x)
+    assert torch.equal(set_.sample(16, generator=g(), truncation=1.0).x, base.sample(16, generator=g()).x)
+    with pytest.raises(ConfigError, match="truncation"):
+        make("gan", truncation=0.0)
 
 
 @pytest.mark.parametrize("options, match", [
