@@ -81,6 +81,17 @@ def calibrate(config, data, steps: int = 12) -> float:
     return steps / (time.process_time() - c0)
 
 
+def check_train(train: dict) -> None:
+    """Bad training options (an unknown key, a schedule that does not exist) stop the run before the calibration,
+    in one line."""
+    from genlab.config import TrainConfig, validate
+
+    try:
+        validate(TrainConfig(**train))
+    except (TypeError, ValueError) as e:  # ConfigError is a ValueError; an unknown key a TypeError
+        raise SystemExit(f"pixelcnn_mnist: bad --train options: {e}") from None
+
+
 def train_part(part: str, model: dict, train: dict, budget: float, seed: int, run_dir: Path, data) -> dict:
     """Train one part under the CPU budget in `run_dir`; returns the training figures."""
     from genlab.config import DataConfig, RunConfig, TrainConfig
@@ -201,6 +212,7 @@ def main(argv=None) -> None:
     eval_n = args.eval_n if args.eval_n is not None else (500 if q else 10000)
     model = {**MODEL, **(QUICK["model"] if q else {}), **(args.model or {})}
     train = {**TRAIN, **(QUICK["train"] if q else {}), **(args.train or {})}
+    check_train(train)
     torch.set_num_threads(train["threads"])
     name = "pixelcnn_mnist" + ("_quick" if q else "")
     parts = list(PARTS) if args.part in ("all", "report") else [args.part]
