@@ -94,14 +94,15 @@ def needs_timing(tc, fitted: bool) -> str | None:
     return None
 
 
-def time_candidates(model: nn.Module, make_batch: Callable[[bool], Any], step_of: Callable[..., None],
-                    cands: list[tuple[str, bool]], device: torch.device,
-                    steps: int = TIMED_STEPS) -> dict[tuple[str, bool], float]:
+def time_candidates(model: nn.Module, make_batch: Callable[[bool], Any],
+                    stepper: Callable[[nn.Module], Callable[[Any, bool], None]], cands: list[tuple[str, bool]],
+                    device: torch.device, steps: int = TIMED_STEPS) -> dict[tuple[str, bool], float]:
     """Seconds of the fastest timed step of each candidate, on fresh copies of `model` (never on the model).
 
-    `make_batch(channels_last)` gives a batch in that layout; `step_of(copy, batch, bf16)` runs one full
-    optimizer step of the copy, its forward under bf16 autocast when asked (it builds its own optimizers the
-    first time it sees a copy)."""
+    `make_batch(channels_last)` gives a batch in that layout; `stepper(copy)` is called once per fresh copy
+    (its set-up: a GAN's clusters, the optimizers) and returns `step(batch, bf16)`, one full optimizer step of
+    that copy with its forward under bf16 autocast when asked. (Set-up keyed by id(copy) instead would be
+    skipped when a new copy reuses a freed one's id, and the copy would train unprepared.)"""
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     out = {}
     for precision, channels_last in cands:
@@ -109,16 +110,17 @@ def time_candidates(model: nn.Module, make_batch: Callable[[bool], Any], step_of
         if channels_last:
             m = m.to(memory_format=torch.channels_last)
         batch = make_batch(channels_last)
+        step = stepper(m)
         times = []
         for i in range(steps + WARMUP_STEPS):  # warm-up: kernel set-up, optimizer state
             sync()
             t0 = time.perf_counter()
-            step_of(m, batch, precision == "bf16")
+            step(batch, precision == "bf16")
             sync()
             if i >= WARMUP_STEPS:
                 times.append(time.perf_counter() - t0)
         out[(precision, channels_last)] = min(times)  # the least disturbed by other work on the machine
-        del m
+        del m, step
     return out
 
 

@@ -224,24 +224,24 @@ class Trainer:
         g = torch.Generator(device=self.device).manual_seed(12345)
         batch = self.batches.batch(0, g)
 
-        optimizers: dict[int, list] = {}  # id(copy) -> [(player, its optimizer)]: each copy gets its own
+        def stepper(model: GenerativeModel):
+            if type(model).prepare is not GenerativeModel.prepare:  # data-dependent set-up (a GAN's clusters)
+                model.prepare(self.data.subset(min(len(self.data), PREPARE_SUBSET)))
+            optimizers = [(p, self._optimizer(p.params, p.options)) for p in model.players()]
+            single = len(optimizers) == 1
 
-        def step_of(model: GenerativeModel, b: Batch, bf16: bool) -> None:
-            if id(model) not in optimizers:
-                if type(model).prepare is not GenerativeModel.prepare:  # data-dependent set-up (a GAN's clusters)
-                    model.prepare(self.data.subset(min(len(self.data), PREPARE_SUBSET)))
-                optimizers[id(model)] = [(p, self._optimizer(p.params, p.options)) for p in model.players()]
-            single = len(optimizers[id(model)]) == 1
-            for player, opt in optimizers[id(model)]:
-                if not player.active(0):
-                    continue
-                opt.zero_grad(set_to_none=True)
-                with autocast(self.device, bf16):
-                    losses = model.training_losses(b, generator=g, player=None if single else player.name)
-                losses["loss"].backward()
-                opt.step()
+            def step(b: Batch, bf16: bool) -> None:
+                for player, opt in optimizers:
+                    if not player.active(0):
+                        continue
+                    opt.zero_grad(set_to_none=True)
+                    with autocast(self.device, bf16):
+                        losses = model.training_losses(b, generator=g, player=None if single else player.name)
+                    losses["loss"].backward()
+                    opt.step()
+            return step
 
-        timings = time_candidates(self.model, lambda cl: batch.channels_last() if cl else batch, step_of, cands,
+        timings = time_candidates(self.model, lambda cl: batch.channels_last() if cl else batch, stepper, cands,
                                   self.device)
         if self.dist.enabled:
             keys = list(timings)
