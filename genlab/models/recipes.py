@@ -44,7 +44,7 @@ CPU: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
             _GAN_TRAIN),
     # the Gaussian families draw the noise-free part of x (their density is unchanged): 2,000 samples on MNIST,
     # classifier-FID pca 67.9 -> 53.9, fa -> 55.7; gmm with 100 components 18.3 against 43.1 for 10 with noise
-    # (a 5-6 CPU-minute fit; docs/CLASSICAL.md, "Samples")
+    # (a 208-358 CPU-s fit; docs/CLASSICAL.md, "Samples")
     "pca": ({"sample_noise": False}, {}),
     "fa": ({"sample_noise": False}, {}),
     "gmm": ({"components": 100, "sample_noise": False}, {}),
