@@ -17,10 +17,17 @@ Parts (--part, default both):
                 pca and fa (fitted Gaussians) and the VAE (a bound). Scores: nll (the paradox: MNIST gets the
                 higher likelihood, AUROC < 0.5), ratio (flow, pixelcnn), complexity (nll minus PNG bits/dim,
                 Serra et al. 2020). The issue's target: AUROC >= 0.98 with the ratio or the complexity score.
+    one-class-deep
+                the one-class protocol for the deep likelihood families: flow, pixelcnn and ddpm, each with its cpu
+                recipe (genlab/models/recipes.py) trained for --deep-budget CPU-seconds on class c's training
+                images; scores nll (ddpm: its variational bound, --ddpm-t-samples stratified timesteps) and
+                complexity, on the first --deep-n test images (about a tenth of them class c). Written to
+                apps_anomaly_one-class-deep[_DATASET].
     pictures    docs/images/apps/anomaly_*.png: the OOD score histograms (nll and the best fix) and one one-class
                 histogram.
 
     .venv/bin/python benchmarks/apps_anomaly.py                      # about 35 CPU-minutes, 1 thread
+    .venv/bin/python benchmarks/apps_anomaly.py --part one-class-deep --datasets mnist --jobs 2   # ~45 CPU-min
     .venv/bin/python benchmarks/apps_anomaly.py --smoke --out /tmp/anomaly.json --images /tmp   # a minute
 """
 
@@ -31,6 +38,7 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle OpenMP threads must not spin on CPU time
 
 import argparse
+import functools
 import math
 import tempfile
 from pathlib import Path
@@ -49,7 +57,16 @@ OOD_MODELS = {  # family: (options, train options)
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--part", choices=("one-class", "ood", "both"), default="both")
+    p.add_argument("--part", choices=("one-class", "ood", "both", "one-class-deep"), default="both")
+    p.add_argument("--datasets", nargs="+", default=["mnist", "fashion-mnist"], choices=["mnist", "fashion-mnist"],
+                   help="datasets of the one-class parts")
+    p.add_argument("--deep-budget", type=float, default=45.0,
+                   help="CPU-seconds of each one-class flow/pixelcnn/ddpm (one-class-deep)")
+    p.add_argument("--deep-n", type=int, default=600, help="test images scored in one-class-deep")
+    p.add_argument("--jobs", type=int, default=1, help="classes trained at a time in one-class-deep (1 thread each)")
+    p.add_argument("--ddpm-t-samples", type=int, default=25,
+                   help="stratified timesteps of ddpm's bound per image in one-class-deep (its nll's default is 100, "
+                        "about 0.34 CPU-s per image on one core)")
     p.add_argument("--oc-steps", type=int, default=1000, help="training steps of each one-class ae/vae")
     p.add_argument("--budget", type=float, default=300.0, help="CPU-seconds of each flow/pixelcnn (and background)")
     p.add_argument("--n", type=int, default=2000, help="test images of each side in the OOD part")
@@ -100,6 +117,66 @@ def one_class(dataset: str, classes: list[int], steps: int) -> dict:
     best = max(means, key=means.get)
     return {"per-class AUROC": rows, "mean AUROC": means, "best": best, "best mean AUROC": means[best],
             "training CPU seconds per family (all classes)": {k: round(v, 1) for k, v in cpu.items()}}
+
+
+DEEP = ("flow", "pixelcnn", "ddpm")
+
+
+def _deep_class(job: tuple) -> tuple[int, dict[str, float], dict[str, float], dict[str, float]]:
+    """One class of one_class_deep, in its own process: (c, AUROC per "family score", training CPU-s per family,
+    nll scoring CPU-s per family)."""
+    from genlab.apps.anomaly import anomaly_scores, png_bits, separation
+    from genlab.data import load_data
+    from genlab.models.recipes import recipe
+
+    dataset, c, budget, n, t_samples = job
+    torch.set_num_threads(1)
+    train, test = load_data(dataset, split="train"), load_data(dataset, split="test")
+    x, y = test.x[:n], test.y[:n]
+    png = png_bits(x)
+    data = train.of_classes([c])
+    aurocs, cpu, scoring = {}, {}, {}
+    for family in DEEP:
+        r = recipe(family, "cpu")
+        model, cpu[family] = trained(family, r.model, data, {**r.train, "steps": 1_000_000, "time_budget": budget,
+                                                              "budget_clock": "cpu"})
+        if family == "ddpm":  # the bound with fewer timesteps per image: an unbiased, noisier estimate
+            model.nll = functools.partial(type(model).nll, model, t_samples=t_samples)
+        with CpuTimer() as t:  # complexity = nll - PNG bits/dim, from the same nll (the bound is costly)
+            nll = anomaly_scores(model, x, "nll", generator=torch.Generator().manual_seed(0))
+        scoring[family] = t.cpu
+        for score, s in (("nll", nll), ("complexity", nll - png)):
+            aurocs[f"{family} {score}"] = round(separation(s[y == c], s[y != c])["auroc"], 4)
+    print(f"{dataset} class {c}: " + ", ".join(f"{k} {v:.3f}" for k, v in aurocs.items()), flush=True)
+    return c, aurocs, cpu, scoring
+
+
+def one_class_deep(dataset: str, classes: list[int], budget: float, n: int, t_samples: int, jobs: int = 1) -> dict:
+    """One-class detection with the deep likelihood families (cpu recipes, `budget` CPU-s each per class), the
+    classes `jobs` at a time, one thread each."""
+    import multiprocessing
+
+    work = [(dataset, c, budget, n, t_samples) for c in classes]
+    if jobs > 1:
+        with multiprocessing.get_context("spawn").Pool(jobs) as pool:
+            results = pool.map(_deep_class, work, chunksize=1)
+    else:
+        results = [_deep_class(w) for w in work]
+    rows: dict[str, dict[str, float]] = {}
+    cpu: dict[str, float] = {}
+    scoring: dict[str, float] = {}
+    for c, aurocs, seconds, scored in results:
+        for key, value in aurocs.items():
+            rows.setdefault(key, {})[str(c)] = value
+        for family in DEEP:
+            cpu[family] = cpu.get(family, 0.0) + seconds[family]
+            scoring[family] = scoring.get(family, 0.0) + scored[family]
+    means = {k: round(sum(v.values()) / len(v), 4) for k, v in rows.items()}
+    best = max(means, key=means.get)
+    return {"per-class AUROC": rows, "mean AUROC": means, "best": best, "best mean AUROC": means[best],
+            "test images scored": n, "training CPU seconds per model": budget, "ddpm bound timesteps": t_samples,
+            "training CPU seconds per family (all classes)": {k: round(v, 1) for k, v in cpu.items()},
+            "nll scoring CPU seconds (all classes)": {k: round(v, 1) for k, v in scoring.items()}}
 
 
 def ood(args) -> tuple[dict, dict]:
@@ -189,12 +266,16 @@ def one_class_picture() -> tuple:
 def main(argv=None) -> None:
     args = parse_args(argv)
     if args.smoke:
-        args.oc_steps, args.budget, args.n = 50, 20.0, 300
+        args.oc_steps, args.budget, args.n, args.deep_budget, args.deep_n = 50, 20.0, 300, 10.0, 100
     torch.set_num_threads(1)
     classes = [0, 1] if args.smoke else list(range(10))
     figures: dict = {"machine note": f"cpu capability {torch.backends.cpu.get_cpu_capability()}"}
+    if args.part == "one-class-deep":
+        for dataset in args.datasets:
+            figures[f"one-class {dataset}"] = one_class_deep(dataset, classes, args.deep_budget, args.deep_n,
+                                                             args.ddpm_t_samples, args.jobs)
     if args.part in ("one-class", "both"):
-        for dataset in ("mnist", "fashion-mnist"):
+        for dataset in args.datasets:
             figures[f"one-class {dataset}"] = one_class(dataset, classes, args.oc_steps)
         m = figures["one-class mnist"]
         figures["one-class MNIST target (mean AUROC >= 0.95) met"] = m["best mean AUROC"] >= 0.95
@@ -212,6 +293,8 @@ def main(argv=None) -> None:
         headline = {"figure": "OOD target (AUROC >= 0.98 with ratio or complexity) met",
                     "target": "one-class MNIST mean AUROC >= 0.95; Fashion -> MNIST AUROC >= 0.98", "met": bool(ok)}
     name = "apps_anomaly" if args.part == "both" else f"apps_anomaly_{args.part}"
+    if args.part == "one-class-deep" and len(args.datasets) == 1:
+        name += f"_{args.datasets[0]}"
     write_result(name, figures, threads=1, path=args.out, headline=headline,
                  notes="one thread; one-class models are trained on one class's training images, scored on the "
                        "whole test set; OOD models trained on Fashion-MNIST, scored on the first n test images "

@@ -84,6 +84,11 @@ KNOWN = {
                                    "attributes, guidance", ["accuracy"], ">= 0.85", lambda v: v >= 0.85),
     "t2i_emoji_names": ("Text-to-image under held-out emoji names: a grid of samples beside the real emoji",
                         ["clip_score"], "a grid looked at and described (docs/CLIP.md)", None),
+    "apps_anomaly_one-class-deep_mnist": ("One-class MNIST with the deep likelihoods (flow, pixelcnn, ddpm; 45 CPU-s "
+                                          "per class)", ["one-class mnist > best mean AUROC"], "", None),
+    "apps_anomaly_one-class-deep_fashion-mnist": ("One-class Fashion-MNIST with the deep likelihoods (flow, pixelcnn, "
+                                                  "ddpm; 45 CPU-s per class)",
+                                                  ["one-class fashion-mnist > best mean AUROC"], "", None),
 }
 KNOWN.update({
     "i2i_sr": ("Super-resolution x2/x4 on MNIST and emoji: sr vs Pillow bicubic/Lanczos; srgan's perception-distortion",
