@@ -76,8 +76,9 @@ def record(a, board: dict, md: str, wall: float | None) -> None:
                     "wall minutes": None if wall is None else round(wall / 60, 1),
                     "leaderboard (markdown)": f"docs/images/eval/{stem}_leaderboard.md",
                     "contact sheet": f"docs/images/eval/{stem}_contact_sheet.png",
-                    "quality vs training time": f"docs/images/eval/{stem}_quality_vs_time.png",
-                    "load average at end (1, 5, 15 min)": [round(x, 2) for x in os.getloadavg()]})
+                    "quality vs training time": f"docs/images/eval/{stem}_quality_vs_time.png"})
+    if not a.record_only:  # recorded later, the load would be the recorder's
+        figures["load average at end (1, 5, 15 min)"] = [round(x, 2) for x in os.getloadavg()]
     budget = p.get("extra", {}).get("budget_cpu_s", 0)
     notes = (f"One `genlab bench` command (above) on a 2-core machine shared with other jobs: {budget:.0f} s of "
              f"process CPU time per family and seed, OMP_WAIT_POLICY=PASSIVE, torch threads {a.threads} in all "
@@ -107,6 +108,8 @@ def main(argv=None) -> None:
     p.add_argument("--jobs", type=int, default=1)
     p.add_argument("--out", default="runs/bench-mnist")
     p.add_argument("--name", default="bench_leaderboard")
+    p.add_argument("--train-option", nargs="+", default=[], metavar="FAMILY.KEY=VALUE",
+                   help="passed to `genlab bench --train-option` (a recipe probe)")
     p.add_argument("--record-only", action="store_true",
                    help="do not run the bench: record the leaderboard already in --out")
     p.add_argument("--no-write", action="store_true")
@@ -118,6 +121,8 @@ def main(argv=None) -> None:
     args = ["bench", "--data", a.data, "--families", a.families, "--budget", a.budget, "--seeds",
             *map(str, a.seeds), "--n", str(a.n), "--n-curve", str(a.n_curve), "--curve-points", str(a.curve_points),
             "--sample-cap", str(a.sample_cap), "--threads", str(a.threads), "--jobs", str(a.jobs), "--out", a.out]
+    if a.train_option:
+        args += ["--train-option", *a.train_option]
     wall = None
     if not a.record_only:
         t0 = time.perf_counter()
