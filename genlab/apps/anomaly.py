@@ -93,9 +93,11 @@ def reconstruction_error(model: torch.nn.Module, x: torch.Tensor, *, batch_size:
 
 @torch.no_grad()
 def nll_bits(model: torch.nn.Module, x: torch.Tensor, *, binarized: str = "none",
-             generator: torch.Generator | None = None, batch_size: int = 250) -> torch.Tensor:
+             generator: torch.Generator | None = None, batch_size: int = 250,
+             nll_options: dict[str, Any] | None = None) -> torch.Tensor:
     """(n,) negative log-likelihood of each image in bits/dim, on the model's scale (genlab.eval.likelihood:
-    dequantized for densities, binarized when the run was trained binarized; genlab.models.likelihood)."""
+    dequantized for densities, binarized when the run was trained binarized; genlab.models.likelihood).
+    nll_options: other options of the model's nll (ddpm's t_samples; `likelihood_options` names them)."""
     from genlab.models.likelihood import image_nats
 
     check_score(model, "nll")
@@ -103,7 +105,8 @@ def nll_bits(model: torch.nn.Module, x: torch.Tensor, *, binarized: str = "none"
     was_training = model.training
     model.eval()
     try:
-        nats, dims, _ = image_nats(model, x, binarized=binarized, generator=generator, batch_size=batch_size)
+        nats, dims, _ = image_nats(model, x, binarized=binarized, generator=generator, batch_size=batch_size,
+                                   nll_options=nll_options)
     finally:
         model.train(was_training)
     return nats / (dims * np.log(2.0))
@@ -144,7 +147,8 @@ def perturb(x: torch.Tensor, rate: float, generator: torch.Generator | None = No
 
 def anomaly_scores(model: torch.nn.Module, x: torch.Tensor, score: str | None = None, *,
                    background: torch.nn.Module | None = None, binarized: str = "none",
-                   generator: torch.Generator | None = None) -> torch.Tensor:
+                   generator: torch.Generator | None = None,
+                   nll_options: dict[str, Any] | None = None) -> torch.Tensor:
     """(n,) float64 scores of images x (n, c, h, w; uint8 or [0, 1]), higher = more anomalous.
 
     Args:
@@ -152,18 +156,23 @@ def anomaly_scores(model: torch.nn.Module, x: torch.Tensor, score: str | None = 
         background: the background model of the "ratio" score.
         binarized: how the run binarized its training data (likelihoods are then of binary images).
         generator: for dequantization, binarization and a bound's sampling.
+        nll_options: other options of the model's nll, e.g. {"t_samples": 25} for ddpm's bound (fewer timesteps
+            per image: faster, noisier); the background model gets the same.
     """
     score = score or default_score(model)
     check_score(model, score, background)
     if score == "recon":
+        if nll_options:
+            raise ValueError(f"the recon score uses no likelihood, so {', '.join(nll_options)} does nothing; leave "
+                             "it out or use --score nll")
         return reconstruction_error(model, x).double()
     seed = None if generator is None else int(torch.randint(0, 2**62, (1,), generator=generator))
     g = lambda: None if seed is None else torch.Generator().manual_seed(seed)  # noqa: E731  same noise per model
-    bits = nll_bits(model, x, binarized=binarized, generator=g())
+    bits = nll_bits(model, x, binarized=binarized, generator=g(), nll_options=nll_options)
     if score == "nll":
         return bits
     if score == "ratio":
-        return bits - nll_bits(background, x, binarized=binarized, generator=g())
+        return bits - nll_bits(background, x, binarized=binarized, generator=g(), nll_options=nll_options)
     return bits - png_bits(x)
 
 

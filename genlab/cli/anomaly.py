@@ -12,7 +12,7 @@ from genlab.config import check_bounds
 
 def anomaly(run: tyro.conf.Positional[str], against: str | None = None,
             score: Literal["auto", "recon", "nll", "ratio", "complexity"] = "auto", background: str | None = None,
-            n: Annotated[int, tyro.conf.arg(aliases=["-n"])] = 2000, seed: int = 0,
+            n: Annotated[int, tyro.conf.arg(aliases=["-n"])] = 2000, seed: int = 0, t_samples: int | None = None,
             out: str = "anomaly.png", overwrite: bool = False) -> None:
     """Anomaly / out-of-distribution detection: score the run's test images (normal) and other images (anomalous),
     print AUROC and AUPRC, and draw the two score histograms.
@@ -32,6 +32,8 @@ def anomaly(run: tyro.conf.Positional[str], against: str | None = None,
         background: the run of the same family trained with --perturb (the ratio score's background model).
         n: at most this many images of each side (the first n).
         seed: seeds dequantization and a bound's sampling (the same noise for the model and its background).
+        t_samples: ddpm only: stratified timesteps of its bound per image (default 100; fewer is faster and
+            noisier, 0 sums all of them exactly).
         out: the histogram PNG to write (its folder must exist).
         overwrite: replace OUT if it exists (otherwise an existing OUT is an error).
     """
@@ -43,6 +45,9 @@ def anomaly(run: tyro.conf.Positional[str], against: str | None = None,
 
     output_file(out, overwrite=overwrite)
     check_bounds("-n", n, ge=1)
+    if t_samples is not None:
+        check_bounds("--t-samples", t_samples, ge=0)
+    options = None if t_samples is None else {"t_samples": t_samples}
     r = load_run(run)
     bg = load_run(background).model if background is not None else None
     chosen = default_score(r.model) if score == "auto" else score
@@ -69,8 +74,10 @@ def anomaly(run: tyro.conf.Positional[str], against: str | None = None,
         anomalous, other = other_data.x[:n], f"{against} test"
     binarized = r.config.data.binarize
     g = lambda: torch.Generator().manual_seed(seed)  # noqa: E731  the same noise for both sides
-    s_normal = anomaly_scores(r.model, normal, chosen, background=bg, binarized=binarized, generator=g())
-    s_other = anomaly_scores(r.model, anomalous, chosen, background=bg, binarized=binarized, generator=g())
+    s_normal = anomaly_scores(r.model, normal, chosen, background=bg, binarized=binarized, generator=g(),
+                              nll_options=options)
+    s_other = anomaly_scores(r.model, anomalous, chosen, background=bg, binarized=binarized, generator=g(),
+                             nll_options=options)
     sep = separation(s_normal, s_other)
     label = {"recon": "reconstruction MSE", "nll": "bits/dim", "ratio": "bits/dim minus background bits/dim",
              "complexity": "bits/dim minus PNG bits/dim"}[chosen]

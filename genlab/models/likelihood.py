@@ -38,16 +38,25 @@ def summary_shape(model: Any) -> tuple[int, ...] | None:
 
 @torch.no_grad()
 def image_nats(model: Any, x: torch.Tensor, y: torch.Tensor | None = None, *, k: int = 1, binarized: str = "none",
-               batch_size: int = 250, generator: torch.Generator | None = None) -> tuple[torch.Tensor, int, int]:
+               batch_size: int = 250, generator: torch.Generator | None = None,
+               nll_options: dict[str, Any] | None = None) -> tuple[torch.Tensor, int, int]:
     """((n,) float64 nats per image, D the dimensions bits/dim divide by, k used) of images x in [0, 1].
 
     Args:
         k: importance samples, for families whose `likelihood_options` has k (1 = the ELBO).
         binarized: how the run binarized its training data ("none", "dynamic", "static").
         generator: for binarization, dequantization and a bound's sampling.
+        nll_options: other keyword options of the model's `nll`, each one its `likelihood_options` names (ddpm's
+            t_samples: the stratified timesteps of its bound per image).
     """
     kind = data_kind(model, binarized)
-    kw: dict[str, Any] = {"generator": generator}
+    extra = dict(nll_options or {})
+    unknown = sorted(set(extra) - (set(model.likelihood_options) - {"k"}))
+    if unknown:
+        takes = ", ".join(o for o in model.likelihood_options if o != "k") or "none"
+        raise ValueError(f"a {model.family} model's likelihood takes no option {', '.join(unknown)} (it takes: "
+                         f"{takes}); leave it out")
+    kw: dict[str, Any] = {"generator": generator, **extra}
     if "k" in model.likelihood_options:
         kw["k"] = k
     elif k != 1:

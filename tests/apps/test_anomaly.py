@@ -137,3 +137,31 @@ def test_cli_asks_for_against_when_the_run_saw_every_class(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["anomaly", str(tmp_path / "pca"), "--out", str(tmp_path / "h.png")])
     assert e.value.code == 2 and "--against DATASET" in capsys.readouterr().err
+
+
+def test_nll_options_reach_the_model_and_unknown_ones_are_refused():
+    ddpm, flow = tiny("ddpm"), tiny("flow")
+    x = (tiny_images(3).images() * 255).round() / 255
+    seen = []
+    real_nll = type(ddpm).nll
+    ddpm.nll = lambda xb, yb=None, **kw: (seen.append(kw["t_samples"]), real_nll(ddpm, xb, yb, **kw))[1]
+    bits = anomaly_scores(ddpm, x, "nll", generator=torch.Generator().manual_seed(0), nll_options={"t_samples": 2})
+    assert seen == [2] and bits.shape == (3,) and torch.isfinite(bits).all()
+    with pytest.raises(ValueError, match=r"flow model's likelihood takes no option t_samples \(it takes: none\)"):
+        anomaly_scores(flow, x, "nll", nll_options={"t_samples": 2})
+    with pytest.raises(ValueError, match="takes no option steps"):
+        nll_bits(ddpm, x, nll_options={"steps": 3})
+    with pytest.raises(ValueError, match="recon score uses no likelihood"):
+        anomaly_scores(tiny("ae"), x, "recon", nll_options={"t_samples": 2})
+
+
+def test_cli_t_samples_needs_a_model_that_takes_it(tmp_path, capsys):
+    config = RunConfig("pca", {"components": 8}, DataConfig("digits", classes=(0,)), TrainConfig(steps=1))
+    train(config, tmp_path / "pca0")
+    with pytest.raises(SystemExit) as e:
+        main(["anomaly", str(tmp_path / "pca0"), "--score", "nll", "--t-samples", "5",
+              "--out", str(tmp_path / "h.png")])
+    assert e.value.code == 2 and "takes no option t_samples" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main(["anomaly", str(tmp_path / "pca0"), "--t-samples", "-1", "--out", str(tmp_path / "h.png")])
+    assert e.value.code == 2 and "--t-samples" in capsys.readouterr().err
