@@ -24,9 +24,15 @@ import torch
 
 
 def generated_images(model: Any, per_class: int, *, generator: torch.Generator | None = None,
-                     batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
-    """(uint8 images (K * per_class, c, h, w), labels): `per_class` samples of every class of a conditional model."""
+                     batch_size: int = 500, progress: Any = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """(uint8 images (K * per_class, c, h, w), labels): `per_class` samples of every class of a conditional model.
+
+    progress: True draws a bar of the images made (and, for families that sample in a loop, of the sampler's
+    steps) on a terminal; or a hook progress(stage, done, total) (genlab.viz.progress.Bars)."""
+    import inspect
+
     from genlab.models.base import Sampler
+    from genlab.viz.progress import Bars
 
     family = getattr(model, "family", type(model).__name__)
     if not isinstance(model, Sampler) or not getattr(model, "conditional", False):
@@ -41,11 +47,17 @@ def generated_images(model: Any, per_class: int, *, generator: torch.Generator |
     xs = []
     was_training = model.training
     model.eval()
+    looped = "progress" in inspect.signature(model.sample).parameters
     try:
-        with torch.no_grad():
+        with torch.no_grad(), Bars(f"generate ({family})", progress) as bars:
             for i in range(0, len(labels), batch_size):
+                if bars:
+                    bars("image", i, len(labels))
                 y = labels[i:i + batch_size].to(model.device)
-                xs.append(model.sample(len(y), cond=y, generator=generator).x.float().clamp(0, 1).cpu())
+                inner = {"progress": bars} if looped and bars else {}
+                xs.append(model.sample(len(y), cond=y, generator=generator, **inner).x.float().clamp(0, 1).cpu())
+            if bars:
+                bars("image", len(labels), len(labels))
     finally:
         model.train(was_training)
     x = (torch.cat(xs) * 255).round().to(torch.uint8)

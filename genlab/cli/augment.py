@@ -49,7 +49,8 @@ def augment(run: tyro.conf.Positional[str], generated_per_class: int = 1000, see
     held = load_training_data(r.config.data, split="test")
     test_x, test_y = held.x[:test], held.y[:test]
     hflip = r.config.data.name.lower().startswith("fashion")
-    gen_x, gen_y = generated_images(r.model, generated_per_class, generator=torch.Generator().manual_seed(0))
+    gen_x, gen_y = generated_images(r.model, generated_per_class, generator=torch.Generator().manual_seed(0),
+                                    progress=True)
     runs = [augmentation_scores(real.x, real.y, gen_x, gen_y, test_x, test_y, num_classes=real.num_classes,
                                 seed=s, steps=steps, hflip=hflip) for s in seeds]
     k = real.num_classes

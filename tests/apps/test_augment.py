@@ -30,6 +30,20 @@ def test_generated_images_are_balanced_uint8_and_need_a_conditional_model():
         generated_images(unconditional, 5)
 
 
+def test_generated_images_report_their_progress_with_the_samplers_steps_inside():
+    from tests.conftest import TINY
+
+    torch.manual_seed(0)
+    ddpm = build_model("ddpm", TINY["ddpm"], shape=(1, 8, 8), num_classes=4).eval()
+    calls = []
+    x, y = generated_images(ddpm, 3, generator=torch.Generator().manual_seed(0), batch_size=5,
+                            progress=lambda stage, done, total: calls.append((stage, done, total)))
+    assert x.shape == (12, 1, 8, 8) and y.bincount().tolist() == [3, 3, 3, 3]
+    assert [c for c in calls if c[0] == "image"] == [("image", 0, 12), ("image", 5, 12), ("image", 10, 12),
+                                                    ("image", 12, 12)]
+    assert ("step", TINY["ddpm"]["sample_steps"], TINY["ddpm"]["sample_steps"]) in calls  # the sampler's own bar
+
+
 def test_balanced_repeats_the_real_images_to_half_of_the_set():
     rx, ry = torch.zeros(10, 1, 2, 2, dtype=torch.uint8), torch.zeros(10, dtype=torch.long)
     gx, gy = torch.ones(100, 1, 2, 2, dtype=torch.uint8), torch.ones(100, dtype=torch.long)
