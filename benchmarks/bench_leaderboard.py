@@ -110,6 +110,8 @@ def main(argv=None) -> None:
     p.add_argument("--name", default="bench_leaderboard")
     p.add_argument("--train-option", nargs="+", default=[], metavar="FAMILY.KEY=VALUE",
                    help="passed to `genlab bench --train-option` (a recipe probe)")
+    p.add_argument("--option", nargs="+", default=[], metavar="FAMILY.KEY=VALUE",
+                   help="passed to `genlab bench --option` (model options of a recipe probe)")
     p.add_argument("--record-only", action="store_true",
                    help="do not run the bench: record the leaderboard already in --out")
     p.add_argument("--no-write", action="store_true")
@@ -123,6 +125,8 @@ def main(argv=None) -> None:
             "--sample-cap", str(a.sample_cap), "--threads", str(a.threads), "--jobs", str(a.jobs), "--out", a.out]
     if a.train_option:
         args += ["--train-option", *a.train_option]
+    if a.option:
+        args += ["--option", *a.option]
     wall = None
     if not a.record_only:
         t0 = time.perf_counter()
