@@ -44,8 +44,9 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def machine(threads: int | None = None) -> dict[str, Any]:
-    """What the figures were measured on: CPU, cores, torch version, threads, bf16 support."""
+def machine(threads: int | None = None, device: str = "cpu") -> dict[str, Any]:
+    """What the figures were measured on: CPU, cores, torch version, threads, bf16 support (and the GPU, for a
+    cuda device)."""
     import torch
 
     flags = ""
@@ -53,12 +54,16 @@ def machine(threads: int | None = None) -> dict[str, Any]:
         flags = open("/proc/cpuinfo").read()
     except OSError:
         pass
-    return {"cpu": cpu_model(), "cores": os.cpu_count(),
-            "threads": threads if threads is not None else torch.get_num_threads(),
-            "torch": torch.__version__, "python": platform.python_version(),
-            "avx512_bf16": "avx512_bf16" in flags, "amx_bf16": "amx_bf16" in flags,
-            "cpu_capability": _cpu_capability(),
-            "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", ""), "device": "cpu"}
+    out = {"cpu": cpu_model(), "cores": os.cpu_count(),
+           "threads": threads if threads is not None else torch.get_num_threads(),
+           "torch": torch.__version__, "python": platform.python_version(),
+           "avx512_bf16": "avx512_bf16" in flags, "amx_bf16": "amx_bf16" in flags,
+           "cpu_capability": _cpu_capability(),
+           "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", ""), "device": device}
+    if device.startswith("cuda"):
+        out["gpu"] = torch.cuda.get_device_name(torch.device(device))
+        out["cuda"] = torch.version.cuda
+    return out
 
 
 def _cpu_capability() -> str:
@@ -77,18 +82,19 @@ def command_line() -> str:
         script = script.resolve().relative_to(ROOT)
     except ValueError:
         pass
-    return " ".join([".venv/bin/python", shlex.quote(str(script)), *map(shlex.quote, sys.argv[1:])])
+    python = ".venv/bin/python" if Path(sys.executable).absolute().is_relative_to(ROOT) else "python3"
+    return " ".join([python, shlex.quote(str(script)), *map(shlex.quote, sys.argv[1:])])
 
 
 def write_result(name: str, figures: dict[str, Any], notes: str = "", threads: int | None = None,
-                 path: Path | None = None, headline: dict[str, Any] | None = None) -> Path:
+                 path: Path | None = None, headline: dict[str, Any] | None = None, device: str = "cpu") -> Path:
     """Write benchmarks/results/<name>.json and return its path.
 
     Args:
         headline: optional {"figure": a key of `figures`, "target": text, "met": bool} for the summary
             table of docs/BENCHMARKS.md.
     """
-    out = {"name": name, "figures": figures, "command": command_line(), "machine": machine(threads),
+    out = {"name": name, "figures": figures, "command": command_line(), "machine": machine(threads, device),
            "date": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(), "notes": notes}
     if headline:
         out["headline"] = headline

@@ -47,9 +47,10 @@ def n_params(m: torch.nn.Module) -> int:
 class DiffusersStep:
     """One training step of diffusers' UNet2DModel + DDPMScheduler: eps-MSE with label dropout, Adam."""
 
-    def __init__(self, unet, sched, lr: float = 1e-3, cond_drop: float = 0.1, channels_last: bool = False):
+    def __init__(self, unet, sched, lr: float = 1e-3, cond_drop: float = 0.1, channels_last: bool = False,
+                 bf16: bool = False):
         self.unet, self.sched, self.cond_drop = unet, sched, cond_drop
-        self.channels_last = channels_last
+        self.channels_last, self.bf16 = channels_last, bf16
         if channels_last:
             self.unet.to(memory_format=torch.channels_last)
         self.opt = torch.optim.Adam(unet.parameters(), lr=lr)
@@ -57,14 +58,15 @@ class DiffusersStep:
 
     def loss(self, x: torch.Tensor, y: torch.Tensor, g: torch.Generator) -> torch.Tensor:
         x0 = x * 2 - 1
-        noise = torch.randn(x0.shape, generator=g)
-        t = torch.randint(0, self.sched.config.num_train_timesteps, (x0.shape[0],), generator=g)
-        drop = torch.rand(y.shape, generator=g) < self.cond_drop
+        noise = torch.randn(x0.shape, generator=g, device=x0.device)
+        t = torch.randint(0, self.sched.config.num_train_timesteps, (x0.shape[0],), generator=g, device=x0.device)
+        drop = torch.rand(y.shape, generator=g, device=x0.device) < self.cond_drop
         y = torch.where(drop, torch.full_like(y, self.null), y)
         noisy = self.sched.add_noise(x0, noise, t)
         if self.channels_last:
             noisy = noisy.contiguous(memory_format=torch.channels_last)
-        pred = self.unet(noisy, t, class_labels=y).sample
+        with torch.autocast(x0.device.type, torch.bfloat16, enabled=self.bf16):
+            pred = self.unet(noisy, t, class_labels=y).sample
         return torch.nn.functional.mse_loss(pred.float(), noise)
 
     def __call__(self, x, y, g) -> float:
@@ -92,7 +94,7 @@ class GenlabStep:
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         self.opt.zero_grad(set_to_none=True)
-        with torch.autocast("cpu", torch.bfloat16, enabled=self.bf16):
+        with torch.autocast(x.device.type, torch.bfloat16, enabled=self.bf16):
             loss = self.model.training_losses(Batch(x, y), generator=g)["loss"]
         loss.backward()
         self.opt.step()

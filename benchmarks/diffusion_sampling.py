@@ -26,8 +26,10 @@ from diffusion_common import diffusers_model, genlab_model
 GUIDANCE = 2.0
 
 
-def diffusers_sample(unet, labels, generator, steps: int = 20, guidance: float = GUIDANCE, channels_last=False):
-    """The guided DPM-Solver++(2M) loop of a diffusers pipeline, x in [0, 1]."""
+def diffusers_sample(unet, labels, generator, steps: int = 20, guidance: float = GUIDANCE, channels_last=False,
+                     bf16: bool = False):
+    """The guided DPM-Solver++(2M) loop of a diffusers pipeline, x in [0, 1], on the labels' device; the network
+    under bf16 autocast when asked (the scheduler in fp32, as genlab's precision="bf16")."""
     import torch
     from diffusers import DPMSolverMultistepScheduler
 
@@ -35,15 +37,16 @@ def diffusers_sample(unet, labels, generator, steps: int = 20, guidance: float =
                                         algorithm_type="dpmsolver++", solver_order=2)
     sched.set_timesteps(steps)
     n = labels.shape[0]
-    x = torch.randn(n, 1, 28, 28, generator=generator)
+    x = torch.randn(n, 1, 28, 28, generator=generator, device=labels.device)
     null = torch.full_like(labels, unet.config.num_class_embeds - 1)
     with torch.no_grad():
         for t in sched.timesteps:
             inp = torch.cat([x, x])
             if channels_last:
                 inp = inp.contiguous(memory_format=torch.channels_last)
-            out = unet(inp, t, class_labels=torch.cat([labels, null])).sample
-            cond, uncond = out.chunk(2)
+            with torch.autocast(labels.device.type, torch.bfloat16, enabled=bf16):
+                out = unet(inp, t, class_labels=torch.cat([labels, null])).sample
+            cond, uncond = out.float().chunk(2)
             x = sched.step(uncond + guidance * (cond - uncond), t, x).prev_sample
     return ((x + 1) / 2).clamp(0, 1)
 

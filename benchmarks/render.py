@@ -191,7 +191,8 @@ def machine_text(m: dict) -> str:
     if m.get("OMP_WAIT_POLICY"):
         parts.append(f"OMP_WAIT_POLICY={m['OMP_WAIT_POLICY']}")
     if "device" in m and m["device"] != "cpu":
-        parts.append(str(m["device"]))
+        gpu = f" ({m['gpu']}, CUDA {m.get('cuda', '?')})" if m.get("gpu") else ""
+        parts.append(f"device {m['device']}{gpu}")
     return ", ".join(str(p) for p in parts)
 
 

@@ -17,6 +17,7 @@ import pytest
 from genlab.config import DataConfig, RunConfig, TrainConfig
 from genlab.runs import MARKER, RunError, check_run_name, load_run, train
 from genlab.training.lock import LOCK, RunLock
+from tests.child_env import child_env
 from tests.cli.conftest import TINY_VAE, cli
 from tests.conftest import TINY, tiny_images
 
@@ -134,7 +135,7 @@ def test_the_lock_is_released_when_its_holder_is_killed(tmp_path):
     code = ("import sys, time; from genlab.training.lock import RunLock; l = RunLock(sys.argv[1]); "
             "print('locked', flush=True); time.sleep(60)")
     proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], cwd=ROOT, stdout=subprocess.PIPE,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+                            env=child_env())
     try:
         assert proc.stdout.readline().strip() == b"locked"
         with pytest.raises(RuntimeError, match=f"pid {proc.pid} on"):

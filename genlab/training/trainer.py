@@ -129,6 +129,16 @@ def ema_update(decay: float, warmup: bool) -> Callable:
     return update
 
 
+
+def match_layouts(optimizer: torch.optim.Optimizer) -> None:
+    """Give each per-parameter state tensor (Adam's moments) its parameter's memory layout: a checkpoint saved in
+    one layout and resumed in the other (channels-last or not) would otherwise feed fused Adam mixed strides,
+    which CUDA refuses."""
+    for p, state in optimizer.state.items():
+        for name, v in state.items():
+            if torch.is_tensor(v) and v.shape == p.shape and v.stride() != p.stride():
+                state[name] = torch.empty_like(p, dtype=v.dtype).copy_(v)
+
 class Trainer:
     """Holds the model, optimizers, EMA and RNG of one run and advances them step by step."""
 
@@ -281,9 +291,10 @@ class Trainer:
         st = loaded["state"]
         for k, o in self.optimizers.items():
             o.load_state_dict(st["optimizers"][k])
+            match_layouts(o)
         for k, s in self.schedulers.items():
             s.load_state_dict(st["schedulers"][k])
-        self.generator.set_state(st["generator"].cpu() if self.device.type == "cpu" else st["generator"])
+        self.generator.set_state(st["generator"].cpu())  # a CUDA generator's state is a CPU ByteTensor too
         torch.set_rng_state(st["torch_rng"].cpu())
         self.step = int(st["step"])
         window = st.get("window") or {}  # checkpoints of older versions have none

@@ -78,7 +78,7 @@ def test_resume_refuses_changes_it_cannot_honour(trained, tmp_path, capsys, chan
 
 
 def test_train_prints_a_start_line_and_a_readable_summary(tmp_path, capsys):
-    cli("train", *TINY_VAE, "--runs-dir", str(tmp_path), "--name", "v")
+    cli("train", *TINY_VAE, "--train.device", "cpu", "--runs-dir", str(tmp_path), "--name", "v")  # on a GPU machine too
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("training vae on digits (1,500 examples): ")
     assert " parameters; fp32 on cpu (1 thread), steps 0 -> 12" in lines[0]
@@ -90,7 +90,7 @@ def test_train_prints_a_start_line_and_a_readable_summary(tmp_path, capsys):
 def test_a_time_budget_without_steps_runs_until_the_budget_is_spent(tmp_path, capsys):
     # TrainConfig's default of 2000 steps must not end a run the user gave a time budget; given steps still do
     args = ("train", "vae", "--data", "digits", "--hidden", "8", "--latent-dim", "2", "--train.threads", "1",
-            "--train.no-progress", "--train.time-budget", "1.5", "--runs-dir", str(tmp_path))
+            "--train.no-progress", "--train.time-budget", "1.5", "--train.device", "cpu", "--runs-dir", str(tmp_path))
     cli(*args, "--name", "budget")
     out = capsys.readouterr().out
     assert "on cpu (1 thread), from step 0 until 1.5 wall-seconds" in out.splitlines()[0]

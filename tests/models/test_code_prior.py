@@ -77,7 +77,7 @@ def test_training_ends_by_fitting_the_code_prior(family):
     assert prior.fitted and trainer.model is not model  # the EMA weights that sample were fitted ...
     assert (trainer.model.code_prior if family == "cae" else trainer.model.prior).fitted  # ... and the trained ones
     assert result.history[-1]["step"] == 3
-    x = model.sample(6, generator=torch.Generator().manual_seed(0)).x
+    x = model.sample(6, generator=torch.Generator(device=model.device).manual_seed(0)).x  # cuda on a GPU machine
     assert x.shape == (6, 1, 8, 8) and torch.isfinite(x).all()
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.child_env import child_env
 from tests.cli.conftest import cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,7 +57,7 @@ def test_without_the_extra_the_message_says_how_to_install_it(run_dirs, monkeypa
 
 
 def test_serve_prints_its_url_and_answers_there(run_dirs):
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = child_env()
     proc = subprocess.Popen([sys.executable, "-m", "genlab", "serve", str(run_dirs["ae"]), str(run_dirs["gpt"]),
                              "--port", "0", "--threads", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=env, cwd=ROOT)

@@ -116,5 +116,5 @@ def test_disk_full_during_training_stops_with_one_line_and_the_run_resumes_exact
     monkeypatch.undo()
     assert sorted(p.name for p in (tmp_path / "r" / "checkpoints").iterdir()) == ["latest", "step_00000002"]
     assert train(config, tmp_path / "r", data=data, resume=True).step == 6
-    a, b = full.model.state_dict(), load_run(tmp_path / "r", ema=False).model.state_dict()
+    a, b = full.model.cpu().state_dict(), load_run(tmp_path / "r", ema=False).model.state_dict()  # cuda -> cpu
     assert all(torch.equal(a[k], b[k]) for k in a)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -14,12 +13,13 @@ import pytest
 import torch
 
 from genlab.training import checkpoint as ckpt
+from tests.child_env import child_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(cmd: list[str]) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    env = child_env(OMP_NUM_THREADS="1")
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
 
 
@@ -53,7 +53,7 @@ def test_sigterm_stops_every_process_at_the_same_step_with_one_checkpoint(tmp_pa
     """torchrun forwards SIGTERM to its workers; they agree on the step to stop at (rank 0 alone holds the
     run's lock and writes the checkpoint)."""
     worker = str(ROOT / "tests" / "training" / "ddp_worker.py")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    env = child_env(OMP_NUM_THREADS="1")
     proc = subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                              worker, str(tmp_path / "ddp"), "8", "100000"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

@@ -19,6 +19,7 @@ from genlab.config import DataConfig, RunConfig, TrainConfig
 from genlab.models.vae import VAE
 from genlab.runs import load_run, train
 from genlab.training import checkpoint as ckpt
+from tests.child_env import child_env
 from tests.conftest import TINY, tiny_images
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,7 +107,7 @@ def test_a_second_ctrl_c_aborts_at_once_without_saving(tmp_path, monkeypatch):
 @pytest.mark.slow
 @pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_an_interrupted_genlab_train_exits_128_plus_the_signal(tmp_path, signum, code):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    env = child_env(OMP_NUM_THREADS="1")
     run = tmp_path / "v"
     proc = subprocess.Popen(
         [sys.executable, "-m", "genlab", "train", "vae", "--data", "digits", "--arch", "mlp", "--hidden", "16",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess
@@ -14,13 +13,14 @@ import pytest
 
 from genlab.runs import load_run
 from genlab.training import checkpoint as ckpt
+from tests.child_env import child_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
 def test_sigkill_at_any_moment_leaves_a_good_checkpoint(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    env = child_env(OMP_NUM_THREADS="1")
     run_dir = tmp_path / "run"
     rng = random.Random(0)
     steps = []

@@ -139,3 +139,22 @@ def test_every_candidate_gets_a_fresh_copy_set_up_once():
     assert len(set_up) == 4 and all(c is not model for c in set_up)  # once per candidate, never the model
     assert not hasattr(model, "ready")  # the model itself is never touched
     assert [s[1] for s in stepped[::len(stepped) // 4]] == [False, False, True, True]
+
+
+def test_a_resume_in_the_other_layout_gives_adams_moments_the_parameters_layout():
+    # fused Adam on CUDA refuses moments whose strides differ from their parameter's (seen on an H200)
+    from genlab.training.trainer import match_layouts
+
+    conv = torch.nn.Conv2d(2, 4, 3)
+    opt = torch.optim.Adam(conv.parameters())
+    conv(torch.randn(1, 2, 5, 5)).sum().backward()
+    opt.step()
+    before = {n: v.clone() for n, v in opt.state[conv.weight].items()}
+    conv.to(memory_format=torch.channels_last)  # the resumed run's layout; the loaded moments stay contiguous
+    assert opt.state[conv.weight]["exp_avg"].stride() != conv.weight.stride()
+    match_layouts(opt)
+    for name, v in opt.state[conv.weight].items():
+        assert torch.equal(v, before[name])
+        if v.shape == conv.weight.shape:
+            assert v.stride() == conv.weight.stride()
+    opt.step()  # and Adam still steps

@@ -236,7 +236,7 @@ def test_a_run_trains_loads_and_keeps_its_actnorm_init(tmp_path):
     norms = [m for m in run.model.modules() if isinstance(m, ActNorm)]
     assert norms and all(bool(m.initialized) for m in norms)
     x = tiny_images(8, seed=3).images()
-    assert torch.allclose(run.model.nll(x), result.model.float().nll(x))  # the trained (EMA) model, as saved
+    assert torch.allclose(run.model.nll(x), result.model.float().cpu().nll(x))  # the trained (EMA) model, as saved
     assert run.model.sample(4, generator=gen(0)).x.shape == (4, 1, 8, 8)
     assert evaluate_likelihood(run.model, x, generator=gen(0))["bits_per_dim"] > 0
 
