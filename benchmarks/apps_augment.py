@@ -22,6 +22,7 @@ ddpm-g1 (the same at guidance 1, no guidance).
 Each neural family trains for --budget CPU-seconds at most.
 
     .venv/bin/python benchmarks/apps_augment.py                        # about 35 CPU-minutes, 1 thread
+    .venv/bin/python benchmarks/apps_augment.py --jobs 2               # the (size, seed) runs two at a time
     .venv/bin/python benchmarks/apps_augment.py --smoke --out /tmp/augment.json --images /tmp
 """
 
@@ -32,7 +33,10 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # idle OpenMP threads must not spin on CPU time
 
 import argparse
+import functools
+import multiprocessing
 import statistics
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
@@ -74,7 +78,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--name", default="apps_augment", help="result name (default file benchmarks/results/NAME.json)")
     p.add_argument("--out", type=Path, default=None, help="result JSON somewhere else")
     p.add_argument("--images", type=Path, default=ROOT / "docs" / "images" / "apps", help="picture folder")
-    return p.parse_args(argv)
+    p.add_argument("--jobs", type=int, default=1,
+                   help="(size, seed) runs at once, each in its own 1-thread process (budgets are CPU time)")
+    args = p.parse_args(argv)
+    if args.jobs < 1:
+        p.error(f"--jobs must be >= 1, got {args.jobs}")
+    return args
 
 
 def trained(family: str, data, seed: int, budget: float):
@@ -96,54 +105,75 @@ def mean_std(values: list[float]) -> dict[str, float]:
             "values": [round(v, 4) for v in values]}
 
 
-def main(argv=None) -> None:
-    from genlab.apps.augment import generated_images
+@functools.lru_cache(maxsize=1)
+def fashion():
+    """(train, test) Fashion-MNIST, loaded once per process."""
     from genlab.data import load_data
+
+    return load_data("fashion-mnist", split="train"), load_data("fashion-mnist", split="test")
+
+
+def one_seed(size: int, seed: int, args: argparse.Namespace, picture: bool) -> dict:
+    """Everything of one (size, seed): the real-only accuracy, each family's scores and costs, and (when
+    `picture`) each family's picture of real and generated images. Runs in a worker process under --jobs."""
+    from genlab.apps.augment import generated_images
     from genlab.eval.cas import train_and_score
     from genlab.viz.grid import save_grid
 
+    torch.set_num_threads(1)
+    train, test = fashion()
+    k = train.num_classes
+    real = train.per_class(size, torch.Generator().manual_seed(seed))
+    with CpuTimer() as t:
+        real_acc = train_and_score(real.x, real.y, test.x, test.y, num_classes=k, seed=seed, steps=args.steps,
+                                   hflip=True)
+    print(f"{size}/class seed {seed}: real only {real_acc:.4f} ({t.cpu:.0f} CPU-s)", flush=True)
+    out: dict = {"real": real_acc, "scores": {}, "cost": {}, "pictures": []}
+    for family in args.families:
+        model, cpu, steps = trained(family, real, seed, args.budget)
+        with CpuTimer() as g:
+            gx, gy = generated_images(model, args.generated, generator=torch.Generator().manual_seed(seed))
+        both = train_and_score(*_balanced(real, gx, gy), test.x, test.y, num_classes=k, seed=seed,
+                               steps=args.steps, hflip=True)
+        cas = train_and_score(gx, gy, test.x, test.y, num_classes=k, seed=seed, steps=args.steps, hflip=True)
+        out["scores"][family] = {"real+gen": both, "gen (CAS)": cas, "gain": both - real_acc}
+        out["cost"][family] = {"training CPU-s": cpu, "steps": steps, "generating CPU-s": round(g.cpu, 1)}
+        print(f"{size}/class seed {seed} {family}: real+gen {both:.4f} (gain {100 * (both - real_acc):+.2f}), "
+              f"CAS {cas:.4f}", flush=True)
+        if picture:
+            rows = []
+            for c in range(k):
+                rows += [real.x[real.y == c][:8], gx[gy == c][:8]]
+            path = args.images / f"augment_{family}_{size}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            save_grid(torch.cat(rows).float() / 255, path, nrow=8, scale=2)
+            out["pictures"].append(str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path))
+    return out
+
+
+def main(argv=None) -> None:
     args = parse_args(argv)
     if args.smoke:
         args.sizes, args.seeds, args.steps, args.budget, args.generated = [10], [0], 50, 20.0, 50
     torch.set_num_threads(1)
-    train, test = load_data("fashion-mnist", split="train"), load_data("fashion-mnist", split="test")
-    k = train.num_classes
+    # one task per (size, seed); the pictures come from the first seed of the largest size, whichever process runs it
+    tasks = [(size, seed, seed == args.seeds[0] and size == args.sizes[-1]) for size in args.sizes
+             for seed in args.seeds]
+    if args.jobs > 1:
+        with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            done = list(pool.map(one_seed, *zip(*[(size, seed, args, pic) for size, seed, pic in tasks])))
+    else:
+        done = [one_seed(size, seed, args, pic) for size, seed, pic in tasks]
+    results = {(size, seed): r for (size, seed, _), r in zip(tasks, done)}
     figures: dict = {}
-    pictures = []
+    pictures = [p for r in done for p in r["pictures"]]
     for size in args.sizes:
-        per_seed: dict[str, list[dict[str, float]]] = {f: [] for f in args.families}
-        real_scores, cost = [], {f: [] for f in args.families}
-        for seed in args.seeds:
-            real = train.per_class(size, torch.Generator().manual_seed(seed))
-            with CpuTimer() as t:
-                real_acc = train_and_score(real.x, real.y, test.x, test.y, num_classes=k, seed=seed, steps=args.steps,
-                                           hflip=True)
-            real_scores.append(real_acc)
-            print(f"{size}/class seed {seed}: real only {real_acc:.4f} ({t.cpu:.0f} CPU-s)", flush=True)
-            for family in args.families:
-                model, cpu, steps = trained(family, real, seed, args.budget)
-                with CpuTimer() as g:
-                    gx, gy = generated_images(model, args.generated, generator=torch.Generator().manual_seed(seed))
-                both = train_and_score(*_balanced(real, gx, gy), test.x, test.y, num_classes=k, seed=seed,
-                                       steps=args.steps, hflip=True)
-                cas = train_and_score(gx, gy, test.x, test.y, num_classes=k, seed=seed, steps=args.steps, hflip=True)
-                per_seed[family].append({"real+gen": both, "gen (CAS)": cas, "gain": both - real_acc})
-                cost[family].append({"training CPU-s": cpu, "steps": steps, "generating CPU-s": round(g.cpu, 1)})
-                print(f"{size}/class seed {seed} {family}: real+gen {both:.4f} (gain {100 * (both - real_acc):+.2f}), "
-                      f"CAS {cas:.4f}", flush=True)
-                if seed == args.seeds[0] and size == args.sizes[-1]:
-                    rows = []
-                    for c in range(k):
-                        rows += [real.x[real.y == c][:8], gx[gy == c][:8]]
-                    path = args.images / f"augment_{family}_{size}.png"
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    save_grid(torch.cat(rows).float() / 255, path, nrow=8, scale=2)
-                    pictures.append(str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path))
-        block = {"real only": mean_std(real_scores)}
+        runs = [results[size, seed] for seed in args.seeds]
+        block = {"real only": mean_std([r["real"] for r in runs])}
         for family in args.families:
-            block[family] = {key: mean_std([r[key] for r in per_seed[family]]) for key in ("real+gen", "gen (CAS)",
-                                                                                             "gain")}
-            block[family]["training"] = cost[family]
+            block[family] = {key: mean_std([r["scores"][family][key] for r in runs])
+                             for key in ("real+gen", "gen (CAS)", "gain")}
+            block[family]["training"] = [r["cost"][family] for r in runs]
         gains = {f: block[f]["gain"]["mean"] for f in args.families}
         block["best family"] = max(gains, key=gains.get)
         block["best gain, points"] = round(100 * gains[block["best family"]], 2)
@@ -154,7 +184,7 @@ def main(argv=None) -> None:
     figures["pictures"] = pictures
     figures["settings"] = {"generated per class": args.generated, "classifier steps": args.steps,
                            "classifier batch": 64, "model budget CPU-s": args.budget, "seeds": args.seeds,
-                           "families": {f: FAMILIES[f] for f in args.families},
+                           "jobs": args.jobs, "families": {f: FAMILIES[f] for f in args.families},
                            "cpu capability": torch.backends.cpu.get_cpu_capability()}
     write_result(args.name, figures, threads=1, path=args.out,
                  headline={"figure": "best gain, points (size)", "target": "gain >= 2 points on Fashion-MNIST",

@@ -81,22 +81,24 @@ class GatedLayer(nn.Module):
         self.skip = nn.Conv2d(channels, channels, 1)
         self.embed = nn.Embedding(num_classes, 2 * channels) if num_classes else None
 
-    def bias(self, y: torch.Tensor | None) -> torch.Tensor | float:
-        """The class embedding as a (b, 2f, 1, 1) bias, or 0."""
+    def bias(self, y: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | float:
+        """The class embedding as a (b, 2f, 1, 1) bias in the stack's dtype (an fp32 bias would lift a bf16 stack
+        under autocast to fp32), or 0."""
         if self.embed is None or y is None:
             return 0.0
-        return self.embed(y)[:, :, None, None]
+        return self.embed(y)[:, :, None, None].to(dtype)
 
     def vertical(self, v: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.Tensor | None, torch.Tensor]:
         """(the vertical stack's output (b, f, h, w) (None in the last layer), its link into the horizontal
         stack (b, 2f, h, w))."""
         pre = self.v_conv(v)
-        return (None if self.last else gate(pre + self.bias(y))), self.link(down_shift(pre))
+        return (None if self.last else gate(pre + self.bias(y, pre.dtype))), self.link(down_shift(pre))
 
     def horizontal(self, h: torch.Tensor, link: torch.Tensor,
                    y: torch.Tensor | None) -> tuple[torch.Tensor | None, torch.Tensor]:
         """(the horizontal stack's output (b, f, h, w) (None in the last layer), the skip output (b, f, h, w))."""
-        out = gate(self.h_conv(h) + link + self.bias(y))
+        pre = self.h_conv(h) + link
+        out = gate(pre + self.bias(y, pre.dtype))
         if self.res is None:
             return None, self.skip(out)
         res = self.res(out)

@@ -278,3 +278,14 @@ def test_sampling_and_inpainting_report_every_pixel():
     mask[..., 2:, :] = 1  # the lower half: 8 pixels from pixel 8 on
     model.inpaint(torch.zeros(1, 1, 4, 4), mask, generator=gen(), progress=lambda *a: calls.append(a))
     assert calls == [("pixel", k, 8) for k in range(9)]
+
+
+def test_a_conditional_stack_stays_in_bf16_under_autocast():
+    # the class embedding is fp32; added as it is, it lifted each bf16 stack to fp32 (12% slower a bf16 step)
+    model = model_of(classes=3, conditional=True)
+    layer = model.net.layers[1]
+    y = torch.tensor([0, 2])
+    with torch.autocast("cpu", torch.bfloat16):
+        v, link = layer.vertical(torch.randn(2, 8, 8, 8, dtype=torch.bfloat16), y)  # the stacks as layer 0 left them
+        h, skip = layer.horizontal(torch.randn(2, 8, 8, 8, dtype=torch.bfloat16), link, y)
+    assert v.dtype == link.dtype == h.dtype == skip.dtype == torch.bfloat16
