@@ -7,7 +7,8 @@ exactly those images; it generates --generated images per class; genlab's classi
 CNN, trained from scratch for --steps steps of batch 64, random 2-pixel shifts and flips) is trained on
 
     real         the real images alone (the same for every family of that size and seed)
-    real+gen     the real images (repeated to half of the set) and the family's generated images
+    real+gen     the real images (repeated to --real-share of the set, half by default) and the family's
+                 generated images
     gen (CAS)    the generated images alone
 
 and scored on the 10,000 real test images. The figures are mean and sample std over the seeds; the gain is
@@ -78,6 +79,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--name", default="apps_augment", help="result name (default file benchmarks/results/NAME.json)")
     p.add_argument("--out", type=Path, default=None, help="result JSON somewhere else")
     p.add_argument("--images", type=Path, default=ROOT / "docs" / "images" / "apps", help="picture folder")
+    p.add_argument("--real-share", type=float, default=None,
+                   help="the real images' share of the mixed set (default: genlab.eval.cas.REAL_SHARE, 0.5)")
     p.add_argument("--jobs", type=int, default=1,
                    help="(size, seed) runs at once, each in its own 1-thread process (budgets are CPU time)")
     args = p.parse_args(argv)
@@ -133,7 +136,7 @@ def one_seed(size: int, seed: int, args: argparse.Namespace, picture: bool) -> d
         model, cpu, steps = trained(family, real, seed, args.budget)
         with CpuTimer() as g:
             gx, gy = generated_images(model, args.generated, generator=torch.Generator().manual_seed(seed))
-        both = train_and_score(*_balanced(real, gx, gy), test.x, test.y, num_classes=k, seed=seed,
+        both = train_and_score(*_balanced(real, gx, gy, args.real_share), test.x, test.y, num_classes=k, seed=seed,
                                steps=args.steps, hflip=True)
         cas = train_and_score(gx, gy, test.x, test.y, num_classes=k, seed=seed, steps=args.steps, hflip=True)
         out["scores"][family] = {"real+gen": both, "gen (CAS)": cas, "gain": both - real_acc}
@@ -153,6 +156,10 @@ def one_seed(size: int, seed: int, args: argparse.Namespace, picture: bool) -> d
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    if args.real_share is None:
+        from genlab.eval.cas import REAL_SHARE
+
+        args.real_share = REAL_SHARE
     if args.smoke:
         args.sizes, args.seeds, args.steps, args.budget, args.generated = [10], [0], 50, 20.0, 50
     torch.set_num_threads(1)
@@ -183,6 +190,7 @@ def main(argv=None) -> None:
     figures["target (gain >= 2 points with the best family) met"] = best[0] >= 2.0
     figures["pictures"] = pictures
     figures["settings"] = {"generated per class": args.generated, "classifier steps": args.steps,
+                           "real share of the mixed set": args.real_share,
                            "classifier batch": 64, "model budget CPU-s": args.budget, "seeds": args.seeds,
                            "jobs": args.jobs, "families": {f: FAMILIES[f] for f in args.families},
                            "cpu capability": torch.backends.cpu.get_cpu_capability()}
@@ -193,10 +201,10 @@ def main(argv=None) -> None:
                        "trained on exactly the real images of its size and seed")
 
 
-def _balanced(real, gx, gy):
+def _balanced(real, gx, gy, real_share: float):
     from genlab.eval.cas import balanced
 
-    return balanced(real.x, real.y, gx, gy)
+    return balanced(real.x, real.y, gx, gy, real_share)
 
 
 if __name__ == "__main__":

@@ -8,8 +8,8 @@ metrics, trained here from scratch with a fixed recipe and step budget) and scor
   needs does the model's conditional distribution hold?
 - Low-data gain: the few real labelled images alone, against the same images plus generated ones of a
   conditional model trained on those same images ("1000 real images + 10,000 synthetic -> a better
-  classifier?"). The real images are repeated to make up half of the training set, so generated images
-  add variety without drowning the real ones.
+  classifier?"). The real images are repeated to make up half of the training set
+  (genlab.eval.cas.REAL_SHARE), so generated images add variety without drowning the real ones.
 
 This module makes the generated images (`generated_images`); genlab.eval.cas trains and scores the classifiers
 (`train_and_score` is one training, `augmentation_scores` the three of one seed: real, real + generated, generated

@@ -9,7 +9,8 @@ from genlab.config import check_bounds
 
 
 def augment(run: tyro.conf.Positional[str], generated_per_class: int = 1000, seeds: tuple[int, ...] = (0, 1, 2),
-            steps: int = 600, test: int = 10_000, out: str = "augment.png", overwrite: bool = False) -> None:
+            steps: int = 600, test: int = 10_000, real_share: float = 0.5, out: str = "augment.png",
+            overwrite: bool = False) -> None:
     """Data augmentation: train genlab's classifier on the run's own training images, on them plus images the run
     generates, and on the generated images alone (the Classification Accuracy Score); print the test accuracy of
     each (mean ± std over seeds) and draw real and generated images of every class.
@@ -20,10 +21,11 @@ def augment(run: tyro.conf.Positional[str], generated_per_class: int = 1000, see
     Args:
         run: the run folder (runs/NAME) of a class-conditional model (ddpm, vae, cgan, gmm, pixelcnn, ... trained
             with --conditional).
-        generated_per_class: generated images of each class (the real ones are repeated to make half the set).
+        generated_per_class: generated images of each class.
         seeds: classifier seeds (each trains the three classifiers once).
         steps: optimizer steps of each classifier.
         test: real test images scored (the first ones of the run's dataset).
+        real_share: the real images' share of the mixed training set (they are repeated to make it up).
         out: the PNG to write: a row of real and a row of generated images per class (its folder must exist).
         overwrite: replace OUT if it exists (otherwise an existing OUT is an error).
     """
@@ -40,6 +42,9 @@ def augment(run: tyro.conf.Positional[str], generated_per_class: int = 1000, see
     check_bounds("--generated-per-class", generated_per_class, ge=1, le=100_000)
     check_bounds("--steps", steps, ge=1, le=1_000_000)
     check_bounds("--test", test, ge=1)
+    if not 0.0 < real_share < 1.0:
+        raise ValueError(f"--real-share must be between 0 and 1 (the real images' share of the mixed set), got "
+                         f"{real_share}")
     if not seeds:
         raise ValueError("--seeds needs at least one seed")
     r = load_run(run)
@@ -52,7 +57,7 @@ def augment(run: tyro.conf.Positional[str], generated_per_class: int = 1000, see
     gen_x, gen_y = generated_images(r.model, generated_per_class, generator=torch.Generator().manual_seed(0),
                                     progress=True)
     runs = [augmentation_scores(real.x, real.y, gen_x, gen_y, test_x, test_y, num_classes=real.num_classes,
-                                seed=s, steps=steps, hflip=hflip) for s in seeds]
+                                seed=s, steps=steps, hflip=hflip, real_share=real_share) for s in seeds]
     k = real.num_classes
     show = min(8, generated_per_class, int(real.y.bincount(minlength=k).min()))
     rows = []
@@ -60,8 +65,8 @@ def augment(run: tyro.conf.Positional[str], generated_per_class: int = 1000, see
         rows += [real.x[real.y == c][:show], gen_x[gen_y == c][:show]]
     save_grid(torch.cat(rows).float() / 255, out, nrow=show, scale=2)
     print(f"{r.config.family} on {len(real)} real {r.config.data.name} images ({len(real) // k} per class) + "
-          f"{len(gen_x)} generated; classifier test accuracy on {len(test_x)} real test images, {steps} steps, "
-          f"seeds {list(seeds)}:")
+          f"{len(gen_x)} generated (real {real_share:.0%} of the mixed set); classifier test accuracy on "
+          f"{len(test_x)} real test images, {steps} steps, seeds {list(seeds)}:")
     for key, what in (("real", "real only"), ("real+generated", "real + generated"),
                       ("generated", "generated only (CAS)"), ("gain", "gain from the generated images")):
         values = [100 * x[key] for x in runs]

@@ -8,7 +8,7 @@ import torch
 from genlab.apps.augment import generated_images
 from genlab.cli import main
 from genlab.config import DataConfig, RunConfig, TrainConfig
-from genlab.eval.cas import augmentation_scores, balanced, train_and_score
+from genlab.eval.cas import REAL_SHARE, augmentation_scores, balanced, train_and_score
 from genlab.models import build_model
 from genlab.runs import load_training_data, train
 from tests.conftest import tiny_images
@@ -44,11 +44,24 @@ def test_generated_images_report_their_progress_with_the_samplers_steps_inside()
     assert ("step", TINY["ddpm"]["sample_steps"], TINY["ddpm"]["sample_steps"]) in calls  # the sampler's own bar
 
 
-def test_balanced_repeats_the_real_images_to_half_of_the_set():
+def test_balanced_repeats_the_real_images_to_their_share_of_the_set():
     rx, ry = torch.zeros(10, 1, 2, 2, dtype=torch.uint8), torch.zeros(10, dtype=torch.long)
     gx, gy = torch.ones(100, 1, 2, 2, dtype=torch.uint8), torch.ones(100, dtype=torch.long)
-    x, y = balanced(rx, ry, gx, gy)
-    assert len(x) == 200 and int((y == 0).sum()) == 100 and torch.equal(x[y == 1], gx)
+    x, y = balanced(rx, ry, gx, gy)  # REAL_SHARE: half
+    assert REAL_SHARE == 0.5 and len(x) == 200 and int((y == 0).sum()) == 100 and torch.equal(x[y == 1], gx)
+    x, y = balanced(rx, ry, gx, gy, real_share=0.75)
+    assert len(x) == 400 and int((y == 0).sum()) == 300
+    for bad in (0.0, 1.0, -0.5):
+        with pytest.raises(ValueError, match="real_share must be in"):
+            balanced(rx, ry, gx, gy, real_share=bad)
+
+
+def test_the_cli_default_share_is_the_library_one():
+    import inspect
+
+    from genlab.cli.augment import augment
+
+    assert inspect.signature(augment).parameters["real_share"].default == REAL_SHARE
 
 
 def test_classification_accuracy_score_on_a_toy_case():
@@ -79,10 +92,13 @@ def test_cli_prints_the_three_scores_and_draws_real_and_generated_rows(tmp_path,
     main(["augment", str(tmp_path / "g"), "--generated-per-class", "20", "--steps", "30", "--seeds", "0", "1",
           "--test", "100", "--out", str(tmp_path / "a.png")])
     out = capsys.readouterr().out
-    assert "200 real digits images (20 per class) + 200 generated" in out
+    assert "200 real digits images (20 per class) + 200 generated (real 50% of the mixed set)" in out
     for what in ("real only", "real + generated", "generated only (CAS)", "gain from the generated images"):
         assert what in out
     assert " ± " in out and (tmp_path / "a.png").is_file()
     with pytest.raises(SystemExit) as e:
         main(["augment", str(tmp_path / "g"), "--seeds", "--out", str(tmp_path / "b.png")])
     assert e.value.code == 2
+    with pytest.raises(SystemExit) as e:
+        main(["augment", str(tmp_path / "g"), "--real-share", "1", "--out", str(tmp_path / "c.png")])
+    assert e.value.code == 2 and "--real-share must be between 0 and 1" in capsys.readouterr().err
