@@ -81,6 +81,7 @@ def main() -> None:
     ap.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "auto"],
                     help="genlab's sampling precision (the network under bf16 autocast for bf16)")
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--name", default="diffusion_sampling", help="result name (benchmarks/results/NAME.json)")
     args = ap.parse_args()
 
     import torch
@@ -117,7 +118,7 @@ def main() -> None:
     figures["speedup_cpu_time"] = round(cpu["diffusers"] / cpu["genlab"], 3)
     print(json.dumps(figures, indent=1))
     if not args.no_write:
-        write_result("diffusion_sampling", figures,
+        write_result(args.name, figures,
                      f"{args.n} class-conditional images, {args.steps} DPM-Solver++(2M) steps, guidance {GUIDANCE} "
                      "(a double batch per step), alternating batch by batch.", threads=args.threads)
 

@@ -140,7 +140,7 @@ def test_sampling_1000_images_shows_bars_of_batches_and_steps_on_a_terminal(ddpm
     err = Terminal()
     monkeypatch.setattr(sys, "stderr", err)
     cli("sample", ddpm_run, "-n", "1000", "--out", str(tmp_path / "a.npz"), "--option", "sampler=ddim", "steps=3")
-    assert "sample ddpm: 100%" in err.text and "2/2" in err.text  # 1,000 images in two batches of 500
+    assert "sample ddpm: 100%" in err.text and "8/8" in err.text  # 1,000 images in batches of 128 (a CPU's default)
     assert "step" in err.text and "/3 [" in err.text  # a bar of the 3 denoising steps of a batch (how far it
     # got before it was cleared depends on tqdm's refresh interval, so only its total is checked)
     err.text = ""
@@ -156,8 +156,8 @@ def test_the_python_api_reports_to_a_hook_and_writes_no_file(ddpm_run, tmp_path,
     calls = []
     out = genlab.sample(ddpm_run, 1000, progress=lambda *a: calls.append(a), steps=2)
     assert out.x.shape == (1000, 1, 8, 8)
-    assert [c for c in calls if c[0] == "batch"] == [("batch", k, 2) for k in range(3)]
-    assert sum(c[0] == "step" and c[1] > 0 for c in calls) == 2 * 2  # once per step of each batch
+    assert [c for c in calls if c[0] == "batch"] == [("batch", k, 8) for k in range(9)]  # batches of 128 on a CPU
+    assert sum(c[0] == "step" and c[1] > 0 for c in calls) == 8 * 2  # once per step of each batch
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # samples are returned, never written
 
 

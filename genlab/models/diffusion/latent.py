@@ -173,7 +173,7 @@ class LDM(DiffusionModel):
 
     @torch.no_grad()
     def sample(self, n, *, cond=None, generator=None, sampler: str | None = None, steps: int | None = None,
-               guidance: float | None = None, eta: float | None = None, batch_size: int = 500,
+               guidance: float | None = None, eta: float | None = None, batch_size: int | None = None,
                progress: ProgressHook | None = None, precision: Literal["fp32", "bf16", "auto"] = "fp32") -> Samples:
         """n images (n, c, h, w) in [0, 1] with their labels; options as for `ddpm`."""
         return super().sample(n, cond=cond, generator=generator, sampler=sampler, steps=steps, guidance=guidance,

@@ -29,6 +29,7 @@ from genlab.models.diffusion.schedules import (
 from genlab.nn.bf16 import use_bf16
 from genlab.nn.distributions import bits_per_dim
 
+CPU_SAMPLE_INPUTS = 128  # network inputs per sampler run on a CPU by default (DiffusionModel.sample_batch)
 
 @dataclass(frozen=True)
 class DiffusionProcessConfig:
@@ -194,6 +195,17 @@ class DiffusionModel(GenerativeModel):
         w = next((m.weight for m in self.net.modules() if isinstance(m, nn.Conv2d)), None)
         return w is not None and w.is_contiguous(memory_format=torch.channels_last) and w.shape[1] > 1
 
+    def sample_batch(self, guided: bool) -> int:
+        """Images per sampler run by default. On a CPU, 128 network inputs (64 images when classifier-free
+        guidance doubles the batch): larger batches are slower there, not faster (at 28x28 the U-Net's biggest
+        activations of 500 images doubled take 300 MB, and blocks above glibc's mmap threshold, 32 MB at most,
+        are fresh pages at every allocation, zeroed by the kernel on first touch). 500 guided images, 20
+        DPM-Solver++ steps, 2 threads, OMP_WAIT_POLICY=PASSIVE as the CLI sets it: 66.4 s in one batch of 500,
+        43.6 s in batches of 64 (AMX Xeon; docs/DIFFUSION.md, "Speed"). Elsewhere (a GPU) 500 images."""
+        if self.device.type != "cpu":
+            return 500
+        return CPU_SAMPLE_INPUTS // 2 if guided else CPU_SAMPLE_INPUTS
+
     def timesteps_for(self, steps: int | None, sampler: str, start: int | None = None) -> torch.Tensor:
         """Decreasing timesteps for `steps` network calls, from `start` (default T-1) towards 0."""
         T = self.config.timesteps
@@ -219,7 +231,7 @@ class DiffusionModel(GenerativeModel):
 
     @torch.no_grad()
     def sample(self, n, *, cond=None, generator=None, sampler: str | None = None, steps: int | None = None,
-               guidance: float | None = None, eta: float | None = None, batch_size: int = 500,
+               guidance: float | None = None, eta: float | None = None, batch_size: int | None = None,
                progress: ProgressHook | None = None, precision: Literal["fp32", "bf16", "auto"] = "fp32") -> Samples:
         """n images (n, c, h, w) in [0, 1], with the labels they were drawn for.
 
@@ -230,7 +242,9 @@ class DiffusionModel(GenerativeModel):
             steps: network evaluations (default: the config's; T for ddpm).
             guidance: classifier-free guidance scale w (0 = unconditional, 1 = conditional).
             eta: DDIM stochasticity (0 = deterministic, 1 = DDPM-like).
-            batch_size: images per sampler run (memory).
+            batch_size: images per sampler run (default: `sample_batch`, 64 network inputs on a CPU, 500 images
+                elsewhere). The starting noise is drawn for all n first, so a deterministic sampler gives the
+                same images at any batch size.
             precision: "fp32" (default: the same samples from a seed on every machine), "bf16" (the network
                 under bf16 autocast; 1.7x faster on a CPU with AVX-512 BF16 at the same FID, docs/DIFFUSION.md)
                 or "auto" (bf16 where the device runs it natively).
@@ -244,6 +258,11 @@ class DiffusionModel(GenerativeModel):
         samplers.get_sampler(name)  # a clear error for a bad name (or precision) before any work
         use_bf16(precision, self.device)
         ts = self.timesteps_for(steps, name)
+        if batch_size is None:
+            batch_size = self.sample_batch(labels is not None and self.denoiser(labels[:1], guidance).guidance
+                                           not in (0.0, 1.0))
+        elif batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         x_T = torch.randn((n, *self.x_shape), generator=generator, device=self.device)
         was_training = self.training
         self.eval()

@@ -172,7 +172,7 @@ class T2I(DDPM):
 
     @torch.no_grad()
     def sample(self, n, *, cond=None, generator=None, sampler: str | None = None, steps: int | None = None,
-               guidance: float | None = None, eta: float | None = None, batch_size: int = 500,
+               guidance: float | None = None, eta: float | None = None, batch_size: int | None = None,
                progress: ProgressHook | None = None, precision: Literal["fp32", "bf16", "auto"] = "fp32") -> Samples:
         """n images for `cond` (a prompt, n prompts or (n, L) caption ids; None: unconditional);
         guidance w: 0 unconditional, 1 conditional, > 1 stronger (default: the config's). Other options as

@@ -200,6 +200,22 @@ def test_sample_reports_batches_and_the_denoising_steps_of_each():
     assert calls[0] == ("batch", 0, 3) and calls.index(("batch", 1, 3)) == calls.index(("step", 3, 3)) + 1
 
 
+def test_the_default_batch_on_a_cpu_is_small_and_changes_no_deterministic_sample():
+    model = ddpm()  # TINY: conditional with a null label, guidance 2 by default
+    assert model.sample_batch(guided=True) == 64 and model.sample_batch(guided=False) == 128
+    calls = []
+    model.sample(140, generator=gen(), steps=2, sampler="ddim", progress=lambda *a: calls.append(a))
+    assert [c for c in calls if c[0] == "batch"][-1] == ("batch", 3, 3)  # guided: 64 + 64 + 12
+    calls.clear()
+    model.sample(140, generator=gen(), steps=2, sampler="ddim", guidance=1.0, progress=lambda *a: calls.append(a))
+    assert [c for c in calls if c[0] == "batch"][-1] == ("batch", 2, 2)  # one network input per image: 128 + 12
+    one = model.sample(80, generator=gen(), steps=2, sampler="ddim").x  # the noise is drawn for all 80 first
+    assert torch.allclose(one, model.sample(80, generator=gen(), steps=2, sampler="ddim", batch_size=80).x,
+                          atol=1e-6)
+    with pytest.raises(ValueError, match="batch_size must be >= 1"):
+        model.sample(2, batch_size=0)
+
+
 def test_a_progress_hook_does_not_change_the_samples():
     model = ddpm()
     plain = model.sample(3, generator=gen(), steps=2).x
