@@ -242,7 +242,7 @@ class DiffusionModel(GenerativeModel):
             steps: network evaluations (default: the config's; T for ddpm).
             guidance: classifier-free guidance scale w (0 = unconditional, 1 = conditional).
             eta: DDIM stochasticity (0 = deterministic, 1 = DDPM-like).
-            batch_size: images per sampler run (default: `sample_batch`, 64 network inputs on a CPU, 500 images
+            batch_size: images per sampler run (default: `sample_batch`, 128 network inputs on a CPU, 500 images
                 elsewhere). The starting noise is drawn for all n first, so a deterministic sampler gives the
                 same images at any batch size.
             precision: "fp32" (default: the same samples from a seed on every machine), "bf16" (the network
