@@ -29,7 +29,7 @@ from genlab.io import atomic_write_json
 from genlab.models import GenerativeModel, build_model, families_with, family_class, model_config, model_record
 from genlab.models.base import Sampler, Samples
 from genlab.training import checkpoint as ckpt
-from genlab.training.device import barrier, init_distributed
+from genlab.training.device import barrier, end_distributed, group_is_up, init_distributed
 from genlab.training.lock import LOCK, LockHeld, RunLock
 from genlab.training.precision import Choice, fixed
 from genlab.training.trainer import Trainer, TrainResult, nonfinite_parameters
@@ -529,6 +529,7 @@ def train(config: RunConfig, run_dir: str | Path | None = None, *, data: Data | 
     """
     validate(config.train, "train.")
     validate(config.data, "data.")
+    caller_group = group_is_up()  # a group the caller made stays; one made here is destroyed at the end
     d, _ = init_distributed(config.train.device)
     if run_dir is not None and d.is_main:  # refuse a bad target before any work (nothing is created yet)
         check_run_target(Path(run_dir), resume=resume, overwrite=overwrite,
@@ -564,10 +565,13 @@ def train(config: RunConfig, run_dir: str | Path | None = None, *, data: Data | 
             trainer.trim_metrics()
         if on_start is not None and d.is_main:
             on_start(trainer.start_info())
-        return trainer.fit()
+        result = trainer.fit()
     finally:
         if lock is not None:
             lock.release()
+    if not caller_group:
+        end_distributed(d)
+    return result
 
 
 def recorded_choice(path: Path) -> Choice | None:

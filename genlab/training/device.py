@@ -78,6 +78,19 @@ def init_distributed(device_name: str) -> tuple[Dist, torch.device]:
     return Dist(rank, world, local), device
 
 
+def group_is_up() -> bool:
+    """Whether a process group exists already (one a caller set up before genlab's train)."""
+    return dist.is_available() and dist.is_initialized()
+
+
+def end_distributed(d: Dist) -> None:
+    """Wait for every process, then destroy the process group: left to the interpreter's exit, gloo's threads
+    are torn down in no set order, and a process can abort ("terminate called without an active exception")."""
+    if d.enabled and group_is_up():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def barrier(d: Dist) -> None:
     if d.enabled:
         dist.barrier()
