@@ -17,11 +17,9 @@ import pytest
 from genlab.config import DataConfig, RunConfig, TrainConfig
 from genlab.runs import MARKER, RunError, check_run_name, load_run, train
 from genlab.training.lock import LOCK, RunLock
-from tests.child_env import child_env
+from tests.child_env import ROOT, child_env
 from tests.cli.conftest import TINY_VAE, cli
 from tests.conftest import TINY, tiny_images
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def config(steps=2) -> RunConfig:

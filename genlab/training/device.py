@@ -87,7 +87,7 @@ def end_distributed(d: Dist) -> None:
     """Wait for every process, then destroy the process group: left to the interpreter's exit, gloo's threads
     are torn down in no set order, and a process can abort ("terminate called without an active exception")."""
     if d.enabled and group_is_up():
-        dist.barrier()
+        barrier(d)
         dist.destroy_process_group()
 
 

@@ -129,7 +129,6 @@ def ema_update(decay: float, warmup: bool) -> Callable:
     return update
 
 
-
 def match_layouts(optimizer: torch.optim.Optimizer) -> None:
     """Give each per-parameter state tensor (Adam's moments) its parameter's memory layout: a checkpoint saved in
     one layout and resumed in the other (channels-last or not) would otherwise feed fused Adam mixed strides,
@@ -138,6 +137,7 @@ def match_layouts(optimizer: torch.optim.Optimizer) -> None:
         for name, v in state.items():
             if torch.is_tensor(v) and v.shape == p.shape and v.stride() != p.stride():
                 state[name] = torch.empty_like(p, dtype=v.dtype).copy_(v)
+
 
 class Trainer:
     """Holds the model, optimizers, EMA and RNG of one run and advances them step by step."""

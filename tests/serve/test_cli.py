@@ -8,14 +8,11 @@ import socket
 import subprocess
 import sys
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-from tests.child_env import child_env
+from tests.child_env import ROOT, child_env
 from tests.cli.conftest import cli
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("args, message", [

@@ -19,10 +19,9 @@ from genlab.config import DataConfig, RunConfig, TrainConfig
 from genlab.models.vae import VAE
 from genlab.runs import load_run, train
 from genlab.training import checkpoint as ckpt
-from tests.child_env import child_env
+from tests.child_env import ROOT, child_env
 from tests.conftest import TINY, tiny_images
 
-ROOT = Path(__file__).resolve().parents[2]
 VOLATILE = ("time", "img_per_s", "tokens_per_s")  # wall-clock figures: the only fields that may differ
 
 

@@ -7,15 +7,12 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from genlab.runs import load_run
 from genlab.training import checkpoint as ckpt
-from tests.child_env import child_env
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.child_env import ROOT, child_env
 
 
 @pytest.mark.slow

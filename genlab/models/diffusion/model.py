@@ -31,6 +31,7 @@ from genlab.nn.distributions import bits_per_dim
 
 CPU_SAMPLE_INPUTS = 128  # network inputs per sampler run on a CPU by default (DiffusionModel.sample_batch)
 
+
 @dataclass(frozen=True)
 class DiffusionProcessConfig:
     """The diffusion process and the sampling defaults that every diffusion family shares.
