@@ -48,13 +48,15 @@ class DiffusersStep:
     """One training step of diffusers' UNet2DModel + DDPMScheduler: eps-MSE with label dropout, Adam."""
 
     def __init__(self, unet, sched, lr: float = 1e-3, cond_drop: float = 0.1, channels_last: bool = False,
-                 bf16: bool = False):
+                 bf16: bool = False, compile: str | None = None):
         self.unet, self.sched, self.cond_drop = unet, sched, cond_drop
         self.channels_last, self.bf16 = channels_last, bf16
         if channels_last:
             self.unet.to(memory_format=torch.channels_last)
         self.opt = torch.optim.Adam(unet.parameters(), lr=lr)
         self.null = unet.config.num_class_embeds - 1
+        # torch.compile mode ("default", "reduce-overhead", ...): the network, as a diffusers user compiles it
+        self.net = self.unet if compile is None else torch.compile(self.unet, mode=compile)
 
     def loss(self, x: torch.Tensor, y: torch.Tensor, g: torch.Generator) -> torch.Tensor:
         x0 = x * 2 - 1
@@ -66,7 +68,7 @@ class DiffusersStep:
         if self.channels_last:
             noisy = noisy.contiguous(memory_format=torch.channels_last)
         with torch.autocast(x0.device.type, torch.bfloat16, enabled=self.bf16):
-            pred = self.unet(noisy, t, class_labels=y).sample
+            pred = self.net(noisy, t, class_labels=y).sample
         return torch.nn.functional.mse_loss(pred.float(), noise)
 
     def __call__(self, x, y, g) -> float:
@@ -75,17 +77,20 @@ class DiffusersStep:
         loss = self.loss(x, y, g)
         loss.backward()
         self.opt.step()
-        return float(loss)
+        return float(loss.detach())
 
 
 class GenlabStep:
     """One training step of genlab's ddpm as the trainer runs it (training_losses, backward, Adam)."""
 
-    def __init__(self, model, lr: float = 1e-3, channels_last: bool = True, bf16: bool = False):
+    def __init__(self, model, lr: float = 1e-3, channels_last: bool = True, bf16: bool = False,
+                 compile: str | None = None):
         self.model, self.channels_last, self.bf16 = model, channels_last, bf16
         if channels_last:
             self.model.to(memory_format=torch.channels_last)
         self.opt = torch.optim.Adam(model.parameters(), lr=lr)
+        # torch.compile mode: training_losses compiled as the trainer's --train.compile does it
+        self.losses = model.training_losses if compile is None else torch.compile(model.training_losses, mode=compile)
 
     def __call__(self, x, y, g) -> float:
         from genlab.data.base import Batch
@@ -95,10 +100,10 @@ class GenlabStep:
             x = x.contiguous(memory_format=torch.channels_last)
         self.opt.zero_grad(set_to_none=True)
         with torch.autocast(x.device.type, torch.bfloat16, enabled=self.bf16):
-            loss = self.model.training_losses(Batch(x, y), generator=g)["loss"]
+            loss = self.losses(Batch(x, y), generator=g)["loss"]
         loss.backward()
         self.opt.step()
-        return float(loss)
+        return float(loss.detach())
 
 
 def step_flops(step, x, y) -> float:

@@ -9,6 +9,11 @@ batch. Both sides use their default memory layout on the GPU (contiguous NCHW).
 
     python benchmarks/diffusion_gpu.py                    # on a machine with a CUDA GPU
     python benchmarks/diffusion_gpu.py --quick --device cpu --no-write   # a smoke run of the same code
+    python benchmarks/diffusion_gpu.py --compile reduce-overhead --no-sample   # both libraries torch.compiled
+
+--compile MODE compiles both sides with torch.compile in that mode (genlab's training_losses, as
+--train.compile does, and diffusers' UNet2DModel); the warm-up then includes the compile, whose seconds are
+recorded per library. The result is then named diffusion_gpu_compile_<mode>.
 """
 
 from __future__ import annotations
@@ -29,20 +34,26 @@ def sync(device) -> None:
         torch.cuda.synchronize(device)
 
 
-def train_speed(device, batch: int, bf16: bool, reps: int, data) -> dict[str, float]:
-    """Median seconds per training step of each library at this batch size and precision."""
+def train_speed(device, batch: int, bf16: bool, reps: int, data, compile: str | None = None,
+                warmup: dict | None = None) -> dict[str, float]:
+    """Median seconds per training step of each library at this batch size and precision (the warm-up's
+    seconds, which include any compile, go into `warmup`)."""
     import torch
 
     idx = torch.randperm(len(data), generator=torch.Generator().manual_seed(batch))[: batch * 4]
     batches = [(data.images(idx[i::4]).to(device), data.y[idx[i::4]].to(device)) for i in range(4)]
     gl = genlab_model().to(device)
     unet, sched = diffusers_model()
-    steps = {"genlab": GenlabStep(gl, channels_last=False, bf16=bf16),
-             "diffusers": DiffusersStep(unet.to(device), sched, bf16=bf16)}
+    steps = {"genlab": GenlabStep(gl, channels_last=False, bf16=bf16, compile=compile),
+             "diffusers": DiffusersStep(unet.to(device), sched, bf16=bf16, compile=compile)}
     g = torch.Generator(device=device).manual_seed(0)
-    for step in steps.values():  # warm-up: cuDNN's algorithm search, Adam's state
+    for name, step in steps.items():  # warm-up: cuDNN's algorithm search, Adam's state, the compile
+        t0 = time.perf_counter()
         for i in range(3):
             step(*batches[i % 4], g)
+        sync(device)
+        if warmup is not None:
+            warmup[name] = time.perf_counter() - t0
     times = {name: [] for name in steps}
     for r in range(reps):
         for name in (("genlab", "diffusers") if r % 2 == 0 else ("diffusers", "genlab")):
@@ -89,6 +100,9 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=2000, help="images to sample per library and precision")
     ap.add_argument("--sample-batch", type=int, default=500)
     ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--compile", metavar="MODE", help="torch.compile both libraries' training step in this mode "
+                    "(default, reduce-overhead, max-autotune-no-cudagraphs, ...)")
+    ap.add_argument("--no-sample", action="store_true", help="time training only")
     ap.add_argument("--quick", action="store_true", help="batch 8, 2 reps, 16 images in batches of 8, 2 steps")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
@@ -110,19 +124,23 @@ def main() -> None:
     figures: dict = {"device": str(device), "params_genlab": n_params(genlab_model()),
                      "params_diffusers": n_params(unet),
                      "batches": args.batches, "reps": args.reps, "n": args.n, "sample_batch": args.sample_batch,
-                     "steps": args.steps, "guidance": GUIDANCE}
+                     "steps": args.steps, "guidance": GUIDANCE, "compile": args.compile or "eager"}
     if device.type == "cuda":
         figures["gpu"] = torch.cuda.get_device_name(device)
     precisions = ["fp32"] + (["bf16"] if bf16_is_native(device) else [])
     for precision in precisions:
         for batch in args.batches:
-            s = train_speed(device, batch, precision == "bf16", args.reps, data)
+            warmup: dict[str, float] = {}
+            s = train_speed(device, batch, precision == "bf16", args.reps, data, args.compile, warmup)
             key = f"train_b{batch}_{precision}"
             for name, sec in s.items():
                 figures[f"{key}_ms_{name}"] = round(1e3 * sec, 3)
                 figures[f"{key}_img_per_s_{name}"] = round(batch / sec, 1)
+                figures[f"{key}_warmup_s_{name}"] = round(warmup[name], 2)
             figures[f"{key}_speedup"] = round(s["diffusers"] / s["genlab"], 3)
             print(key, {k: v for k, v in figures.items() if k.startswith(key)}, flush=True)
+        if args.no_sample:
+            continue
         s = sample_speed(device, args.n, args.sample_batch, precision == "bf16", args.steps)
         key = f"sample_{precision}"
         for name, sec in s.items():
@@ -131,11 +149,14 @@ def main() -> None:
         print(key, {k: v for k, v in figures.items() if k.startswith(key)}, flush=True)
     print(json.dumps(figures, indent=1))
     if not args.no_write:
-        write_result("diffusion_gpu", figures,
+        name = "diffusion_gpu" if args.compile is None else f"diffusion_gpu_compile_{args.compile}"
+        what = "" if args.compile is None else f", both torch.compiled (mode {args.compile}; warmup_s includes it)"
+        sampled = "" if args.no_sample else (f", and sampling throughput ({args.steps} DPM-Solver++(2M) steps, "
+                                              f"guidance {GUIDANCE})")
+        write_result(name, figures,
                      "genlab's ddpm against diffusers' UNet2DModel of equal size on one GPU: training-step medians "
-                     f"over {args.reps} alternating steps per setting, and sampling throughput ({args.steps} "
-                     f"DPM-Solver++(2M) steps, guidance {GUIDANCE}). speedup = diffusers' time / genlab's.",
-                     device=str(device))
+                     f"over {args.reps} alternating steps per setting{what}{sampled}. "
+                     "speedup = diffusers' time / genlab's.", device=str(device))
 
 
 if __name__ == "__main__":

@@ -10,8 +10,8 @@
 #   # on the GPU machine (OUT: a folder for the logs, default /tmp/gpu-check)
 #   bash benchmarks/gpu_check.sh
 #
-# It writes env.txt, diffusion_gpu.log/.json, pytest.log and cli.log (+ ddpm_cuda.png) into OUT. About 6 minutes on
-# an H200. Where genlab is installed normally, the pip line does nothing (no .whl/).
+# It writes env.txt, diffusion_gpu.log/.json, pytest.log, cli.log (+ ddpm_cuda.png) and torchrun1/2.log into OUT.
+# About 7 minutes on an H200. Where genlab is installed normally, the pip line does nothing (no .whl/).
 set -u
 OUT=${OUT:-/tmp/gpu-check}
 mkdir -p "$OUT"
@@ -39,3 +39,11 @@ echo "== the CLI on CUDA: train (precision auto), resume, sample"
   timeout 60 python3 -m genlab sample /tmp/gpu-check-runs/g -n 64 --out "$OUT/ddpm_cuda.png" --overwrite; } \
   > "$OUT/cli.log" 2>&1; echo "rc $?"
 cut -c1-300 "$OUT/cli.log"
+echo "== torchrun: one process (NCCL), then two on one GPU (expected: a one-line error when the machine has one GPU)"
+timeout 60 torchrun --standalone --nproc_per_node 1 -m genlab train ddpm --data mnist --train.steps 200 \
+  --train.no-progress --runs-dir /tmp/gpu-check-runs --name t1 > "$OUT/torchrun1.log" 2>&1; echo "rc $?"
+timeout 60 torchrun --standalone --nproc_per_node 2 -m genlab train ddpm --data mnist --train.steps 200 \
+  --train.no-progress --runs-dir /tmp/gpu-check-runs --name t2 > "$OUT/torchrun2.log" 2>&1; echo "rc $?"
+grep -h -E "^(training|done|genlab: error)" "$OUT/torchrun1.log" "$OUT/torchrun2.log" | sort -u | cut -c1-300
+# CUDA graphs (about 5 minutes, most of it compiling; run it as a call of its own):
+#   python3 benchmarks/diffusion_gpu.py --compile reduce-overhead --no-sample --batches 64 --reps 20

@@ -66,3 +66,15 @@ def test_sigterm_stops_every_process_at_the_same_step_with_one_checkpoint(tmp_pa
     meta = json.loads((where / "meta.json").read_text())
     last = json.loads(metrics.read_text().splitlines()[-1])["step"]
     assert meta["step"] == last > 0 and meta["metrics"]["ranks_in_step"] is True
+
+
+def test_more_processes_than_gpus_is_a_one_line_error(monkeypatch):
+    """NCCL cannot put two processes of one job on one GPU: say so before it fails with 'Duplicate GPU'."""
+    from genlab.training import device as dev
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    for k, v in {"WORLD_SIZE": "2", "RANK": "1", "LOCAL_RANK": "1", "LOCAL_WORLD_SIZE": "2"}.items():
+        monkeypatch.setenv(k, v)
+    with pytest.raises(ValueError, match=r"2 processes on this machine but it has 1 CUDA GPU.*--nproc_per_node 1"):
+        dev.init_distributed("cuda")
