@@ -196,9 +196,9 @@ def merge(name: str, part: str, figures: dict, quick: bool, threads: int) -> Non
              "torch.Generator seed 0. "
              "Training budget counted in process CPU seconds per part; Adam, linear warm-up then a cosine to 0 over "
              "the calibrated step count, EMA weights evaluated in fp32. Sampling: one batch of 100 images drawn "
-             "pixel by pixel (784 sequential steps; each row's vertical stack once, each pixel's horizontal stack "
-             "over its row prefix)." + (" QUICK smoke run (tiny model, tiny budget): not a measurement of the "
-                                        "targets." if quick else ""))
+             "pixel by pixel (784 sequential steps on cached layer inputs: one row of each vertical convolution per "
+             "row, a few matrix products per layer per pixel; one thread)."
+             + (" QUICK smoke run (tiny model, tiny budget): not a measurement of the targets." if quick else ""))
     write_result(name, {**summary, **parts}, notes, threads=threads,
                  headline={"figure": "test bits/dim (8-bit MNIST)", "met": met,
                            "target": f"<= {TARGETS['8bit']} bits/dim (8-bit) and <= {TARGETS['binary']:g} nats "
@@ -219,13 +219,19 @@ def main(argv=None) -> None:
     data = None if args.part == "report" else load_mnist("train")
     runs_dir = args.runs_dir or ("runs" if not args.no_write or args.part == "report"
                                  else tempfile.mkdtemp(prefix="genlab-pixelcnn-probe-"))
+    run_of = {part: Path(runs_dir) / f"bench-{name.replace('_', '-')}-{part}" for part in parts}
+    if args.part == "report":  # the parts whose run is here; the others keep their recorded figures
+        missing = [part for part in parts if not (run_of[part] / "config.json").exists()]
+        if len(missing) == len(parts):
+            raise SystemExit(f"--part report: no run in {runs_dir}; train one first with --part 8bit or binary")
+        for part in missing:
+            log(f"--part report: no run {run_of[part]}; its recorded figures are kept")
+        parts = [part for part in parts if part not in missing]
     for part in parts:
-        run_dir = Path(runs_dir) / f"bench-{name.replace('_', '-')}-{part}"
+        run_dir = run_of[part]
         trained = {}
         if args.part != "report":
             trained = train_part(part, model, train, budget, args.seed, run_dir, data)
-        elif not (run_dir / "config.json").exists():
-            raise SystemExit(f"--part report: no run {run_dir}; train it first with --part {part}")
         figures = {**evaluate_part(part, run_dir, eval_n, not args.no_write, q), **trained, "run": str(run_dir)}
         print(json.dumps(figures, indent=1), flush=True)
         if not args.no_write:

@@ -25,6 +25,7 @@ from genlab.data.base import Batch, DataSpec
 from genlab.models.autoregressive.sampling import check_options, draw
 from genlab.models.base import GenerativeModel, ProgressHook, Samples
 from genlab.models.pixelcnn.net import GatedPixelCNN
+from genlab.models.pixelcnn.sampler import CachedSampler, one_thread
 from genlab.nn.distributions import (
     bernoulli_log_likelihood,
     bits_per_dim,
@@ -213,29 +214,36 @@ class PixelCNN(GenerativeModel):
         """Draw the positions of x where `fill` is True, pixel by pixel from pixel index `start` in raster
         order; x (b, c, h, w) is changed in place and returned.
 
-        Each row's links come from one vertical pass over the rows it can see (its reach plus one); each
-        pixel's features from one horizontal pass over its row up to it; each channel from the head. The
-        logits equal those of the full network (tests/models/pixelcnn: the piecewise pass matches forward)."""
+        Every layer's inputs are cached as they are computed (sampler.py), so each row costs one row of each
+        vertical convolution and each pixel a few small matrix products per layer. The logits equal those of
+        the full network (tests/models/pixelcnn). On a CPU the loop runs on one thread: its operations are
+        far too small to share, and waking a second thread for each would cost more than it does."""
         tau = self.config.temperature if temperature is None else float(temperature)
         check_options(tau, 0, 1.0)
-        net, (c, h, w) = self.net, self.shape
+        (c, h, w) = self.shape
         pixels = range(start, h * w)
         if progress:
             progress("pixel", 0, len(pixels))
-        links: list[torch.Tensor] = []
-        for j in pixels:
-            r, q = divmod(j, w)
-            if q == 0 or j == start:
-                top = max(0, r - 1 - net.reach)  # rows above `top` cannot reach row r
-                links = [link[:, :, -1:] for link in net.vertical(2.0 * x[:, :, top:r + 1] - 1.0, labels)]
-            row = 2.0 * x[:, :, r:r + 1, :q + 1] - 1.0  # (b, c, 1, q + 1)
-            feats = net.horizontal(row, [link[..., :q + 1] for link in links], labels)[..., -1:]  # (b, f, 1, 1)
-            for i in range(c):
-                logits = net.head(feats, 2.0 * x[:, :, r:r + 1, q:q + 1] - 1.0)[:, i, :, 0, 0].float()  # (b, K)
-                value = self._draw(logits, tau, generator)
-                x[:, i, r, q] = torch.where(fill[:, i, r, q], value, x[:, i, r, q])
-            if progress:
-                progress("pixel", j - start + 1, len(pixels))
+        if not pixels:
+            return x
+        with one_thread(x.device):
+            cache = CachedSampler(self.net, 2.0 * x - 1.0, labels)
+            r0 = start // w
+            for r in range(r0):  # the known rows above the first pixel to draw
+                cache.start_row(r)
+            for j in range(r0 * w, h * w):
+                r, q = divmod(j, w)
+                if q == 0:
+                    cache.start_row(r)
+                feats = cache.features(q)  # (b, f)
+                if j < start:  # a known pixel of the first row: its features feed the next pixels only
+                    continue
+                for i in range(c):
+                    value = self._draw(cache.logits(feats, r, q)[:, i].float(), tau, generator)
+                    x[:, i, r, q] = torch.where(fill[:, i, r, q], value, x[:, i, r, q])
+                    cache.set_pixel(r, q, i, 2.0 * x[:, i, r, q] - 1.0)
+                if progress:
+                    progress("pixel", j - start + 1, len(pixels))
         return x
 
     def _draw(self, logits: torch.Tensor, tau: float, generator: torch.Generator | None) -> torch.Tensor:

@@ -163,6 +163,44 @@ def test_the_pixel_by_pixel_sampler_matches_the_full_network(shape):
     assert torch.equal(best, (x * 255).round().long())
 
 
+def drawn_logits(model: PixelCNN, monkeypatch) -> list[torch.Tensor]:
+    """Record the (b, K) logits the sampler draws each value from, in drawing order."""
+    seen: list[torch.Tensor] = []
+    draw = model._draw
+
+    def spy(logits, tau, generator):
+        seen.append(logits.clone())
+        return draw(logits, tau, generator)
+
+    monkeypatch.setattr(model, "_draw", spy)
+    return seen
+
+
+@pytest.mark.parametrize("classes", [0, 3])
+def test_the_cached_sampler_gives_the_full_networks_logits_beyond_every_reach(classes, monkeypatch):
+    # rows taller and rows wider than the stacks reach, a wide first kernel, a class embedding, and an inpainting
+    # that starts in the middle of a row (the cache is first filled from the known rows and the known pixels)
+    model = model_of((1, 13, 15), classes, layers=3, first_kernel=7, conditional=classes > 0)
+    assert model.net.reach + 2 < 13 and 3 + 1 + 1 + 2 < 15  # vertical reach; first p + later p's + the shift
+    seen = drawn_logits(model, monkeypatch)
+    out = model.sample(3, generator=gen())
+    with torch.no_grad():
+        full = model.net(2 * out.x - 1, out.y if classes else None)[:, 0]  # (b, 256, h, w)
+    assert len(seen) == 13 * 15
+    torch.testing.assert_close(torch.stack(seen, -1), full.flatten(2), atol=1e-5, rtol=1e-5)
+    known = levels((3, 1, 13, 15))
+    mask = torch.zeros(3, 1, 13, 15)
+    start = 7 * 15 + 6  # row 7, column 6
+    mask.view(3, -1)[:, start:] = 1
+    seen.clear()
+    filled = model.inpaint(known, mask, generator=gen(), cond=out.y if classes else None)
+    fill = mask.bool()
+    assert torch.equal(filled[~fill], known[~fill]) and len(seen) == 13 * 15 - start
+    with torch.no_grad():
+        full = model.net(2 * filled - 1, out.y if classes else None)[:, 0].flatten(2)[..., start:]
+    torch.testing.assert_close(torch.stack(seen, -1), full, atol=1e-5, rtol=1e-5)
+
+
 def test_temperature_and_labels():
     model = model_of(classes=4, conditional=True)
     out = model.sample(4, generator=gen())
