@@ -196,13 +196,28 @@ def _train_segments(family: str, seed: int, cfg: BenchConfig, run_dir: Path, dat
     return result.model.eval(), curve, summary
 
 
-def sample_seconds_per_image(model: Any, probe: int = 8) -> float:
-    """Wall seconds per sample, from drawing `probe` samples (small: a slow sampler costs little here)."""
+def sample_seconds_per_image(model: Any, probes: tuple[int, int] = (8, 40), batch: int = 500) -> float:
+    """Wall seconds per sample when drawn in batches of `batch` (draw_samples'), from two small draws (a slow
+    sampler costs little here); see per_image_at_batch."""
     from genlab.eval.report import draw_samples
 
-    t0 = time.perf_counter()
-    draw_samples(model, probe, seed=12345)
-    return (time.perf_counter() - t0) / probe
+    seconds = []
+    for k in probes:
+        t0 = time.perf_counter()
+        draw_samples(model, k, seed=12345)
+        seconds.append(time.perf_counter() - t0)
+    return per_image_at_batch(probes, (seconds[0], seconds[1]), batch)
+
+
+def per_image_at_batch(sizes: tuple[int, int], seconds: tuple[float, float], batch: int) -> float:
+    """Seconds per image in calls of `batch` images, from two calls of sizes[i] images taking seconds[i]: a call
+    costs a fixed part (an autoregressive sampler's 784 steps, whatever the batch) plus a part per image. A
+    single small draw would charge the fixed part to a few images and overstate a PixelCNN's cost several times.
+    Noise that makes the larger draw the faster one reads as all fixed cost."""
+    (n1, n2), (t1, t2) = sizes, seconds
+    per = max((t2 - t1) / (n2 - n1), 0.0)
+    fixed = max(t1 - per * n1, 0.0)
+    return per + fixed / batch
 
 
 def likelihood_seconds_per_image(model: Any, cfg: BenchConfig, probe: int = 8) -> float:

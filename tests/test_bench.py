@@ -9,7 +9,7 @@ from typing import ClassVar
 import pytest
 import torch
 
-from genlab.bench import parse_budget, resolve_families
+from genlab.bench import affordable_n, parse_budget, per_image_at_batch, resolve_families
 from genlab.cli import main
 from genlab.models import FAMILIES
 from genlab.models.base import GenerativeModel
@@ -54,6 +54,17 @@ def test_budget_and_family_parsing():
     assert not {"gpt", "lda", "pix2pix", "clip", "t2i"} & set(every)
     with pytest.raises(ValueError, match="valid"):
         resolve_families("ae,nope")
+
+
+def test_sampling_cost_per_image_counts_a_calls_fixed_part_once_per_batch():
+    # 784 sequential steps cost 2 s whatever the batch, plus 10 ms an image: 8 images alone read as 260 ms each
+    fixed, per = 2.0, 0.01
+    est = per_image_at_batch((8, 40), (fixed + 8 * per, fixed + 40 * per), 500)
+    assert math.isclose(est, per + fixed / 500)
+    assert math.isclose(per_image_at_batch((8, 40), (0.08, 0.40), 500), 0.01)  # no fixed part
+    assert math.isclose(per_image_at_batch((8, 40), (1.0, 0.9), 500), 1.0 / 500)  # noise: all of it fixed
+    n, note = affordable_n(10000, est, 240.0, 500)  # 10,000 fit the cap at 14 ms; at 260 ms only 900 would
+    assert n == 10000 and note == ""
 
 
 class _Broken(GenerativeModel):

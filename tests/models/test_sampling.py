@@ -44,3 +44,21 @@ def test_temperature_zero_is_greedy_and_low_temperature_sharpens():
     cold = draw(LOGITS.expand(2000, -1), temperature=0.3, generator=g)
     hot = draw(LOGITS.expand(2000, -1), temperature=3.0, generator=g)
     assert (cold == 1).float().mean() > 0.8 > (hot == 1).float().mean()
+
+
+def test_one_thread_on_a_cpu_and_the_count_put_back_even_after_an_error():
+    from genlab.models.autoregressive.sampling import one_thread
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with one_thread(torch.device("cpu")):
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+        with pytest.raises(RuntimeError, match="boom"), one_thread(torch.device("cpu")):
+            raise RuntimeError("boom")
+        assert torch.get_num_threads() == 2
+        with one_thread(torch.device("meta")):  # not a CPU: the count is left alone
+            assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

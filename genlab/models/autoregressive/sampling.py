@@ -8,6 +8,9 @@ Filters apply in that order (temperature, top-k, top-p), as in Hugging Face tran
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import torch
 
 
@@ -59,4 +62,21 @@ def draw(logits: torch.Tensor, *, temperature: float = 1.0, top_k: int = 0, top_
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
 
 
-__all__ = ["check_options", "draw", "filter_logits", "top_k_mask", "top_p_mask"]
+@contextlib.contextmanager
+def one_thread(device: torch.device) -> Iterator[None]:
+    """torch's intra-op threads set to 1 on a CPU for the block, and put back after it (also on errors).
+
+    For sampling loops of many small operations (a token or a pixel at a time): sharing each one between
+    threads costs more than it saves, and with OMP_WAIT_POLICY=PASSIVE (which the CLI sets) every operation
+    would wait for a sleeping thread to wake."""
+    before = torch.get_num_threads()
+    if device.type == "cpu" and before > 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+
+
+__all__ = ["check_options", "draw", "filter_logits", "one_thread", "top_k_mask", "top_p_mask"]

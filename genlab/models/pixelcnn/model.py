@@ -22,10 +22,10 @@ import torch.nn.functional as F
 
 from genlab.config import bounded
 from genlab.data.base import Batch, DataSpec
-from genlab.models.autoregressive.sampling import check_options, draw
+from genlab.models.autoregressive.sampling import check_options, draw, one_thread
 from genlab.models.base import GenerativeModel, ProgressHook, Samples
 from genlab.models.pixelcnn.net import GatedPixelCNN
-from genlab.models.pixelcnn.sampler import CachedSampler, one_thread
+from genlab.models.pixelcnn.sampler import CachedSampler
 from genlab.nn.distributions import (
     bernoulli_log_likelihood,
     bits_per_dim,

@@ -20,9 +20,6 @@ call on a 1 x 2 window) instead of a pass over the whole row prefix. The logits 
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 import torch
 import torch.nn.functional as F
 
@@ -111,23 +108,10 @@ class CachedSampler:
         return torch.einsum("bcf,ckf->bck", a, weight) + net.head_out.bias.view(self.c, -1)
 
 
-@contextlib.contextmanager
-def one_thread(device: torch.device) -> Iterator[None]:
-    """torch's intra-op threads set to 1 on a CPU for the block, and put back after it (also on errors)."""
-    before = torch.get_num_threads()
-    if device.type == "cpu" and before > 1:
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        if torch.get_num_threads() != before:
-            torch.set_num_threads(before)
-
-
 def _gate(pre: torch.Tensor) -> torch.Tensor:
     """tanh(first half) * sigmoid(second half) along dim 1."""
     f, g = pre.chunk(2, dim=1)
     return torch.tanh(f) * torch.sigmoid(g)
 
 
-__all__ = ["CachedSampler", "one_thread"]
+__all__ = ["CachedSampler"]
