@@ -84,6 +84,21 @@ class SelfAttention(nn.Module):
             weights = self.head_weights(q[:, head], k[:, head], allowed)
         return out, weights
 
+    def extend(self, x: torch.Tensor, cache: tuple[torch.Tensor, torch.Tensor] | None
+               ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """Causal attention of new tokens x (b, T_new, d) that follow the cached ones: (output (b, T_new, d),
+        the cache with their keys and values added). cache: (keys, values), each (b, H, t, dh), of the t tokens
+        before them, or None (the new tokens start the sequence). Equals forward(causal=True) on the whole
+        sequence, restricted to the new tokens; only a first call (cache None) or one new token at a time."""
+        b, T, d = x.shape
+        q, k, v = self.qkv(x).view(b, T, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)  # (b, H, T, dh)
+        if cache is not None:
+            if T != 1:
+                raise ValueError(f"extend takes one new token at a time after the first call, got {T}")
+            k, v = torch.cat([cache[0], k], dim=2), torch.cat([cache[1], v], dim=2)
+        out = attention(q, k, v, allowed=None, causal=cache is None, dropout_p=0.0)  # one query sees every key
+        return self.proj(out.transpose(1, 2).reshape(b, T, d)), (k, v)
+
     def head_weights(self, q: torch.Tensor, k: torch.Tensor, allowed: torch.Tensor | None) -> torch.Tensor:
         """softmax(q k^T / sqrt(dh) masked) of one head, float32, (b, T, T); q, k (b, T, dh)."""
         scores = q.float() @ k.float().transpose(-1, -2) / math.sqrt(self.head_dim)  # (b, T, T)
@@ -108,6 +123,14 @@ class Block(nn.Module):
         a, weights = self.attn(self.ln1(x), causal=causal, mask=mask, head=head)
         x = x + a
         return x + self.mlp(self.ln2(x)), weights
+
+
+    def extend(self, x: torch.Tensor, cache: tuple[torch.Tensor, torch.Tensor] | None
+               ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """forward(causal=True) on new tokens after cached ones; see SelfAttention.extend."""
+        a, cache = self.attn.extend(self.ln1(x), cache)
+        x = x + a
+        return x + self.mlp(self.ln2(x)), cache
 
 
 class Transformer(nn.Module):
@@ -167,6 +190,27 @@ class Transformer(nn.Module):
             if w is not None:
                 maps.append(w)
         return self.ln_f(x), maps
+
+
+    @torch.no_grad()
+    def extend(self, idx: torch.Tensor, cache: list | None) -> tuple[torch.Tensor, list]:
+        """Hidden states (b, T_new, d) of new tokens idx (b, T_new) that follow the tokens of `cache` (a causal
+        model; for sampling a token at a time), and the cache with them added: per block the keys and values
+        (b, H, t, dh) of every token so far. cache None starts a sequence (idx is then the whole prompt);
+        after that, one token per call. The positions go on from the cache's length and must stay below
+        max_len. Equals forward on the whole sequence, restricted to the new tokens."""
+        if not self.causal:
+            raise ValueError("extend is for a causal transformer: a bidirectional one must see every token at once")
+        start = 0 if cache is None else cache[0][0].shape[2]
+        b, T = idx.shape
+        if start + T > self.max_len:
+            raise ValueError(f"{start + T} tokens do not fit max_len {self.max_len}")
+        x = self.drop(self.tok(idx) + self.pos(torch.arange(start, start + T, device=idx.device)))
+        new = []
+        for i, block in enumerate(self.blocks):
+            x, kv = block.extend(x, None if cache is None else cache[i])
+            new.append(kv)
+        return self.ln_f(x), new
 
 
 def gpt2_init(module: nn.Module) -> None:

@@ -127,3 +127,33 @@ def test_attention_weights_are_causal_and_normalized():
     assert w.shape == (2, 1, 16, 16)
     assert torch.allclose(w.sum(-1), torch.ones(2, 1, 16))
     assert torch.equal(w.triu(1), torch.zeros_like(w))
+
+
+def test_the_cached_sampler_gives_the_full_networks_logits_then_slides(monkeypatch):
+    # a 3-token prompt, 30 new tokens, context 16: 13 steps on the key/value cache, then 17 on the sliding window
+    import genlab.models.autoregressive.gpt as gpt
+
+    model = tiny()
+    seen = []
+    real_draw = gpt.draw
+
+    def spy(logits, **kw):
+        seen.append(logits.clone())
+        return real_draw(logits, **kw)
+
+    monkeypatch.setattr(gpt, "draw", spy)
+    out = model.sample(2, cond="To ", generator=torch.Generator().manual_seed(0), max_tokens=30).x
+    assert out.shape == (2, 33) and len(seen) == 30
+    for s, logits in enumerate(seen):
+        full = model.logits(out[:, :3 + s][:, -16:])[:, -1]
+        torch.testing.assert_close(logits, full, atol=1e-5, rtol=1e-5)
+
+
+def test_extend_refuses_what_it_cannot_do_exactly():
+    model = tiny()
+    _, cache = model.net.extend(torch.zeros(1, 4, dtype=torch.long), None)
+    with pytest.raises(ValueError, match="one new token at a time"):
+        model.net.extend(torch.zeros(1, 2, dtype=torch.long), cache)
+    _, cache = model.net.extend(torch.zeros(1, 16, dtype=torch.long), None)
+    with pytest.raises(ValueError, match="17 tokens do not fit max_len 16"):
+        model.net.extend(torch.zeros(1, 1, dtype=torch.long), cache)

@@ -112,11 +112,19 @@ class GPT(GenerativeModel):
     def generate(self, idx: torch.Tensor, max_tokens: int, *, temperature: float = 1.0, top_k: int = 0,
                  top_p: float = 1.0, generator: torch.Generator | None = None) -> Iterator[torch.Tensor]:
         """Yield the (n,) ids drawn at each of max_tokens steps after the prompt idx (n, L), as they are
-        drawn (streaming); the model sees the last `context` tokens."""
+        drawn (streaming); the model sees the last `context` tokens. Until the sequence fills the context, the
+        keys and values of the tokens so far are cached (Transformer.extend), so a step runs the network on
+        one position; after that the window slides and each step runs it on the whole window."""
         check_options(temperature, top_k, top_p)
+        cache, cached = None, 0  # keys and values of the first `cached` tokens, while they fit the context
         for _ in range(max_tokens):
-            nxt = draw(self.logits(idx[:, -self.context:])[:, -1], temperature=temperature, top_k=top_k,
-                       top_p=top_p, generator=generator)
+            if idx.shape[1] <= self.context:  # each new token attends to the cached ones: one position per step
+                h, cache = self.net.extend(idx[:, cached:], cache)
+                cached = idx.shape[1]
+                logits = F.linear(h[:, -1], self.net.tok.weight)
+            else:  # the window slides: every position changes, so the last `context` tokens are run again
+                logits = self.logits(idx[:, -self.context:])[:, -1]
+            nxt = draw(logits, temperature=temperature, top_k=top_k, top_p=top_p, generator=generator)
             idx = torch.cat([idx, nxt[:, None]], dim=1)
             yield nxt
 
