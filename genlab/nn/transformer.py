@@ -124,7 +124,6 @@ class Block(nn.Module):
         x = x + a
         return x + self.mlp(self.ln2(x)), weights
 
-
     def extend(self, x: torch.Tensor, cache: tuple[torch.Tensor, torch.Tensor] | None
                ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         """forward(causal=True) on new tokens after cached ones; see SelfAttention.extend."""
@@ -190,7 +189,6 @@ class Transformer(nn.Module):
             if w is not None:
                 maps.append(w)
         return self.ln_f(x), maps
-
 
     @torch.no_grad()
     def extend(self, idx: torch.Tensor, cache: list | None) -> tuple[torch.Tensor, list]:

@@ -70,8 +70,8 @@ def init_distributed(device_name: str) -> tuple[Dist, torch.device]:
         return Dist(), pick_device(device_name)
     rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
     device = pick_device(device_name, local)
-    per_node, gpus = int(os.environ.get("LOCAL_WORLD_SIZE", world)), torch.cuda.device_count()
-    if device.type == "cuda" and per_node > gpus:  # NCCL refuses two processes on one GPU ("Duplicate GPU")
+    per_node = int(os.environ.get("LOCAL_WORLD_SIZE", world))
+    if device.type == "cuda" and per_node > (gpus := torch.cuda.device_count()):  # NCCL: "Duplicate GPU"
         raise ValueError(f"torchrun started {per_node} processes on this machine but it has {gpus} CUDA GPU(s), and "
                          f"each process needs its own; use --nproc_per_node {gpus}, or --train.device cpu to train "
                          "on the CPU (gloo)")
