@@ -70,7 +70,7 @@ class SelfAttention(nn.Module):
             head: the head whose attention weights to return.
         """
         b, T, d = x.shape
-        q, k, v = self.qkv(x).view(b, T, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)  # (b, H, T, dh)
+        q, k, v = self.split_heads(x)  # (b, H, T, dh) each
         allowed = attention_mask(T, causal=causal, mask=mask, device=x.device)
         p = self.dropout if self.training else 0.0
         out = attention(q, k, v, allowed=allowed, causal=causal, dropout_p=p)  # (b, H, T, dh)
@@ -84,6 +84,11 @@ class SelfAttention(nn.Module):
             weights = self.head_weights(q[:, head], k[:, head], allowed)
         return out, weights
 
+    def split_heads(self, x: torch.Tensor) -> torch.Tensor:
+        """(b, T, d) -> queries, keys and values stacked, (3, b, H, T, dh)."""
+        b, T, _ = x.shape
+        return self.qkv(x).view(b, T, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
+
     def extend(self, x: torch.Tensor, cache: tuple[torch.Tensor, torch.Tensor] | None
                ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         """Causal attention of new tokens x (b, T_new, d) that follow the cached ones: (output (b, T_new, d),
@@ -91,7 +96,7 @@ class SelfAttention(nn.Module):
         before them, or None (the new tokens start the sequence). Equals forward(causal=True) on the whole
         sequence, restricted to the new tokens; only a first call (cache None) or one new token at a time."""
         b, T, d = x.shape
-        q, k, v = self.qkv(x).view(b, T, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)  # (b, H, T, dh)
+        q, k, v = self.split_heads(x)  # (b, H, T, dh) each
         if cache is not None:
             if T != 1:
                 raise ValueError(f"extend takes one new token at a time after the first call, got {T}")

@@ -68,8 +68,12 @@ class GPT(GenerativeModel):
                                dropout=config.dropout)
 
     def logits(self, idx: torch.Tensor) -> torch.Tensor:
-        """(b, T) token ids, T <= context -> (b, T, vocab) next-token logits (the head is the tied embedding)."""
-        return F.linear(self.net(idx), self.net.tok.weight)
+        """(b, T) token ids, T <= context -> (b, T, vocab) next-token logits."""
+        return self.head(self.net(idx))
+
+    def head(self, h: torch.Tensor) -> torch.Tensor:
+        """(..., d) hidden states -> (..., vocab) next-token logits (the head is the tied embedding)."""
+        return F.linear(h, self.net.tok.weight)
 
     def training_losses(self, batch: Batch, *, generator=None, player=None) -> dict[str, torch.Tensor]:
         x = batch.x  # (b, T + 1)
@@ -121,7 +125,7 @@ class GPT(GenerativeModel):
             if idx.shape[1] <= self.context:  # each new token attends to the cached ones: one position per step
                 h, cache = self.net.extend(idx[:, cached:], cache)
                 cached = idx.shape[1]
-                logits = F.linear(h[:, -1], self.net.tok.weight)
+                logits = self.head(h[:, -1])
             else:  # the window slides: every position changes, so the last `context` tokens are run again
                 logits = self.logits(idx[:, -self.context:])[:, -1]
             nxt = draw(logits, temperature=temperature, top_k=top_k, top_p=top_p, generator=generator)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from genlab.models.pixelcnn.layers import gate
 from genlab.models.pixelcnn.net import GatedPixelCNN
 
 
@@ -77,7 +78,7 @@ class CachedSampler:
             rows = self.vs[i][:, :, self.pv + r - 1 - p:self.pv + r]  # rows r - 1 - p .. r - 1 (zeros above 0)
             pre = F.conv2d(rows, layer.v_conv.conv.weight, layer.v_conv.conv.bias, padding=(0, p))  # (b, 2f, 1, w)
             if not layer.last:
-                self.vs[i + 1][:, :, self.pv + r - 1] = _gate(pre + self.bias[i])[:, :, 0]
+                self.vs[i + 1][:, :, self.pv + r - 1] = gate(pre + self.bias[i])[:, :, 0]
             self.links.append(F.linear(pre[:, :, 0].transpose(1, 2), self.link_mat[i], link_bias))  # (b, w, 2f)
         self.hs[0][:, self.ph:] = self.vs[0][:, :, self.pv + r].transpose(1, 2)
 
@@ -88,7 +89,7 @@ class CachedSampler:
             p, kw = layer.h_conv.p, layer.h_conv.conv.kernel_size[1]
             window = self.hs[i][:, self.ph + q - p:self.ph + q - p + kw].reshape(self.b, -1)  # (b, kw ch)
             pre = F.linear(window, self.h_mat[i], layer.h_conv.conv.bias) + self.links[i][:, q]
-            out = _gate(pre + self.bias_vec[i])  # (b, f)
+            out = gate(pre + self.bias_vec[i])  # (b, f)
             skip = skip + F.linear(out, self.skip_mat[i], layer.skip.bias)
             if self.res_mat[i] is not None:
                 res = F.linear(out, self.res_mat[i], layer.res.bias)
@@ -106,12 +107,6 @@ class CachedSampler:
         a = torch.relu(a).view(self.b, self.c, -1)  # (b, c, f)
         weight = net.head_out.weight[:, :, 0, 0].view(self.c, -1, a.shape[-1])  # (c, K, f): one group per channel
         return torch.einsum("bcf,ckf->bck", a, weight) + net.head_out.bias.view(self.c, -1)
-
-
-def _gate(pre: torch.Tensor) -> torch.Tensor:
-    """tanh(first half) * sigmoid(second half) along dim 1."""
-    f, g = pre.chunk(2, dim=1)
-    return torch.tanh(f) * torch.sigmoid(g)
 
 
 __all__ = ["CachedSampler"]
