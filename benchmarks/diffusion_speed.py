@@ -40,6 +40,7 @@ def main() -> None:
     ap.add_argument("--bf16", action="store_true", help="genlab under bf16 autocast")
     ap.add_argument("--no-channels-last", action="store_true", help="genlab in contiguous NCHW")
     ap.add_argument("--diffusers-channels-last", action="store_true")
+    ap.add_argument("--name", default="diffusion_speed", help="result name (benchmarks/results/NAME.json)")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
 
@@ -115,7 +116,7 @@ def main() -> None:
         notes = ("Target: genlab >= 3x diffusers' images/s at equal params and FLOPs (within 10%). Medians over "
                  f"{args.reps} alternating steps; wall-clock on a shared 2-core machine is noisy, so CPU-time per "
                  "step is reported too.")
-        write_result("diffusion_speed", figures, notes, threads=args.threads)
+        write_result(args.name, figures, notes, threads=args.threads)
 
 
 if __name__ == "__main__":

@@ -15,12 +15,7 @@
 set -u
 OUT=${OUT:-/tmp/gpu-check}
 mkdir -p "$OUT"
-if ls .whl/*.whl >/dev/null 2>&1; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
-    || exit 1
-  export PYTHONPATH=/tmp/site:$PWD
-fi
-export PYTHONUNBUFFERED=1
+source benchmarks/gpu_env.sh || exit 1
 { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv; nproc
   python3 -c "import torch; print(torch.__version__, torch.version.cuda, torch.cuda.is_available())"; } > "$OUT/env.txt" 2>&1
 cat "$OUT/env.txt"

@@ -62,6 +62,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="where the run folders go (bench-pixelcnn-mnist-PART); default runs, or with --no-write a "
                         "new temporary folder, so a probe never replaces the recorded runs")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--name", default=None,
+                   help="result name (default pixelcnn_mnist): benchmarks/results/NAME.json, its pictures in "
+                        "docs/images/pixelcnn/NAME/ and its runs named after it, so another machine's run or a "
+                        "variant of the recipe is kept beside the record")
     p.add_argument("--no-write", action="store_true", help="print the figures without writing results or images")
     return p.parse_args(argv)
 
@@ -134,7 +138,8 @@ def train_part(part: str, model: dict, train: dict, budget: float, seed: int, ru
 
 
 
-def evaluate_part(part: str, run_dir: Path, eval_n: int, write_images: bool, quick: bool) -> dict:
+def evaluate_part(part: str, run_dir: Path, eval_n: int, write_images: bool, quick: bool,
+                  images: Path = IMAGES) -> dict:
     """Exact test NLL, sampling speed and pictures of one part's saved run."""
     from genlab.eval.likelihood import evaluate_likelihood
     from genlab.nn.distributions import binarize
@@ -168,7 +173,7 @@ def evaluate_part(part: str, run_dir: Path, eval_n: int, write_images: bool, qui
         "parameters": sum(p.numel() for p in model.parameters()),
     }
     if write_images:
-        where = IMAGES if not quick else run_dir
+        where = images if not quick else run_dir
         grid = save_grid(samples, where / f"mnist_{part}_samples.png", nrow=10, scale=2)
         hidden = torch.where(mask.bool(), torch.full_like(shown, 0.5), shown)
         fills = save_grid(torch.cat([hidden, *filled, shown]), where / f"mnist_{part}_inpaint.png", nrow=8, scale=2)
@@ -214,7 +219,8 @@ def main(argv=None) -> None:
     train = {**TRAIN, **(QUICK["train"] if q else {}), **(args.train or {})}
     check_train(train)
     torch.set_num_threads(train["threads"])
-    name = "pixelcnn_mnist" + ("_quick" if q else "")
+    name = args.name or "pixelcnn_mnist" + ("_quick" if q else "")
+    images = IMAGES if args.name is None else IMAGES / args.name
     parts = list(PARTS) if args.part in ("all", "report") else [args.part]
     data = None if args.part == "report" else load_mnist("train")
     runs_dir = args.runs_dir or ("runs" if not args.no_write or args.part == "report"
@@ -232,7 +238,7 @@ def main(argv=None) -> None:
         trained = {}
         if args.part != "report":
             trained = train_part(part, model, train, budget, args.seed, run_dir, data)
-        figures = {**evaluate_part(part, run_dir, eval_n, not args.no_write, q), **trained, "run": str(run_dir)}
+        figures = {**evaluate_part(part, run_dir, eval_n, not args.no_write, q, images), **trained, "run": str(run_dir)}
         print(json.dumps(figures, indent=1), flush=True)
         if not args.no_write:
             if args.part == "report":  # keep the training figures of the earlier run

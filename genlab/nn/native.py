@@ -7,11 +7,11 @@ it, layout copies on both sides of the contiguous kernel, costs as much as the n
 (benchmarks/precision_speed.py, docs/TRAINING.md).
 
 Libraries live in ($GENLAB_CACHE or ~/.cache/genlab)/kernels/<name>-<key>.so; the key hashes the source, the
-compiler's version, the flags and this CPU's instruction-set flags (-march=native), so a shared home folder
-never hands one machine another machine's build. A build goes to a temporary file that is renamed into place,
-so processes building at once (DDP) do not see half a library. A kernel that cannot be built (no compiler, a
-failed build, not Linux/macOS) is None and callers use torch's ops; one warning says why. GENLAB_NATIVE=0 turns
-native kernels off.
+compiler's version, the flags (with the instruction set torch's own kernels use, `isa_flags`) and this CPU's
+instruction-set flags, so a shared home folder never hands one machine another machine's build. A build goes to a
+temporary file that is renamed into place, so processes building at once (DDP) do not see half a library. A kernel
+that cannot be built (no compiler, a failed build, not Linux/macOS) is None and callers use torch's ops; one warning
+says why. GENLAB_NATIVE=0 turns native kernels off.
 """
 
 from __future__ import annotations
@@ -31,10 +31,30 @@ from genlab.io import cache_dir
 
 KERNELS = Path(__file__).parent / "kernels"
 # -ffast-math for vectorized expf (glibc libmvec), less reassociation: the kernel orders its subtractions on purpose
-# on x86, 512-bit vectors where the CPU has them (gcc stops at 256 by default; the GroupNorm kernel is ~15% faster)
-FLAGS = ("-O3", "-march=native", "-fopenmp", "-ffast-math", "-fno-associative-math", "-fno-reciprocal-math",
-         "-shared", "-fPIC", "-std=c++17",
-         *(("-mprefer-vector-width=512",) if platform.machine().lower() in ("x86_64", "amd64") else ()))
+FLAGS = ("-O3", "-fopenmp", "-ffast-math", "-fno-associative-math", "-fno-reciprocal-math", "-shared", "-fPIC",
+         "-std=c++17")
+X86 = platform.machine().lower() in ("x86_64", "amd64")
+
+
+def isa_flags() -> tuple[str, ...]:
+    """The instruction set to build for: the one torch's own kernels use here (torch.backends.cpu's capability).
+
+    On x86 with capability AVX512: this CPU's (-march=native) with 512-bit vectors (gcc stops at 256 by default; the
+    GroupNorm kernel is ~15% faster). Where torch was limited to AVX2 (ATEN_CPU_CAPABILITY=avx2, or an AVX2-only
+    CPU): AVX2 and FMA (x86-64-v3), tuned for this CPU, so a run that emulates an AVX2 machine emulates it for
+    genlab's kernels too. Elsewhere: -march=native."""
+    if not X86:
+        return ("-march=native",)
+    import torch
+
+    capability = torch.backends.cpu.get_cpu_capability()
+    if capability == "AVX512":
+        return ("-march=native", "-mprefer-vector-width=512")
+    if capability == "AVX2":
+        return ("-march=x86-64-v3", "-mtune=native")
+    return ("-march=x86-64-v2", "-mtune=native")  # capability DEFAULT: SSE4.2, as torch's default kernels
+
+
 _lock = threading.Lock()
 _loaded: dict[str, ctypes.CDLL | None] = {}
 
@@ -65,7 +85,7 @@ def _cpu_flags() -> str:
 def _key(source: bytes, cxx: str) -> str:
     version = subprocess.run([cxx, "--version"], capture_output=True, text=True, timeout=30).stdout
     h = hashlib.sha256(source)
-    for part in (version, " ".join(FLAGS), _cpu_flags(), platform.machine()):
+    for part in (version, " ".join(FLAGS + isa_flags()), _cpu_flags(), platform.machine()):
         h.update(b"\0" + part.encode())
     return h.hexdigest()[:16]
 
@@ -86,7 +106,7 @@ def build(name: str, folder: Path | None = None) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{name}-", suffix=".so", dir=folder)
     os.close(fd)
     try:
-        done = subprocess.run([cxx, *FLAGS, str(KERNELS / f"{name}.cpp"), "-o", tmp], capture_output=True,
+        done = subprocess.run([cxx, *FLAGS, *isa_flags(), str(KERNELS / f"{name}.cpp"), "-o", tmp], capture_output=True,
                               text=True, timeout=300)
         if done.returncode != 0:
             first = (done.stderr.strip().splitlines() or ["(no message)"])[0]

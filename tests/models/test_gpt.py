@@ -129,11 +129,12 @@ def test_attention_weights_are_causal_and_normalized():
     assert torch.equal(w.triu(1), torch.zeros_like(w))
 
 
-def test_the_cached_sampler_gives_the_full_networks_logits_then_slides(monkeypatch):
+@pytest.mark.parametrize("device", ["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
+def test_the_cached_sampler_gives_the_full_networks_logits_then_slides(device, monkeypatch):
     # a 3-token prompt, 30 new tokens, context 16: 13 steps on the key/value cache, then 17 on the sliding window
     import genlab.models.autoregressive.gpt as gpt
 
-    model = tiny()
+    model = tiny().to(device)
     seen = []
     real_draw = gpt.draw
 
@@ -142,7 +143,7 @@ def test_the_cached_sampler_gives_the_full_networks_logits_then_slides(monkeypat
         return real_draw(logits, **kw)
 
     monkeypatch.setattr(gpt, "draw", spy)
-    out = model.sample(2, cond="To ", generator=torch.Generator().manual_seed(0), max_tokens=30).x
+    out = model.sample(2, cond="To ", generator=torch.Generator(device).manual_seed(0), max_tokens=30).x
     assert out.shape == (2, 33) and len(seen) == 30
     for s, logits in enumerate(seen):
         full = model.logits(out[:, :3 + s][:, -16:])[:, -1]

@@ -187,6 +187,39 @@ def test_the_kernel_is_built_once_into_the_cache_and_reused(tmp_path):
     assert _kernel() is not None
 
 
+def test_the_kernel_is_built_for_the_instruction_set_torchs_kernels_use(tmp_path, monkeypatch):
+    # an AVX2 capability (an AVX2-only CPU, or ATEN_CPU_CAPABILITY=avx2 on a larger one) builds for AVX2 and FMA, in a
+    # cache entry of its own; the build runs in a child process, where torch reads the capability at start
+    import subprocess
+    import sys
+
+    from tests.child_env import child_env
+
+    if not native.X86:
+        assert native.isa_flags() == ("-march=native",)
+        return
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
+    assert native.isa_flags() == ("-march=x86-64-v3", "-mtune=native")
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
+    assert native.isa_flags()[0] == "-march=native"
+    code = (
+        "import torch; from genlab.nn import native; from genlab.nn.norm import GroupNorm;"
+        "assert torch.backends.cpu.get_cpu_capability() == 'AVX2', torch.backends.cpu.get_cpu_capability();"
+        "assert native.isa_flags()[0] == '-march=x86-64-v3';"
+        "x = torch.randn(3, 8, 5, 5).contiguous(memory_format=torch.channels_last);"
+        "m = GroupNorm(4, 8, act='silu'); y = m(x);"
+        "assert y.grad_fn.name() == '_NativeGroupNormBackward';"
+        "ref = torch.nn.functional.silu(torch.nn.functional.group_norm(x.contiguous(), 4, m.weight, m.bias));"
+        "torch.testing.assert_close(y, ref, atol=1e-5, rtol=1e-5); print(native.build('group_norm_nhwc').name)")
+    if torch.backends.cpu.get_cpu_capability() not in ("AVX2", "AVX512"):
+        return  # a CPU without AVX2: the capability cannot be raised to it
+    avx2 = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env=child_env(ATEN_CPU_CAPABILITY="avx2", GENLAB_CACHE=str(tmp_path)))
+    assert avx2.returncode == 0, avx2.stderr[-2000:]
+    built = avx2.stdout.split()[-1]
+    assert (tmp_path / "kernels" / built).exists()
+
+
 def test_without_a_compiler_the_kernel_is_none_with_one_warning_and_the_norm_still_works(monkeypatch):
     monkeypatch.setattr(native, "compiler", lambda: None)
     monkeypatch.setattr(native, "_loaded", {})

@@ -23,8 +23,11 @@ def model_of(shape=(1, 8, 8), classes: int = 0, **options) -> PixelCNN:
     return build_model("pixelcnn", opts, shape=shape, num_classes=classes).eval()
 
 
-def gen(seed: int = 0) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
+def gen(seed: int = 0, device: str = "cpu") -> torch.Generator:
+    return torch.Generator(device).manual_seed(seed)
+
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])  # the sampler's checks also run on a GPU
 
 
 def levels(shape, seed: int = 0) -> torch.Tensor:
@@ -176,24 +179,25 @@ def drawn_logits(model: PixelCNN, monkeypatch) -> list[torch.Tensor]:
     return seen
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("classes", [0, 3])
-def test_the_cached_sampler_gives_the_full_networks_logits_beyond_every_reach(classes, monkeypatch):
+def test_the_cached_sampler_gives_the_full_networks_logits_beyond_every_reach(classes, device, monkeypatch):
     # rows taller and rows wider than the stacks reach, a wide first kernel, a class embedding, and an inpainting
     # that starts in the middle of a row (the cache is first filled from the known rows and the known pixels)
-    model = model_of((1, 13, 15), classes, layers=3, first_kernel=7, conditional=classes > 0)
+    model = model_of((1, 13, 15), classes, layers=3, first_kernel=7, conditional=classes > 0).to(device)
     assert model.net.reach + 2 < 13 and 3 + 1 + 1 + 2 < 15  # vertical reach; first p + later p's + the shift
     seen = drawn_logits(model, monkeypatch)
-    out = model.sample(3, generator=gen())
+    out = model.sample(3, generator=gen(0, device))
     with torch.no_grad():
         full = model.net(2 * out.x - 1, out.y if classes else None)[:, 0]  # (b, 256, h, w)
     assert len(seen) == 13 * 15
     torch.testing.assert_close(torch.stack(seen, -1), full.flatten(2), atol=1e-5, rtol=1e-5)
-    known = levels((3, 1, 13, 15))
-    mask = torch.zeros(3, 1, 13, 15)
+    known = levels((3, 1, 13, 15)).to(device)
+    mask = torch.zeros(3, 1, 13, 15, device=device)
     start = 7 * 15 + 6  # row 7, column 6
     mask.view(3, -1)[:, start:] = 1
     seen.clear()
-    filled = model.inpaint(known, mask, generator=gen(), cond=out.y if classes else None)
+    filled = model.inpaint(known, mask, generator=gen(0, device), cond=out.y if classes else None)
     fill = mask.bool()
     assert torch.equal(filled[~fill], known[~fill]) and len(seen) == 13 * 15 - start
     with torch.no_grad():
