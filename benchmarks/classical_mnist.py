@@ -105,7 +105,7 @@ def likelihoods(models: dict, test, seed: int) -> dict:
         binarized = "static" if model.likelihood_kind == "binary" else "none"
         r = evaluate_likelihood(model, x, y, binarized=binarized, generator=torch.Generator().manual_seed(seed))
         row = {"bits_per_dim": round(r["bits_per_dim"], 4), "nll_nats": round(r["nll_nats"], 2),
-               "label": r["likelihood_label"] + (", given the label" if model.conditional else "")}
+               "label": r["likelihood_label"]}  # it says "given each image's label" for a conditional model
         if model.conditional:  # also the marginal p(x) = sum_y p(y) p(x | y)
             m = evaluate_likelihood(model, x, None, binarized=binarized, generator=torch.Generator().manual_seed(seed))
             row.update({"bits_per_dim_marginal": round(m["bits_per_dim"], 4),

@@ -91,7 +91,8 @@ def evaluate_likelihood(model: Any, x: torch.Tensor, y: torch.Tensor | None = No
     Args:
         model: has the likelihood capability: `nll(x, y=None, *, generator=None, [k=]) -> (b,) nats`.
         x: (n, c, h, w) test images in [0, 1] (8-bit levels k/255).
-        y: labels for conditional models.
+        y: labels of a conditional model, to score -log p(x | y) (labelled so); without them a conditional model
+            scores the marginal -log p(x), on the scale of every other family (one nll per class).
         k: importance samples (for models whose `likelihood_options` has k: 1 = the ELBO).
         binarized: how the run binarized its training data ("none", "dynamic", "static").
         generator: for binarization, dequantization and the bound's sampling.
@@ -111,11 +112,19 @@ def evaluate_likelihood(model: Any, x: torch.Tensor, y: torch.Tensor | None = No
     total = float(each_t.sum())
     each = each_t.tolist()
     nats = total / max(n, 1)
-    out = {"nll_nats": nats, "bits_per_dim": float(bits_per_dim(nats, dims)),
-           "likelihood_label": likelihood_label(model, k_used, kind, binarized),
-           "likelihood_claim": likelihood_claim(model, k_used), "likelihood_data": kind,
-           "likelihood_note": data_note(model, kind, binarized), "likelihood_dims": dims, "likelihood_n": n,
-           "likelihood_k": k_used}
+    label, claim, note = (likelihood_label(model, k_used, kind, binarized), likelihood_claim(model, k_used),
+                          data_note(model, kind, binarized))
+    if getattr(model, "conditional", False):  # which of two different numbers a conditional model gave
+        if y is not None:
+            label += "; given each image's label: -log p(x | y), not the marginal -log p(x)"
+            claim += ", given the label"
+            note += ", given the label"
+        else:
+            prior = "its fitted class frequencies" if hasattr(model, "class_log_prior") else "uniform"
+            label += (f"; marginal over the {model.num_classes} labels: -log sum_y p(y) p(x | y), p(y) {prior}")
+    out = {"nll_nats": nats, "bits_per_dim": float(bits_per_dim(nats, dims)), "likelihood_label": label,
+           "likelihood_claim": claim, "likelihood_data": kind, "likelihood_note": note, "likelihood_dims": dims,
+           "likelihood_n": n, "likelihood_k": k_used}
     if per_example:
         out["likelihood_nats"] = each
     return out

@@ -146,7 +146,8 @@ def evaluate_model(model: Any, dataset: str, *, data_dir: str | None = None, bin
         from genlab.eval.likelihood import evaluate_likelihood
 
         m = min(n_likelihood, len(test))
-        lik = evaluate_likelihood(model, test.images(slice(0, m)), test.labels(slice(0, m)), k=iw_k,
+        # no labels: a conditional model scores the marginal -log p(x), the scale every family shares
+        lik = evaluate_likelihood(model, test.images(slice(0, m)), None, k=iw_k,
                                   binarized=binarized, generator=torch.Generator().manual_seed(0),
                                   per_example=likelihood_per_example)
         extra.update({k: v for k, v in lik.items() if isinstance(v, float)})

@@ -43,6 +43,8 @@ def image_nats(model: Any, x: torch.Tensor, y: torch.Tensor | None = None, *, k:
     """((n,) float64 nats per image, D the dimensions bits/dim divide by, k used) of images x in [0, 1].
 
     Args:
+        y: labels of a conditional model: -log p(x | y). Without them a conditional model scores the marginal
+            -log p(x) = -log sum_y p(y) p(x | y) (`marginal_nll`), the figure every family shares.
         k: importance samples, for families whose `likelihood_options` has k (1 = the ELBO).
         binarized: how the run binarized its training data ("none", "dynamic", "static").
         generator: for binarization, dequantization and a bound's sampling.
@@ -69,14 +71,17 @@ def image_nats(model: Any, x: torch.Tensor, y: torch.Tensor | None = None, *, k:
     parts = []
     for i in range(0, x.shape[0], batch_size):
         xb = x[i:i + batch_size].to(device)
-        yb = None if y is None or not model.conditional else y[i:i + batch_size].to(device)
+        yb = None if y is None or not getattr(model, "conditional", False) else y[i:i + batch_size].to(device)
         if summary is not None:  # the model pools and cuts the images itself: they go in as they are
             pass
         elif kind == "binary" and binarized != "none":
             xb = binarize(xb, binarized, generator)
         elif kind == "continuous":
             xb = dequantize(xb, generator)
-        nll = model.nll(xb, yb, **kw).double()
+        if getattr(model, "conditional", False) and yb is None:
+            nll = marginal_nll(model, xb, **kw)
+        else:
+            nll = model.nll(xb, yb, **kw).double()
         if kind == "continuous":
             nll = discrete_nats_from_density(nll, pixels)
         parts.append(nll.cpu())
@@ -84,4 +89,26 @@ def image_nats(model: Any, x: torch.Tensor, y: torch.Tensor | None = None, *, k:
     return nats, dims, kw.get("k", 1)
 
 
-__all__ = ["LIKELIHOOD_DATA", "LikelihoodData", "data_kind", "image_nats", "summary_shape"]
+def label_log_prior(model: Any) -> torch.Tensor:
+    """log p(y) over a conditional model's classes: the family's own fitted prior where it has one (naive Bayes'
+    class frequencies), else uniform, (K,) float64."""
+    prior = getattr(model, "class_log_prior", None)
+    if isinstance(prior, torch.Tensor) and prior.numel() == model.num_classes:
+        return prior.detach().double().cpu()
+    return torch.full((model.num_classes,), -math.log(model.num_classes), dtype=torch.float64)
+
+
+def marginal_nll(model: Any, x: torch.Tensor, **kw: Any) -> torch.Tensor:
+    """-log p(x) = -log sum_y p(y) p(x | y) of a conditional model, (b,) float64 nats: the model's nll given each
+    label in turn, combined by logsumexp. Exact where nll(x, y) is exact; where nll(x, y) is an upper bound (a
+    VAE's negative ELBO, a DDPM's bound), so is this, since log sum_y p(y) exp(L_y) <= log p(x) whenever every
+    L_y <= log p(x | y). Costs one nll per class."""
+    b = x.shape[0]
+    per_label = torch.stack([model.nll(x, torch.full((b,), c, dtype=torch.long, device=x.device), **kw).double()
+                             for c in range(model.num_classes)], 1)  # (b, K)
+    log_prior = label_log_prior(model).to(per_label.device)
+    return -torch.logsumexp(log_prior - per_label, dim=1)
+
+
+__all__ = ["LIKELIHOOD_DATA", "LikelihoodData", "data_kind", "image_nats", "label_log_prior", "marginal_nll",
+           "summary_shape"]

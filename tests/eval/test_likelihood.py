@@ -97,3 +97,40 @@ def test_models_without_likelihood_are_refused():
     assert {"ddpm", "vae", "pca"} <= set(can)
     with pytest.raises(ValueError, match=f"cannot compute a likelihood; families that can: {', '.join(can)}$"):
         L.evaluate_likelihood(ae, _images())
+
+
+# --- conditional models: the marginal -log p(x) by default, -log p(x | y) only when labels are passed, each labelled
+def test_a_conditional_models_marginal_is_bayes_rule_by_hand_and_labels_give_the_conditional():
+    from genlab.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("pixelcnn", {"layers": 2, "channels": 8, "conditional": True}, shape=(1, 5, 5),
+                        num_classes=3).eval()
+    x, y = _images(6)[:, :, :5, :5], torch.tensor([0, 1, 2, 0, 1, 2])
+    per_label = torch.stack([model.nll(x, torch.full((6,), c)) for c in range(3)], 1).double()  # -log p(x | c)
+    marginal = -torch.logsumexp(-per_label + math.log(1 / 3), 1)  # p(y) uniform
+    out = L.evaluate_likelihood(model, x, per_example=True)
+    torch.testing.assert_close(torch.tensor(out["likelihood_nats"], dtype=torch.float64), marginal)
+    assert "marginal over the 3 labels" in out["likelihood_label"] and "uniform" in out["likelihood_label"]
+    assert out["likelihood_claim"] == "exact"
+    given = L.evaluate_likelihood(model, x, y, per_example=True)
+    torch.testing.assert_close(torch.tensor(given["likelihood_nats"], dtype=torch.float64), per_label[range(6), y])
+    assert "given each image's label" in given["likelihood_label"]
+    assert given["likelihood_claim"] == "exact, given the label"
+    assert given["likelihood_note"].endswith("given the label")
+    # p(x) >= p(x | y) p(y), so -log p(x) <= -log p(x | y) + log K
+    assert (marginal <= per_label[range(6), y] + math.log(3) + 1e-9).all()
+
+
+def test_the_marginal_uses_a_familys_own_label_prior_and_agrees_with_its_own_marginal():
+    # naive Bayes computes -log sum_y p(y) p(x | y) itself, with its fitted class frequencies: the generic marginal
+    # (one nll per label) must give the same numbers
+    from tests.models.classical.helpers import fitted
+
+    model = fitted("nb", n=64, likelihood="bernoulli")
+    x = (_images(10, seed=2) > 0.5).double()
+    x = torch.nn.functional.pad(x, (0, 4, 0, 4))  # the tiny images are 8x8
+    own = model.nll(x)  # the family's own marginal
+    out = L.evaluate_likelihood(model, x, binarized="static", per_example=True)
+    torch.testing.assert_close(torch.tensor(out["likelihood_nats"], dtype=torch.float64), own.double())
+    assert "its fitted class frequencies" in out["likelihood_label"]
