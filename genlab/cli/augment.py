@@ -34,7 +34,7 @@ def augment(run: tyro.conf.Positional[str], generated_per_class: int = 1000, see
     import torch
 
     from genlab.apps.augment import generated_images
-    from genlab.eval.cas import augmentation_scores
+    from genlab.eval.cas import augmentation_scores, check_real_share
     from genlab.runs import load_run, load_training_data
     from genlab.viz.grid import save_grid
 
@@ -42,9 +42,7 @@ def augment(run: tyro.conf.Positional[str], generated_per_class: int = 1000, see
     check_bounds("--generated-per-class", generated_per_class, ge=1, le=100_000)
     check_bounds("--steps", steps, ge=1, le=1_000_000)
     check_bounds("--test", test, ge=1)
-    if not 0.0 < real_share < 1.0:
-        raise ValueError(f"--real-share must be between 0 and 1 (the real images' share of the mixed set), got "
-                         f"{real_share}")
+    check_real_share(real_share, "--real-share")  # before the run is loaded and images generated
     if not seeds:
         raise ValueError("--seeds needs at least one seed")
     r = load_run(run)

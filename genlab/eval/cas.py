@@ -34,12 +34,17 @@ def train_and_score(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.
     return accuracy(net, test_x, test_y)
 
 
+def check_real_share(real_share: float, name: str = "real_share") -> None:
+    """A share of real images in the mixed set must lie strictly between 0 and 1 (one line naming `name` if not)."""
+    if not 0.0 < real_share < 1.0:
+        raise ValueError(f"{name} must be between 0 and 1 (the real images' share of the mixed training set), got "
+                         f"{real_share!r}")
+
+
 def balanced(real_x: torch.Tensor, real_y: torch.Tensor, gen_x: torch.Tensor, gen_y: torch.Tensor,
              real_share: float = REAL_SHARE) -> tuple[torch.Tensor, torch.Tensor]:
     """Real and generated images together, the real ones repeated so that they are about `real_share` of the set."""
-    if not 0.0 < real_share < 1.0:
-        raise ValueError(f"real_share must be in (0, 1): the share of real images in the mixed training set, got "
-                         f"{real_share!r}")
+    check_real_share(real_share)
     repeat = max(1, round(real_share / (1.0 - real_share) * len(gen_x) / max(len(real_x), 1)))
     return torch.cat([real_x.repeat(repeat, 1, 1, 1), gen_x]), torch.cat([real_y.repeat(repeat), gen_y])
 
@@ -57,4 +62,5 @@ def augmentation_scores(real_x: torch.Tensor, real_y: torch.Tensor, gen_x: torch
     return {"real": real, "real+generated": both, "generated": cas, "gain": both - real}
 
 
-__all__ = ["BATCH", "REAL_SHARE", "TRAIN_STEPS", "augmentation_scores", "balanced", "train_and_score"]
+__all__ = ["BATCH", "REAL_SHARE", "TRAIN_STEPS", "augmentation_scores", "balanced", "check_real_share",
+           "train_and_score"]

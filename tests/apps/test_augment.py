@@ -52,7 +52,7 @@ def test_balanced_repeats_the_real_images_to_their_share_of_the_set():
     x, y = balanced(rx, ry, gx, gy, real_share=0.75)
     assert len(x) == 400 and int((y == 0).sum()) == 300
     for bad in (0.0, 1.0, -0.5):
-        with pytest.raises(ValueError, match="real_share must be in"):
+        with pytest.raises(ValueError, match="real_share must be between 0 and 1"):
             balanced(rx, ry, gx, gy, real_share=bad)
 
 

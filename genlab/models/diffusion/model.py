@@ -165,24 +165,28 @@ class DiffusionModel(GenerativeModel):
         zero vector: 0), or None for a model trained without one."""
         return self.num_classes if self.conditional and self.config.cond_drop > 0 else None
 
-    def denoiser(self, labels: torch.Tensor | None = None, guidance: float | None = None,
-                 autocast: bool = False) -> Denoiser:
-        """The network as a Denoiser, with classifier-free guidance for a conditional model."""
+    def guidance_scale(self, labels: torch.Tensor | None = None, guidance: float | None = None) -> float:
+        """The classifier-free guidance scale w that sampling with `labels` uses: `guidance`, else the config's
+        (1, plain conditional, for a model without a null label); 0 (the null label) for unconditional samples
+        of a conditional model. A guidance the model cannot do is a one-line error."""
         null = self.null_label
-        if guidance is None:  # the config's default, which needs a null label; without one, plain conditional
-            w = self.config.guidance if null is not None else 1.0
-        else:
-            w = float(guidance)
+        w = float(guidance) if guidance is not None else (self.config.guidance if null is not None else 1.0)
         if labels is not None and w != 1.0 and null is None:
             raise ValueError(f"guidance {w} needs a model trained with cond_drop > 0 (a null label); "
                              "use guidance=1 for this model")
         if labels is None and self.conditional:  # unconditional samples of a CFG model: the null label
             if null is None:
                 raise ValueError(f"this {self.family} model is conditional without a null label: pass labels")
-            w, labels = 0.0, None
+            return 0.0
+        return w
+
+    def denoiser(self, labels: torch.Tensor | None = None, guidance: float | None = None,
+                 autocast: bool = False) -> Denoiser:
+        """The network as a Denoiser, with classifier-free guidance for a conditional model."""
+        w = self.guidance_scale(labels, guidance)
         clip = 1.0 if self.config.clip_denoised else 0.0
         return Denoiser(self._sampling_net, self.alpha_bar, prediction=self.config.prediction, labels=labels,
-                        guidance=w, null_label=null, clip=clip, autocast=autocast)
+                        guidance=w, null_label=self.null_label, clip=clip, autocast=autocast)
 
     def _sampling_net(self, x_t, t, y):
         if y is None and self.conditional:
@@ -260,8 +264,8 @@ class DiffusionModel(GenerativeModel):
         use_bf16(precision, self.device)
         ts = self.timesteps_for(steps, name)
         if batch_size is None:
-            batch_size = self.sample_batch(labels is not None and self.denoiser(labels[:1], guidance).guidance
-                                           not in (0.0, 1.0))
+            guided = labels is not None and self.guidance_scale(labels, guidance) not in (0.0, 1.0)
+            batch_size = self.sample_batch(guided)
         elif batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         x_T = torch.randn((n, *self.x_shape), generator=generator, device=self.device)
