@@ -466,6 +466,15 @@ def run_bench(cfg: BenchConfig, *, log=print, command: str | None = None) -> dic
 __all__ = ["BenchConfig", "bench_family", "parse_budget", "parse_family_options", "resolve_families", "run_bench"]
 
 
+def likelihood_images(model: Any, n: int, floor: int = 100) -> int:
+    """Test images for `genlab eval`'s likelihood of `model`: n, or for a conditional model, whose marginal -log p(x)
+    costs one likelihood per class (docs/LIKELIHOOD.md), n / classes (at least `floor`, at most n), so that it costs
+    about what an unconditional model's n do; the result's likelihood_n says how many were scored."""
+    if not getattr(model, "conditional", False) or n <= 0:
+        return n
+    return min(n, max(floor, n // int(model.num_classes)))
+
+
 def evaluate_run(run: str | Path, *, features: str = "classifier", n: int = 10000, n_real: int = 10000,
                  split: str = "test", seeds: Sequence[int] = (0,), iw_k: int = 1, n_recon: int = 1000,
                  n_likelihood: int = 1000, sample_options: dict[str, Any] | None = None, ema: bool = True,
@@ -481,7 +490,7 @@ def evaluate_run(run: str | Path, *, features: str = "classifier", n: int = 1000
         return evaluate_run_of_kind(r, split=split, n=n, out=out)
     metrics, proto = evaluate_model(r.model, dc.name, data_dir=dc.data_dir, binarized=dc.binarize,
                                     features=features, n=n, n_real=n_real, split=split, seeds=seeds,
-                                    n_recon=n_recon, n_likelihood=n_likelihood, iw_k=iw_k,
+                                    n_recon=n_recon, n_likelihood=likelihood_images(r.model, n_likelihood), iw_k=iw_k,
                                     sample_options=sample_options, progress=progress)
     proto.extra.update({"run": str(r.path), "family": r.config.family, "step": r.step, "ema": ema})
     path = save_result(Path(out) if out else Path(run) / "metrics.json", metrics, proto)

@@ -178,3 +178,14 @@ def test_bench_trains_each_family_with_its_preset():
     cfg = BenchConfig(train_options={"dcgan": {"batch_size": 16, "ema_decay": 0.0}})
     tc = _train_config("dcgan", 0, cfg, 4)
     assert tc.batch_size == 16 and tc.ema_decay == 0.0 and tc.time_budget == cfg.budget / 4
+
+
+def test_genlab_eval_scores_a_conditional_models_marginal_on_fewer_images_at_the_same_cost():
+    from types import SimpleNamespace
+
+    from genlab.bench import likelihood_images
+
+    plain, cond = SimpleNamespace(conditional=False), SimpleNamespace(conditional=True, num_classes=10)
+    assert likelihood_images(plain, 1000) == 1000 and likelihood_images(plain, 0) == 0
+    assert likelihood_images(cond, 1000) == 100 and likelihood_images(cond, 5000) == 500
+    assert likelihood_images(cond, 50) == 50 and likelihood_images(cond, 0) == 0  # never more than asked for
