@@ -42,7 +42,7 @@ def isa_flags() -> tuple[str, ...]:
     On x86 with capability AVX512: this CPU's (-march=native) with 512-bit vectors (gcc stops at 256 by default; the
     GroupNorm kernel is ~15% faster). Where torch was limited to AVX2 (ATEN_CPU_CAPABILITY=avx2, or an AVX2-only
     CPU): AVX2 and FMA (x86-64-v3), tuned for this CPU, so a run that emulates an AVX2 machine emulates it for
-    genlab's kernels too. Elsewhere: -march=native."""
+    genlab's kernels too. Capability DEFAULT: SSE4.2 (x86-64-v2). Other processors (Arm): -march=native."""
     if not X86:
         return ("-march=native",)
     import torch
@@ -52,7 +52,7 @@ def isa_flags() -> tuple[str, ...]:
         return ("-march=native", "-mprefer-vector-width=512")
     if capability == "AVX2":
         return ("-march=x86-64-v3", "-mtune=native")
-    return ("-march=x86-64-v2", "-mtune=native")  # capability DEFAULT: SSE4.2, as torch's default kernels
+    return ("-march=x86-64-v2", "-mtune=native")
 
 
 _lock = threading.Lock()
