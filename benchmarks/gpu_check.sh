@@ -11,7 +11,8 @@
 #   bash benchmarks/gpu_check.sh
 #
 # It writes env.txt, diffusion_gpu.log/.json, pytest.log, cli.log (+ ddpm_cuda.png) and torchrun1/2.log into OUT.
-# About 7 minutes on an H200. Where genlab is installed normally, the pip line does nothing (no .whl/).
+# About 7 minutes on an H200. The wheels are installed by benchmarks/gpu_env.sh; where genlab is installed
+# normally there is no .whl/ and it does nothing.
 set -u
 OUT=${OUT:-/tmp/gpu-check}
 mkdir -p "$OUT"

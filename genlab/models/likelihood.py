@@ -68,20 +68,18 @@ def image_nats(model: Any, x: torch.Tensor, y: torch.Tensor | None = None, *, k:
     pixels = int(x[0].numel())  # what dequantization adds log 256 for
     summary = summary_shape(model)
     dims = math.prod(summary) if summary is not None else pixels
+    conditional = bool(getattr(model, "conditional", False))  # duck-typed models may not say
     parts = []
     for i in range(0, x.shape[0], batch_size):
         xb = x[i:i + batch_size].to(device)
-        yb = None if y is None or not getattr(model, "conditional", False) else y[i:i + batch_size].to(device)
+        yb = None if y is None or not conditional else y[i:i + batch_size].to(device)
         if summary is not None:  # the model pools and cuts the images itself: they go in as they are
             pass
         elif kind == "binary" and binarized != "none":
             xb = binarize(xb, binarized, generator)
         elif kind == "continuous":
             xb = dequantize(xb, generator)
-        if getattr(model, "conditional", False) and yb is None:
-            nll = marginal_nll(model, xb, **kw)
-        else:
-            nll = model.nll(xb, yb, **kw).double()
+        nll = marginal_nll(model, xb, **kw) if conditional and yb is None else model.nll(xb, yb, **kw).double()
         if kind == "continuous":
             nll = discrete_nats_from_density(nll, pixels)
         parts.append(nll.cpu())
