@@ -31,6 +31,7 @@ MODELS = {  # family: (options, batch, lr) as their benchmarks train them
     "pixelcnn": ({"preset": "base"}, 32, 3e-3),
     "ddpm": ({"conditional": True}, 64, 2e-4),
     "vae": ({"arch": "conv", "channels": (32, 64), "hidden": (256,), "latent_dim": 16}, 128, 1e-3),
+    "flow": ({}, 32, 1e-3),  # the cpu preset's batch and lr (genlab/models/recipes.py)
 }
 
 
@@ -43,7 +44,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=3, help="steps before timing (the compiled one compiles here)")
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--per-round", type=int, default=3)
-    p.add_argument("--out", default=None, help="result JSON (default benchmarks/results/compile_speed.json)")
+    p.add_argument("--name", default="compile_speed", help="result name: benchmarks/results/NAME.json")
+    p.add_argument("--out", default=None, help="result JSON path (default benchmarks/results/NAME.json)")
     return p.parse_args(argv)
 
 
@@ -93,7 +95,7 @@ def main(argv=None) -> None:
     torch.set_num_threads(args.threads)
     data = load_mnist("train")
     figures = {family: measure(family, data, args) for family in args.models}
-    write_result("compile_speed", figures, threads=args.threads, path=Path(args.out) if args.out else None,
+    write_result(args.name, figures, threads=args.threads, path=Path(args.out) if args.out else None,
                  notes="Trainer.train_step() of each model with and without --train.compile (torch.compile, "
                        "inductor), same config and seed, medians of interleaved rounds of process CPU time; the "
                        "compiled trainer's first steps include its compile time.")

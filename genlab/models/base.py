@@ -229,6 +229,11 @@ class GenerativeModel(nn.Module):
         codes from; returns figures for the log (empty: nothing done)."""
         return {}
 
+    def compile_obstacle(self) -> str | None:
+        """Why `torch.compile` cannot train this model as configured (None: it can). The trainer refuses
+        --train.compile with this reason before any work, instead of failing inside the compiler."""
+        return None
+
     def on_train_step(self, step: int, total_steps: int) -> None:
         """Called by the trainer before each step; models with schedules (KL warm-up) read it."""
         self.step = step

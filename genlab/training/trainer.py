@@ -183,6 +183,11 @@ class Trainer:
         self.model = build_model(self.config.family, self.config.model, spec=self.data.spec).to(self.device)
         attach_feature_net(self.model)  # a model with a feature loss gets genlab's classifier (srgan)
         self.fitted = isinstance(self.model, Fitted)  # fitted in closed form or by EM: no optimizer
+        if tc.compile and not self.fitted:  # refused before any timing or step
+            check_compiler(self.device)
+            obstacle = self.model.compile_obstacle()
+            if obstacle is not None:
+                raise ValueError(f"--train.compile cannot train this {self.config.family} model: {obstacle}")
         self.batches = None if self.fitted else BatchSampler(
             self.data, tc.batch_size, seed=tc.seed, rank=self.dist.rank, world_size=self.dist.world_size,
             device=self.device, binarize=self.config.data.binarize, block_size=self.model.context)
@@ -199,8 +204,10 @@ class Trainer:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.losses_module = DDP(self.losses_module, device_ids=ids, find_unused_parameters=len(self.players) > 1)
         if tc.compile and not self.fitted:
-            check_compiler(self.device)
-            self.losses_module = torch.compile(self.losses_module)  # compiled on the first step; weights shared
+            # compiled on the first step; weights shared. Static shapes: a training batch keeps its shape, and a
+            # flow's levels run one step's code on other sizes, which automatic dynamic shapes recompiled with
+            # symbolic sizes that inductor fails on (tests/training/test_compile.py)
+            self.losses_module = torch.compile(self.losses_module, dynamic=False)
         # per-player settings (a GAN's two Adams) replace the TrainConfig's
         self.optimizers = {name: self._optimizer(p.params, p.options) for name, p in self.players.items()}
         self.schedulers = {name: torch.optim.lr_scheduler.LambdaLR(

@@ -126,6 +126,16 @@ class GAN(GenerativeModel):
         return [Player("d", trainable(self.D), {"lr": c.lr_d, "betas": tuple(c.betas)}),
                 Player("g", trainable(self.G), {"lr": c.lr_g, "betas": tuple(c.betas)}, every=c.n_critic)]
 
+    def compile_obstacle(self) -> str | None:
+        """gp and r1 differentiate D's gradient (a double backward), which torch.compile cannot train."""
+        c = self.config
+        on = [f"--{name} {value:g}" for name, value in (("gp", c.gp), ("r1", c.r1)) if value > 0]
+        if not on:
+            return None
+        return (f"its gradient penalty ({', '.join(on)}) differentiates the discriminator's gradient, a double "
+                "backward that torch.compile does not support; train without --train.compile, or set "
+                f"{' '.join(o.split()[0] + ' 0' for o in on)}")
+
     def progress_keys(self) -> list[str]:
         keys = ["d/loss", "g/loss", "d/d_real", "d/d_fake"]
         if self.config.loss == "wgan":
