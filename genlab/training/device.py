@@ -111,6 +111,15 @@ def mean_across(d: Dist, values: dict[str, float], device: torch.device) -> dict
     return {k: float(v) / d.world_size for k, v in zip(keys, t.tolist())}
 
 
+def broadcast_state(d: Dist, module: torch.nn.Module) -> None:
+    """Make rank 0's parameters and buffers every process's (a no-op in a single process)."""
+    if not d.enabled:
+        return
+    with torch.no_grad():
+        for t in [*module.parameters(), *module.buffers()]:
+            dist.broadcast(t.data, src=0)
+
+
 def max_across(d: Dist, values: list[int], device: torch.device) -> list[int]:
     """The largest of each integer over processes (e.g. a stop signal only some of them received)."""
     if not d.enabled:

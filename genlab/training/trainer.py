@@ -32,6 +32,7 @@ from genlab.training.callbacks import attach_feature_net, callbacks_for
 from genlab.training.device import (
     autocast,
     barrier,
+    broadcast_state,
     check_compiler,
     cpu_has_fast_bf16,
     init_distributed,
@@ -367,6 +368,11 @@ class Trainer:
             opt.step()
             self.schedulers[name].step()
             out.update({prefix + k: v.detach() for k, v in losses.items()})
+        if self.step == 0 and self.dist.enabled:
+            # a model initialized from its first batch (a flow's ActNorm) saw a different batch in each process,
+            # and DDP averages gradients, not weights: every process takes rank 0's weights once, or they would
+            # train different models for good (tests/training/test_distributed.py)
+            broadcast_state(self.dist, self.model)
         if self.ema is not None:
             self.ema.update_parameters(self.model)
         self.step += 1

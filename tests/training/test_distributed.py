@@ -46,6 +46,21 @@ def test_two_processes_match_one_process_with_the_global_batch(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_model_initialized_from_its_first_batch_is_the_same_model_in_every_process(tmp_path):
+    """A flow's ActNorm takes its scale from the first batch, which differs between processes; DDP averages
+    gradients, not weights, so without the trainer's broadcast after the first step the processes trained
+    different models (the ActNorm weights differed) and only rank 0's was saved."""
+    worker = str(ROOT / "tests" / "training" / "ddp_ranks_worker.py")
+    ddp = run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+               worker, str(tmp_path), "flow", "3"])
+    assert ddp.returncode == 0, ddp.stderr[-3000:]
+    a, b = (torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1))
+    assert any("actnorm" in k for k in a)
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+@pytest.mark.slow
 def test_sigterm_stops_every_process_at_the_same_step_with_one_checkpoint(tmp_path):
     """torchrun forwards SIGTERM to its workers; they agree on the step to stop at (rank 0 alone holds the
     run's lock and writes the checkpoint)."""
