@@ -27,8 +27,10 @@ def datasets(data_dir: str | None = None) -> None:
     from genlab.data import list_datasets
 
     rows = list_datasets(data_dir)
-    print(f"{'name':<15} {'shape':<12} {'classes':>7}  {'available':<9}  where")
+    width = max(len("name"), *(len(d.name) for d in rows))  # the longest name sets the column
+    print(f"{'name':<{width}} {'shape':<12} {'classes':>7}  {'available':<9}  where")
     for d in rows:
         shape = "x".join(str(s) for s in d.shape) if d.shape else "-"
-        print(f"{d.name:<15} {shape:<12} {d.num_classes or '-':>7}  {'yes' if d.available else 'no':<9}  {d.where}")
+        print(f"{d.name:<{width}} {shape:<12} {d.num_classes or '-':>7}  {'yes' if d.available else 'no':<9}  "
+              f"{d.where}")
     print("also: folder:PATH (one subfolder per class, or flat) and npz:PATH (arrays x, optional y)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from tests.cli.conftest import cli
 
@@ -17,3 +18,6 @@ def test_datasets_lists_availability(capsys):
     cli("datasets")
     out = capsys.readouterr().out
     assert "digits" in out and "mnist" in out and "folder:PATH" in out
+    rows = [line for line in out.splitlines() if not line.startswith("also:")]
+    starts = {m.start() for m in (re.search(r" \dx\d+x\d+ ", line) for line in rows) if m}
+    assert len(starts) == 1, rows  # the shape column lines up, whatever the longest name (fashion-mnist-captions)
