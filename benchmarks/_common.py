@@ -32,6 +32,12 @@ RESULTS = ROOT / "benchmarks" / "results"
 if str(ROOT) not in sys.path:  # run as `python benchmarks/x.py` from a checkout
     sys.path.insert(0, str(ROOT))
 
+from genlab.training.memory import keep_freed_memory  # noqa: E402  (imports no torch)
+
+# as the genlab command does: freed memory is reused instead of faulting in new pages (docs/TRAINING.md);
+# GENLAB_KEEP_FREED_MEMORY=0 in the environment measures glibc's default
+KEEP_FREED_MEMORY = keep_freed_memory()
+
 
 def cpu_model() -> str:
     """The CPU's model name from /proc/cpuinfo (platform.processor() elsewhere)."""
@@ -59,7 +65,8 @@ def machine(threads: int | None = None, device: str = "cpu") -> dict[str, Any]:
            "torch": torch.__version__, "python": platform.python_version(),
            "avx512_bf16": "avx512_bf16" in flags, "amx_bf16": "amx_bf16" in flags,
            "cpu_capability": _cpu_capability(),
-           "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", ""), "device": device}
+           "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", ""),
+           "keep_freed_memory": KEEP_FREED_MEMORY, "device": device}
     if device.startswith("cuda"):
         out["gpu"] = torch.cuda.get_device_name(torch.device(device))
         out["cuda"] = torch.version.cuda

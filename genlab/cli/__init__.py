@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     hint to set GENLAB_DEBUG=1, which re-raises every error with its traceback; 130 Ctrl-C; 141 (as for
     SIGPIPE) when stdout is closed early, as by `genlab info RUN | head -1`, quietly."""
     from genlab.training.checkpoint import CheckpointError
+    from genlab.training.memory import keep_freed_memory
     from genlab.training.trainer import TrainingDiverged
 
     debug = os.environ.get("GENLAB_DEBUG", "") not in ("", "0")
@@ -65,6 +66,7 @@ def main(argv: list[str] | None = None) -> None:
 
         print(f"genlab {__version__}")
         return
+    keep_freed_memory()  # big tensors made every step reuse freed memory instead of faulting in new pages
     token = ARGV.set(args)  # `train --resume` reads the flags given
     import warnings
 

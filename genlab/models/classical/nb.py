@@ -70,7 +70,8 @@ class NB(GenerativeModel):
     def __init__(self, config: NBConfig, spec: DataSpec):
         super().__init__(config, spec)
         if self.num_classes < 2:
-            raise ValueError("an nb model is a classifier: it needs labelled data with at least 2 classes")
+            raise ValueError("an nb model is a classifier: it needs labelled data with at least 2 classes; train it "
+                             "on a labelled dataset (e.g. --data mnist), or use an unconditional family (gmm, pca)")
         k, d = self.num_classes, pixel_count(self.shape)
         self.register_buffer("class_log_prior", torch.full((k,), -float(np.log(k))))
         self.register_buffer("means", torch.full((k, d), 0.5))  # p_yd (bernoulli) or m_yd (gaussian)

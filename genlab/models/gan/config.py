@@ -200,7 +200,8 @@ def check_gan_config(c: GANConfig, num_classes: int) -> None:
                          "classes, which the projection discriminator cannot score; set pack=1")
     if c.conditional and num_classes < 2:
         raise ValueError("a conditional GAN needs labelled data with at least 2 classes; train on a labelled "
-                         "dataset or set conditional=False")
+                         "dataset, or an unconditional GAN (dcgan: cgan's networks without labels; or "
+                         "conditional=False)")
     if c.arch != "mlp" and not c.channels:
         raise ValueError("channels must list at least one conv layer width")
     if c.arch == "style" and not c.g_channels:
