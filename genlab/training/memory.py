@@ -14,8 +14,9 @@ def keep_freed_memory() -> bool:
 
     glibc serves every allocation over 32 MB with a fresh mmap and unmaps it when freed, so a tensor of that size
     made in every step (a batch's activations, a 256-way PixelCNN output) costs a page fault per 4 KB each time:
-    the kernel zeroes every page again. On a 2-core AMD EPYC that was half of the wall time of an exact PixelCNN
-    NLL in batches of 250 (25 million faults for 2,000 images) and 6-15% of a ddpm training step. With mmap off
+    the kernel zeroes every page again. On a 2-core AMD EPYC that was two thirds of the time of an exact PixelCNN
+    NLL in batches of 250 (12.7 million faults for 1,000 images) and about 9% of a ddpm training step
+    (benchmarks/freed_memory.py). With mmap off
     and the heap kept (up to 1 GiB of free memory at its top), freed blocks are reused as they are. The `genlab`
     command calls this at start; library users may call it first thing. Skipped where it does not apply (not
     glibc) or where the environment already tunes malloc (GLIBC_TUNABLES, MALLOC_MMAP_MAX_,
