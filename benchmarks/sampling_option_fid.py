@@ -35,10 +35,13 @@ def main(argv=None) -> dict:
     torch.set_num_threads(args.threads)
 
     from genlab.eval.protocol import evaluate_samples
-    from genlab.runs import load_run, sample
+    from genlab.runs import load_run, sample, sampling_options
     from genlab.viz.grid import save_grid
 
     run = load_run(args.run)
+    if args.option not in sampling_options(run.model):  # before any sampling: one line naming the valid ones
+        raise SystemExit(f"a {run.config.family} run has no sampling option {args.option!r}; valid: "
+                         f"{', '.join(sampling_options(run.model)) or 'none'}")
     dataset = run.config.data.name
     figures: dict = {"run": str(args.run), "family": run.config.family, "training steps": run.step,
                      "data": dataset, "option": args.option, "samples per value": args.n}

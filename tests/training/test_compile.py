@@ -16,6 +16,11 @@ from genlab.training.trainer import Trainer
 from tests.conftest import TINY, tiny_images
 
 
+def needs_cxx() -> None:
+    if shutil.which("g++") is None and shutil.which("c++") is None:
+        pytest.fail("no C++ compiler on this machine: --train.compile cannot be tested (apt-get install g++)")
+
+
 def config(compile: bool, family: str = "pixelcnn", **options) -> RunConfig:
     return RunConfig(family, TINY[family], DataConfig("tiny"),
                      TrainConfig(steps=3, batch_size=8, lr=1e-3, threads=1, progress=False, precision="fp32",
@@ -23,8 +28,7 @@ def config(compile: bool, family: str = "pixelcnn", **options) -> RunConfig:
 
 
 def test_compiled_steps_equal_eager_steps_and_the_run_loads_eager(tmp_path):
-    if shutil.which("g++") is None and shutil.which("c++") is None:
-        pytest.fail("no C++ compiler on this machine: --train.compile cannot be tested (apt-get install g++)")
+    needs_cxx()
     data = tiny_images()
     losses = {}
     for compiled in (False, True):
@@ -45,8 +49,7 @@ def test_a_flow_compiles_although_its_levels_differ_in_shape():
     """Each level of a flow runs the same step code on (c, h, w) of other sizes. Under torch.compile's automatic
     dynamic shapes that recompiled the step with symbolic sizes, which inductor failed on ("cannot determine
     truth value of Relational"); the trainer compiles with static shapes."""
-    if shutil.which("g++") is None and shutil.which("c++") is None:
-        pytest.fail("no C++ compiler on this machine: --train.compile cannot be tested (apt-get install g++)")
+    needs_cxx()
     data = tiny_images()
     losses = {}
     for compiled in (False, True):
@@ -68,8 +71,7 @@ def test_no_cxx_compiler_is_a_one_line_error(monkeypatch):
 def test_a_gradient_penalty_refuses_compile_in_one_line(family, option):
     """gp and r1 differentiate D's gradient (double backward), which torch.compile cannot train: the trainer says
     so and names both ways out; with the penalty off, the same model is accepted."""
-    if shutil.which("g++") is None and shutil.which("c++") is None:
-        pytest.fail("no C++ compiler on this machine: --train.compile cannot be tested (apt-get install g++)")
+    needs_cxx()
     tc = TrainConfig(steps=1, batch_size=8, threads=1, progress=False, precision="fp32", compile=True)
     options = {**TINY[family], option: 1.0, "d_norm": "none"}
     with pytest.raises(ValueError, match=f"cannot train this {family} model.*--{option} 0") as err:
