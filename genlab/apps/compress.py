@@ -2,18 +2,26 @@
 (`constriction`'s asymmetric numeral systems, Duda 2013; Bamler 2022; the `apps` extra installs it), and back.
 Written against the "compress" capability (`Compressible`: the `cae` family).
 
-The file (version 1), every byte counted:
+The file (version 2), every byte counted:
 
     magic  b"GLZ" + version (1 byte)
-    model  4 bytes: the first bytes of the SHA-256 of the model's weights (`model_id`), so that a file is only
-           ever decoded by the model that wrote it
     shape  n, c, h, w as LEB128 varints (the images' count and shape; 1 byte each up to 127)
     data   the ANS bitstream: 32-bit little-endian words, the zero high bytes of the last word left out
 
 The symbols are coded channel by channel, each channel's symbols i.i.d. under that channel's table (the model's
 `coding_tables`: integer frequencies, the same on both sides), so decoding gives back exactly the quantized
-latents, and the decoded images are exactly `decode_symbols(quantize(x))`. A stream decoded with the right
-tables ends in the coder's empty state: anything else means a damaged or truncated file.
+latents, and the decoded images are exactly `decode_symbols(quantize(x))`.
+
+The model's id (`model_id`: 4 bytes of the SHA-256 of its weights, so that a file is only ever decoded by the
+model that wrote it) is the ANS coder's starting state: the symbols are pushed on top of it, and decoding them
+must end on exactly it. An ANS coder started empty spends about 19 bits more than the symbols' information on
+its first symbol (its state is too small to code it at full precision); started on the id's 32 bits (33 with
+constriction's seal), it codes every symbol at its information, so the id and the coder's start-up together
+cost a file about 4 bytes instead of about 6. A stream decoded with another model's tables, or a damaged or
+truncated one, ends anywhere else (but for a chance of about 2^-33).
+
+Version 1 files (until 2026-12-04: the id as 4 header bytes after the version, the coder started empty and
+ending empty) are still read.
 """
 
 from __future__ import annotations
@@ -29,8 +37,10 @@ from genlab.apps.latents import check_images
 from genlab.models.base import Compressible
 
 MAGIC = b"GLZ"
-VERSION = 1
+VERSION = 2  # the version written; READABLE the versions read
+READABLE = (1, 2)
 ID_BYTES = 4
+START_BITS = 8 * ID_BYTES + 1  # the coder's starting state: the id's word under constriction's seal word (1)
 SUFFIX = ".glz"
 
 
@@ -91,14 +101,17 @@ def _read_varint(data: bytes, at: int) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class Header:
-    """What a file's header says: the model's id, the number of images n and their shape (c, h, w)."""
+    """What a file's header says: the number of images n, their shape (c, h, w), its version, and (version 1
+    only) the model's id; a version 2 file carries the id in its bitstream."""
 
-    model: bytes
     n: int
     shape: tuple[int, int, int]
+    version: int = VERSION
+    model: bytes | None = None
 
     def to_bytes(self) -> bytes:
-        return MAGIC + bytes([VERSION]) + self.model + b"".join(_varint(v) for v in (self.n, *self.shape))
+        model = self.model if self.version == 1 else b""
+        return MAGIC + bytes([self.version]) + model + b"".join(_varint(v) for v in (self.n, *self.shape))
 
 
 def read_header(data: bytes) -> tuple[Header, int]:
@@ -109,20 +122,23 @@ def read_header(data: bytes) -> tuple[Header, int]:
     at = len(MAGIC)
     if len(data) <= at:
         raise ValueError("the file is truncated: it ends inside the header")
-    if data[at] != VERSION:
-        raise ValueError(f"a version {data[at]} file; this genlab reads version {VERSION}: decompress it with the "
-                         "genlab that wrote it")
+    version = data[at]
+    if version not in READABLE:
+        raise ValueError(f"a version {version} file; this genlab reads versions {', '.join(map(str, READABLE))}: "
+                         "decompress it with the genlab that wrote it")
     at += 1
-    model = data[at:at + ID_BYTES]
-    if len(model) < ID_BYTES:
-        raise ValueError("the file is truncated: it ends inside the header")
+    model = None
+    if version == 1:
+        model = data[at:at + ID_BYTES]
+        if len(model) < ID_BYTES:
+            raise ValueError("the file is truncated: it ends inside the header")
+        at += ID_BYTES
     values = []
-    at += ID_BYTES
     for _ in range(4):
         v, at = _read_varint(data, at)
         values.append(v)
     n, c, h, w = values
-    return Header(model, n, (c, h, w)), at
+    return Header(n, (c, h, w), version, model), at
 
 
 # --- the bitstream -------------------------------------------------------------------------------------
@@ -137,9 +153,15 @@ def _channel_models(model: torch.nn.Module) -> list[tuple[int, Any]]:
     return out
 
 
-def encode_symbols(model: torch.nn.Module, symbols: torch.Tensor) -> bytes:
-    """The ANS bitstream of (n, C, h', w') symbols under the model's tables (channel 0 decodes first)."""
-    ans = constriction_module().stream.stack.AnsCoder()
+def _start_word(start: bytes) -> np.ndarray:
+    return np.array([int.from_bytes(start, "little")], dtype=np.uint32)
+
+
+def encode_symbols(model: torch.nn.Module, symbols: torch.Tensor, start: bytes | None = None) -> bytes:
+    """The ANS bitstream of (n, C, h', w') symbols under the model's tables (channel 0 decodes first), pushed on
+    top of `start` (ID_BYTES bytes: the coder's starting state, sealed), or on an empty coder when None."""
+    stack = constriction_module().stream.stack
+    ans = stack.AnsCoder(_start_word(start), seal=True) if start is not None else stack.AnsCoder()
     tables = _channel_models(model)
     for k in reversed(range(symbols.shape[1])):  # a stack: the last channel pushed is the first decoded
         lo, coder_model = tables[k]
@@ -152,14 +174,18 @@ def encode_symbols(model: torch.nn.Module, symbols: torch.Tensor) -> bytes:
     return words[:len(words) - cut]
 
 
-def decode_symbols(model: torch.nn.Module, stream: bytes, n: int) -> torch.Tensor:
-    """(n, C, h', w') int64 symbols from an `encode_symbols` bitstream; ValueError if it does not decode to
-    exactly them (a damaged or truncated stream)."""
+def decode_symbols(model: torch.nn.Module, stream: bytes, n: int, start: bytes | None = None) -> torch.Tensor:
+    """(n, C, h', w') int64 symbols from an `encode_symbols` bitstream started on `start`; ValueError if decoding
+    them does not end on exactly that state (another model's stream, or a damaged or truncated one)."""
     constriction = constriction_module()
     padded = stream + b"\0" * (-len(stream) % 4)
     c, hh, ww = model.latent_shape
     damaged = ValueError("the file is damaged or truncated: its bitstream does not decode to the symbols of "
                          f"{n} images; compress the images again")
+    if start is not None:
+        damaged = ValueError(f"the file does not decode with this run's model: it was compressed by another model, "
+                             f"or it is damaged or truncated; decompress it with the run that compressed it "
+                             f"(this run's model id is {start.hex()}), or compress the images again")
     try:
         ans = constriction.stream.stack.AnsCoder(np.frombuffer(padded, dtype="<u4").astype(np.uint32))
         channels = []
@@ -169,10 +195,14 @@ def decode_symbols(model: torch.nn.Module, stream: bytes, n: int) -> torch.Tenso
             else:
                 got = ans.decode(coder_model, n * hh * ww)
                 channels.append(torch.from_numpy(got.astype(np.int64)).view(n, hh, ww) + lo)
-        empty = ans.is_empty()
+        if start is None:
+            ended = ans.is_empty()
+        else:
+            rest = ans.get_compressed(unseal=True)  # raises unless the coder ends on a seal word
+            ended = np.array_equal(rest, _start_word(start))
     except Exception:  # constriction refuses some damaged streams outright
         raise damaged from None
-    if not empty:
+    if not ended:
         raise damaged
     return torch.stack(channels, 1)
 
@@ -190,7 +220,14 @@ class Compressed:
 
     @property
     def stream_bytes(self) -> int:
+        """The bitstream's bytes: the symbols and, under them, the coder's starting state (the model's id)."""
         return len(self.data) - self.header
+
+    @property
+    def symbol_bits(self) -> int:
+        """The bitstream's bits less the START_BITS of its starting state: what the symbols cost, to compare with
+        `estimated_bits` (it includes the rounding of the stream to whole bytes)."""
+        return 8 * self.stream_bytes - START_BITS
 
 
 @torch.no_grad()
@@ -207,8 +244,8 @@ def compress(model: torch.nn.Module, x: torch.Tensor) -> Compressed:
     model.eval()
     try:
         symbols = model.quantize(x)
-        header = Header(model_id(model), x.shape[0], tuple(model.shape)).to_bytes()
-        data = header + encode_symbols(model, symbols)
+        header = Header(x.shape[0], tuple(model.shape)).to_bytes()
+        data = header + encode_symbols(model, symbols, start=model_id(model))
         bits = model.estimated_bits(symbols)
     finally:
         model.train(was_training)
@@ -220,14 +257,15 @@ def decompress_symbols(model: torch.nn.Module, data: bytes) -> torch.Tensor:
     """(n, C, h', w') the quantized latents held in a file's bytes; ValueError naming what is wrong with a file
     of another model, shape or version, or a damaged one."""
     require_compressible(model)
-    header, start = read_header(data)
-    if header.model != model_id(model):
+    header, at = read_header(data)
+    ours = model_id(model)
+    if header.model is not None and header.model != ours:  # version 1: the id is in the header
         raise ValueError(f"the file was compressed by another model (id {header.model.hex()}); this run's model is "
-                         f"{model_id(model).hex()}: decompress it with the run that compressed it")
+                         f"{ours.hex()}: decompress it with the run that compressed it")
     if header.shape != tuple(model.shape):
         raise ValueError(f"the file holds {'x'.join(map(str, header.shape))} images; this model codes "
                          f"{'x'.join(map(str, model.shape))} images")
-    return decode_symbols(model, data[start:], header.n)
+    return decode_symbols(model, data[at:], header.n, start=ours if header.version >= 2 else None)
 
 
 @torch.no_grad()
@@ -307,6 +345,7 @@ def file_point(model: torch.nn.Module, x: torch.Tensor) -> dict[str, float]:
             "psnr": float(psnr(torch.cat(decoded).float(), x.float()).mean())}
 
 
-__all__ = ["CODECS", "CODEC_OPTIONS", "MAGIC", "SUFFIX", "VERSION", "Compressed", "Header", "codec_curve",
-           "codec_round_trip", "compress", "constriction_module", "decode_symbols", "decompress", "decompress_symbols",
-           "encode_symbols", "file_point", "model_id", "pillow_codecs", "read_header", "require_compressible"]
+__all__ = ["CODECS", "CODEC_OPTIONS", "MAGIC", "READABLE", "START_BITS", "SUFFIX", "VERSION", "Compressed", "Header",
+           "codec_curve", "codec_round_trip", "compress", "constriction_module", "decode_symbols", "decompress",
+           "decompress_symbols", "encode_symbols", "file_point", "model_id", "pillow_codecs", "read_header",
+           "require_compressible"]

@@ -282,8 +282,8 @@ def compress(run: tyro.conf.Positional[str], images: tyro.conf.Positional[tuple[
         run: the run folder (runs/NAME) of a model that can compress (cae: genlab train cae --data mnist).
         images: one or more images: PNG/JPEG files of exactly the model's size (converted to its channels), or
             test:I / train:I for image I of the run's dataset. All go into one file.
-        out: the file to write (.glz): a small header (magic, version, the model's id, the images' shape) and
-            the bitstream.
+        out: the file to write (.glz): a small header (magic, version, the images' shape) and the bitstream
+            (which also carries the model's id).
         overwrite: replace OUT if it exists (otherwise an existing OUT is an error).
     """
     import torch
@@ -302,10 +302,10 @@ def compress(run: tyro.conf.Positional[str], images: tyro.conf.Positional[tuple[
     estimate = float(c.estimated_bits.sum())
     with torch.no_grad():
         quality = float(psnr(r.model.decode_symbols(c.symbols), x).mean())
-    print(f"wrote {out}: {len(x)} image(s), {len(c.data)} bytes ({c.header} header + {c.stream_bytes} bitstream), "
-          f"{8 * len(c.data) / x[0].numel() / len(x):.3f} bits per pixel; the entropy model's estimate "
-          f"{estimate / 8:.1f} bytes (bitstream / estimate {8 * c.stream_bytes / max(estimate, 1e-9):.3f}); "
-          f"PSNR {quality:.2f} dB")
+    print(f"wrote {out}: {len(x)} image(s), {len(c.data)} bytes ({c.header} header + {c.stream_bytes} bitstream, "
+          f"the model's id included), {8 * len(c.data) / x[0].numel() / len(x):.3f} bits per pixel; the entropy "
+          f"model's estimate {estimate / 8:.1f} bytes (symbols' bits / estimate "
+          f"{c.symbol_bits / max(estimate, 1e-9):.3f}); PSNR {quality:.2f} dB")
 
 
 def decompress(run: tyro.conf.Positional[str], file: tyro.conf.Positional[str],
