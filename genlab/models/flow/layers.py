@@ -271,5 +271,28 @@ class GaussianSplit(nn.Module):
         return torch.cat([za, mu + eps * log_sigma.exp()], dim=1)
 
 
-__all__ = ["ActNorm", "AffineCoupling", "CouplingNet", "FlowStep", "GaussianSplit", "InvConv1x1", "Logit",
-           "Squeeze", "soft_bound", "squeeze", "unsqueeze"]
+class ClassPrior(nn.Module):
+    """A learned Gaussian per class on the top level's latent (Glow's class-conditional prior): N(mu_y, sigma_y^2)
+    with a mean and a log-standard-deviation per class and coordinate, as the bijection x -> (x - mu_y) / sigma_y.
+    Zero at the start: every class begins as N(0, I), the unconditional flow."""
+
+    def __init__(self, num_classes: int, shape: tuple[int, int, int], log_scale_bound: float = 0.0):
+        super().__init__()
+        self.log_scale_bound = log_scale_bound
+        self.mean = nn.Parameter(torch.zeros(num_classes, *shape))
+        self.log_sigma = nn.Parameter(torch.zeros(num_classes, *shape))
+
+    def mu_log_sigma(self, labels: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.mean[labels].to(dtype), soft_bound(self.log_sigma[labels], self.log_scale_bound).to(dtype)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mu, log_sigma = self.mu_log_sigma(labels, x.dtype)
+        return (x - mu) * torch.exp(-log_sigma), -log_sigma.flatten(1).sum(1)
+
+    def inverse(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        mu, log_sigma = self.mu_log_sigma(labels, z.dtype)
+        return mu + z * log_sigma.exp()
+
+
+__all__ = ["ActNorm", "AffineCoupling", "ClassPrior", "CouplingNet", "FlowStep", "GaussianSplit", "InvConv1x1",
+           "Logit", "Squeeze", "soft_bound", "squeeze", "unsqueeze"]

@@ -31,7 +31,7 @@ from genlab.config import bounded
 from genlab.data.base import Batch, DataSpec
 from genlab.models.base import GenerativeModel, Samples
 from genlab.models.flow.dequantize import VariationalDequantizer
-from genlab.models.flow.layers import FlowStep, GaussianSplit, Logit, squeeze, unsqueeze
+from genlab.models.flow.layers import ClassPrior, FlowStep, GaussianSplit, Logit, squeeze, unsqueeze
 from genlab.nn.distributions import LOG_2PI, bits_per_dim, dequantize, discrete_nats_from_density
 
 PRESETS: dict[str, dict[str, int]] = {
@@ -57,6 +57,8 @@ class FlowConfig:
         temperature: default sampling temperature T: z ~ N(0, T^2 I) (Glow uses 0.7 for its pictures).
         zero_init: start the last conv of every coupling and prior network at zero, so each step starts
             as ActNorm + 1x1 conv (Glow); False keeps PyTorch's default initialization.
+        conditional: a learned Gaussian per class on the top level's latent (Glow's class-conditional prior):
+            p(x | y), sampling by class (`--label`); needs labelled data.
         log_scale_bound: c in the soft bound c tanh(. / c) on every coupling's log-scale (kept in (-c, 0])
             and every split prior's log-standard-deviation (in (-c, c)); 0 = unbounded, as in Glow. Without
             it a flow that trains well can give one unusual test image an astronomical NLL (docs/FLOWS.md).
@@ -76,6 +78,7 @@ class FlowConfig:
     temperature: float = bounded(1.0, ge=0)
     zero_init: bool = True
     log_scale_bound: float = bounded(6.0, ge=0)
+    conditional: bool = False
 
     def sizes(self) -> dict[str, int]:
         """levels, steps_per_level, hidden and dequant_hidden: the preset's, with the options that are set."""
@@ -128,6 +131,11 @@ class Flow(GenerativeModel):
             kept = c if top else c // 2
             self.latent_shapes.append((c - kept if not top else c, h, w))
             c = c if top else kept
+        if config.conditional and self.num_classes < 2:
+            raise ValueError("a conditional flow needs labelled data with at least 2 classes; train on a labelled "
+                             "dataset or drop --conditional")
+        self.class_prior = (ClassPrior(self.num_classes, self.latent_shapes[-1], config.log_scale_bound)
+                            if config.conditional else None)
         self.dequantizer = (VariationalDequantizer(self.shape[0], s["dequant_hidden"], config.dequant_steps,
                                                    config.zero_init)
                             if config.dequantization == "variational" else None)
@@ -152,8 +160,9 @@ class Flow(GenerativeModel):
         return math.prod(self.shape)
 
     # --- the bijection y <-> z ----------------------------------------------------------------
-    def forward_flow(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Pixels y (b, c, h, w) in [0, 1] -> (z (b, D) flat latent, log|det dz/dy| (b,)), in the weights' dtype."""
+    def forward_flow(self, y: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Pixels y (b, c, h, w) in [0, 1] -> (z (b, D) flat latent, log|det dz/dy| (b,)), in the weights' dtype;
+        a conditional flow whitens the top level's latent by the prior of each image's class (labels (b,))."""
         x, logdet = self.logit(y.to(self.levels[0].steps[0].conv.log_s.dtype))
         zs = []
         for level in self.levels:
@@ -166,24 +175,29 @@ class Flow(GenerativeModel):
                 logdet = logdet + ld
                 x, z = x.chunk(2, dim=1)  # keep the first half, factor out the whitened second half
                 zs.append(z.flatten(1))
+        if self.class_prior is not None:
+            x, ld = self.class_prior(x, labels)
+            logdet = logdet + ld
         zs.append(x.flatten(1))
         return torch.cat(zs, dim=1), logdet
 
-    def inverse_flow(self, z: torch.Tensor) -> torch.Tensor:
-        """Flat latents z (b, D) -> pixels y (b, c, h, w) (not clamped)."""
+    def inverse_flow(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Flat latents z (b, D) -> pixels y (b, c, h, w) (not clamped); labels (b,) for a conditional flow."""
         parts = z.split([math.prod(s) for s in self.latent_shapes], dim=1)
         x = None
         for level, part, shape in zip(reversed(self.levels), reversed(parts), reversed(self.latent_shapes)):
             part = part.reshape(-1, *shape)
+            if x is None and self.class_prior is not None:
+                part = self.class_prior.inverse(part, labels)
             x = part if x is None else level.split.inverse(torch.cat([x, part], dim=1))
             for step in reversed(level.steps):
                 x = step.inverse(x)
             x = unsqueeze(x)
         return self.logit.inverse(x)
 
-    def log_density(self, y: torch.Tensor) -> torch.Tensor:
-        """log p(y) (b,) nats of the density on [0, 1]^D."""
-        z, logdet = self.forward_flow(y)
+    def log_density(self, y: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """log p(y) (b,) nats of the density on [0, 1]^D (log p(y | labels) for a conditional flow)."""
+        z, logdet = self.forward_flow(y, labels)
         return (-0.5 * z.pow(2) - 0.5 * LOG_2PI).sum(1) + logdet
 
     # --- the contract -------------------------------------------------------------------------
@@ -191,16 +205,18 @@ class Flow(GenerativeModel):
             generator: torch.Generator | None = None, k: int = 1) -> torch.Tensor:
         """(b,) nats: -log p(x) of dequantized pixels x in [0, 1]^D (uniform), or with variational
         dequantization the bound -log (1/k) sum_s p((l + u_s) / 256) / q(u_s|l), u_s ~ q(u|l), l = floor(256 x)
-        the 8-bit level (k = 1: one sample of -log p + log q; see the module docstring)."""
+        the 8-bit level (k = 1: one sample of -log p + log q; see the module docstring). A conditional flow
+        gives -log p(x | y) and needs the labels y."""
+        y = self.check_labels(y, x.shape[0])
         if self.dequantizer is None:
-            return -self.log_density(x)
+            return -self.log_density(x, y)
         if k < 1:
             raise ValueError(f"k (importance samples) must be >= 1, got {k}")
         level = (x * 256.0).floor().clamp(0.0, 255.0)  # the 8-bit level of x = (l + u) / 256 or of x = l / 255
         log_w = []
         for _ in range(k):
             u, log_q = self.dequantizer(level / 255.0, generator)
-            log_w.append(self.log_density((level + u) / 256.0) - log_q)
+            log_w.append(self.log_density((level + u) / 256.0, y) - log_q)
         if k == 1:
             return -log_w[0]
         return -(torch.logsumexp(torch.stack(log_w), 0) - math.log(k))
@@ -212,35 +228,38 @@ class Flow(GenerativeModel):
     def training_losses(self, batch: Batch, *, generator=None, player=None) -> dict[str, torch.Tensor]:
         """{"loss": mean bits/dim of the dequantized bound (what is minimized), "bpd": the same, detached}."""
         y = dequantize(batch.x, generator).to(batch.x.dtype)  # the variational dequantizer reads k back from y
-        bpd = self.bits_per_dim(self.nll(y, generator=generator)).mean()
+        bpd = self.bits_per_dim(self.nll(y, batch.y if self.conditional else None, generator=generator)).mean()
         return {"loss": bpd, "bpd": bpd.detach()}
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """Images x (b, c, h, w) in [0, 1] -> z = f(x) (b, D), all factored-out parts concatenated."""
-        return self.forward_flow(x)[0]
+        """Images x (b, c, h, w) in [0, 1] -> z = f(x) (b, D), all factored-out parts concatenated (given the
+        labels y of a conditional flow)."""
+        return self.forward_flow(x, self.check_labels(y, x.shape[0]))[0]
 
     @torch.no_grad()
     def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """z (b, D) -> images f^-1(z) (b, c, h, w), clamped to [0, 1] (exact inside it)."""
-        return self.inverse_flow(z).clamp(0.0, 1.0)
+        """z (b, D) -> images f^-1(z) (b, c, h, w), clamped to [0, 1] (exact inside it; labels y of a conditional
+        flow)."""
+        return self.inverse_flow(z, self.check_labels(y, z.shape[0])).clamp(0.0, 1.0)
 
     @torch.no_grad()
     def sample(self, n: int, *, cond=None, generator: torch.Generator | None = None,
                temperature: float | None = None) -> Samples:
-        """n images f^-1(z), z ~ N(0, T^2 I); T = `temperature` or the config's (T = 0: the decoded zero latent)."""
+        """n images f^-1(z), z ~ N(0, T^2 I); T = `temperature` or the config's (T = 0: the decoded zero latent);
+        a conditional flow draws for `cond` (labels; None: every class in turn)."""
         t = self.config.temperature if temperature is None else float(temperature)
         if not (t >= 0 and math.isfinite(t)):
             raise ValueError(f"temperature must be a finite number >= 0, got {temperature!r}")
         labels = self.labels_for(n, cond)
         z = torch.randn(n, self.dims, generator=generator, device=self.device) * t
-        x = self.decode(z)
+        x = self.decode(z, labels)
         for _ in range(REDRAWS):  # a far-tail z can overflow f^-1 in float32 (an under-trained coupling's
             bad = ~torch.isfinite(x.flatten(1)).all(1)  # 1 / scale reaches e^88): draw those again
             if not bad.any():
                 break
             z = torch.randn(int(bad.sum()), self.dims, generator=generator, device=self.device) * t
-            x[bad] = self.decode(z)
+            x[bad] = self.decode(z, None if labels is None else labels[bad])
         else:
             if not torch.isfinite(x).all():
                 raise ValueError(f"{int((~torch.isfinite(x.flatten(1)).all(1)).sum())} of {n} samples overflow "

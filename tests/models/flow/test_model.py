@@ -282,8 +282,8 @@ def test_samples_whose_inverse_overflows_are_drawn_again(monkeypatch):
     model = warm(flow(), (1, 8, 8)).eval()
     inverse, calls = model.inverse_flow, []
 
-    def overflowing_first(z):  # the first decode: row 1 overflows, as a far-tail z of an untrained flow can
-        x = inverse(z)
+    def overflowing_first(z, labels=None):  # the first decode: row 1 overflows, as a far-tail z can
+        x = inverse(z, labels)
         if not calls:
             x[1] = float("nan")
         calls.append(len(z))
@@ -292,6 +292,65 @@ def test_samples_whose_inverse_overflows_are_drawn_again(monkeypatch):
     monkeypatch.setattr(model, "inverse_flow", overflowing_first)
     x = model.sample(4, generator=torch.Generator().manual_seed(0)).x
     assert torch.isfinite(x).all() and calls == [4, 1]  # only the bad row is drawn again
-    monkeypatch.setattr(model, "inverse_flow", lambda z: torch.full((len(z), 1, 8, 8), float("nan")))
+    monkeypatch.setattr(model, "inverse_flow", lambda z, labels=None: torch.full((len(z), 1, 8, 8), float("nan")))
     with pytest.raises(ValueError, match="4 of 4 samples overflow float32 after 10 redraws"):
         model.sample(4)
+
+
+def conditional_flow(shape=(1, 8, 8), classes=3):
+    torch.manual_seed(0)
+    model = build_model("flow", {**TINY["flow"], "conditional": True}, shape=shape, num_classes=classes)
+    model.nll(torch.rand(16, *shape, generator=gen(0)), torch.arange(16) % classes)  # ActNorm init
+    with torch.no_grad():  # classes apart, as training makes them
+        model.class_prior.mean.normal_(0.0, 1.0, generator=gen(5))
+        model.class_prior.log_sigma.normal_(0.0, 0.3, generator=gen(6))
+    return model
+
+
+def test_a_conditional_flow_inverts_and_its_log_density_matches_the_autograd_jacobian():
+    model = conditional_flow((1, 4, 4)).double()
+    labels = torch.tensor([2])
+    y = torch.rand(1, 1, 4, 4, generator=gen(4), dtype=torch.float64).clamp(0.02, 0.98)
+    z, logdet = model.forward_flow(y, labels)
+    jac = torch.autograd.functional.jacobian(lambda t: model.forward_flow(t.view_as(y), labels)[0].flatten(),
+                                             y.flatten())
+    assert logdet.item() == pytest.approx(torch.linalg.slogdet(jac)[1].item(), abs=1e-7)
+    with torch.no_grad():
+        assert (model.inverse_flow(z, labels) - y).abs().max() < 1e-8
+        other = model.forward_flow(y, torch.tensor([0]))[0]
+    assert (other - z).abs().max() > 0.1  # the class moves the latent: the prior is each class's own
+    assert model.nll(y, labels).item() == pytest.approx(
+        (0.5 * z.pow(2).sum() + 8 * math.log(2 * math.pi) - logdet.sum()).item(), abs=1e-7)
+
+
+def test_a_conditional_flow_samples_each_class_and_needs_labels():
+    model = conditional_flow().eval()
+    s = model.sample(6, generator=gen(1), temperature=0.0)
+    assert s.y.tolist() == [0, 1, 2, 0, 1, 2]  # every class in turn
+    assert torch.equal(s.x[0], s.x[3]) and not torch.equal(s.x[0], s.x[1])  # T = 0: each class's mode
+    twos = model.sample(2, cond=2, generator=gen(1), temperature=0.0)
+    assert torch.allclose(twos.x[0], s.x[2], atol=1e-5) and twos.y.tolist() == [2, 2]
+    x = torch.rand(4, 1, 8, 8, generator=gen(2))
+    for call in (lambda: model.nll(x), lambda: model.encode(x)):
+        with pytest.raises(ValueError, match="this flow model is conditional: pass labels"):
+            call()
+    with pytest.raises(ValueError, match="a conditional flow needs labelled data"):
+        build_model("flow", {**TINY["flow"], "conditional": True}, shape=(1, 8, 8))
+
+
+def test_a_conditional_flow_trains_its_class_prior_and_reports_the_marginal_likelihood():
+    model = conditional_flow(classes=2)
+    with torch.no_grad():
+        model.class_prior.mean.zero_()
+        model.class_prior.log_sigma.zero_()
+    x = torch.rand(8, 1, 8, 8, generator=gen(3))
+    y = torch.tensor([0, 1] * 4)
+    loss = model.training_losses(Batch(x, y), generator=gen(4))["loss"]
+    loss.backward()
+    assert model.class_prior.mean.grad[0].abs().sum() > 0 and model.class_prior.mean.grad[1].abs().sum() > 0
+    # with both classes' priors equal, p(x) = sum_y p(y) p(x | y) = p(x | y) for any y
+    from genlab.models.likelihood import marginal_nll
+
+    with torch.no_grad():
+        got = marginal_nll(model, x[:3])
+        assert torch.allclose(got.float(), model.nll(x[:3], torch.zeros(3, dtype=torch.long)), atol=1e-4)
