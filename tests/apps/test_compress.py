@@ -162,3 +162,15 @@ def test_cli_round_trip_and_errors(tmp_path, capsys):
             main(args)
         err = capsys.readouterr().err
         assert e.value.code == 2 and message in err and err.count("\n") == 1, err
+
+
+def test_colour_images_round_trip():
+    torch.manual_seed(0)
+    model = build_model("cae", TINY["cae"], shape=(3, 8, 8)).eval()
+    with torch.no_grad():
+        model.encoder[-1].weight.mul_(30.0)
+    x = torch.rand(5, 3, 8, 8, generator=torch.Generator().manual_seed(1))
+    c = compress(model, x)
+    assert read_header(c.data)[0].shape == (3, 8, 8)
+    assert torch.equal(decompress_symbols(model, c.data), model.quantize(x))
+    assert torch.equal(decompress(model, c.data), model.decode_symbols(model.quantize(x)))
