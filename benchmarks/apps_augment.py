@@ -18,8 +18,8 @@ best family; the losing families are reported too.
 Families (conditional): gmm (a per-class Gaussian mixture in 32 principal components, fitted), vae (a
 conditional conv VAE), cgan (a class-conditional DCGAN with a projection discriminator, the config's defaults),
 cgan-cpu (the cgan with the cpu preset, as `genlab train cgan` trains it), cgan-diffaug (the same with
-DiffAugment), ddpm (class-conditional, the cpu preset, sampled with 10 DPM-Solver++(2M) steps at guidance 2) and
-ddpm-g1 (the same at guidance 1, no guidance).
+DiffAugment), ddpm (class-conditional, the cpu preset, sampled with 10 DPM-Solver++(2M) steps at guidance 2),
+ddpm-g1 (the same at guidance 1, no guidance) and flow (the cpu preset with a class-conditional prior).
 Each neural family trains for --budget CPU-seconds at most.
 
     .venv/bin/python benchmarks/apps_augment.py                        # about 35 CPU-minutes, 1 thread
@@ -47,6 +47,7 @@ from genlab.models.recipes import recipe
 
 _CGAN_CPU = recipe("cgan", "cpu")  # what `genlab train cgan` trains with (genlab/models/recipes.py)
 _DDPM_CPU = recipe("ddpm", "cpu")
+_FLOW_CPU = recipe("flow", "cpu")
 FAMILIES = {  # name: (model options, train options)
     "gmm": ({"components": 2, "pca_components": 32, "conditional": True}, {"steps": 1}),
     "vae": ({"arch": "conv", "channels": (32, 64), "hidden": (256,), "latent_dim": 16, "conditional": True},
@@ -62,6 +63,9 @@ FAMILIES = {  # name: (model options, train options)
     # the same sampled without guidance (w = 1, the conditional model itself): more varied images, half the cost
     "ddpm-g1": ({**_DDPM_CPU.model, "conditional": True, "sample_steps": 10, "guidance": 1.0},
                 {**_DDPM_CPU.train, "steps": 10**6}),
+    # the flow with its cpu preset and a class-conditional top prior (docs/FLOWS.md, "Class-conditional"), sampled at
+    # the preset's temperature 0.7
+    "flow": ({**_FLOW_CPU.model, "conditional": True}, {**_FLOW_CPU.train, "steps": 10**6}),
 }
 # the genlab family of a name that is not one
 FAMILY_OF = {"cgan-cpu": "cgan", "cgan-diffaug": "cgan", "ddpm-g1": "ddpm"}
