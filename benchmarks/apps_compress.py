@@ -49,7 +49,14 @@ import torch
 from _common import ROOT, CpuTimer, write_result
 from apps_common import RUNS, trained_run
 
-from genlab.apps.compress import CODEC_OPTIONS, CODECS, codec_round_trip, pillow_codecs
+from genlab.apps.compress import (
+    CODEC_OPTIONS,
+    CODECS,
+    codec_round_trip,
+    from_pillow_arrays,
+    pillow_arrays,
+    pillow_codecs,
+)
 
 RATE_WEIGHTS = (0.01, 0.003, 0.001)
 STEPS = 20_000  # about 15 CPU-minutes per rate point on one thread
@@ -94,24 +101,12 @@ def quality_of(x_hat: torch.Tensor, x: torch.Tensor) -> tuple[float, float]:
     return float(psnr(x_hat, x).mean()), float(ssim(x_hat, x).mean())
 
 
-def to_u8(x: torch.Tensor) -> np.ndarray:
-    """(n, c, h, w) in [0, 1] -> (n, h, w) grey or (n, h, w, 3) colour uint8 arrays, as Pillow takes them."""
-    u8 = (x * 255).round().clamp(0, 255).to(torch.uint8)
-    return u8[:, 0].numpy() if u8.shape[1] == 1 else u8.permute(0, 2, 3, 1).numpy()
-
-
-def from_u8(arrays) -> torch.Tensor:
-    """The inverse of to_u8: a stack of (h, w) or (h, w, 3) uint8 arrays -> (n, c, h, w) in [0, 1]."""
-    x = torch.from_numpy(np.stack(arrays)).float().div(255)
-    return x.unsqueeze(1) if x.ndim == 3 else x.permute(0, 3, 1, 2)
-
-
 def codec_curve_per_image(x: torch.Tensor, fmt: str) -> list[dict]:
-    arrs = to_u8(x)
+    arrs = pillow_arrays(x)
     points = []
     for q in CODECS[fmt]:
         sizes, decoded = zip(*(codec_round_trip(a, fmt, q) for a in arrs))
-        x_hat = from_u8(decoded)
+        x_hat = from_pillow_arrays(decoded)
         p, s = quality_of(x_hat, x)
         points.append({"quality": q, "bytes": float(np.mean(sizes)), "psnr": p, "ssim": s})
     return points
@@ -131,11 +126,11 @@ def untile(m: torch.Tensor, h: int, w: int) -> torch.Tensor:
 
 
 def codec_curve_mosaic(x: torch.Tensor, fmt: str) -> list[dict]:
-    mosaic = to_u8(tile(x))[0]
+    mosaic = pillow_arrays(tile(x))[0]
     points = []
     for q in CODECS[fmt]:
         size, decoded = codec_round_trip(mosaic, fmt, q)
-        x_hat = untile(from_u8([decoded]), *x.shape[2:])
+        x_hat = untile(from_pillow_arrays([decoded]), *x.shape[2:])
         p, s = quality_of(x_hat, x)
         points.append({"quality": q, "bytes": size / len(x), "psnr": p, "ssim": s})
     return points
@@ -251,8 +246,8 @@ def pictures(points, x: torch.Tensor, path: Path) -> None:
         files = [compress(model, x[i:i + 1]).data for i in range(len(x))]
         rows.append(torch.cat([decompress(model, d) for d in files]))
         caps += [f"cae {len(d)} B" for d in files]
-    decoded = [codec_round_trip(a, "WEBP", 0) for a in to_u8(x)]
-    rows.append(from_u8([d for _, d in decoded]))
+    decoded = [codec_round_trip(a, "WEBP", 0) for a in pillow_arrays(x)]
+    rows.append(from_pillow_arrays([d for _, d in decoded]))
     caps += [f"webp {n} B" for n, _ in decoded]
     save_captioned_grid(torch.cat(rows), caps, path, nrow=len(x), scale=3)
 
@@ -265,12 +260,12 @@ def main(argv=None) -> None:
     codecs = pillow_codecs()
     formats = [f for f in CODECS if codecs[f]]
     with CpuTimer() as total:
-        trained = train_points(data=args.data)
         test = load_data(args.data, split="test")
         held_out = HELD_OUT[args.data]
-        if held_out + args.n > len(test):
+        if held_out + args.n > len(test):  # checked before any training
             raise SystemExit(f"--n {args.n} leaves no {args.n} held-out images after test image {held_out} "
                              f"({len(test)} test images); use a smaller --n")
+        trained = train_points(data=args.data)
         x = test.images(slice(0, args.n))
         xm = test.images(slice(0, args.mosaic))
         curves = {f: codec_curve_per_image(x, f) for f in formats}

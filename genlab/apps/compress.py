@@ -308,9 +308,16 @@ def codec_round_trip(arr: np.ndarray, fmt: str, quality: int) -> tuple[int, np.n
     return len(data), np.array(Image.open(io.BytesIO(data)).convert(mode))
 
 
-def _arrays(x: torch.Tensor) -> np.ndarray:
+def pillow_arrays(x: torch.Tensor) -> np.ndarray:
+    """(n, c, h, w) in [0, 1] -> (n, h, w) grey or (n, h, w, 3) colour uint8 arrays, as Pillow takes them."""
     u8 = (x.float().clamp(0, 1) * 255).round().to(torch.uint8)
     return u8[:, 0].numpy() if u8.shape[1] == 1 else u8.permute(0, 2, 3, 1).numpy()
+
+
+def from_pillow_arrays(arrays) -> torch.Tensor:
+    """The inverse of pillow_arrays: a sequence of (h, w) or (h, w, 3) uint8 arrays -> (n, c, h, w) in [0, 1]."""
+    y = torch.from_numpy(np.stack(arrays)).float().div(255)
+    return y.unsqueeze(1) if y.ndim == 3 else y.permute(0, 3, 1, 2)
 
 
 def codec_curve(x: torch.Tensor, fmt: str, qualities: tuple[int, ...] | None = None) -> list[dict[str, float]]:
@@ -318,13 +325,12 @@ def codec_curve(x: torch.Tensor, fmt: str, qualities: tuple[int, ...] | None = N
     bits per pixel count every byte of every file (8 bytes / (h w)), PSNR is the mean per image (dB)."""
     from genlab.models.autoencoder import psnr
 
-    arrays = _arrays(x)
+    arrays = pillow_arrays(x)
     pixels = x.shape[2] * x.shape[3]
     out = []
     for q in qualities or CODECS[fmt]:
         sizes, decoded = zip(*(codec_round_trip(a, fmt, q) for a in arrays))
-        y = torch.from_numpy(np.stack(decoded)).float().div(255)
-        y = y.unsqueeze(1) if y.ndim == 3 else y.permute(0, 3, 1, 2)
+        y = from_pillow_arrays(decoded)
         out.append({"quality": q, "bits_per_pixel": 8 * float(np.mean(sizes)) / pixels,
                     "psnr": float(psnr(y, x.float()).mean())})
     return out
@@ -347,5 +353,5 @@ def file_point(model: torch.nn.Module, x: torch.Tensor) -> dict[str, float]:
 
 __all__ = ["CODECS", "CODEC_OPTIONS", "MAGIC", "READABLE", "START_BITS", "SUFFIX", "VERSION", "Compressed", "Header",
            "codec_curve", "codec_round_trip", "compress", "constriction_module", "decode_symbols", "decompress",
-           "decompress_symbols", "encode_symbols", "file_point", "model_id", "pillow_codecs", "read_header",
-           "require_compressible"]
+           "decompress_symbols", "encode_symbols", "file_point", "from_pillow_arrays", "model_id", "pillow_arrays",
+           "pillow_codecs", "read_header", "require_compressible"]
