@@ -131,7 +131,7 @@ def family_options(family: str, cfg: BenchConfig) -> tuple[dict[str, Any], dict[
     (--batch-size, --option, --train-option)."""
     from genlab.models.recipes import recipe
 
-    r = recipe(family, cfg.preset)
+    r = recipe(family, cfg.preset, cfg.data)
     train = {**r.train, **({"batch_size": cfg.batch_size} if cfg.batch_size else {}),
              **cfg.train_options.get(family, {})}
     return {**r.model, **cfg.model_options.get(family, {})}, train

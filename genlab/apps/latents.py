@@ -19,7 +19,8 @@ def require_latent(model: torch.nn.Module, what: str, hint: str = "") -> None:
                          f"Families that have one: {', '.join(families_with('latent'))}{hint}")
     if getattr(model, "conditional", False):
         raise ValueError(f"{what} needs an unconditional model: this {family} model's codes depend on the class "
-                         "label; train one without --conditional")
+                         "label; train one with --no-conditional (the cpu preset's flow is conditional on labelled "
+                         "data)")
 
 
 def check_images(x: torch.Tensor, shape: tuple[int, ...], name: str = "images") -> torch.Tensor:

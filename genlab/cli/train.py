@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import signal
 import sys
@@ -96,7 +97,7 @@ def train(model: family_union(), data: str = "mnist", data_dir: str | None = Non
     if config is not None:
         print(config_changes(config, run_config))
     elif not resume:
-        line = preset_line(family, preset)
+        line = preset_line(family, preset, data_config)
         if line:
             print(line)
     if resume and not overwrite:
@@ -120,9 +121,9 @@ def _steps_left_to_budget(family: str, preset: str) -> bool:
     return given is not None and "steps" not in given and "steps" not in recipe(family, preset).train
 
 
-def preset_line(family: str, preset: str) -> str:
+def preset_line(family: str, preset: str, data: DataConfig | None = None) -> str:
     """'dcgan with the cpu recipe: --channels 32 64 ...' where the preset changes defaults, else ''."""
-    r = recipe(family, preset)
+    r = recipe(family, preset, data)
     given_model = given_flags(r.model) or set()
     given_train = given_flags(r.train, prefix="train.") or set()
     shown = [_flag(k, v) for k, v in r.model.items() if k not in given_model]
@@ -236,7 +237,7 @@ def command(argv: list[str], preset: str = "cpu"):
         other = _flag_value(argv, "--preset")  # not cpu or paper: the family's own (sizes), if it has one
         if other is not None and "preset" not in {f.name for f in dataclasses.fields(FAMILIES[family].Config)}:
             recipe(family, other)  # the one-line error naming the valid presets
-        r = recipe(family, preset)
+        r = recipe(family, preset, _data_arg(argv))
         SUBCOMMAND_DEFAULTS.clear()
         SUBCOMMAND_DEFAULTS[family] = model_config(family, r.model)
         return functools.partial(train, train=train_config(family, r.preset), preset=r.preset)
@@ -262,6 +263,20 @@ def _flag_value(argv: list[str], flag: str) -> str | None:
         if token.startswith(flag + "="):
             return token.split("=", 1)[1]
     return None
+
+
+def _data_arg(argv: list[str]) -> DataConfig:
+    """The data the command line names (`--data`, `--classes`), as far as the preset needs it: whether it is
+    labelled and not cut to one class (genlab.models.recipes.labelled)."""
+    classes: list[str] = []
+    for i, token in enumerate(argv):
+        if token == "--":
+            break
+        if token == "--classes":
+            classes = list(itertools.takewhile(lambda t: not t.startswith("-"), argv[i + 1:]))
+        elif token.startswith("--classes="):
+            classes = token.split("=", 1)[1].split()
+    return DataConfig(_flag_value(argv, "--data") or "mnist", classes=tuple(range(len(classes))))
 
 
 _SWITCHES = {"--resume", "--overwrite", "--help", "-h"}  # flags of `train` itself that take no value

@@ -20,7 +20,8 @@ from genlab.data.npz import load_npz
 from genlab.data.pair_folder import load_pair_folder
 from genlab.data.text import load_text
 
-__all__ = ["DATASETS", "DataError", "DatasetInfo", "ImageData", "Loader", "TokenData", "list_datasets", "load_data"]
+__all__ = ["DATASETS", "DataError", "DatasetInfo", "ImageData", "Loader", "TokenData", "list_datasets", "load_data",
+           "named_classes"]
 
 DATASETS: dict[str, Loader] = {
     "digits": digits.LOADER,
@@ -82,6 +83,14 @@ def load_data(name: str, *, split: Split = "train", data_dir: str | Path | None 
     check_split(split, DATASETS[key].splits, key)
     data = DATASETS[key](split, path)
     return data if data.name == name else dataclasses.replace(data, name=name)
+
+
+def named_classes(name: str) -> int:
+    """The label classes of the named dataset `name`, known without loading it: 0 for unlabelled data and for the
+    PATH and FORM:DATASET forms (their labels are only known once their files are read)."""
+    key = name.lower()
+    loader = DATASETS.get(ALIASES.get(key, key))
+    return loader.num_classes if loader is not None else 0
 
 
 def list_datasets(data_dir: str | Path | None = None) -> list[DatasetInfo]:

@@ -207,3 +207,19 @@ def test_a_familys_own_preset_is_not_the_recipe_preset():
     assert split_preset(["train", "flow", "--preset", "tiny", "--preset=paper"]) == \
         (["train", "flow", "--preset", "tiny"], "paper")
     assert split_preset(["train", "dcgan", "--", "--preset", "paper"])[1] == "cpu"
+
+
+FLOW_FAST = ["--preset", "tiny", "--train.steps", "1", "--train.no-progress", "--train.batch-size", "8"]
+
+
+def test_the_cpu_preset_makes_a_flow_conditional_on_labelled_data(tmp_path, capsys):
+    cli("train", "flow", "--data", "digits", *FLOW_FAST, "--runs-dir", str(tmp_path), "--name", "labelled")
+    assert "--conditional" in capsys.readouterr().out.splitlines()[0]
+    assert config_of(tmp_path / "labelled")["model"]["conditional"] is True
+    for name, extra in (("one-class", ["--classes", "3"]), ("given", ["--no-conditional"])):
+        cli("train", "flow", "--data", "digits", *extra, *FLOW_FAST, "--runs-dir", str(tmp_path), "--name", name)
+        assert config_of(tmp_path / name)["model"]["conditional"] is False, name
+        assert "--conditional" not in capsys.readouterr().out.splitlines()[0]
+    cli("train", "flow", "--data", "digits", "--classes", "3", "5", *FLOW_FAST, "--runs-dir", str(tmp_path),
+        "--name", "two")
+    assert config_of(tmp_path / "two")["model"]["conditional"] is True

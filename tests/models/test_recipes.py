@@ -39,3 +39,20 @@ def test_run_config_layers_preset_then_given_options():
 def test_bad_names_are_one_line(family, preset, message):
     with pytest.raises(ValueError, match=message):
         recipe(family, preset)
+
+
+def test_the_cpu_flow_is_conditional_on_labelled_data_only():
+    from genlab.config import DataConfig
+    from genlab.models.recipes import CPU_LABELLED, labelled
+
+    for family, options in CPU_LABELLED.items():
+        model_config(family, {**recipe(family).model, **options})  # valid options
+    assert recipe("flow", data="mnist").model == {**recipe("flow").model, "conditional": True}
+    assert recipe("flow", data=DataConfig("fashion_mnist", classes=(1, 2))).model["conditional"] is True
+    # unlabelled, one class (the one-class anomaly detector), a path form, unknown data, the papers' preset
+    for data in ("emoji", DataConfig("mnist", classes=(3,)), "npz:/tmp/x.npz", None):
+        assert not labelled(data) and "conditional" not in recipe("flow", data=data).model
+    assert recipe("flow", "paper", "mnist").model == {}
+    assert run_config("flow", "digits").model_options()["conditional"] is True
+    assert run_config("flow", "digits", model={"conditional": False}).model_options()["conditional"] is False
+    assert recipe("vae", data="mnist") == recipe("vae")  # families without labelled options are unchanged
