@@ -267,7 +267,7 @@ def _flag_value(argv: list[str], flag: str) -> str | None:
 
 def _data_arg(argv: list[str]) -> DataConfig:
     """The data the command line names (`--data`, `--classes`), as far as the preset needs it: whether it is
-    labelled and not cut to one class (genlab.models.recipes.labelled)."""
+    labelled with every class kept (genlab.models.recipes.labelled)."""
     classes: list[str] = []
     for i, token in enumerate(argv):
         if token == "--":

@@ -48,9 +48,11 @@ def test_the_cpu_flow_is_conditional_on_labelled_data_only():
     for family, options in CPU_LABELLED.items():
         model_config(family, {**recipe(family).model, **options})  # valid options
     assert recipe("flow", data="mnist").model == {**recipe("flow").model, "conditional": True}
-    assert recipe("flow", data=DataConfig("fashion_mnist", classes=(1, 2))).model["conditional"] is True
-    # unlabelled, one class (the one-class anomaly detector), a path form, unknown data, the papers' preset
-    for data in ("emoji", DataConfig("mnist", classes=(3,)), "npz:/tmp/x.npz", None):
+    assert recipe("flow", data=DataConfig("fashion_mnist", per_class=10)).model["conditional"] is True
+    # unlabelled, one class (the one-class anomaly detector) or some (a conditional model would draw the others
+    # too), a path form, unknown data, the papers' preset
+    for data in ("emoji", DataConfig("mnist", classes=(3,)), DataConfig("mnist", classes=(3, 5)), "npz:/tmp/x.npz",
+                 None):
         assert not labelled(data) and "conditional" not in recipe("flow", data=data).model
     assert recipe("flow", "paper", "mnist").model == {}
     assert run_config("flow", "digits").model_options()["conditional"] is True
