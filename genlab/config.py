@@ -124,7 +124,8 @@ class DataConfig:
         name_b: a second image dataset, the domain B of unpaired translation (cyclegan): the data becomes
             unpaired image pairs, A = `name` (genlab/data/pairs.py unpaired).
         classes: train only on the images of these class labels (e.g. one class, for a one-class anomaly
-            detector); empty = all. Test images are not filtered.
+            detector); empty = all. Test images are not filtered. A conditional model samples these classes in
+            turn (the run's data_info keeps them).
         per_class: train on this many images of each class only (a seeded pick, seed 0; 0 = all): the
             low-data setting of `genlab augment`.
         perturb: replace this fraction of the training pixels by random grey levels (drawn once, seed 0): the

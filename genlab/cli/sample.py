@@ -70,7 +70,8 @@ def sample(run: tyro.conf.Positional[str], n: Annotated[int | None, tyro.conf.ar
     out_ = sample_fn(r, n, cond=cond, seed=seed, progress=progress, **options)
     images, labels = out_.x, out_.y
     if suffix == ".png":
-        nrow = r.model.num_classes if labels is not None and label is None and r.model.num_classes <= 16 else None
+        classes = len(r.model.kept_classes or ()) or r.model.num_classes  # a column per class drawn
+        nrow = classes if labels is not None and label is None and classes <= 16 else None
         data = png_bytes(make_grid(images, nrow, scale=2))
     else:
         arrays = {"x": to_uint8(images).transpose(0, 3, 1, 2)}  # (n, c, h, w), as genlab's data

@@ -69,7 +69,8 @@ def train(model: family_union(), data: str = "mnist", data_dir: str | None = Non
         binarize: "dynamic" Bernoulli-samples pixels every batch (likelihood on MNIST), "static" thresholds.
         limit: train on only the first N images (0 = all).
         data_b: a second image dataset, domain B of unpaired translation (cyclegan --data A --data-b B).
-        classes: train on the images of these classes only (a one-class anomaly detector: --classes 3).
+        classes: train on the images of these classes only (a one-class anomaly detector: --classes 3); a
+            conditional model then draws these classes in turn.
         per_class: train on N images of each class only (a seeded pick; the low-data setting of genlab augment).
         perturb: replace this fraction of the training pixels by random levels (the background model of
             `genlab anomaly --score ratio`; 0 = off).
@@ -267,7 +268,7 @@ def _flag_value(argv: list[str], flag: str) -> str | None:
 
 def _data_arg(argv: list[str]) -> DataConfig:
     """The data the command line names (`--data`, `--classes`), as far as the preset needs it: whether it is
-    labelled with every class kept (genlab.models.recipes.labelled)."""
+    labelled and not cut to one class (genlab.models.recipes.labelled)."""
     classes: list[str] = []
     for i, token in enumerate(argv):
         if token == "--":
@@ -276,7 +277,7 @@ def _data_arg(argv: list[str]) -> DataConfig:
             classes = list(itertools.takewhile(lambda t: not t.startswith("-"), argv[i + 1:]))
         elif token.startswith("--classes="):
             classes = token.split("=", 1)[1].split()
-    return DataConfig(_flag_value(argv, "--data") or "mnist", classes=tuple(range(len(classes))))
+    return DataConfig(_flag_value(argv, "--data") or "mnist", classes=tuple(int(k) for k in classes if k.isdigit()))
 
 
 _SWITCHES = {"--resume", "--overwrite", "--help", "-h"}  # flags of `train` itself that take no value

@@ -93,6 +93,8 @@ class DataSpec:
         classes: class names by label, or None.
         vocab: token strings (tokens and image-text), or None.
         source_shape: (c, h, w) of a pair's source image, or None.
+        kept_classes: the labels the data was cut to (`--classes`), or None for all: a conditional model
+            draws these in turn, not classes it never saw.
     """
 
     kind: DataKind = "image"
@@ -101,6 +103,7 @@ class DataSpec:
     classes: tuple[str, ...] | None = None
     vocab: Vocab | None = None
     source_shape: tuple[int, ...] | None = None
+    kept_classes: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -118,7 +121,8 @@ class DataSpec:
         return {"kind": self.kind, "shape": list(self.shape), "num_classes": self.num_classes,
                 "classes": None if self.classes is None else list(self.classes),
                 "vocab": None if self.vocab is None else self.vocab.to_json(),
-                "source_shape": None if self.source_shape is None else list(self.source_shape)}
+                "source_shape": None if self.source_shape is None else list(self.source_shape),
+                "kept_classes": None if self.kept_classes is None else list(self.kept_classes)}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> DataSpec:
@@ -126,7 +130,8 @@ class DataSpec:
         return cls(d.get("kind", "image"), tuple(d.get("shape") or ()), int(d.get("num_classes") or 0),
                    tuple(d["classes"]) if d.get("classes") else None,
                    Vocab.from_json(d["vocab"]) if d.get("vocab") else None,
-                   tuple(d["source_shape"]) if d.get("source_shape") else None)
+                   tuple(d["source_shape"]) if d.get("source_shape") else None,
+                   tuple(int(k) for k in d["kept_classes"]) if d.get("kept_classes") else None)
 
 
 @dataclass
@@ -192,6 +197,7 @@ class ImageData:
         split: "train" or "test".
         classes: class names indexed by label, or None.
         source: where the data was read from (a path or package), for `genlab datasets` and reports.
+        kept_classes: the labels `of_classes` cut the data to, or None (all).
     """
 
     x: torch.Tensor
@@ -201,6 +207,7 @@ class ImageData:
     classes: tuple[str, ...] | None = None
     source: str = ""
     value_range: tuple[float, float] = field(default=(0.0, 1.0))
+    kept_classes: tuple[int, ...] | None = None
     kind: DataKind = field(default="image", init=False)
 
     def __post_init__(self) -> None:
@@ -221,7 +228,7 @@ class ImageData:
 
     @property
     def spec(self) -> DataSpec:
-        return DataSpec("image", self.shape, self.num_classes, self.classes)
+        return DataSpec("image", self.shape, self.num_classes, self.classes, kept_classes=self.kept_classes)
 
     @property
     def origin(self) -> str:
@@ -240,7 +247,8 @@ class ImageData:
     def subset(self, n: int) -> ImageData:
         """The first n examples (deterministic), for quick runs and tests."""
         y = None if self.y is None else self.y[:n]
-        return ImageData(self.x[:n], y, self.name, self.split, self.classes, self.source)
+        return ImageData(self.x[:n], y, self.name, self.split, self.classes, self.source,
+                         kept_classes=self.kept_classes)
 
     def of_classes(self, keep: tuple[int, ...] | list[int]) -> ImageData:
         """The images whose label is in `keep` (their order kept); DataError when there are no labels, a
@@ -253,7 +261,7 @@ class ImageData:
         mask = torch.isin(self.y, torch.tensor([int(k) for k in keep], dtype=self.y.dtype, device=self.y.device))
         if not bool(mask.any()):
             raise DataError(f"{self.name} ({self.split}) has no images of classes {list(keep)}")
-        return replace(self, x=self.x[mask], y=self.y[mask])
+        return replace(self, x=self.x[mask], y=self.y[mask], kept_classes=tuple(sorted({int(k) for k in keep})))
 
     def per_class(self, n: int, generator: torch.Generator | None = None) -> ImageData:
         """n images of every class, drawn at random with `generator` (in dataset order within the result);

@@ -199,6 +199,7 @@ class GenerativeModel(nn.Module):
         self.spec = spec
         self.shape = tuple(int(s) for s in spec.shape)
         self.num_classes = int(spec.num_classes)
+        self.kept_classes = spec.kept_classes  # trained on these labels only (--classes), or None: all
         self.step = 0  # set by the trainer through on_train_step (KL warm-up and the like)
 
     # --- the contract -------------------------------------------------------------------------
@@ -253,10 +254,14 @@ class GenerativeModel(nn.Module):
 
     def labels_for(self, n: int, cond: Any = None) -> torch.Tensor | None:
         """The labels to sample n images for: None for an unconditional model; `cond` checked; or, when
-        cond is None, every class in turn (arange(n) % K), the one place that picks balanced labels."""
+        cond is None, every class in turn (arange(n) % K; those it was trained on, when the data was cut to some
+        with --classes), the one place that picks balanced labels."""
         if not self.conditional:
             return None
         if cond is None:
+            if self.kept_classes:
+                kept = torch.tensor(self.kept_classes, device=self.device)
+                return kept[torch.arange(n, device=self.device) % len(kept)]
             return torch.arange(n, device=self.device) % self.num_classes
         labels = torch.as_tensor(cond, device=self.device).long().reshape(-1)
         if labels.numel() == 1 and n > 1:

@@ -89,23 +89,28 @@ def image_nats(model: Any, x: torch.Tensor, y: torch.Tensor | None = None, *, k:
 
 def label_log_prior(model: Any) -> torch.Tensor:
     """log p(y) over a conditional model's classes: the family's own fitted prior where it has one (naive Bayes'
-    class frequencies), else uniform, (K,) float64."""
+    class frequencies), else uniform over the classes it was trained on (all, or those `--classes` kept; -inf for
+    the others), (K,) float64."""
     prior = getattr(model, "class_log_prior", None)
     if isinstance(prior, torch.Tensor) and prior.numel() == model.num_classes:
         return prior.detach().double().cpu()
-    return torch.full((model.num_classes,), -math.log(model.num_classes), dtype=torch.float64)
+    kept = getattr(model, "kept_classes", None) or range(model.num_classes)
+    out = torch.full((model.num_classes,), -math.inf, dtype=torch.float64)
+    out[list(kept)] = -math.log(len(kept))
+    return out
 
 
 def marginal_nll(model: Any, x: torch.Tensor, **kw: Any) -> torch.Tensor:
     """-log p(x) = -log sum_y p(y) p(x | y) of a conditional model, (b,) float64 nats: the model's nll given each
     label in turn, combined by logsumexp. Exact where nll(x, y) is exact; where nll(x, y) is an upper bound (a
     VAE's negative ELBO, a DDPM's bound), so is this, since log sum_y p(y) exp(L_y) <= log p(x) whenever every
-    L_y <= log p(x | y). Costs one nll per class."""
+    L_y <= log p(x | y). Costs one nll per class of non-zero prior."""
     b = x.shape[0]
+    log_prior = label_log_prior(model)
+    labels = [c for c in range(model.num_classes) if log_prior[c] > -math.inf]
     per_label = torch.stack([model.nll(x, torch.full((b,), c, dtype=torch.long, device=x.device), **kw).double()
-                             for c in range(model.num_classes)], 1)  # (b, K)
-    log_prior = label_log_prior(model).to(per_label.device)
-    return -torch.logsumexp(log_prior - per_label, dim=1)
+                             for c in labels], 1)  # (b, K')
+    return -torch.logsumexp(log_prior[labels].to(per_label.device) - per_label, dim=1)
 
 
 __all__ = ["LIKELIHOOD_DATA", "LikelihoodData", "data_kind", "image_nats", "label_log_prior", "marginal_nll",

@@ -5,8 +5,8 @@
 - "paper": the family's config defaults, which follow its paper, and TrainConfig's defaults.
 
 A recipe is two dicts: model options (replacing the family config's defaults) and TrainConfig fields
-(replacing TrainConfig's). On labelled data (a named dataset with classes, all of them kept) the cpu preset also
-sets the model options in CPU_LABELLED. Options the user gives always win over either preset. A family without a
+(replacing TrainConfig's). On labelled data (a named dataset with classes, not cut to one class) the cpu preset
+also sets the model options in CPU_LABELLED. Options the user gives always win over either preset. A family without a
 recipe below trains with its defaults under both presets: they already are what works on a CPU.
 """
 
@@ -88,8 +88,8 @@ class Recipe:
 
 
 def labelled(data: Any) -> bool:
-    """True when `data` (a dataset name or a DataConfig) is a named dataset with at least two classes, all of them
-    kept (no `classes` filter: a conditional model would also draw the classes it never saw): the data the cpu
+    """True when `data` (a dataset name or a DataConfig) is a named dataset with at least two classes and is not
+    cut to one class (`classes`, the one-class anomaly detector, where a label says nothing): the data the cpu
     preset's CPU_LABELLED options are for. Path forms (npz:, folder:) count as unlabelled, as their labels are
     known only once their files are read."""
     from genlab.config import DataConfig
@@ -98,7 +98,7 @@ def labelled(data: Any) -> bool:
     if data is None:
         return False
     name, keep = (data.name, data.classes) if isinstance(data, DataConfig) else (str(data), ())
-    return named_classes(name) >= 2 and not keep
+    return named_classes(name) >= 2 and len(set(keep)) != 1
 
 
 def recipe(family: str, preset: str = "cpu", data: Any = None) -> Recipe:

@@ -130,7 +130,8 @@ class Served(KindRequests):
         def work(job: Job) -> None:
             for i in range(n):
                 job.check()
-                k = label if label is not None else i % self.model.num_classes if self.conditional else None
+                drawn = self.model.kept_classes or range(self.model.num_classes)  # the classes it was trained on
+                k = label if label is not None else drawn[i % len(drawn)] if self.conditional else None
                 cond = prompt if prompt is not None else None if k is None else torch.tensor([k])
                 job.calls = 0
                 out = self.locked(job, sample, self.run, 1, cond=cond, seed=seed + i, **options)

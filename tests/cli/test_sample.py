@@ -21,6 +21,19 @@ def test_sample_png_and_npz(trained, tmp_path):
     assert "y" not in arrays
 
 
+def test_a_conditional_model_of_some_classes_draws_those_classes(tmp_path):
+    """Trained with --classes 3 5, a conditional model draws 3s and 5s in turn, not the eight classes it never
+    saw; the kept labels are saved with the run."""
+    import json
+
+    cli("train", *TINY_VAE, "--conditional", "--classes", "5", "3", "--runs-dir", str(tmp_path), "--name", "c")
+    assert json.loads((tmp_path / "c" / "config.json").read_text())["data_info"]["kept_classes"] == [3, 5]
+    cli("sample", str(tmp_path / "c"), "-n", "6", "--out", str(tmp_path / "s.npz"))
+    assert np.load(tmp_path / "s.npz")["y"].tolist() == [3, 5, 3, 5, 3, 5]
+    cli("sample", str(tmp_path / "c"), "-n", "4", "--label", "7", "--out", str(tmp_path / "seven.npz"))
+    assert np.load(tmp_path / "seven.npz")["y"].tolist() == [7] * 4  # asked for: the label space is still 10
+
+
 def test_sampled_npz_is_npz_data(tmp_path):
     """What `genlab sample --out x.npz` writes, `npz:x.npz` reads as it is, labels included, and trains on."""
     import torch

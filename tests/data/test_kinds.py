@@ -101,3 +101,18 @@ def test_the_batch_of_a_step_is_a_pure_function_of_seed_step_and_rank(make, bloc
         assert isinstance(ba, Batch) and torch.equal(ba.x, bb.x)
     other = BatchSampler(data, 4, seed=3, block_size=block, world_size=2, rank=0)
     assert not torch.equal(other.indices(7), a.indices(7))  # ranks take different slices
+
+
+def test_a_class_filter_is_kept_in_the_spec_and_its_json():
+    import torch
+
+    from genlab.data.base import DataSpec, ImageData
+
+    data = ImageData(torch.zeros(6, 1, 2, 2, dtype=torch.uint8), torch.tensor([0, 1, 2, 0, 1, 2]), "d", "train",
+                     tuple("abc"))
+    assert data.spec.kept_classes is None and DataSpec.from_json(data.spec.to_json()) == data.spec
+    kept = data.of_classes([2, 0])
+    assert kept.spec.kept_classes == (0, 2) and kept.spec.num_classes == 3 and kept.subset(2).kept_classes == (0, 2)
+    assert DataSpec.from_json(kept.spec.to_json()) == kept.spec
+    old = {k: v for k, v in kept.spec.to_json().items() if k != "kept_classes"}  # a run saved before the field
+    assert DataSpec.from_json(old).kept_classes is None

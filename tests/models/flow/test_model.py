@@ -354,3 +354,20 @@ def test_a_conditional_flow_trains_its_class_prior_and_reports_the_marginal_like
     with torch.no_grad():
         got = marginal_nll(model, x[:3])
         assert torch.allclose(got.float(), model.nll(x[:3], torch.zeros(3, dtype=torch.long)), atol=1e-4)
+
+
+def test_the_marginal_likelihood_of_a_model_of_some_classes_is_over_those_classes():
+    """Trained on classes 0 and 2 of 3 (--classes 0 2), p(x) = (p(x | 0) + p(x | 2)) / 2: class 1, never seen,
+    has no prior mass; samples cycle through 0 and 2."""
+    from genlab.models.likelihood import label_log_prior, marginal_nll
+
+    model = conditional_flow(classes=3)
+    model.kept_classes = (0, 2)
+    assert torch.isinf(label_log_prior(model)[1]) and torch.allclose(label_log_prior(model)[[0, 2]].exp(),
+                                                                       torch.tensor([0.5, 0.5], dtype=torch.float64))
+    x = torch.rand(4, 1, 8, 8, generator=gen(7))
+    with torch.no_grad():
+        per = torch.stack([model.nll(x, torch.full((4,), c)).double() for c in (0, 2)], 1)
+        want = -torch.logsumexp(math.log(0.5) - per, 1)
+        assert torch.allclose(marginal_nll(model, x), want, atol=1e-6)
+        assert model.sample(5, generator=gen(8)).y.tolist() == [0, 2, 0, 2, 0]
