@@ -120,7 +120,9 @@ def evaluate_likelihood(model: Any, x: torch.Tensor, y: torch.Tensor | None = No
             claim += ", given the label"
             note += ", given the label"
         else:
-            prior = "its fitted class frequencies" if hasattr(model, "class_log_prior") else "uniform"
+            kept = getattr(model, "kept_classes", None)
+            prior = ("its fitted class frequencies" if hasattr(model, "class_log_prior") else
+                     "uniform" if not kept else f"uniform over the labels it was trained on, {list(kept)}")
             label += (f"; marginal over the {model.num_classes} labels: -log sum_y p(y) p(x | y), p(y) {prior}")
     out = {"nll_nats": nats, "bits_per_dim": float(bits_per_dim(nats, dims)), "likelihood_label": label,
            "likelihood_claim": claim, "likelihood_data": kind, "likelihood_note": note, "likelihood_dims": dims,

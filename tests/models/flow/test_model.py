@@ -371,3 +371,5 @@ def test_the_marginal_likelihood_of_a_model_of_some_classes_is_over_those_classe
         want = -torch.logsumexp(math.log(0.5) - per, 1)
         assert torch.allclose(marginal_nll(model, x), want, atol=1e-6)
         assert model.sample(5, generator=gen(8)).y.tolist() == [0, 2, 0, 2, 0]
+    label = evaluate_likelihood(model, x, generator=gen(9))["likelihood_label"]
+    assert "p(y) uniform over the labels it was trained on, [0, 2]" in label
