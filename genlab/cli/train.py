@@ -69,8 +69,7 @@ def train(model: family_union(), data: str = "mnist", data_dir: str | None = Non
         binarize: "dynamic" Bernoulli-samples pixels every batch (likelihood on MNIST), "static" thresholds.
         limit: train on only the first N images (0 = all).
         data_b: a second image dataset, domain B of unpaired translation (cyclegan --data A --data-b B).
-        classes: train on the images of these classes only (a one-class anomaly detector: --classes 3); a
-            conditional model then draws these classes in turn.
+        classes: train on these classes only (a one-class anomaly detector: --classes 3); drawn in turn if conditional.
         per_class: train on N images of each class only (a seeded pick; the low-data setting of genlab augment).
         perturb: replace this fraction of the training pixels by random levels (the background model of
             `genlab anomaly --score ratio`; 0 = off).
