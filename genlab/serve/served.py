@@ -127,11 +127,13 @@ class Served(KindRequests):
         label = self.label(body)
         prompt = self.image_prompt(body)
 
+        # the model's own balanced labels: every class it was trained on, in turn
+        turns = self.model.labels_for(n).tolist() if self.conditional and label is None else None
+
         def work(job: Job) -> None:
             for i in range(n):
                 job.check()
-                drawn = self.model.kept_classes or range(self.model.num_classes)  # the classes it was trained on
-                k = label if label is not None else drawn[i % len(drawn)] if self.conditional else None
+                k = label if label is not None else turns[i] if turns is not None else None
                 cond = prompt if prompt is not None else None if k is None else torch.tensor([k])
                 job.calls = 0
                 out = self.locked(job, sample, self.run, 1, cond=cond, seed=seed + i, **options)
