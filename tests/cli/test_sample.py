@@ -141,8 +141,8 @@ class Terminal:
 
 
 @pytest.fixture
-def ddpm_run(tmp_path):
-    cli("train", *TINY_DDPM, "--runs-dir", str(tmp_path), "--name", "d")
+def ddpm_run(tmp_path):  # unconditional: these tests count batches of 128 (guidance would halve them)
+    cli("train", *TINY_DDPM, "--no-conditional", "--runs-dir", str(tmp_path), "--name", "d")
     return str(tmp_path / "d")
 
 
