@@ -41,7 +41,7 @@ def test_bad_names_are_one_line(family, preset, message):
         recipe(family, preset)
 
 
-def test_the_cpu_flow_and_ddpm_are_conditional_on_labelled_data_only():
+def test_the_cpu_flow_ddpm_and_pixelcnn_are_conditional_on_labelled_data_only():
     from genlab.config import DataConfig
     from genlab.models.recipes import CPU_LABELLED, labelled
 
@@ -59,4 +59,5 @@ def test_the_cpu_flow_and_ddpm_are_conditional_on_labelled_data_only():
     assert run_config("flow", "digits", model={"conditional": False}).model_options()["conditional"] is False
     assert recipe("ddpm", data="mnist").model == {"conditional": True}  # with its config's guidance 2
     assert "conditional" not in recipe("ddpm", data="emoji").model
+    assert recipe("pixelcnn", data="mnist").model == {"conditional": True}
     assert recipe("vae", data="mnist") == recipe("vae")  # families without labelled options are unchanged
