@@ -108,9 +108,9 @@ def main(argv=None) -> None:
     p.add_argument("--jobs", type=int, default=1)
     p.add_argument("--out", default="runs/bench-mnist")
     p.add_argument("--name", default="bench_leaderboard")
-    p.add_argument("--train-option", nargs="+", default=[], metavar="FAMILY.KEY=VALUE",
+    p.add_argument("--train-option", nargs="+", action="extend", default=[], metavar="FAMILY.KEY=VALUE",
                    help="passed to `genlab bench --train-option` (a recipe probe)")
-    p.add_argument("--option", nargs="+", default=[], metavar="FAMILY.KEY=VALUE",
+    p.add_argument("--option", nargs="+", action="extend", default=[], metavar="FAMILY.KEY=VALUE",
                    help="passed to `genlab bench --option` (model options of a recipe probe)")
     p.add_argument("--record-only", action="store_true",
                    help="do not run the bench: record the leaderboard already in --out")
