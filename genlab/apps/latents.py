@@ -10,14 +10,15 @@ from genlab.models.base import Latent
 
 def require_latent(model: torch.nn.Module, what: str, hint: str = "") -> None:
     """ValueError naming the families that would work when `model` cannot `what` by its latent codes: it needs
-    encode/decode, unconditional (a conditional model's code depends on a label that a query has not got)."""
+    encode/decode, unconditional (a conditional model's code depends on a label that a query has not got), unless its
+    codes ignore the label (a class prior on shared codes: label_free_codes)."""
     from genlab.models import families_with
 
     family = getattr(model, "family", type(model).__name__)
     if not isinstance(model, Latent):
         raise ValueError(f"{what} needs a model with a latent space (encode/decode); a {family} model has none. "
                          f"Families that have one: {', '.join(families_with('latent'))}{hint}")
-    if getattr(model, "conditional", False):
+    if getattr(model, "conditional", False) and not getattr(model, "label_free_codes", False):
         raise ValueError(f"{what} needs an unconditional model: this {family} model's codes depend on the class "
                          "label; train one with --no-conditional (the cpu preset's flow is conditional on labelled "
                          "data)")

@@ -186,6 +186,9 @@ class GenerativeModel(nn.Module):
     # those modules keep their defaults (an autoencoder's code prior: unfitted)
     optional_state: ClassVar[tuple[str, ...]] = ()
     pretrained: ClassVar[dict[str, str]] = {}  # option naming another run -> the submodule it fills (ldm)
+    # encode/decode ignore the label even when the model is conditional (a class prior on shared codes: pca, fa,
+    # svd), so search and latent arithmetic work on it as on an unconditional model
+    label_free_codes: ClassVar[bool] = False
     context: int = 0  # tokens families: the block length T their batches hold (T + 1 tokens)
 
     def __init__(self, config: Any, spec: DataSpec):

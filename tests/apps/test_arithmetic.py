@@ -112,3 +112,12 @@ def test_cli_arithmetic(tmp_path, capsys):
             main(["arithmetic", run, *args, "--out", str(tmp_path / "x.png")])
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1, err
+
+
+def test_a_class_prior_on_shared_codes_keeps_arithmetic():
+    """A conditional pca (the cpu preset's on labelled data) encodes without labels: arithmetic works on it."""
+    from tests.models.classical.helpers import fitted
+
+    model = fitted("pca", components=4, conditional=True)
+    x = torch.rand(3, 1, 8, 8)
+    assert torch.allclose(apply_vector(model, x, torch.zeros(4)), model.reconstruct(x))

@@ -41,7 +41,7 @@ def test_bad_names_are_one_line(family, preset, message):
         recipe(family, preset)
 
 
-def test_the_cpu_flow_ddpm_and_pixelcnn_are_conditional_on_labelled_data_only():
+def test_the_cpu_flow_ddpm_pixelcnn_and_linear_models_are_conditional_on_labelled_data_only():
     from genlab.config import DataConfig
     from genlab.models.recipes import CPU_LABELLED, labelled
 
@@ -60,4 +60,7 @@ def test_the_cpu_flow_ddpm_and_pixelcnn_are_conditional_on_labelled_data_only():
     assert recipe("ddpm", data="mnist").model == {"conditional": True}  # with its config's guidance 2
     assert "conditional" not in recipe("ddpm", data="emoji").model
     assert recipe("pixelcnn", data="mnist").model == {"conditional": True}
+    assert recipe("pca", data="mnist").model == {"sample_noise": False, "conditional": True}
+    assert recipe("svd", data="mnist").model == {"conditional": True}
+    assert "conditional" not in recipe("fa", data="emoji").model
     assert recipe("vae", data="mnist") == recipe("vae")  # families without labelled options are unchanged

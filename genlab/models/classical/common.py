@@ -120,10 +120,11 @@ def flat(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
 def low_rank_normal(mean: torch.Tensor, factors: torch.Tensor, psi: torch.Tensor,
                     dtype: torch.dtype) -> torch.distributions.LowRankMultivariateNormal:
     """N(mean, W^T W + diag(psi)) for W = factors (q, D): PPCA and factor analysis (Tipping & Bishop 1999;
-    Bishop 2006, sec. 12.2.4), log-density by the Woodbury identity and the matrix determinant lemma."""
+    Bishop 2006, sec. 12.2.4), log-density by the Woodbury identity and the matrix determinant lemma; a batch of
+    them for mean (G, D) and factors (G, q, D)."""
     d = mean.shape[-1]
     return torch.distributions.LowRankMultivariateNormal(
-        mean.to(dtype), factors.to(dtype).T, psi.to(dtype).expand(d), validate_args=False)
+        mean.to(dtype), factors.to(dtype).transpose(-1, -2), psi.to(dtype).expand(d), validate_args=False)
 
 
 def gaussian_noise(n: int, d: int, like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:

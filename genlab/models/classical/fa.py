@@ -11,7 +11,8 @@ The likelihood of a Gaussian model depends on the data only through its mean and
 scikit-learn fits 2D rows that have exactly the training set's mean and covariance (common.moment_rows)
 instead of the n images: the same maximum-likelihood fit, each iteration independent of n. The
 covariance is that of the dequantized pixels, Cov[bin centres] + I / (12 * 256^2) (common.py), and psi is
-floored at that dequantization variance.
+floored at that dequantization variance. With conditional=True each class gets its own Gaussian prior on z
+(class_prior.py): the same loadings and noise, one density per class, samples drawn per class.
 """
 
 from __future__ import annotations
@@ -25,12 +26,14 @@ import torch
 from genlab.config import bounded
 from genlab.data.base import DataSpec
 from genlab.models.base import GenerativeModel, Samples
+from genlab.models.classical.class_prior import ClassPrior, check_labelled, class_nll
 from genlab.models.classical.common import (
     DEQUANT_VARIANCE,
     as_images,
     bin_centres,
     blas_threads,
     check_at_most,
+    class_labels,
     exact_dtype,
     flat,
     gaussian_noise,
@@ -56,6 +59,9 @@ class FAConfig:
         rotation: "none", "varimax" or "quartimax" rotation of the factors (same likelihood).
         sample_noise: whether sample() adds the per-pixel noise Psi^(1/2) eps; False draws the noise-free part
             only (smoother pictures; the density, nll and fit are unchanged).
+        conditional: a Gaussian prior on z per class (needs labelled data): samples are drawn per class,
+            nll given labels is -log p(x | y) and without them the mixture over the classes; the
+            loadings, codes and reconstructions are those of all the data.
     """
 
     components: int = bounded(32, ge=1)
@@ -64,6 +70,7 @@ class FAConfig:
     svd_method: Literal["randomized", "lapack"] = "randomized"
     rotation: Literal["none", "varimax", "quartimax"] = "none"
     sample_noise: bool = True
+    conditional: bool = False
 
 
 class FA(GenerativeModel):
@@ -71,6 +78,7 @@ class FA(GenerativeModel):
 
     family: ClassVar[str] = "fa"
     Config: ClassVar[type] = FAConfig
+    label_free_codes: ClassVar[bool] = True  # conditional: a prior per class on the same codes
     likelihood_kind: ClassVar[str] = "continuous"  # a density of dequantized pixels
     likelihood_exact: ClassVar[bool] = True
 
@@ -81,6 +89,9 @@ class FA(GenerativeModel):
         self.register_buffer("mean", torch.zeros(d))
         self.register_buffer("loadings", torch.zeros(q, d))  # W
         self.register_buffer("noise_variance", torch.ones(d))  # psi (with the dequantization variance)
+        if config.conditional:
+            check_labelled(self.family, self.num_classes)
+            self.prior = ClassPrior(self.num_classes, q)  # z | y
 
     @blas_threads()
     def fit(self, data: Any, *, generator: torch.Generator | None = None, time_budget: float = 0.0) -> dict:
@@ -88,25 +99,36 @@ class FA(GenerativeModel):
         from sklearn.decomposition import FactorAnalysis
 
         c = self.config
-        rows = moment_rows(bin_centres(data), DEQUANT_VARIANCE)
+        x = bin_centres(data)
+        rows = moment_rows(x, DEQUANT_VARIANCE)
         fa = FactorAnalysis(c.components, tol=c.tol * rows.shape[0], max_iter=c.max_iter,  # its tol: a sum
                             svd_method=c.svd_method, rotation=None if c.rotation == "none" else c.rotation,
                             random_state=seed_from(generator)).fit(rows)
         put(self.mean, fa.mean_)
         put(self.loadings, fa.components_)
         put(self.noise_variance, np.maximum(fa.noise_variance_, DEQUANT_VARIANCE))
+        if c.conditional:
+            posterior, gain = self.posterior()
+            codes = (x - fa.mean_) @ gain.T.cpu().numpy()
+            self.prior.fit(codes, class_labels(data, self.family), posterior.cpu().numpy())
         return {"iterations": int(fa.n_iter_), "train_loglik_per_image": float(fa.loglike_[-1]) / rows.shape[0],
                 "mean_noise_variance": float(self.noise_variance.mean())}
 
     # --- latent ---------------------------------------------------------------------------------
-    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """E[z | x] = (I + W Psi^-1 W^T)^-1 W Psi^-1 (x - mu), (b, q)."""
+    def posterior(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(Cov[z | x], G): the posterior covariance (I + W Psi^-1 W^T)^-1 (q, q) and the gain G (q, D) with
+        E[z | x] = G (x - mu), in the exact dtype."""
         dtype = exact_dtype(self.mean.device)
         w, psi = self.loadings.to(dtype), self.noise_variance.to(dtype)
         w_psi = w / psi  # W Psi^-1, (q, D)
-        m = torch.eye(w.shape[0], dtype=dtype, device=w.device) + w_psi @ w.T
-        r = flat(x, dtype) - self.mean.to(dtype)
-        return torch.linalg.solve(m, w_psi @ r.T).T.to(torch.float32)
+        cov = torch.linalg.inv(torch.eye(w.shape[0], dtype=dtype, device=w.device) + w_psi @ w.T)
+        return cov, cov @ w_psi
+
+    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """E[z | x] = (I + W Psi^-1 W^T)^-1 W Psi^-1 (x - mu), (b, q)."""
+        _, gain = self.posterior()
+        r = flat(x, gain.dtype) - self.mean.to(gain.dtype)
+        return (r @ gain.T).to(torch.float32)
 
     def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """mu + W^T z, the mean of p(x | z), as images in [0, 1]."""
@@ -122,8 +144,13 @@ class FA(GenerativeModel):
 
     # --- likelihood and samples -----------------------------------------------------------------
     def distribution(self, dtype: torch.dtype | None = None) -> torch.distributions.LowRankMultivariateNormal:
-        """N(mu, W^T W + Psi)."""
-        return low_rank_normal(self.mean, self.loadings, self.noise_variance, dtype or exact_dtype(self.mean.device))
+        """N(mu, W^T W + Psi); conditional: one per class, batch shape (G,)."""
+        dtype = dtype or exact_dtype(self.mean.device)
+        w = self.loadings.to(dtype)
+        if self.conditional:
+            mean = self.mean.to(dtype) + self.prior.mean.to(dtype) @ w
+            return low_rank_normal(mean, self.prior.factors(w), self.noise_variance, dtype)
+        return low_rank_normal(self.mean, w, self.noise_variance, dtype)
 
     def covariance(self) -> torch.Tensor:
         """(D, D) the implied covariance W^T W + Psi (float64; for tests and small images)."""
@@ -132,17 +159,25 @@ class FA(GenerativeModel):
 
     def nll(self, x: torch.Tensor, y: torch.Tensor | None = None, *,
             generator: torch.Generator | None = None) -> torch.Tensor:
-        """(b,) -log p(x) in nats, exact; x continuous (dequantized) pixels."""
+        """(b,) -log p(x) in nats, exact; x continuous (dequantized) pixels; conditional: -log p(x | y) given
+        labels y, else the mixture over the classes."""
         dist = self.distribution()
-        return -dist.log_prob(flat(x, dist.loc.dtype)).to(x.dtype)
+        xf = flat(x, dist.loc.dtype)
+        if not self.conditional:
+            return -dist.log_prob(xf).to(x.dtype)
+        labels = None if y is None else self.labels_for(x.shape[0], y)
+        return class_nll(dist.log_prob(xf[:, None, :]), self.prior.log_prior, labels).to(x.dtype)
 
     @torch.no_grad()
     def sample(self, n: int, *, cond: Any = None, generator: torch.Generator | None = None,
                noise: bool | None = None) -> Samples:
         """x = mu + W^T z + Psi^(1/2) eps; noise=False leaves out the per-pixel noise (default: the
-        config's sample_noise)."""
+        config's sample_noise); conditional: z ~ N(m_y, C_y) per class, every class in turn when cond is None."""
+        labels = self.labels_for(n, cond)
         z = gaussian_noise(n, self.loadings.shape[0], self.mean, generator)
+        if labels is not None:
+            z = self.prior.draw(labels, z)
         x = self.mean + z @ self.loadings
         if self.config.sample_noise if noise is None else noise:
             x = x + self.noise_variance.sqrt() * gaussian_noise(n, self.mean.numel(), self.mean, generator)
-        return Samples(as_images(x, self.shape))
+        return Samples(as_images(x, self.shape), labels)

@@ -28,6 +28,7 @@ import torch
 from genlab.config import bounded
 from genlab.data.base import DataSpec
 from genlab.models.base import GenerativeModel, Samples
+from genlab.models.classical.class_prior import check_labelled, class_nll
 from genlab.models.classical.common import (
     DEQUANT_VARIANCE,
     as_images,
@@ -90,9 +91,8 @@ class GMM(GenerativeModel):
         d = pixel_count(self.shape)
         check_at_most("pca_components", config.pca_components, d,
                       pixels_of(self.shape))
-        if config.conditional and self.num_classes < 2:
-            raise ValueError("a conditional gmm needs labelled data with at least 2 classes; "
-                             "train on a labelled dataset or set conditional=False")
+        if config.conditional:
+            check_labelled(self.family, self.num_classes)
         self.subspace = config.pca_components > 0
         q, k = (config.pca_components if self.subspace else d), config.components
         g = self.num_classes if config.conditional else 1
@@ -206,12 +206,9 @@ class GMM(GenerativeModel):
         """(b,) nats: -log p(x), or -log p(x | y) for a conditional model given labels; exact."""
         lp = self.log_prob_per_mixture(x)
         if not self.conditional:
-            out = lp[:, 0]
-        elif y is None:
-            out = torch.logsumexp(lp + self.class_log_prior.to(lp.dtype), dim=1)
-        else:
-            out = lp.gather(1, self.labels_for(x.shape[0], y)[:, None]).squeeze(1)
-        return -out.to(x.dtype)
+            return -lp[:, 0].to(x.dtype)
+        labels = None if y is None else self.labels_for(x.shape[0], y)
+        return class_nll(lp, self.class_log_prior, labels).to(x.dtype)
 
     # --- samples and pictures -------------------------------------------------------------------
     def to_pixels(self, z: torch.Tensor) -> torch.Tensor:

@@ -7,7 +7,9 @@ z = U (x - mu) and decode to mu + U^T z (exact when q = D). Probabilistic PCA is
 whose maximum-likelihood fit is exactly this (Tipping & Bishop 1999, eq. 7 and 8), so
     x ~ N(mu, W^T W + sigma^2 I)
 is an exact density: variance lambda_i along u_i and sigma^2 across the rest. Fitted on the bin
-centres of 8-bit pixels, with the dequantization variance added to every variance (common.py).
+centres of 8-bit pixels, with the dequantization variance added to every variance (common.py). With
+conditional=True each class gets its own Gaussian prior on z (class_prior.py): the same components, one
+density per class, samples drawn per class.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
+import numpy as np
 import torch
 
 from genlab.config import bounded
 from genlab.data.base import DataSpec
 from genlab.models.base import GenerativeModel, Samples
+from genlab.models.classical.class_prior import ClassPrior, check_labelled, class_nll
 from genlab.models.classical.common import (
     DEQUANT_VARIANCE,
     as_images,
@@ -27,6 +31,7 @@ from genlab.models.classical.common import (
     blas_threads,
     check_at_most,
     check_examples,
+    class_labels,
     exact_dtype,
     flat,
     gaussian_noise,
@@ -50,11 +55,15 @@ class PCAConfig:
             (Halko et al. 2011), or "auto" (scikit-learn picks).
         sample_noise: whether sample() adds the isotropic noise sigma eps; False draws the noise-free part
             only (smoother pictures; the density, nll and fit are unchanged).
+        conditional: a Gaussian prior on z per class (needs labelled data): samples are drawn per class,
+            nll given labels is -log p(x | y) and without them the mixture over the classes; the
+            components, codes and reconstructions are those of all the data.
     """
 
     components: int = bounded(50, ge=1)
     solver: Literal["auto", "full", "covariance_eigh", "randomized"] = "auto"
     sample_noise: bool = True
+    conditional: bool = False
 
 
 class PCA(GenerativeModel):
@@ -62,6 +71,7 @@ class PCA(GenerativeModel):
 
     family: ClassVar[str] = "pca"
     Config: ClassVar[type] = PCAConfig
+    label_free_codes: ClassVar[bool] = True  # conditional: a prior per class on the same codes
     likelihood_kind: ClassVar[str] = "continuous"  # a density of dequantized pixels
     likelihood_exact: ClassVar[bool] = True
 
@@ -74,6 +84,9 @@ class PCA(GenerativeModel):
         self.register_buffer("explained_variance", torch.ones(q))  # lambda (with the dequantization variance)
         self.register_buffer("noise_variance", torch.ones(()))  # sigma^2 (with the dequantization variance)
         self.register_buffer("total_variance", torch.ones(()))  # trace of the data covariance (no floor)
+        if config.conditional:
+            check_labelled(self.family, self.num_classes)
+            self.prior = ClassPrior(self.num_classes, q)  # z | y
 
     # --- fit ------------------------------------------------------------------------------------
     @blas_threads()
@@ -91,6 +104,11 @@ class PCA(GenerativeModel):
         put(self.noise_variance, pca.noise_variance_ + DEQUANT_VARIANCE)
         total = float(x.var(axis=0, ddof=1).sum())
         put(self.total_variance, total)
+        if self.config.conditional:
+            lam, s2 = self.explained_variance.cpu().double().numpy(), float(self.noise_variance)
+            # the PPCA posterior: E[z | x] = diag(sqrt(lambda - sigma^2) / lambda) U (x - mu), Cov = sigma^2 / lambda
+            codes = (x - pca.mean_) @ pca.components_.T * (np.sqrt(np.maximum(lam - s2, 0.0)) / lam)
+            self.prior.fit(codes, class_labels(data, self.family), np.diag(s2 / lam))
         return {"explained_variance_ratio": float(pca.explained_variance_.sum() / total) if total > 0 else 1.0,
                 "noise_variance": float(pca.noise_variance_ + DEQUANT_VARIANCE)}
 
@@ -125,9 +143,13 @@ class PCA(GenerativeModel):
         return (self.explained_variance - self.noise_variance).clamp_min(0).sqrt()[:, None] * self.components
 
     def distribution(self, dtype: torch.dtype | None = None) -> torch.distributions.LowRankMultivariateNormal:
-        """The PPCA density N(mu, W^T W + sigma^2 I)."""
+        """The PPCA density N(mu, W^T W + sigma^2 I); conditional: one per class, batch shape (G,)."""
         dtype = dtype or exact_dtype(self.mean.device)
-        return low_rank_normal(self.mean, self.factors(), self.noise_variance, dtype)
+        w = self.factors().to(dtype)
+        if self.conditional:
+            mean = self.mean.to(dtype) + self.prior.mean.to(dtype) @ w
+            return low_rank_normal(mean, self.prior.factors(w), self.noise_variance, dtype)
+        return low_rank_normal(self.mean, w, self.noise_variance, dtype)
 
     def covariance(self) -> torch.Tensor:
         """(D, D) the implied covariance W^T W + sigma^2 I (float64; for tests and small images)."""
@@ -137,17 +159,25 @@ class PCA(GenerativeModel):
 
     def nll(self, x: torch.Tensor, y: torch.Tensor | None = None, *,
             generator: torch.Generator | None = None) -> torch.Tensor:
-        """(b,) -log p(x) in nats under PPCA, exact; x continuous (dequantized) pixels."""
+        """(b,) -log p(x) in nats under PPCA, exact; x continuous (dequantized) pixels; conditional: -log p(x | y)
+        given labels y, else the mixture over the classes."""
         dist = self.distribution()
-        return -dist.log_prob(flat(x, dist.loc.dtype)).to(x.dtype)
+        xf = flat(x, dist.loc.dtype)
+        if not self.conditional:
+            return -dist.log_prob(xf).to(x.dtype)
+        labels = None if y is None else self.labels_for(x.shape[0], y)
+        return class_nll(dist.log_prob(xf[:, None, :]), self.prior.log_prior, labels).to(x.dtype)
 
     @torch.no_grad()
     def sample(self, n: int, *, cond: Any = None, generator: torch.Generator | None = None,
                noise: bool | None = None) -> Samples:
         """x = mu + W^T z + sigma eps (PPCA's generative model); noise=False leaves out sigma eps (default: the config's
-        sample_noise)."""
+        sample_noise); conditional: z ~ N(m_y, C_y) per class, every class in turn when cond is None."""
+        labels = self.labels_for(n, cond)
         z = gaussian_noise(n, self.components.shape[0], self.mean, generator)
+        if labels is not None:
+            z = self.prior.draw(labels, z)
         x = self.mean + z @ self.factors()
         if self.config.sample_noise if noise is None else noise:
             x = x + self.noise_variance.sqrt() * gaussian_noise(n, self.mean.numel(), self.mean, generator)
-        return Samples(as_images(x, self.shape))
+        return Samples(as_images(x, self.shape), labels)

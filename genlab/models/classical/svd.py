@@ -11,7 +11,8 @@ and the others approximate the principal directions; docs/CLASSICAL.md compares 
 
 To sample, the codes of the training images are modelled by one Gaussian N(m, C) in the q-dimensional
 factor space: z ~ N(m, C), x = z V_q^T. That is a degenerate density in R^D (it lives on a q-dimensional
-subspace), so `svd` has no likelihood; `pca` adds the isotropic noise that makes one (PPCA).
+subspace), so `svd` has no likelihood; `pca` adds the isotropic noise that makes one (PPCA). With
+conditional=True the codes get one Gaussian per class instead (class_prior.py), samples drawn per class.
 """
 
 from __future__ import annotations
@@ -25,11 +26,13 @@ import torch
 from genlab.config import bounded
 from genlab.data.base import DataSpec
 from genlab.models.base import GenerativeModel, Samples
+from genlab.models.classical.class_prior import ClassPrior, check_labelled
 from genlab.models.classical.common import (
     as_images,
     blas_threads,
     check_at_most,
     check_examples,
+    class_labels,
     flat,
     gaussian_noise,
     grey_levels,
@@ -49,11 +52,14 @@ class SVDConfig:
         components: latent factors, q (at most the pixel count; "arpack" needs fewer than that).
         algorithm: "randomized" (Halko et al. 2011) or "arpack" (Lanczos, exact to tolerance).
         n_iter: power iterations of the randomized algorithm.
+        conditional: one Gaussian on the codes per class (needs labelled data): samples are drawn per class;
+            the factors, codes and reconstructions are those of all the data.
     """
 
     components: int = bounded(50, ge=1)
     algorithm: Literal["randomized", "arpack"] = "randomized"
     n_iter: int = bounded(5, ge=1)
+    conditional: bool = False
 
 
 class SVD(GenerativeModel):
@@ -61,6 +67,7 @@ class SVD(GenerativeModel):
 
     family: ClassVar[str] = "svd"
     Config: ClassVar[type] = SVDConfig
+    label_free_codes: ClassVar[bool] = True  # conditional: a prior per class on the same codes
 
     def __init__(self, config: SVDConfig, spec: DataSpec):
         super().__init__(config, spec)
@@ -72,6 +79,9 @@ class SVD(GenerativeModel):
         self.register_buffer("singular_values", torch.zeros(q))
         self.register_buffer("code_mean", torch.zeros(q))  # m
         self.register_buffer("code_scale_tril", torch.eye(q))  # C = L L^T
+        if config.conditional:
+            check_labelled(self.family, self.num_classes)
+            self.prior = ClassPrior(self.num_classes, q)  # N(m_y, C_y) per class
 
     @blas_threads()
     def fit(self, data: Any, *, generator: torch.Generator | None = None, time_budget: float = 0.0) -> dict:
@@ -90,6 +100,8 @@ class SVD(GenerativeModel):
         put(self.singular_values, svd.singular_values_)
         put(self.code_mean, codes.mean(0))
         put(self.code_scale_tril, np.linalg.cholesky(cov))
+        if c.conditional:
+            self.prior.fit(codes, class_labels(data, self.family))
         total = float((x * x).sum())
         return {"energy_ratio": float((svd.singular_values_ ** 2).sum() / total) if total > 0 else 1.0}
 
@@ -111,6 +123,10 @@ class SVD(GenerativeModel):
 
     @torch.no_grad()
     def sample(self, n: int, *, cond: Any = None, generator: torch.Generator | None = None) -> Samples:
-        """z ~ N(m, C) fitted to the training codes, decoded."""
+        """z ~ N(m, C) fitted to the training codes, decoded; conditional: z ~ N(m_y, C_y) per class, every class
+        in turn when cond is None."""
+        labels = self.labels_for(n, cond)
         eps = gaussian_noise(n, self.code_mean.numel(), self.code_mean, generator)
+        if labels is not None:
+            return Samples(self.decode(self.prior.draw(labels, eps)), labels)
         return Samples(self.decode(self.code_mean + eps @ self.code_scale_tril.T))
