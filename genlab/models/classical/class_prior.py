@@ -34,18 +34,19 @@ class ClassPrior(nn.Module):
 
     def fit(self, codes: np.ndarray, labels: np.ndarray, posterior_cov: np.ndarray | None = None) -> None:
         """m_y and C_y from the codes (n, q) of the images of each class (E[z | x], or the codes themselves),
-        C_y = their covariance (1/n_y) plus `posterior_cov` (q, q); a class with no images keeps N(0, I) at
-        prior 0 (a model trained on some classes only)."""
+        C_y = their covariance (1/n_y) plus `posterior_cov` (q, q). A class with no images (a model trained on some
+        classes only) gets p(y) = 0 and the prior of all the images, so asking for it draws from the kept classes
+        together."""
         g, q = self.mean.shape
         extra = np.zeros((q, q)) if posterior_cov is None else posterior_cov
-        means, trils, log_prior = np.zeros((g, q)), np.tile(np.eye(q), (g, 1, 1)), np.full(g, -np.inf)
+        means, trils, log_prior = np.zeros((g, q)), np.zeros((g, q, q)), np.full(g, -np.inf)
         for k in range(g):
-            z = codes[labels == k]
-            if len(z) == 0:
-                continue
+            z = codes[labels == k] if (labels == k).any() else codes
             r = z - z.mean(0)
             cov = r.T @ r / len(z) + extra + 1e-9 * np.eye(q)  # the ridge: one image, or constant codes
-            means[k], trils[k], log_prior[k] = z.mean(0), np.linalg.cholesky(cov), np.log(len(z) / len(codes))
+            means[k], trils[k] = z.mean(0), np.linalg.cholesky(cov)
+            if (labels == k).any():
+                log_prior[k] = np.log(len(z) / len(codes))
         put(self.mean, means)
         put(self.scale_tril, trils)
         put(self.log_prior, log_prior)

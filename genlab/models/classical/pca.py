@@ -88,6 +88,11 @@ class PCA(GenerativeModel):
             check_labelled(self.family, self.num_classes)
             self.prior = ClassPrior(self.num_classes, q)  # z | y
 
+    @property
+    def class_log_prior(self) -> torch.Tensor | None:
+        """log p(y): the class frequencies that weight p(x | y) in the marginal nll (None: unconditional)."""
+        return self.prior.log_prior if self.conditional else None
+
     # --- fit ------------------------------------------------------------------------------------
     @blas_threads()
     def fit(self, data: Any, *, generator: torch.Generator | None = None, time_budget: float = 0.0) -> dict:

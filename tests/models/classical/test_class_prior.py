@@ -93,7 +93,7 @@ def test_svd_codes_get_their_class_mean_and_covariance():
         assert torch.allclose(model.prior.mean[k].double(), codes[data.y == k].mean(0), atol=1e-5)
 
 
-def test_a_class_without_images_has_prior_zero_and_is_never_drawn():
+def test_a_class_without_images_has_prior_zero_and_is_drawn_only_when_asked_for():
     """Trained on classes 0 and 2 only (--classes 0 2): the others get p(y) = 0; samples cycle the kept ones."""
     some = tiny_images(200).of_classes([0, 2])
     model = build_model("pca", {"components": 3, "conditional": True}, spec=some.spec)
@@ -101,6 +101,18 @@ def test_a_class_without_images_has_prior_zero_and_is_never_drawn():
     assert torch.isinf(model.prior.log_prior[[1, 3]]).all() and torch.isfinite(model.prior.log_prior[[0, 2]]).all()
     assert torch.equal(model.sample(4).y, torch.tensor([0, 2, 0, 2]))
     assert torch.isfinite(model.nll(dequantized(6))).all()
+    # a class it never saw, asked for, has the prior of all the images it did see
+    assert torch.equal(model.prior.mean[1], model.prior.mean[3])
+    assert not torch.allclose(model.prior.mean[1], model.prior.mean[0])
+
+
+def test_the_marginal_likelihood_is_labelled_with_the_fitted_class_frequencies():
+    from genlab.eval.likelihood import evaluate_likelihood
+
+    model = fitted("fa", data=tiny_images(120), components=3, conditional=True)
+    r = evaluate_likelihood(model, tiny_images(20, seed=9).images(), generator=torch.Generator().manual_seed(0))
+    assert "marginal over the 4 labels" in r["likelihood_label"]
+    assert "p(y) its fitted class frequencies" in r["likelihood_label"]
 
 
 def test_a_conditional_model_survives_a_state_dict_round_trip():
