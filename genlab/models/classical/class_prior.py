@@ -6,8 +6,9 @@ noise and gives each class its own prior
     z | y ~ N(m_y, C_y),   C_y = L_y L_y^T,   so   x | y ~ N(mu + W^T m_y, (L_y^T W)^T (L_y^T W) + noise),
 an exact density per class (the same low-rank-plus-diagonal form). m_y and C_y are the EM update of the
 prior with W and the noise held fixed: the mean of the posterior means E[z | x] over the class's images
-and their covariance plus the posterior covariance Cov[z | x] (Bishop 2006, sec. 12.2.4). Started from
-N(0, I) on all the data, that update returns N(0, I) again, so one class is the unconditional model.
+and their covariance plus the posterior covariance Cov[z | x] (Bishop 2006, sec. 12.2.4). At the
+maximum-likelihood fit, the same update on all the data returns N(0, I) (a test checks it for PPCA), so one
+class is the unconditional model.
 Encoding and decoding do not change (the same mu and W for every class); samples are drawn per class.
 Without labels the density is the mixture p(x) = sum_y p(y) p(x | y), p(y) the class frequencies.
 `svd` has no noise model: its prior is the codes' own per-class mean and covariance (a zero posterior
