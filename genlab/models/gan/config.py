@@ -43,6 +43,8 @@ class GANConfig:
         truncation: the psi that sample() uses when not given one, in (0, 1]: the truncation trick pulls z
             (the style generator: w) towards its mean, trading variety for typical, cleaner samples
             (1 = off; BigGAN and StyleGAN show pictures at 0.5-0.7).
+        sample_noise: whether sample() draws the style generator's per-pixel noise (False: zero noise inputs, the
+            image its styles alone give: less grain); training always draws it. The style generator only.
         loss: "ns" non-saturating, "minimax" (saturating), "hinge", or "wgan" (use with gp > 0).
         spectral_norm: spectral normalization on every discriminator layer.
         mbstd: minibatch standard deviation feature in D over groups of this many samples (0 = off).
@@ -100,6 +102,7 @@ class GANConfig:
     mixing_prob: float = bounded(0.5, ge=0, le=1)
     w_avg_beta: float = bounded(0.995, ge=0, lt=1)
     truncation: float = bounded(1.0, gt=0, le=1)
+    sample_noise: bool = True
     loss: Loss = "ns"
     spectral_norm: bool = False
     mbstd: int = bounded(0, ge=0)
@@ -204,5 +207,8 @@ def check_gan_config(c: GANConfig, num_classes: int) -> None:
                          "conditional=False)")
     if c.arch != "mlp" and not c.channels:
         raise ValueError("channels must list at least one conv layer width")
+    if not c.sample_noise and c.arch != "style":
+        raise ValueError(f"sample_noise=False turns off the style generator's per-pixel noise; arch={c.arch!r} has "
+                         "none: leave sample_noise on (or use the stylegan family)")
     if c.arch == "style" and not c.g_channels:
         raise ValueError("g_channels must list at least one width (one per resolution of the style generator)")

@@ -308,16 +308,21 @@ class GAN(GenerativeModel):
 
     @torch.no_grad()
     def sample(self, n: int, *, cond: Any = None, generator: torch.Generator | None = None,
-               truncation: float | None = None) -> Samples:
+               truncation: float | None = None, noise: bool | None = None) -> Samples:
         """n images (n, c, h, w) in [0, 1] with their labels. A conditional model draws every class in
         turn when `cond` is None. `truncation` psi in (0, 1] (default: the config's) pulls z (the style
-        generator: w) towards its mean (psi = 1: off), trading diversity for typicality."""
+        generator: w) towards its mean (psi = 1: off), trading diversity for typicality; the style generator draws
+        its per-pixel noise unless `noise` is False (default: the config's sample_noise)."""
         psi = self.config.truncation if truncation is None else truncation
         if not 0.0 < psi <= 1.0:
             raise ValueError(f"truncation must be in (0, 1], got {psi}")
         labels = self.labels_for(n, cond)
-        return Samples(self.generate(self.latent(n, generator), labels, truncation=psi, generator=generator),
-                       labels)
+        if noise is False and not self.has_styles:
+            raise ValueError(f"noise=False turns off the style generator's per-pixel noise; this {self.family} "
+                             "model has none: leave it out")
+        mode = "random" if (self.config.sample_noise if noise is None else noise) else "none"
+        return Samples(self.generate(self.latent(n, generator), labels, truncation=psi, noise=mode,
+                                     generator=generator), labels)
 
     # --- the style generator's latents (arch "style") --------------------------------------------
     @property

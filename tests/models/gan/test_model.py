@@ -150,6 +150,32 @@ def test_the_config_truncation_is_what_sample_uses_unless_told():
         make("gan", truncation=0.0)
 
 
+def test_the_style_generator_samples_without_its_noise_when_told():
+    """noise=False (or the config's sample_noise=False, the cpu preset's) draws what the styles alone give: the
+    synthesis with zero noise inputs; other GANs have no such noise and say so."""
+    g = lambda: torch.Generator().manual_seed(1)
+    base, quiet = make("stylegan").eval(), make("stylegan", sample_noise=False).eval()
+    for p in base.G.parameters():  # the noise strengths start at 0: give them some, so that noise shows
+        if p.ndim == 0:
+            p.data.fill_(0.5)
+    quiet.load_state_dict(base.state_dict())
+    clean = base.sample(8, generator=g(), noise=False).x
+    assert torch.equal(quiet.sample(8, generator=g()).x, clean)
+    assert torch.equal(clean, base.generate(base.latent(8, g()), noise="none"))
+    assert not torch.equal(base.sample(8, generator=g()).x, clean)
+    with pytest.raises(ValueError, match="this dcgan model has none"):
+        make("dcgan").sample(2, noise=False)
+    with pytest.raises(ValueError, match="arch='conv' has none"):
+        make("dcgan", sample_noise=False)
+
+
+def test_an_option_sampling_does_not_take_is_a_one_line_error():
+    from genlab.eval.report import draw_samples
+
+    with pytest.raises(ValueError, match="a dcgan model's sampling takes no option steps; valid: noise, truncation"):
+        draw_samples(make("dcgan").eval(), 4, seed=0, options={"steps": 10})
+
+
 @pytest.mark.parametrize("options, match", [
     ({"loss": "lsgan"}, "valid: ns, minimax, hinge, wgan"),
     ({"gp": 10.0, "d_norm": "batch"}, "d_norm='none'"),
