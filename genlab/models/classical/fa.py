@@ -25,8 +25,7 @@ import torch
 
 from genlab.config import bounded
 from genlab.data.base import DataSpec
-from genlab.models.base import GenerativeModel, Samples
-from genlab.models.classical.class_prior import ClassPrior, check_labelled, class_nll
+from genlab.models.base import GenerativeModel
 from genlab.models.classical.common import (
     DEQUANT_VARIANCE,
     as_images,
@@ -36,8 +35,6 @@ from genlab.models.classical.common import (
     class_labels,
     exact_dtype,
     flat,
-    gaussian_noise,
-    low_rank_normal,
     moment_rows,
     pixel_count,
     pixels_of,
@@ -45,6 +42,7 @@ from genlab.models.classical.common import (
     seed_from,
     unit_range,
 )
+from genlab.models.classical.linear_gaussian import LinearGaussian
 
 
 @dataclass(frozen=True)
@@ -73,7 +71,7 @@ class FAConfig:
     conditional: bool = False
 
 
-class FA(GenerativeModel):
+class FA(LinearGaussian, GenerativeModel):
     """Factor analysis: exact Gaussian likelihood, samples, posterior-mean codes."""
 
     family: ClassVar[str] = "fa"
@@ -89,14 +87,7 @@ class FA(GenerativeModel):
         self.register_buffer("mean", torch.zeros(d))
         self.register_buffer("loadings", torch.zeros(q, d))  # W
         self.register_buffer("noise_variance", torch.ones(d))  # psi (with the dequantization variance)
-        if config.conditional:
-            check_labelled(self.family, self.num_classes)
-            self.prior = ClassPrior(self.num_classes, q)  # z | y
-
-    @property
-    def class_log_prior(self) -> torch.Tensor | None:
-        """log p(y): the class frequencies that weight p(x | y) in the marginal nll (None: unconditional)."""
-        return self.prior.log_prior if self.conditional else None
+        self.init_class_prior(q)
 
     @blas_threads()
     def fit(self, data: Any, *, generator: torch.Generator | None = None, time_budget: float = 0.0) -> dict:
@@ -147,42 +138,12 @@ class FA(GenerativeModel):
         """The factor loadings as (q, c, h, w) images, 0 at grey 1/2."""
         return unit_range(self.loadings).reshape(-1, *self.shape)
 
-    # --- likelihood and samples -----------------------------------------------------------------
-    def distribution(self, dtype: torch.dtype | None = None) -> torch.distributions.LowRankMultivariateNormal:
-        """N(mu, W^T W + Psi); conditional: one per class, batch shape (G,)."""
-        dtype = dtype or exact_dtype(self.mean.device)
-        w = self.loadings.to(dtype)
-        if self.conditional:
-            mean = self.mean.to(dtype) + self.prior.mean.to(dtype) @ w
-            return low_rank_normal(mean, self.prior.factors(w), self.noise_variance, dtype)
-        return low_rank_normal(self.mean, w, self.noise_variance, dtype)
+    # --- likelihood and samples: LinearGaussian's, with these loadings and psi --------------------
+    def weights(self) -> torch.Tensor:
+        """The loadings W."""
+        return self.loadings
 
     def covariance(self) -> torch.Tensor:
         """(D, D) the implied covariance W^T W + Psi (float64; for tests and small images)."""
         w = self.loadings.double()
         return w.T @ w + torch.diag(self.noise_variance.double())
-
-    def nll(self, x: torch.Tensor, y: torch.Tensor | None = None, *,
-            generator: torch.Generator | None = None) -> torch.Tensor:
-        """(b,) -log p(x) in nats, exact; x continuous (dequantized) pixels; conditional: -log p(x | y) given
-        labels y, else the mixture over the classes."""
-        dist = self.distribution()
-        xf = flat(x, dist.loc.dtype)
-        if not self.conditional:
-            return -dist.log_prob(xf).to(x.dtype)
-        labels = None if y is None else self.labels_for(x.shape[0], y)
-        return class_nll(dist.log_prob(xf[:, None, :]), self.prior.log_prior, labels).to(x.dtype)
-
-    @torch.no_grad()
-    def sample(self, n: int, *, cond: Any = None, generator: torch.Generator | None = None,
-               noise: bool | None = None) -> Samples:
-        """x = mu + W^T z + Psi^(1/2) eps; noise=False leaves out the per-pixel noise (default: the
-        config's sample_noise); conditional: z ~ N(m_y, C_y) per class, every class in turn when cond is None."""
-        labels = self.labels_for(n, cond)
-        z = gaussian_noise(n, self.loadings.shape[0], self.mean, generator)
-        if labels is not None:
-            z = self.prior.draw(labels, z)
-        x = self.mean + z @ self.loadings
-        if self.config.sample_noise if noise is None else noise:
-            x = x + self.noise_variance.sqrt() * gaussian_noise(n, self.mean.numel(), self.mean, generator)
-        return Samples(as_images(x, self.shape), labels)

@@ -22,8 +22,7 @@ import torch
 
 from genlab.config import bounded
 from genlab.data.base import DataSpec
-from genlab.models.base import GenerativeModel, Samples
-from genlab.models.classical.class_prior import ClassPrior, check_labelled, class_nll
+from genlab.models.base import GenerativeModel
 from genlab.models.classical.common import (
     DEQUANT_VARIANCE,
     as_images,
@@ -32,16 +31,14 @@ from genlab.models.classical.common import (
     check_at_most,
     check_examples,
     class_labels,
-    exact_dtype,
     flat,
-    gaussian_noise,
-    low_rank_normal,
     pixel_count,
     pixels_of,
     put,
     seed_from,
     unit_range,
 )
+from genlab.models.classical.linear_gaussian import LinearGaussian
 
 
 @dataclass(frozen=True)
@@ -66,7 +63,7 @@ class PCAConfig:
     conditional: bool = False
 
 
-class PCA(GenerativeModel):
+class PCA(LinearGaussian, GenerativeModel):
     """Principal components (encode/decode, eigen-images) and probabilistic PCA (exact likelihood, sample)."""
 
     family: ClassVar[str] = "pca"
@@ -84,14 +81,7 @@ class PCA(GenerativeModel):
         self.register_buffer("explained_variance", torch.ones(q))  # lambda (with the dequantization variance)
         self.register_buffer("noise_variance", torch.ones(()))  # sigma^2 (with the dequantization variance)
         self.register_buffer("total_variance", torch.ones(()))  # trace of the data covariance (no floor)
-        if config.conditional:
-            check_labelled(self.family, self.num_classes)
-            self.prior = ClassPrior(self.num_classes, q)  # z | y
-
-    @property
-    def class_log_prior(self) -> torch.Tensor | None:
-        """log p(y): the class frequencies that weight p(x | y) in the marginal nll (None: unconditional)."""
-        return self.prior.log_prior if self.conditional else None
+        self.init_class_prior(q)
 
     # --- fit ------------------------------------------------------------------------------------
     @blas_threads()
@@ -147,42 +137,12 @@ class PCA(GenerativeModel):
         """W = diag(sqrt(lambda - sigma^2)) U, (q, D)."""
         return (self.explained_variance - self.noise_variance).clamp_min(0).sqrt()[:, None] * self.components
 
-    def distribution(self, dtype: torch.dtype | None = None) -> torch.distributions.LowRankMultivariateNormal:
-        """The PPCA density N(mu, W^T W + sigma^2 I); conditional: one per class, batch shape (G,)."""
-        dtype = dtype or exact_dtype(self.mean.device)
-        w = self.factors().to(dtype)
-        if self.conditional:
-            mean = self.mean.to(dtype) + self.prior.mean.to(dtype) @ w
-            return low_rank_normal(mean, self.prior.factors(w), self.noise_variance, dtype)
-        return low_rank_normal(self.mean, w, self.noise_variance, dtype)
+    def weights(self) -> torch.Tensor:
+        """PPCA's W (the density, nll and sample are LinearGaussian's, with psi = sigma^2)."""
+        return self.factors()
 
     def covariance(self) -> torch.Tensor:
         """(D, D) the implied covariance W^T W + sigma^2 I (float64; for tests and small images)."""
         w = self.factors().double()
         return w.T @ w + self.noise_variance.double() * torch.eye(w.shape[1], dtype=torch.float64,
                                                                      device=w.device)
-
-    def nll(self, x: torch.Tensor, y: torch.Tensor | None = None, *,
-            generator: torch.Generator | None = None) -> torch.Tensor:
-        """(b,) -log p(x) in nats under PPCA, exact; x continuous (dequantized) pixels; conditional: -log p(x | y)
-        given labels y, else the mixture over the classes."""
-        dist = self.distribution()
-        xf = flat(x, dist.loc.dtype)
-        if not self.conditional:
-            return -dist.log_prob(xf).to(x.dtype)
-        labels = None if y is None else self.labels_for(x.shape[0], y)
-        return class_nll(dist.log_prob(xf[:, None, :]), self.prior.log_prior, labels).to(x.dtype)
-
-    @torch.no_grad()
-    def sample(self, n: int, *, cond: Any = None, generator: torch.Generator | None = None,
-               noise: bool | None = None) -> Samples:
-        """x = mu + W^T z + sigma eps (PPCA's generative model); noise=False leaves out sigma eps (default: the config's
-        sample_noise); conditional: z ~ N(m_y, C_y) per class, every class in turn when cond is None."""
-        labels = self.labels_for(n, cond)
-        z = gaussian_noise(n, self.components.shape[0], self.mean, generator)
-        if labels is not None:
-            z = self.prior.draw(labels, z)
-        x = self.mean + z @ self.factors()
-        if self.config.sample_noise if noise is None else noise:
-            x = x + self.noise_variance.sqrt() * gaussian_noise(n, self.mean.numel(), self.mean, generator)
-        return Samples(as_images(x, self.shape), labels)
