@@ -27,7 +27,7 @@ from genlab.config import DataConfig, RunConfig, validate
 from genlab.data.base import Data, DataSpec, ImageData
 from genlab.io import atomic_write_json
 from genlab.models import GenerativeModel, build_model, families_with, family_class, model_config, model_record
-from genlab.models.base import Sampler, Samples
+from genlab.models.base import Sampler, Samples, check_sampling_options
 from genlab.training import checkpoint as ckpt
 from genlab.training.device import barrier, end_distributed, group_is_up, init_distributed
 from genlab.training.lock import LOCK, LockHeld, RunLock
@@ -441,12 +441,7 @@ def sample(run: Run | str | Path, n: int = 64, *, cond: Any = None, seed: int | 
     if not 1 <= n <= MAX_SAMPLES:  # all n are drawn at once: a huge n would exhaust memory, not fail clearly
         raise ValueError(f"n must be in [1, {MAX_SAMPLES}], got {n}; draw more in several calls with other seeds")
     g = None if seed is None else torch.Generator(device=r.model.device).manual_seed(seed)
-    if options:
-        accepted = sampling_options(r.model)
-        unknown = sorted(set(options) - set(accepted))
-        if unknown:
-            raise ValueError(f"a {r.config.family} model has no sampling option(s) {unknown}; "
-                             f"valid: {accepted or 'none'}")
+    check_sampling_options(r.model, options)
     from genlab.viz.progress import Bars
 
     with torch.no_grad(), Bars(f"sample {r.config.family}", progress) as bars:
@@ -475,12 +470,6 @@ def upscale(run: Run | str | Path, image: str | Path | torch.Tensor, *, ema: boo
     app.check_pairs_model(r.model, "upscale images")
     x = image if isinstance(image, torch.Tensor) else app.read_image(image, r.model, any_size=True)
     return app.upscale(r.model, x)
-
-
-def sampling_options(model: Any) -> list[str]:
-    """The keyword options a model's `sample` takes beyond n, cond, generator and progress (for CLI messages)."""
-    return [k for k, p in inspect.signature(model.sample).parameters.items()
-            if k not in ("n", "cond", "generator", "progress") and p.kind == p.KEYWORD_ONLY]
 
 
 def attach_pretrained(config: RunConfig) -> tuple[RunConfig, dict[str, dict[str, torch.Tensor]]]:

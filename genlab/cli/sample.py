@@ -89,8 +89,8 @@ def sample_text(r, n: int, *, out: str, seed: int, prompt: str | None, max_token
     """Print n samples of a text run; a single one streams to the terminal as its tokens are drawn."""
     import sys
 
+    from genlab.models.base import sampling_options
     from genlab.runs import sample as sample_fn
-    from genlab.runs import sampling_options
 
     vocab = r.model.spec.vocab
     if max_tokens is not None:

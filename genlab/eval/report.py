@@ -42,16 +42,13 @@ def draw_samples(model: Any, n: int, *, seed: int, batch_size: int = 500, option
     import inspect
 
     from genlab.models import require
+    from genlab.models.base import check_sampling_options
 
     require(model, "sample", "sample")
     g = torch.Generator(device=model.device).manual_seed(seed)
     labels = model.labels_for(n)  # every class in turn across all the batches (None: unconditional)
     options = dict(options or {})
-    known = {k for k in inspect.signature(model.sample).parameters if k not in ("n", "cond", "generator", "progress")}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise ValueError(f"a {getattr(model, 'family', 'this')} model's sampling takes no option {', '.join(unknown)}; "
-                         f"valid: {', '.join(sorted(known)) or 'none'}")
+    check_sampling_options(model, options)
     if progress and "progress" in inspect.signature(model.sample).parameters:  # its own batches are ours
         options["progress"] = lambda stage, done, total: stage != "batch" and progress(stage, done, total)
     xs, ys, batches = [], [], -(-n // batch_size)

@@ -16,6 +16,7 @@ Applications and evaluation are written against these, never per family.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
@@ -309,3 +310,18 @@ def family_of(name: str) -> type[GenerativeModel]:
             return cls
         stack += cls.__subclasses__()
     raise ValueError(f"unknown model family {name!r}")
+
+
+def sampling_options(model: Any) -> list[str]:
+    """The keyword options a model's `sample` takes beyond n, cond, generator and progress (for CLI messages)."""
+    return [k for k, p in inspect.signature(model.sample).parameters.items()
+            if k not in ("n", "cond", "generator", "progress") and p.kind == p.KEYWORD_ONLY]
+
+
+def check_sampling_options(model: Any, options: dict[str, Any] | None) -> None:
+    """One-line ValueError naming the valid ones when `options` has a key the model's `sample` does not take."""
+    accepted = sampling_options(model)
+    unknown = sorted(set(options or {}) - set(accepted))
+    if unknown:
+        raise ValueError(f"a {getattr(model, 'family', type(model).__name__)} model has no sampling option(s) "
+                         f"{unknown}; valid: {accepted or 'none'}")

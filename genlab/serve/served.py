@@ -13,8 +13,8 @@ from typing import Any
 
 import torch
 
-from genlab.models.base import Denoise, Inpaint, Latent, Sampler
-from genlab.runs import Run, sampling_options
+from genlab.models.base import Denoise, Inpaint, Latent, Sampler, sampling_options
+from genlab.runs import Run
 from genlab.serve.jobs import Job
 from genlab.serve.kinds import KindRequests
 from genlab.serve.options import Option, check_options, method_options

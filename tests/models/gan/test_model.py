@@ -172,7 +172,8 @@ def test_the_style_generator_samples_without_its_noise_when_told():
 def test_an_option_sampling_does_not_take_is_a_one_line_error():
     from genlab.eval.report import draw_samples
 
-    with pytest.raises(ValueError, match="a dcgan model's sampling takes no option steps; valid: noise, truncation"):
+    message = r"a dcgan model has no sampling option\(s\) \['steps'\]; valid: \['truncation', 'noise'\]"
+    with pytest.raises(ValueError, match=message):
         draw_samples(make("dcgan").eval(), 4, seed=0, options={"steps": 10})
 
 
