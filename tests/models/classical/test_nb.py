@@ -112,3 +112,86 @@ def test_fit_is_deterministic():
     a, b = fitted("nb", likelihood="gaussian"), fitted("nb", likelihood="gaussian")
     for k, v in a.state_dict().items():
         assert torch.equal(v, b.state_dict()[k]), k
+
+
+def with_latent_classes(likelihood: str = "bernoulli") -> torch.nn.Module:
+    """A 2-class, 2-components-per-class nb on 3-pixel images with its buffers set by hand."""
+    model = build_model("nb", {"components": 2, "likelihood": likelihood}, spec=three_pixel_data().spec)
+    model.class_log_prior.copy_(torch.tensor([0.6, 0.4]).log())
+    model.component_log_weights.copy_(torch.tensor([[0.7, 0.3], [0.5, 0.5]]).log())
+    model.means.copy_(torch.tensor([[0.9, 0.2, 0.1], [0.3, 0.8, 0.6], [0.1, 0.1, 0.9], [0.5, 0.4, 0.2]]))
+    if likelihood == "gaussian":
+        model.variances.copy_(torch.tensor([[0.1, 0.2, 0.3], [0.2, 0.1, 0.4], [0.3, 0.3, 0.1], [0.1, 0.5, 0.2]]))
+    return model
+
+
+def test_latent_classes_sum_the_components_out_by_hand_and_marginalize_missing_pixels():
+    model = with_latent_classes()
+    p = model.means.double().view(2, 2, 3)
+    pi = torch.tensor([[0.7, 0.3], [0.5, 0.5]], dtype=torch.float64)
+    x = torch.tensor([1.0, 0.0, 1.0])
+
+    def likelihood(y: int, observed: list[int]) -> torch.Tensor:  # sum_c pi_yc prod_(observed d) p(x_d | y, c)
+        return sum(pi[y, c] * torch.prod(torch.stack([p[y, c, d] if x[d] else 1 - p[y, c, d] for d in observed]))
+                   for c in range(2))
+
+    ll = model.log_likelihoods(x.view(1, 1, 1, 3))[0]
+    assert torch.allclose(ll.exp(), torch.stack([likelihood(0, [0, 1, 2]), likelihood(1, [0, 1, 2])]), atol=1e-12)
+    mask = torch.tensor([0, 1, 0]).view(1, 1, 1, 3)  # pixel 1 missing: summing over its two values drops its factor
+    joint = torch.tensor([0.6, 0.4], dtype=torch.float64) * torch.stack([likelihood(0, [0, 2]), likelihood(1, [0, 2])])
+    assert torch.allclose(model.class_log_posterior(x.view(1, 1, 1, 3), mask).exp()[0], joint / joint.sum(), atol=1e-12)
+    both = torch.tensor([[1.0, 0.0, 1.0], [1.0, 1.0, 1.0]]).view(2, 1, 1, 3)  # the two completions of pixel 1
+    full = model.class_log_joint(both).exp().sum(0)
+    assert torch.allclose(full, joint, atol=1e-12)
+    marginal = 0.6 * likelihood(0, [0, 1, 2]) + 0.4 * likelihood(1, [0, 1, 2])
+    assert model.nll(x.view(1, 1, 1, 3).double()).item() == pytest.approx(-marginal.log().item())
+    assert torch.allclose(model.class_means().flatten(1).double(), torch.einsum("kc,kcd->kd", pi, p), atol=1e-6)
+
+
+def test_gaussian_latent_classes_by_hand():
+    model = with_latent_classes("gaussian")
+    x = torch.tensor([0.4, 0.3, 0.5], dtype=torch.float64)
+    m, v = model.means.double().view(2, 2, 3), model.variances.double().view(2, 2, 3)
+    pi = torch.tensor([[0.7, 0.3], [0.5, 0.5]], dtype=torch.float64)
+    dens = torch.distributions.Normal(m, v.sqrt()).log_prob(x).sum(-1).exp()  # (2, 2) p(x | y, c)
+    assert torch.allclose(model.log_likelihoods(x.view(1, 1, 1, 3))[0].exp(), (pi * dens).sum(1), atol=1e-12)
+
+
+def test_latent_classes_sample_their_prototypes():
+    model = with_latent_classes()
+    model.means.copy_(torch.tensor([[1e-9, 1 - 1e-9, 1e-9], [1 - 1e-9, 1e-9, 1e-9], [1e-9] * 3, [1 - 1e-9] * 3]))
+    out = model.sample(4000, cond=torch.tensor(0), generator=torch.Generator().manual_seed(0)).x.flatten(1)
+    first = (out == torch.tensor([0.0, 1.0, 0.0])).all(1).float().mean()
+    second = (out == torch.tensor([1.0, 0.0, 0.0])).all(1).float().mean()
+    assert first + second == 1.0 and abs(first.item() - 0.7) < 0.03  # c ~ pi_0 = (0.7, 0.3)
+    ones = model.sample(10, cond=torch.tensor(1), generator=torch.Generator().manual_seed(1)).x.flatten(1)
+    assert set(ones.sum(1).tolist()) <= {0.0, 3.0}
+
+
+def test_latent_classes_fit_classify_and_round_trip():
+    data, test = tiny_images(80), tiny_images(40, seed=7)
+    for likelihood in ("bernoulli", "gaussian"):
+        model = fitted("nb", data=data, likelihood=likelihood, components=3)
+        assert (model.predict(test.images()) == test.y).float().mean() > 0.9, likelihood
+        assert torch.allclose(model.component_log_weights.exp().sum(1), torch.ones(4), atol=1e-6)
+        again = fitted("nb", data=data, likelihood=likelihood, components=3)
+        for k, v in model.state_dict().items():
+            assert torch.equal(v, again.state_dict()[k]), (likelihood, k)
+        copy = build_model("nb", {"likelihood": likelihood, "components": 3}, spec=data.spec)
+        copy.load_state_dict(model.state_dict())
+        assert torch.equal(copy.nll(test.images()), model.nll(test.images()))
+    assert "component_log_weights" not in fitted("nb").state_dict()  # naive Bayes itself keeps its state dict
+
+
+def test_more_latent_classes_than_a_class_has_images_still_fit():
+    data = three_pixel_data()  # class 1 has 2 images
+    for likelihood in ("bernoulli", "gaussian"):
+        model = fitted("nb", data=data, components=3, likelihood=likelihood)
+        weights = model.component_log_weights.exp()
+        assert torch.allclose(weights.sum(1), torch.ones(2), atol=1e-6), likelihood
+        if likelihood == "gaussian":  # one component per image at most: the third of class 1 is never drawn
+            assert weights[1, 2] == 0
+        assert torch.isfinite(model.nll(data.images())).all(), likelihood
+        assert model.predict(data.images()).tolist() == LABELS, likelihood
+    with pytest.raises(ConfigError, match="components must be >= 1, got 0"):
+        build_model("nb", {"components": 0}, spec=tiny_images(4).spec)
