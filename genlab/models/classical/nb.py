@@ -148,7 +148,9 @@ class NB(GenerativeModel):
 
         c, k = self.config, self.config.components
         deadline = time.perf_counter() + time_budget if time_budget > 0 else float("inf")
-        iterations, converged, floor = 0, True, DEQUANT_VARIANCE + c.var_smoothing * float(x.var(0).max())
+        iterations, converged = 0, True
+        if c.likelihood == "gaussian":
+            floor = DEQUANT_VARIANCE + c.var_smoothing * float(x.var(0).max())
         for label in range(self.num_classes):
             rows = slice(label * k, (label + 1) * k)
             xk = x[y == label]
