@@ -75,10 +75,11 @@ def class_labels(data: Any, family: str) -> np.ndarray:
     return y.detach().cpu().numpy().astype(np.int64)
 
 
-def check_examples(family: str, n: int, needed: int, what: str) -> None:
-    """One-line ValueError when there are fewer training examples than the fit needs."""
+def check_examples(family: str, n: int, needed: int, what: str, option: str) -> None:
+    """One-line ValueError when there are fewer training examples than the fit needs, naming the option to lower."""
     if n < needed:
-        raise ValueError(f"a {family} model with {what} needs at least {needed} training images, got {n}")
+        raise ValueError(f"a {family} model with {what} needs at least {needed} training images, got {n}: choose "
+                         f"--{option.replace('_', '-')} {n} or fewer, or train on more images")
 
 
 def moment_rows(x: np.ndarray, extra_variance: float = 0.0) -> np.ndarray:

@@ -11,7 +11,8 @@ variance the subspace leaves out. [U; V] is orthogonal, so the density of x is e
     log p(x) = log sum_k pi_k N(z; m_k, S_k) + log N(w; 0, s^2 I),   |w|^2 = |x - mu|^2 - |z|^2,
 a mixture of D-dimensional Gaussians with covariances U^T S_k U + s^2 (I - U^T U). With
 conditional=True each class y gets its own mixture and its own s_y^2 (one shared subspace), so
-p(x | y) is exact, and nll(x) without labels is -log sum_y p(y) p(x | y). Fitted on the bin centres of
+p(x | y) is exact, and nll(x) without labels is -log sum_y p(y) p(x | y). A class with no training images
+(`--classes`) gets p(y) = 0 and the mixture of all the training images. Fitted on the bin centres of
 8-bit pixels; scikit-learn's reg_covar is set to the dequantization variance (common.py), which adds
 exactly it to every covariance, and s^2 gets it too.
 """
@@ -127,7 +128,7 @@ class GMM(GenerativeModel):
         groups = self._groups(data, x.shape[0])
         z, residual = x, np.zeros(x.shape[0])
         if self.subspace:
-            check_examples(self.family, x.shape[0], self.dims, f"pca_components={self.dims}")
+            check_examples(self.family, x.shape[0], self.dims, f"pca_components={self.dims}", "pca_components")
             pca = PCA(self.dims, svd_solver="auto", random_state=seed).fit(x)
             put(self.basis_mean, pca.mean_)
             put(self.basis, pca.components_)
@@ -136,12 +137,21 @@ class GMM(GenerativeModel):
             residual = np.maximum((r * r).sum(1) - (z * z).sum(1), 0.0)
         iterations, converged, lower_bound = 0, True, 0.0
         deadline = time.perf_counter() + time_budget
-        log_prior = np.zeros(len(groups))
+        log_prior = np.full(len(groups), -np.inf)  # a class without training images keeps p(y) = 0
+        present = [len(idx) for idx in groups if len(idx)]
+        check_examples(self.family, min(present), c.components,  # the smallest class decides
+                       f"{c.components} components per mixture", "components")
+        everything, shared = np.arange(x.shape[0]), None
         for g, idx in enumerate(groups):
-            check_examples(self.family, len(idx), c.components, f"{c.components} components per mixture")
-            gm = GaussianMixture(c.components, covariance_type=c.covariance, tol=c.tol, reg_covar=DEQUANT_VARIANCE,
-                                 max_iter=c.max_iter, n_init=c.n_init, init_params=c.init, random_state=seed + g)
-            gm = em_within(gm, z[idx], deadline) if time_budget > 0 else gm.fit(z[idx])
+            fit_on = idx if len(idx) else everything  # a class never trained on gets the mixture of all the images
+            if len(idx) or shared is None:
+                gm = GaussianMixture(c.components, covariance_type=c.covariance, tol=c.tol,
+                                     reg_covar=DEQUANT_VARIANCE, max_iter=c.max_iter, n_init=c.n_init,
+                                     init_params=c.init, random_state=seed + g if len(idx) else seed)
+                gm = em_within(gm, z[fit_on], deadline) if time_budget > 0 else gm.fit(z[fit_on])
+                shared = shared if len(idx) else gm
+            else:
+                gm = shared
             self.means[g].copy_(torch.from_numpy(gm.means_))
             self.log_weights[g].copy_(torch.from_numpy(np.log(gm.weights_)))
             if c.covariance == "full":
@@ -149,11 +159,12 @@ class GMM(GenerativeModel):
             else:
                 self.variances[g].copy_(torch.from_numpy(gm.covariances_))
             if self.subspace:
-                rest = residual[idx].mean() / (d - self.dims) if d > self.dims else 0.0
+                rest = residual[fit_on].mean() / (d - self.dims) if d > self.dims else 0.0
                 self.residual_variance[g] = rest + DEQUANT_VARIANCE
-            log_prior[g] = np.log(len(idx) / x.shape[0])
+            if len(idx):
+                log_prior[g] = np.log(len(idx) / x.shape[0])
+                lower_bound += len(idx) * float(gm.lower_bound_) / x.shape[0]
             iterations, converged = max(iterations, int(gm.n_iter_)), converged and bool(gm.converged_)
-            lower_bound += len(idx) * float(gm.lower_bound_) / x.shape[0]
         put(self.class_log_prior, log_prior)
         return {"em_iterations": iterations, "converged": float(converged),
                 "em_loglik_per_image": lower_bound}  # of the coordinates EM saw

@@ -91,7 +91,7 @@ class PCA(LinearGaussian, GenerativeModel):
 
         x = bin_centres(data)
         q = self.config.components
-        check_examples(self.family, x.shape[0], q, f"components={q}")
+        check_examples(self.family, x.shape[0], q, f"components={q}", "components")
         pca = SkPCA(q, svd_solver=self.config.solver, random_state=seed_from(generator)).fit(x)
         put(self.mean, pca.mean_)
         put(self.components, pca.components_)

@@ -90,7 +90,7 @@ class SVD(GenerativeModel):
 
         c = self.config
         x = grey_levels(data)
-        check_examples(self.family, x.shape[0], c.components, f"components={c.components}")
+        check_examples(self.family, x.shape[0], c.components, f"components={c.components}", "components")
         svd = TruncatedSVD(c.components, algorithm=c.algorithm, n_iter=c.n_iter,
                            random_state=seed_from(generator)).fit(x)
         codes = x @ svd.components_.T  # (n, q)

@@ -122,7 +122,10 @@ def test_bad_options_give_one_line_errors():
     model = build_model("gmm", {"components": 12, "pca_components": 3, "conditional": True}, spec=spec)
     with pytest.raises(ValueError) as e:
         model.fit(tiny_images(32), generator=torch.Generator().manual_seed(0))
-    assert "needs at least 12 training images" in one_line_error(e)
+    msg = one_line_error(e)  # the smallest class has 5 of the 32 tiny images
+    counts = torch.bincount(tiny_images(32).y)
+    assert f"needs at least 12 training images, got {int(counts.min())}: choose --components {int(counts.min())} " \
+           "or fewer, or train on more images" in msg
 
 
 def test_fit_is_deterministic_for_a_seed():
@@ -149,3 +152,17 @@ def test_a_time_budget_stops_em_and_a_large_one_gives_the_plain_fit():
     ample, ample_figures = fit(3600.0)
     assert ample_figures["em_iterations"] == plain_figures["em_iterations"]
     torch.testing.assert_close(ample.means, plain.means, rtol=1e-4, atol=1e-6)
+
+
+def test_a_class_without_training_images_gets_no_prior_mass_and_the_mixture_of_all_images():
+    data = tiny_images(48)
+    keep = data.y != 2
+    cut = ImageData(data.x[keep], data.y[keep], data.name, data.split, data.classes)  # class 2 never seen
+    model = fitted("gmm", data=cut, components=2, pca_components=3, conditional=True)
+    assert model.class_log_prior[2] == -float("inf")
+    assert torch.allclose(model.class_log_prior.exp().sum(), torch.tensor(1.0))
+    pooled = fitted("gmm", data=cut, components=2, pca_components=3)  # the same subspace and images, one mixture
+    assert torch.allclose(model.means[2], pooled.means[0], atol=1e-4)
+    test = dequantized(6)
+    assert torch.isfinite(model.nll(test)).all()
+    assert model.sample(3, cond=torch.tensor(2), generator=torch.Generator().manual_seed(0)).x.shape == (3, 1, 8, 8)

@@ -89,7 +89,7 @@ def test_bad_options_give_one_line_errors():
     model = build_model("pca", {"components": 20}, spec=spec)
     with pytest.raises(ValueError) as e:
         model.fit(tiny_images(10), generator=torch.Generator().manual_seed(0))
-    assert "needs at least 20 training images, got 10" in one_line_error(e)
+    assert "needs at least 20 training images, got 10: choose --components 10 or fewer" in one_line_error(e)
 
 
 def test_fit_is_deterministic_for_a_seed():
