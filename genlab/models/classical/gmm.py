@@ -19,6 +19,7 @@ exactly it to every covariance, and s^2 gets it too.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
@@ -141,17 +142,17 @@ class GMM(GenerativeModel):
         present = [len(idx) for idx in groups if len(idx)]
         check_examples(self.family, min(present), c.components,  # the smallest class decides
                        f"{c.components} components per mixture", "components")
-        everything, shared = np.arange(x.shape[0]), None
+        everything = np.arange(x.shape[0])
+
+        def em(rows: np.ndarray, random_state: int) -> Any:
+            gm = GaussianMixture(c.components, covariance_type=c.covariance, tol=c.tol, reg_covar=DEQUANT_VARIANCE,
+                                 max_iter=c.max_iter, n_init=c.n_init, init_params=c.init, random_state=random_state)
+            return em_within(gm, z[rows], deadline) if time_budget > 0 else gm.fit(z[rows])
+
+        pooled = functools.cache(lambda: em(everything, seed))  # fitted once, for the classes never trained on
         for g, idx in enumerate(groups):
-            fit_on = idx if len(idx) else everything  # a class never trained on gets the mixture of all the images
-            if len(idx) or shared is None:
-                gm = GaussianMixture(c.components, covariance_type=c.covariance, tol=c.tol,
-                                     reg_covar=DEQUANT_VARIANCE, max_iter=c.max_iter, n_init=c.n_init,
-                                     init_params=c.init, random_state=seed + g if len(idx) else seed)
-                gm = em_within(gm, z[fit_on], deadline) if time_budget > 0 else gm.fit(z[fit_on])
-                shared = shared if len(idx) else gm
-            else:
-                gm = shared
+            fit_on = idx if len(idx) else everything
+            gm = em(idx, seed + g) if len(idx) else pooled()
             self.means[g].copy_(torch.from_numpy(gm.means_))
             self.log_weights[g].copy_(torch.from_numpy(np.log(gm.weights_)))
             if c.covariance == "full":
