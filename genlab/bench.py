@@ -316,6 +316,12 @@ def bench_family(family: str, cfg: BenchConfig, data: Any, extractor: Any, log) 
             described = model.describe()
             if "free_parameters" in described:  # what a family counts itself (the table: 2^D - 1)
                 row["free_parameters"] = described["free_parameters"]
+            cells = model.likelihood_shape
+            if cells is not None and tuple(cells) != tuple(model.shape):  # the table: cells, not pixels
+                note = (f"samples are its {'x'.join(map(str, cells))} binary cells blown up to "
+                        f"{'x'.join(map(str, model.shape))} pixels: it draws no finer (docs/LIKELIHOOD.md)")
+                if note not in row["notes"]:
+                    row["notes"].append(note)
             row["conditional"] = bool(model.conditional)
             if "likelihood_label" in proto.extra:
                 row["likelihood_label"] = proto.extra["likelihood_label"]

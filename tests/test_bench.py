@@ -157,6 +157,9 @@ def test_bench_writes_one_likelihood_table_on_the_same_test_images(tmp_path, cac
     assert (t["units"], t["claim"], t["dims"], t["data"]) == ("nats/image", "exact", 4, "binary")
     assert t["note"] == "binary 1x2x2 summary (the model's own)"
     assert (t["parameters"], t["parameters_of"]) == (15, "free") and board_rows["table"]["free_parameters"] == 15
+    assert board_rows["table"]["notes"] == ["samples are its 1x2x2 binary cells blown up to 1x8x8 pixels: it draws "
+                                            "no finer (docs/LIKELIHOOD.md)"]
+    assert board_rows["pca"]["notes"] == []
     assert (p["units"], p["claim"], p["dims"], p["data"]) == ("bits/dim", "exact", 64, "continuous")
     assert p["note"] == "8-bit pixels, dequantized density" and p["parameters_of"] == "fitted"
     assert (v["units"], v["claim"], v["dims"]) == ("nats/image", "upper bound (negative ELBO)", 64)
