@@ -42,7 +42,8 @@ def fit_bernoulli_mixture(x: torch.Tensor, components: int, *, alpha: float = 1.
                           deadline: float = float("inf")) -> BernoulliMixture:
     """EM on binary images x (n, D) (float, values 0/1); deadline is a time.perf_counter() value."""
     n = x.shape[0]
-    r = -torch.rand(n, components, generator=generator, dtype=x.dtype, device=x.device).log()  # Exp(1) draws
+    where = generator.device if generator is not None else x.device  # a CPU generator draws on the CPU
+    r = -torch.rand(n, components, generator=generator, dtype=x.dtype, device=where).log().to(x.device)  # Exp(1)
     r = r / r.sum(1, keepdim=True)  # so each row is Dirichlet(1, ..., 1)
     previous, mean_ll, converged, iterations = -float("inf"), -float("inf"), False, 0
     while iterations < max_iter:
