@@ -144,7 +144,8 @@ class Compressible(Protocol):
 @runtime_checkable
 class Fitted(Protocol):
     def fit(self, data: Any, *, generator: torch.Generator | None = None, time_budget: float = 0.0) -> dict:
-        """Fit in closed form or by EM (scikit-learn behind it); returns figures to log."""
+        """Fit in closed form or by EM (scikit-learn behind it); returns figures to log. A fit that takes long may
+        also take `progress` (a ProgressHook, or None), which the trainer then passes (a bar per stage)."""
 
 
 PROTOCOLS: dict[str, type] = {"sample": Sampler, "latent": Latent, "reconstruct": Reconstruct,

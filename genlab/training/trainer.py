@@ -10,6 +10,7 @@ of a deterministic global batch, and process 0 alone writes metrics, samples and
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import math
 import time
@@ -50,7 +51,7 @@ from genlab.training.metrics import (
 )
 from genlab.training.precision import Choice, candidates, fixed, needs_timing, pick, time_candidates
 from genlab.training.signals import StopSignals
-from genlab.viz.progress import messages_above_bars, new_bar, shown
+from genlab.viz.progress import Bars, messages_above_bars, new_bar, shown
 
 
 class TrainingDiverged(RuntimeError):
@@ -490,8 +491,11 @@ class Trainer:
         """A fitted family: `fit` once on the whole training set (a finished run is left as it is)."""
         t_start = time.perf_counter()
         if self.step == 0:
-            figures = self.model.fit(self.data.to(self.device), generator=self.generator,
-                                     time_budget=self.tc.time_budget)
+            takes_progress = "progress" in inspect.signature(self.model.fit).parameters  # EM fits report theirs
+            with Bars(f"fit {self.model.family}", self.dist.is_main and self.tc.progress) as bars:
+                extra = {"progress": bars if bars else None} if takes_progress else {}
+                figures = self.model.fit(self.data.to(self.device), generator=self.generator,
+                                         time_budget=self.tc.time_budget, **extra)
             self.step = 1
             record = {"step": 1, **{k: (round(float(v), 6) if isinstance(v, (int, float)) else v)
                                     for k, v in (figures or {}).items()},

@@ -29,7 +29,7 @@ import torch
 
 from genlab.config import bounded
 from genlab.data.base import DataSpec
-from genlab.models.base import GenerativeModel, Samples
+from genlab.models.base import GenerativeModel, ProgressHook, Samples
 from genlab.models.classical.class_prior import check_labelled, class_nll
 from genlab.models.classical.common import (
     DEQUANT_VARIANCE,
@@ -116,10 +116,12 @@ class GMM(GenerativeModel):
 
     # --- fit ------------------------------------------------------------------------------------
     @blas_threads()
-    def fit(self, data: Any, *, generator: torch.Generator | None = None, time_budget: float = 0.0) -> dict:
+    def fit(self, data: Any, *, generator: torch.Generator | None = None, time_budget: float = 0.0,
+            progress: ProgressHook | None = None) -> dict:
         """PCA (when asked), then scikit-learn's GaussianMixture per mixture; arrays become the buffers.
         EM runs up to max_iter iterations, or, with a time budget (wall seconds, shared by the mixtures),
-        one iteration at a time until it converges or the budget is spent (then `converged` is 0)."""
+        one iteration at a time until it converges or the budget is spent (then `converged` is 0). Each mixture
+        is reported to `progress` as it is done."""
         from sklearn.decomposition import PCA
         from sklearn.mixture import GaussianMixture
 
@@ -151,6 +153,8 @@ class GMM(GenerativeModel):
 
         pooled = functools.cache(lambda: em(everything, seed))  # fitted once, for the classes never trained on
         for g, idx in enumerate(groups):
+            if progress:
+                progress("mixtures", g, len(groups))
             fit_on = idx if len(idx) else everything
             gm = em(idx, seed + g) if len(idx) else pooled()
             self.means[g].copy_(torch.from_numpy(gm.means_))
@@ -166,6 +170,8 @@ class GMM(GenerativeModel):
                 log_prior[g] = np.log(len(idx) / x.shape[0])
                 lower_bound += len(idx) * float(gm.lower_bound_) / x.shape[0]
             iterations, converged = max(iterations, int(gm.n_iter_)), converged and bool(gm.converged_)
+        if progress:
+            progress("mixtures", len(groups), len(groups))
         put(self.class_log_prior, log_prior)
         return {"em_iterations": iterations, "converged": float(converged),
                 "em_loglik_per_image": lower_bound}  # of the coordinates EM saw

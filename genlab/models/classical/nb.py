@@ -31,7 +31,7 @@ import torch
 
 from genlab.config import bounded
 from genlab.data.base import DataSpec
-from genlab.models.base import GenerativeModel, Samples
+from genlab.models.base import GenerativeModel, ProgressHook, Samples
 from genlab.models.classical.common import (
     DEQUANT_VARIANCE,
     as_images,
@@ -105,9 +105,11 @@ class NB(GenerativeModel):
 
     # --- fit ------------------------------------------------------------------------------------
     @blas_threads()
-    def fit(self, data: Any, *, generator: torch.Generator | None = None, time_budget: float = 0.0) -> dict:
+    def fit(self, data: Any, *, generator: torch.Generator | None = None, time_budget: float = 0.0,
+            progress: ProgressHook | None = None) -> dict:
         """scikit-learn's BernoulliNB (grey levels binarized at threshold) or GaussianNB (bin centres); with
-        components > 1, EM per class (a time budget, wall seconds shared by the classes, stops EM early)."""
+        components > 1, EM per class (a time budget, wall seconds shared by the classes, stops EM early), each
+        class reported to `progress` as it is done."""
         from sklearn.naive_bayes import BernoulliNB, GaussianNB
 
         c = self.config
@@ -119,7 +121,7 @@ class NB(GenerativeModel):
         stats: dict = {}
         if c.components > 1:
             x = grey_levels(data) if c.likelihood == "bernoulli" else bin_centres(data)
-            stats = self._fit_mixtures(x, y, generator, time_budget)
+            stats = self._fit_mixtures(x, y, generator, time_budget, progress)
         elif c.likelihood == "bernoulli":
             x = grey_levels(data)
             nb = BernoulliNB(alpha=c.alpha, binarize=c.threshold, force_alpha=True).fit(x, y)
@@ -136,7 +138,7 @@ class NB(GenerativeModel):
         return {"train_accuracy": hits / len(y), **stats}
 
     def _fit_mixtures(self, x: np.ndarray, y: np.ndarray, generator: torch.Generator | None,
-                      time_budget: float) -> dict:
+                      time_budget: float, progress: ProgressHook | None = None) -> dict:
         """One mixture of C components per class: Bernoulli EM (bernoulli_mixture.py) on the pixels binarized at
         the threshold (more components than a class has images is well defined: the smoothing keeps them apart),
         or scikit-learn's diagonal GaussianMixture on the bin centres (its reg_covar adds the dequantization
@@ -152,6 +154,8 @@ class NB(GenerativeModel):
         if c.likelihood == "gaussian":
             floor = DEQUANT_VARIANCE + c.var_smoothing * float(x.var(0).max())
         for label in range(self.num_classes):
+            if progress:
+                progress("classes", label, self.num_classes)
             rows = slice(label * k, (label + 1) * k)
             xk = x[y == label]
             if c.likelihood == "bernoulli":
@@ -172,6 +176,8 @@ class NB(GenerativeModel):
                 n_iter, done = int(gm.n_iter_), bool(gm.converged_)
             put(self.component_log_weights[label], np.log(np.maximum(weights, np.finfo(np.float64).tiny)))
             iterations, converged = max(iterations, n_iter), converged and done
+        if progress:
+            progress("classes", self.num_classes, self.num_classes)
         return {"em_iterations": iterations, "converged": int(converged)}
 
     # --- Bayes' rule ----------------------------------------------------------------------------

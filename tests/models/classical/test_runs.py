@@ -55,3 +55,36 @@ def test_sample_noise_in_the_config_is_what_sample_does_unless_told(family, opti
     assert not torch.equal(clean.sample(8, generator=g()).x, noisy.sample(8, generator=g()).x)
     x = dequantized()
     assert torch.equal(clean.nll(x), noisy.nll(x))  # the density does not change
+
+
+def test_an_em_fit_reports_its_progress_through_the_trainer(tmp_path, monkeypatch):
+    import genlab.training.trainer as trainer
+
+    calls = []
+
+    class Recording:  # stands for the tqdm bars, which draw only on a terminal
+        def __init__(self, desc, progress):
+            self.desc = desc
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def __bool__(self):
+            return True
+
+        def __call__(self, stage, done, total):
+            calls.append((self.desc, stage, done, total))
+
+    monkeypatch.setattr(trainer, "Bars", Recording)
+    train(config("nb", {"components": 2}), tmp_path / "nb", data=tiny_images(48))
+    assert calls == [("fit nb", "classes", k, 4) for k in range(5)]  # one step per class of the tiny data
+    calls.clear()
+    train(config("gmm", {**TINY["gmm"], "conditional": True, "components": 2}), tmp_path / "gmm",
+          data=tiny_images(48))
+    assert calls == [("fit gmm", "mixtures", k, 4) for k in range(5)]
+    calls.clear()
+    train(config("pca", TINY["pca"]), tmp_path / "pca", data=tiny_images(48))  # a closed form: no progress to report
+    assert calls == []
