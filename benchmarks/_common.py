@@ -126,6 +126,14 @@ def load_mnist(split: str = "train", retries: int = 10, wait: float = 30.0):
             time.sleep(wait)
 
 
+def sample_figures(r: dict[str, Any]) -> str:
+    """'FID ..; precision ..; recall ..; coverage ..' (and '; class agreement ..' when measured) of an
+    evaluate_samples result, as the classical benchmarks record them."""
+    line = (f"FID {r['fid']:.2f}; precision {r['precision']:.3f}; recall {r['recall']:.3f}; "
+            f"coverage {r['coverage']:.3f}")
+    return line + (f"; class agreement {r['class_accuracy']:.3f}" if "class_accuracy" in r else "")
+
+
 def median(xs: list[float]) -> float:
     return float(statistics.median(xs))
 

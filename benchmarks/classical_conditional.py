@@ -20,7 +20,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import argparse
 
 import torch
-from _common import ROOT, CpuTimer, load_mnist, write_result
+from _common import ROOT, CpuTimer, load_mnist, sample_figures, write_result
 
 FAMILIES = ("pca", "fa", "svd")
 HEADLINE = {"figure": "pca, conditional", "target": "reported (issue 22: legible digits from every image family)",
@@ -50,10 +50,7 @@ def main(argv=None) -> None:
                 model.fit(train, generator=torch.Generator().manual_seed(0))
             out = model.eval().sample(args.n, generator=torch.Generator().manual_seed(1))
             r = evaluate_samples(out.x.clamp(0, 1), "mnist", labels=out.y, n_real=10000)
-            line = (f"FID {r['fid']:.2f}; precision {r['precision']:.3f}; recall {r['recall']:.3f}; "
-                    f"coverage {r['coverage']:.3f}")
-            if "class_accuracy" in r:
-                line += f"; class agreement {r['class_accuracy']:.3f}"
+            line = sample_figures(r)
             if family != "svd":
                 lik = evaluate_likelihood(model, test.images(), generator=torch.Generator().manual_seed(0))
                 line += f"; test bits/dim {lik['bits_per_dim']:.3f}"

@@ -19,7 +19,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import argparse
 
 import torch
-from _common import ROOT, CpuTimer, load_mnist, write_result
+from _common import ROOT, CpuTimer, load_mnist, sample_figures, write_result
 
 # row name -> (family, options, the file name of its noise-free grid in docs/images/classical)
 MODELS: dict[str, tuple[str, dict, str]] = {
@@ -53,8 +53,7 @@ def main(argv=None) -> None:
             x = model.sample(args.n, generator=torch.Generator().manual_seed(1), noise=noise).x.clamp(0, 1)
             r = evaluate_samples(x, "mnist", n_real=10000)
             key = f"{name}, sample_noise {'on' if noise else 'off'}"
-            figures[key] = (f"FID {r['fid']:.2f}; precision {r['precision']:.3f}; recall {r['recall']:.3f}; "
-                            f"coverage {r['coverage']:.3f}; fit {t.cpu:.0f} CPU-s")
+            figures[key] = f"{sample_figures(r)}; fit {t.cpu:.0f} CPU-s"  # unlabelled: no class agreement
             print(key, figures[key], flush=True)
         save_grid(x[:32], PICTURES / picture, nrow=8, scale=2)  # the last x: noise off
     write_result("classical_samples", figures,

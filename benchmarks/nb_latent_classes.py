@@ -25,7 +25,7 @@ import argparse
 import math
 
 import torch
-from _common import ROOT, CpuTimer, load_mnist, write_result
+from _common import ROOT, CpuTimer, load_mnist, sample_figures, write_result
 
 HEADLINE = {"figure": "components=200, alpha=0.05",
             "target": "reported (issue 22: legible digits from every image family)", "met": None}
@@ -61,8 +61,7 @@ def main(argv=None) -> None:
         accuracy = float((model.predict(xb) == test.labels()).float().mean())
         out = model.sample(args.n, generator=torch.Generator().manual_seed(1))
         r = evaluate_samples(out.x, "mnist", labels=out.y, n_real=10000)
-        line = (f"validation {validation:.2f} nats; FID {r['fid']:.2f}; precision {r['precision']:.3f}; "
-                f"recall {r['recall']:.3f}; coverage {r['coverage']:.3f}; class agreement {r['class_accuracy']:.3f}; "
+        line = (f"validation {validation:.2f} nats; {sample_figures(r)}; "
                 f"test {nats:.2f} nats ({nats / (784 * math.log(2)):.4f} bits per binary pixel); "
                 f"test accuracy {accuracy:.4f}; fit {t.cpu:.1f} CPU-s")
         if "em_iterations" in stats:
