@@ -10,13 +10,19 @@ search with GPUs"; the `apps` extra installs faiss-cpu):
   `ef_search` candidates kept while searching.
 
 The approximate indexes are for large collections; how much they miss is recall@k against the flat index
-(`genlab.eval.retrieval.recall_at_k`).
+(`genlab.eval.retrieval.recall_at_k`). `index_bytes` / `read_index` keep an index in one file (safetensors:
+faiss's own serialization as a uint8 tensor, and what it was built from as string metadata), so a large
+collection is encoded once; `fingerprint` names the exact weights and images it holds, to refuse an index of
+another model or other images.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, get_args
 
 import torch
@@ -27,6 +33,7 @@ IndexKind = Literal["flat", "ivf", "hnsw"]
 INDEX_KINDS: tuple[str, ...] = get_args(IndexKind)
 Vectors = Literal["latent", "pixels"]
 VECTORS: tuple[str, ...] = get_args(Vectors)
+INDEX_FORMAT = "genlab-search-index 1"
 
 
 def faiss_module() -> Any:
@@ -135,5 +142,64 @@ def similar_images(model: torch.nn.Module | None, collection: torch.Tensor, quer
     return search(index, image_vectors(model, queries, shape=shape), k)
 
 
-__all__ = ["INDEX_KINDS", "VECTORS", "Hits", "IndexKind", "Vectors", "build_index", "default_nlist", "faiss_module",
-           "image_vectors", "search", "similar_images"]
+def fingerprint(*tensors: torch.Tensor) -> str:
+    """sha256 (16 hex digits) over the tensors' dtypes, shapes and bytes, in order: the same weights (a model's
+    state dict values) or images give the same string on every machine."""
+    h = hashlib.sha256()
+    for t in tensors:
+        t = torch.as_tensor(t).detach().cpu().contiguous()
+        h.update(f"{t.dtype}{tuple(t.shape)}".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def model_fingerprint(model: torch.nn.Module) -> str:
+    """`fingerprint` of a model's state dict (names and values, sorted by name)."""
+    state = model.state_dict()
+    names = sorted(state)
+    return fingerprint(torch.tensor(list("\0".join(names).encode()), dtype=torch.uint8), *(state[k] for k in names))
+
+
+def index_bytes(index: Any, about: dict[str, str]) -> bytes:
+    """A safetensors file's bytes holding `index` (faiss's serialization) and `about` (str -> str: what the
+    indexed vectors were made from), for `read_index`."""
+    from safetensors.torch import save
+
+    faiss = faiss_module()
+    blob = torch.from_numpy(faiss.serialize_index(index).copy())
+    return save({"faiss": blob}, metadata={"format": INDEX_FORMAT, **{str(k): str(v) for k, v in about.items()}})
+
+
+def read_index(path: str | Path) -> tuple[Any, dict[str, str]]:
+    """(index, about) from a file of `index_bytes`; ValueError naming the file and what is wrong with it."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load
+
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such index file; write one with --save-index") from None
+    except OSError as e:
+        raise ValueError(f"{path}: cannot read it ({e.strerror or e})") from None
+    try:  # the metadata: the JSON header after its 8-byte little-endian length (the safetensors layout)
+        header = json.loads(data[8:8 + int.from_bytes(data[:8], "little")]) if len(data) >= 8 else {}
+        about = dict(header.get("__metadata__") or {}) if isinstance(header, dict) else {}
+        tensors = load(data)
+    except (SafetensorError, ValueError, UnicodeDecodeError):
+        about, tensors = {}, {}
+    if about.get("format") != INDEX_FORMAT or "faiss" not in tensors:
+        raise ValueError(f"{path} is not a genlab search index ({INDEX_FORMAT}); write one with "
+                         "genlab search RUN --save-index FILE")
+    faiss = faiss_module()
+    try:
+        index = faiss.deserialize_index(tensors["faiss"].numpy())
+    except RuntimeError as e:
+        raise ValueError(f"{path}: its faiss index is damaged ({str(e).strip().splitlines()[-1][:200]}); "
+                         "write it again with --save-index") from None
+    return index, about
+
+
+__all__ = ["INDEX_FORMAT", "INDEX_KINDS", "VECTORS", "Hits", "IndexKind", "Vectors", "build_index", "default_nlist",
+           "faiss_module", "fingerprint", "image_vectors", "index_bytes", "model_fingerprint", "read_index", "search",
+           "similar_images"]

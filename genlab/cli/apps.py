@@ -8,9 +8,9 @@ from typing import Annotated, Literal
 
 import tyro
 
-from genlab.cli.common import MAX_GRID, output_file
+from genlab.cli.common import MAX_GRID, output_file, write_output
 from genlab.cli.edit import input_image
-from genlab.config import check_bounds
+from genlab.config import ConfigError, check_bounds
 
 
 def _classifier(dataset: str, *, required: bool):
@@ -99,7 +99,7 @@ def search(run: tyro.conf.Positional[str], query: tuple[str, ...] = ("test:0",),
            k: Annotated[int, tyro.conf.arg(aliases=["-k"])] = 8, vectors: Literal["latent", "pixels"] = "latent",
            index: Literal["flat", "ivf", "hnsw"] = "flat", split: Literal["test", "train"] = "test",
            limit: int | None = None, nlist: int | None = None, nprobe: int = 8, out: str = "search.png",
-           overwrite: bool = False) -> None:
+           save_index: str | None = None, load_index: str | None = None, overwrite: bool = False) -> None:
     """Similar-image search: index a split of the run's dataset by the model's latent codes (or raw pixels) with
     FAISS, and show the k nearest images of each query.
 
@@ -117,16 +117,24 @@ def search(run: tyro.conf.Positional[str], query: tuple[str, ...] = ("test:0",),
         nprobe: IVF cells a query visits.
         out: the PNG to write: one row per query, the query then its neighbours, captioned with their class and
             squared L2 distance (its folder must exist).
-        overwrite: replace OUT if it exists (otherwise an existing OUT is an error).
+        save_index: also write the index to this .index file, with what it was built from (the model's weights
+            and the images, by their hashes), so that --load-index can skip encoding the split next time.
+        load_index: search this .index file (of --save-index) instead of encoding the split: it must have been
+            built from this run's weights, with the same --vectors, --split and --limit (it says which otherwise).
+        overwrite: replace OUT (and SAVE_INDEX) if it exists (otherwise an existing file is an error).
     """
     import torch
 
-    from genlab.apps.search import build_index, image_vectors
+    from genlab.apps.search import build_index, fingerprint, image_vectors, index_bytes, model_fingerprint, read_index
     from genlab.apps.search import search as search_fn
     from genlab.eval.retrieval import recall_at_k
     from genlab.runs import load_run, load_training_data
 
     output_file(out, overwrite=overwrite)
+    if save_index is not None and load_index is not None:
+        raise ConfigError("--save-index and --load-index together: give one (an index loaded is already saved)")
+    if save_index is not None:
+        output_file(save_index, overwrite=overwrite, suffixes=(".index",), flag="--save-index")
     check_bounds("-k", k, ge=1, le=MAX_GRID // max(1, len(query)) - 1)
     check_bounds("--nprobe", nprobe, ge=1)
     if limit is not None:
@@ -137,9 +145,23 @@ def search(run: tyro.conf.Positional[str], query: tuple[str, ...] = ("test:0",),
     data = load_training_data(r.config.data, split=split)
     collection = data.images(slice(0, limit))
     queries = torch.cat([input_image(q, r.config.data, shape, flag="--query")[0] for q in query])
-    v = image_vectors(model, collection, shape=shape)
-    options = {"nlist": nlist, "nprobe": nprobe} if index == "ivf" else {}
-    hits = search_fn(build_index(v, index, **options), image_vectors(model, queries, shape=shape), k)
+    about = {"vectors": vectors, "split": split, "limit": "all" if limit is None else str(limit),
+             "images": fingerprint(collection), "model": model_fingerprint(r.model) if model is not None else "-",
+             "family": r.config.family}
+    if load_index is not None:
+        found, stored = read_index(load_index)
+        _check_index(load_index, stored, about)
+        v, index = None, f"{stored.get('kind', 'an')} (loaded)"
+    else:
+        v = image_vectors(model, collection, shape=shape)
+        options = {"nlist": nlist, "nprobe": nprobe} if index == "ivf" else {}
+        found = build_index(v, index, **options)
+        if save_index is not None:
+            write_output(save_index, index_bytes(found, {**about, "kind": index, "n": str(found.ntotal)}),
+                         overwrite=overwrite, flag="--save-index")
+            print(f"wrote {save_index}: a {index} index of {found.ntotal} {split} images by "
+                  f"{'raw pixels' if model is None else r.config.family + ' codes'}")
+    hits = search_fn(found, image_vectors(model, queries, shape=shape), k)
     k = hits.ids.shape[1]
     classes, y = data.classes, data.y
     name = (lambda i: str(classes[int(y[i])]) if classes else str(int(y[i]))) if y is not None else (lambda i: "")
@@ -148,12 +170,29 @@ def search(run: tyro.conf.Positional[str], query: tuple[str, ...] = ("test:0",),
         images += [queries[qi:qi + 1], collection[hits.ids[qi]]]
         captions += ["query"] + [f"{name(int(i))}: {float(d):.1f}" for i, d in zip(hits.ids[qi], hits.distances[qi])]
     _save(torch.cat(images), captions, out, nrow=k + 1, scale=2)
-    how = "raw pixels" if model is None else f"{r.config.family} codes ({v.shape[1]} dims)"
+    how = "raw pixels" if model is None else f"{r.config.family} codes ({found.d} dims)"
     print(f"wrote {out}: {len(queries)} queries and their {k} nearest of {len(collection)} {split} images by {how}; "
           f"nearest ids {hits.ids[:, 0].tolist()}")
-    if index != "flat":
+    if v is not None and index != "flat":
         exact = search_fn(build_index(v, "flat"), image_vectors(model, queries, shape=shape), k)
         print(f"{index} index: recall@{k} against the exact search {recall_at_k(exact.ids, hits.ids):.3f}")
+
+
+def _check_index(path: str, stored: dict[str, str], about: dict[str, str]) -> None:
+    """ConfigError naming what differs between an index file's origin and this search (the flags to pass)."""
+    flags = {"vectors": "--vectors", "split": "--split", "limit": "--limit"}
+    wrong = [f"{flag} {stored.get(key)}" for key, flag in flags.items() if stored.get(key) != about[key]]
+    if wrong:
+        fix = " ".join(w for w in wrong if not w.endswith(" all"))
+        raise ConfigError(f"--load-index {path} was built with {', '.join(wrong)}; pass "
+                          f"{fix or 'no --limit'} (or build a new one with --save-index)")
+    if stored.get("model") != about["model"]:
+        raise ConfigError(f"--load-index {path} holds the codes of other weights (a {stored.get('family')} model, "
+                          f"{stored.get('model')}) than this run's ({about['model']}); build a new one with "
+                          "--save-index")
+    if stored.get("images") != about["images"]:
+        raise ConfigError(f"--load-index {path} was built from other {about['split']} images than this run's data "
+                          "now holds; build a new one with --save-index")
 
 
 def arithmetic(run: tyro.conf.Positional[str], expr: str = "7-1+3", image: str | None = None,

@@ -6,6 +6,7 @@ import pytest
 import torch
 from PIL import Image
 
+from genlab.apps import search as app
 from genlab.apps.search import build_index, default_nlist, image_vectors, search, similar_images
 from genlab.cli import main
 from genlab.eval.retrieval import class_retrieval, precision_at_k, recall_at_k
@@ -57,6 +58,42 @@ def test_empty_index_and_bad_queries_are_one_line_errors():
         build_index(torch.ones(3, 4), "lsh")
 
 
+@pytest.mark.parametrize("kind", ["flat", "ivf", "hnsw"])
+def test_an_index_file_round_trip_answers_as_the_index_did(tmp_path, kind):
+    v = torch.randn(200, 6, generator=torch.Generator().manual_seed(0))
+    index = build_index(v, kind, nlist=4)
+    path = tmp_path / "a.index"
+    path.write_bytes(app.index_bytes(index, {"vectors": "pixels", "n": 200}))
+    loaded, about = app.read_index(path)
+    assert about["vectors"] == "pixels" and about["n"] == "200" and loaded.ntotal == 200
+    before, after = search(index, v[:7], 5), search(loaded, v[:7], 5)
+    assert torch.equal(before.ids, after.ids) and torch.equal(before.distances, after.distances)
+
+
+def test_bad_index_files_are_one_line_errors(tmp_path):
+    good = app.index_bytes(build_index(torch.ones(3, 4)), {})
+    (tmp_path / "cut.index").write_bytes(good[:60])
+    (tmp_path / "text.index").write_text("not an index")
+    for name, message in (("missing.index", "no such index file; write one with --save-index"),
+                          ("cut.index", "is not a genlab search index"),
+                          ("text.index", "is not a genlab search index")):
+        with pytest.raises(ValueError, match=message) as e:
+            app.read_index(tmp_path / name)
+        assert "\n" not in str(e.value)
+
+
+def test_fingerprints_name_the_exact_weights_and_images():
+    a, b = tiny("ae"), tiny("ae")
+    assert app.model_fingerprint(a) == app.model_fingerprint(b)
+    with torch.no_grad():
+        next(b.parameters())[0].add_(1e-6)
+    assert app.model_fingerprint(a) != app.model_fingerprint(b)
+    x = torch.zeros(2, 3)
+    prints = [app.fingerprint(t) for t in (x, x.clone(), x.double(), x.view(3, 2))]
+    assert prints[0] == prints[1] and len(set(prints)) == 3  # the same bytes, but other dtype or shape
+    assert app.fingerprint(torch.zeros(2, dtype=torch.bfloat16)) != app.fingerprint(torch.zeros(1, dtype=torch.float32))
+
+
 def test_recall_precision_and_map_by_hand():
     exact = torch.tensor([[0, 1, 2], [3, 4, 5]])
     assert recall_at_k(exact, torch.tensor([[2, 1, 9], [5, 4, 3]])) == pytest.approx((2 / 3 + 1) / 2)
@@ -88,7 +125,27 @@ def test_cli_search(tmp_path, capsys):
           "--limit", "100", "--out", str(tmp_path / "h.png")])
     out = capsys.readouterr().out
     assert "of 100 train images by raw pixels; nearest ids [5]" in out and "hnsw index: recall@8" in out
+    saved = tmp_path / "test.index"
+    main(["search", run, "--index", "hnsw", "--query", "test:7", "--save-index", str(saved), "--out",
+          str(tmp_path / "i.png")])
+    first = capsys.readouterr().out
+    assert f"wrote {saved}: a hnsw index of 297 test images by vae codes" in first
+    main(["search", run, "--load-index", str(saved), "--query", "test:7", "--out", str(tmp_path / "l.png")])
+    again = capsys.readouterr().out
+    assert "recall" in first and "recall" not in again and "of 297 test images by vae codes (4 dims)" in again
+    assert Image.open(tmp_path / "i.png").tobytes() == Image.open(tmp_path / "l.png").tobytes()  # the same hits
+    main(["train", "vae", "--data", "digits", "--arch", "mlp", "--hidden", "16", "--latent-dim", "4",
+          "--train.steps", "3", "--train.no-progress", "--runs-dir", str(tmp_path), "--name", "v2"])
+    capsys.readouterr()
     for args, message in (([str(tmp_path / "g")], "a gan model has none. Families that have one: ae"),
+                          ([run, "--load-index", str(saved), "--split", "train"], "was built with --split test; pass "
+                                                                                  "--split test"),
+                          ([run, "--load-index", str(saved), "--limit", "9"], "--limit all; pass no --limit"),
+                          ([run, "--load-index", str(saved), "--vectors", "pixels"], "pass --vectors latent"),
+                          ([str(tmp_path / "v2"), "--load-index", str(saved)], "holds the codes of other weights"),
+                          ([run, "--save-index", str(saved)], f"--save-index {saved} already exists; pass --overwrite"),
+                          ([run, "--save-index", str(saved), "--load-index", str(saved)], "give one"),
+                          ([run, "--load-index", str(tmp_path / "s.png")], "is not a genlab search index"),
                           ([run, "--query", "test:100000"], "--query test:100000: the index must be in"),
                           ([run, "--limit", "0"], "--limit must be >= 1")):
         with pytest.raises(SystemExit):
