@@ -19,7 +19,7 @@ Notation: z = encode(x), the decoded edit x' = decode(z + s v) for a vector v an
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -99,12 +99,42 @@ def attribute_vectors(z: torch.Tensor, a: torch.Tensor, y: torch.Tensor, num_cla
     return torch.stack([attribute_vector(z[y == k], a[y == k], None, q) for k in range(num_classes)])
 
 
-def parse_expression(text: str) -> list[tuple[int, int]]:
-    """"7-1+3" -> [(+1, 7), (-1, 1), (+1, 3)]: signed class indices; ValueError for anything else."""
-    compact = text.replace(" ", "")
-    if not re.fullmatch(r"[+-]?\d+([+-]\d+)*", compact):
-        raise ValueError(f"expression {text!r}: write class indices joined by + and -, e.g. 7-1+3")
-    return [(-1 if sign == "-" else 1, int(k)) for sign, k in re.findall(r"([+-]?)(\d+)", compact)]
+def parse_expression(text: str, classes: Sequence[str] | None = None) -> list[tuple[int, int]]:
+    """"7-1+3" -> [(+1, 7), (-1, 1), (+1, 3)]: signed class indices; ValueError for anything else.
+
+    With `classes` (the data's class names) a term may also be a name, case-insensitive, with _ for a space:
+    "sneaker - sandal + ankle_boot" or "T-shirt/top+bag" (a name is matched before a sign is read, so names with
+    - or / in them work)."""
+    names = sorted(((str(c).lower(), k) for k, c in enumerate(classes or ())), key=lambda t: -len(t[0]))
+    worded = [str(c).replace(" ", "_") for c in classes or () if not str(c).isdigit()]
+    hint = "class indices" + (" or names" if worded else "") + " joined by + and -, e.g. " + (
+        f"{worded[1]}-{worded[0]}" if len(worded) > 1 else "7-1+3")
+    low, terms, i, n = text.lower().replace("_", " "), [], 0, len(text)
+
+    def skip(j: int) -> int:
+        while j < n and low[j] == " ":
+            j += 1
+        return j
+
+    i = skip(i)
+    while True:
+        sign = 1
+        if i < n and low[i] in "+-":
+            sign, i = (-1 if low[i] == "-" else 1), skip(i + 1)
+        elif terms:
+            raise ValueError(f"expression {text!r}: write {hint}")
+        digits = re.match(r"\d+", low[i:])
+        name = next(((m, k) for m, k in names if low.startswith(m, i)), None)
+        if name is not None and (digits is None or len(name[0]) >= len(digits.group())):
+            terms.append((sign, name[1]))
+            i = skip(i + len(name[0]))
+        elif digits is not None:
+            terms.append((sign, int(digits.group())))
+            i = skip(i + len(digits.group()))
+        else:
+            raise ValueError(f"expression {text!r}: write {hint}")
+        if i >= n:
+            return terms
 
 
 def expression_vector(terms: list[tuple[int, int]], vectors: torch.Tensor, seed_code: torch.Tensor | None = None

@@ -208,7 +208,8 @@ def arithmetic(run: tyro.conf.Positional[str], expr: str = "7-1+3", image: str |
     Args:
         run: the run folder (runs/NAME) of an unconditional model with a latent space (ae, vae, pca, flow, ...)
             trained on labelled data.
-        expr: class indices joined by + and -: the seed image's code, then the class vectors (e.g. 7-1+3).
+        expr: class indices or names (case-insensitive, _ for a space) joined by + and -: the seed image's code,
+            then the class vectors (e.g. 7-1+3, or sneaker-sandal+ankle_boot on Fashion-MNIST).
         image: the seed: test:I / train:I or a PNG/JPEG (default: a test image of the first class, by --seed).
         attribute: instead of --expr: add the vector of this attribute at each of --scales to -n test images.
         scales: multiples of the attribute vector, one column each.
@@ -242,7 +243,7 @@ def arithmetic(run: tyro.conf.Positional[str], expr: str = "7-1+3", image: str |
     clf = _classifier(r.config.data.name, required=False)
     g = torch.Generator().manual_seed(seed)
     if attribute is None:
-        _expression(r, expr, image, z, class_vectors(z, y_fit, train.num_classes), clf, g, out)
+        _expression(r, expr, image, class_vectors(z, y_fit, train.num_classes), train.classes, clf, g, out)
         return
     measure = ATTRIBUTES[attribute]
     test = load_training_data(r.config.data, split="test")
@@ -264,7 +265,7 @@ def arithmetic(run: tyro.conf.Positional[str], expr: str = "7-1+3", image: str |
           + ", ".join(f"{s:g}: {float(a):.3f}" for s, a in zip(scales, by_scale)))
 
 
-def _expression(r, expr: str, image: str | None, z, vectors, clf, g, out: str) -> None:
+def _expression(r, expr: str, image: str | None, vectors, classes, clf, g, out: str) -> None:
     """The picture of `genlab arithmetic --expr`: seed, its reconstruction, the class vectors decoded, the
     seed's code with the rest of the expression, and the expression of class vectors alone."""
     import torch
@@ -273,12 +274,13 @@ def _expression(r, expr: str, image: str | None, z, vectors, clf, g, out: str) -
     from genlab.apps.latents import encode_images
     from genlab.runs import load_training_data
 
-    terms = parse_expression(expr)
+    terms = parse_expression(expr, classes)
     expression_vector(terms, vectors)  # checks the classes before any work
+    name = (lambda k: str(classes[k]).replace(" ", "_")) if classes else str
     test = load_training_data(r.config.data, split="test")
     if image is None:
         if test.y is None or not (test.y == terms[0][1]).any():
-            raise ValueError(f"no test image of class {terms[0][1]}; give a seed with --image")
+            raise ValueError(f"no test image of class {name(terms[0][1])}; give a seed with --image")
         rows = torch.nonzero(test.y == terms[0][1]).flatten()
         image = f"test:{int(rows[torch.randint(len(rows), (1,), generator=g)])}"
     seed = input_image(image, r.config.data, tuple(r.model.shape))[0]
@@ -286,11 +288,11 @@ def _expression(r, expr: str, image: str | None, z, vectors, clf, g, out: str) -
     codes = torch.stack([z_seed, *(vectors[k] for _, k in terms), expression_vector(terms, vectors, z_seed),
                          expression_vector(terms, vectors)])
     shown = torch.cat([seed, decode_vector(r.model, codes)])
-    verdicts = _verdicts(clf, shown, None)
-    rest = "".join(f"{'+' if sign > 0 else '-'}{k}" for sign, k in terms[1:])
-    whole = f"{terms[0][1]}{rest}" if terms[0][0] > 0 else f"-{terms[0][1]}{rest}"
-    labels = ["seed", "recon", *(f"v({k})" for _, k in terms), f"seed{rest}", whole]
-    _save(shown, [f"{a} {b}".strip() for a, b in zip(labels, verdicts)], out, nrow=len(shown))
+    verdicts = _verdicts(clf, shown, classes)
+    rest = "".join(f"{'+' if sign > 0 else '-'}{name(k)}" for sign, k in terms[1:])
+    whole = f"{name(terms[0][1])}{rest}" if terms[0][0] > 0 else f"-{name(terms[0][1])}{rest}"
+    labels = ["seed", "recon", *(f"v({name(k)})" for _, k in terms), f"seed{rest}", whole]
+    _save(shown, [f"{a}\n{b}" for a, b in zip(labels, verdicts)], out, nrow=len(shown))
     print(f"wrote {out}: {', '.join(f'{a}: {b}' for a, b in zip(labels, verdicts))}")
 
 

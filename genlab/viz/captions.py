@@ -10,25 +10,27 @@ import torch
 CAPTION_HEIGHT = 12  # pixels of one line of PIL's built-in bitmap font, with a margin
 
 
-def _cell(image: np.ndarray, caption: str, width: int) -> np.ndarray:
-    """One (h + CAPTION_HEIGHT, width, 3) cell: the image centred above its caption (cut to fit)."""
+def _cell(image: np.ndarray, caption: str, width: int, lines: int = 1) -> np.ndarray:
+    """One (h + lines * CAPTION_HEIGHT, width, 3) cell: the image centred above its caption, one line per
+    "\n"-separated part (each cut to fit)."""
     from PIL import Image, ImageDraw
 
     h, w, _ = image.shape
-    cell = Image.new("RGB", (width, h + CAPTION_HEIGHT), "white")
+    cell = Image.new("RGB", (width, h + lines * CAPTION_HEIGHT), "white")
     cell.paste(Image.fromarray(image), ((width - w) // 2, 0))
     draw = ImageDraw.Draw(cell)
-    text = caption
-    while text and draw.textlength(text) > width - 2:
-        text = text[:-1]
-    draw.text(((width - draw.textlength(text)) // 2, h + 1), text, fill="black")
+    for i, text in enumerate(caption.split("\n")[:lines]):
+        while text and draw.textlength(text) > width - 2:
+            text = text[:-1]
+        draw.text(((width - draw.textlength(text)) // 2, h + 1 + i * CAPTION_HEIGHT), text, fill="black")
     return np.asarray(cell)
 
 
 def captioned_grid(images: torch.Tensor, captions: list[str], nrow: int | None = None, scale: int = 2,
                    pad: int = 2) -> np.ndarray:
     """(H, W, 3) uint8: (n, c, h, w) images in [0, 1] scaled `scale` times, each with its caption below,
-    `nrow` per row; cells are at least wide enough for 9 characters."""
+    `nrow` per row; cells are at least wide enough for 9 characters. A caption with "\n" in it takes several
+    lines (every cell then has room for the most lines)."""
     from genlab.viz.grid import make_grid, to_uint8
 
     if len(captions) != images.shape[0]:
@@ -38,7 +40,8 @@ def captioned_grid(images: torch.Tensor, captions: list[str], nrow: int | None =
         arr = np.repeat(arr, 3, axis=3)
     arr = arr.repeat(scale, axis=1).repeat(scale, axis=2)
     n, _, w, _ = arr.shape
-    cells = np.stack([_cell(arr[i], captions[i], max(w, 6 * 9)) for i in range(n)])  # (n, h', w', 3)
+    lines = max((c.count("\n") + 1 for c in captions), default=1)
+    cells = np.stack([_cell(arr[i], captions[i], max(w, 6 * 9), lines) for i in range(n)])  # (n, h', w', 3)
     return make_grid(torch.from_numpy(cells).permute(0, 3, 1, 2).float() / 255.0, nrow, pad=pad)
 
 

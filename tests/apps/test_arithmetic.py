@@ -79,6 +79,20 @@ def test_class_and_attribute_vectors():
         expression_vector([(1, 9)], vectors)
 
 
+def test_expressions_of_class_names():
+    """Fashion-MNIST's names, some with - and / in them, case-insensitive, _ for a space; indices still work."""
+    from genlab.data.fashion_mnist import CLASSES
+
+    assert parse_expression("sneaker - sandal + ankle_boot", CLASSES) == [(1, 7), (-1, 5), (1, 9)]
+    assert parse_expression("T-shirt/top-Trouser", CLASSES) == [(1, 0), (-1, 1)]
+    assert parse_expression("-shirt+Ankle boot-5", CLASSES) == [(-1, 6), (1, 9), (-1, 5)]
+    digits = tuple(str(i) for i in range(12))  # "11" is read whole, not as the name "1" and then "1"
+    assert parse_expression("11-1", digits) == [(1, 11), (-1, 1)]
+    for bad in ("shirt bag", "shirt--bag", "boots", "shirt-"):
+        with pytest.raises(ValueError, match=r"class indices or names joined by \+ and -, e.g. Trouser-T-shirt/top"):
+            parse_expression(bad, CLASSES)
+
+
 def test_bad_models_vectors_and_images_are_one_line_errors():
     with pytest.raises(ValueError, match="latent arithmetic needs a model with a latent space .* a dcgan model has"):
         apply_vector(tiny("dcgan"), torch.zeros(1, 1, 8, 8), torch.zeros(8))

@@ -1,4 +1,4 @@
-"""Prompt rows (genlab.viz.captions.prompt_rows): the picture of text-to-image results."""
+"""Captioned grids and prompt rows (genlab.viz.captions): the pictures of the apps and of text-to-image results."""
 
 from __future__ import annotations
 
@@ -15,3 +15,16 @@ def test_prompt_rows_put_each_prompt_left_of_its_images():
     assert (out[:24, :100] < 128).any() and (out[24:, :100] < 128).any()  # both prompts were written
     assert out[5, 100 + 5].tolist() == [128, 128, 128]  # the grey images of row 1 ...
     assert out[24 + 5, 100 + 5].tolist() == [0, 0, 0]  # ... and the black ones of row 2, right of the text
+
+
+def test_a_caption_with_a_newline_takes_two_lines_in_every_cell():
+    from genlab.viz.captions import CAPTION_HEIGHT, captioned_grid
+
+    x = torch.zeros(2, 1, 8, 8)
+    one, two = captioned_grid(x, ["a", "b"], nrow=2, pad=0), captioned_grid(x, ["a\nb", "c"], nrow=2, pad=0)
+    assert two.shape[0] == one.shape[0] + CAPTION_HEIGHT and two.shape[1] == one.shape[1]
+    first_line = slice(16, 16 + CAPTION_HEIGHT)
+    second_line = slice(16 + CAPTION_HEIGHT, 16 + 2 * CAPTION_HEIGHT)
+    width = two.shape[1] // 2
+    assert (two[second_line, :width] < 128).any() and (two[first_line, :width] < 128).any()  # "a" over "b"
+    assert not (two[second_line, width:] < 128).any()  # "c" has one line: the second is blank
