@@ -83,10 +83,14 @@ class GatedLayer(nn.Module):
 
     def bias(self, y: torch.Tensor | None, dtype: torch.dtype) -> torch.Tensor | float:
         """The class embedding as a (b, 2f, 1, 1) bias in the stack's dtype (an fp32 bias would lift a bf16 stack
-        under autocast to fp32), or 0."""
+        under autocast to fp32), or 0. A label -1 is "no label": its bias is 0 (the unconditional model that
+        classifier-free guidance contrasts with the conditional one)."""
         if self.embed is None or y is None:
             return 0.0
-        return self.embed(y)[:, :, None, None].to(dtype)
+        e = self.embed(y.clamp(min=0))
+        if bool((y < 0).any()):
+            e = e * (y >= 0).unsqueeze(1).to(e.dtype)
+        return e[:, :, None, None].to(dtype)
 
     def vertical(self, v: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.Tensor | None, torch.Tensor]:
         """(the vertical stack's output (b, f, h, w) (None in the last layer), its link into the horizontal

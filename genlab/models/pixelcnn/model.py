@@ -55,7 +55,12 @@ class PixelCNNConfig:
             --binarize dynamic or static).
         mixtures: components of the "logistic" likelihood.
         conditional: add a learned class embedding to every gated layer (needs labelled data).
+        cond_drop: probability of training an image without its label (the class embedding left out), so that
+            one network is both p(x | y) and p(x): classifier-free guidance needs > 0.
         temperature: default sampling temperature (1 = the model; 0 = the most probable value each step).
+        guidance: default guidance scale w of a conditional model's samples (Ho & Salimans 2022, on each
+            pixel's log-probabilities): log p_u + w (log p_c - log p_u); 1 = the conditional model itself,
+            0 = the unconditional one, > 1 stresses the class. Other than 1 needs cond_drop > 0.
     """
 
     preset: Literal["base", "tiny"] = "base"
@@ -66,7 +71,9 @@ class PixelCNNConfig:
     likelihood: Literal["categorical", "logistic", "bernoulli"] = "categorical"
     mixtures: int = bounded(5, ge=1)
     conditional: bool = False
+    cond_drop: float = bounded(0.0, ge=0, lt=1)
     temperature: float = bounded(1.0, ge=0)
+    guidance: float = bounded(1.0, ge=0)
 
     def sizes(self) -> dict[str, int]:
         """layers and channels: the preset's, with the options that are set."""
@@ -131,6 +138,9 @@ class PixelCNN(GenerativeModel):
 
     def training_losses(self, batch: Batch, *, generator=None, player=None) -> dict[str, torch.Tensor]:
         x, y = batch.x, (batch.y if self.conditional else None)
+        if y is not None and self.config.cond_drop > 0:  # -1: this image trains the unconditional model
+            drop = torch.rand(y.shape, generator=generator, device=y.device) < self.config.cond_drop
+            y = torch.where(drop, torch.full_like(y, -1), y)
         nats = -self.log_probs(x, y).flatten(1).sum(1)  # (b,)
         dims = x[0].numel()
         return {"loss": nats.mean() / dims, "bits_per_dim": bits_per_dim(nats.mean().detach(), dims)}
@@ -138,23 +148,25 @@ class PixelCNN(GenerativeModel):
     # --- sampling -----------------------------------------------------------------------------
     @torch.inference_mode()
     def sample(self, n: int, *, cond: Any = None, generator: torch.Generator | None = None,
-               temperature: float | None = None, progress: ProgressHook | None = None) -> Samples:
+               temperature: float | None = None, guidance: float | None = None,
+               progress: ProgressHook | None = None) -> Samples:
         """n images drawn position by position in raster order (h w network steps).
 
         Args:
             cond: labels of a conditional model (None: every class in turn).
             temperature: softmax temperature (default: the config's; 0 = the most probable value).
+            guidance: classifier-free guidance scale w of a conditional model (default: the config's; 1 = off).
             progress: a ProgressHook, called ("pixel", done, h w) over the pixels.
         """
         labels = self.labels_for(n, cond)
         x = torch.zeros(n, *self.shape, device=self.device)
         return Samples(self._fill(x, torch.ones_like(x, dtype=torch.bool), labels, 0, temperature, generator,
-                                  progress), labels)
+                                  progress, guidance), labels)
 
     @torch.inference_mode()
     def inpaint(self, x: torch.Tensor, mask: torch.Tensor, *, cond: Any = None,
                 generator: torch.Generator | None = None, temperature: float | None = None,
-                progress: ProgressHook | None = None) -> torch.Tensor:
+                guidance: float | None = None, progress: ProgressHook | None = None) -> torch.Tensor:
         """Fill in x where mask is 1 by drawing from p(missing | known, y), exactly; the rest is kept.
 
         Exact only when every missing position comes after every known one in raster order (the lower part
@@ -165,6 +177,7 @@ class PixelCNN(GenerativeModel):
             x: (b, c, h, w) images in [0, 1] (or one (c, h, w) image).
             mask: broadcastable to x, 1 = fill in, 0 = keep.
             cond: labels of a conditional model (None: every class in turn).
+            guidance: classifier-free guidance scale of a conditional model (default: the config's).
         Returns:
             (b, c, h, w) in [0, 1], equal to x wherever mask is 0.
         """
@@ -183,7 +196,7 @@ class PixelCNN(GenerativeModel):
         missing = mask.bool()
         start = self._check_raster_suffix(missing)
         labels = self.labels_for(x.shape[0], cond)
-        out = self._fill(x.clone(), missing, labels, start, temperature, generator, progress)
+        out = self._fill(x.clone(), missing, labels, start, temperature, generator, progress, guidance)
         return torch.where(missing, out, x)
 
     def _check_raster_suffix(self, missing: torch.Tensor) -> int:
@@ -208,53 +221,83 @@ class PixelCNN(GenerativeModel):
                              "part of the image (e.g. --mask bottom)")
         return int(first_missing.min()) // c
 
+    def _guidance(self, guidance: float | None, labels: torch.Tensor | None) -> float:
+        """The guidance scale to sample with (1 when there are no labels); ValueError when it cannot be used."""
+        w = self.config.guidance if guidance is None else float(guidance)
+        if not w >= 0:
+            raise ValueError(f"guidance must be >= 0 (1 = the conditional model, 0 = unconditional), got {w}")
+        if labels is None or w == 1:
+            return 1.0
+        if self.config.cond_drop == 0:
+            raise ValueError(f"guidance {w:g} needs a pixelcnn trained with cond_drop > 0 (e.g. --cond-drop 0.1), "
+                             "which also learns the unconditional model; this one was not: use guidance 1")
+        return w
+
     def _fill(self, x: torch.Tensor, fill: torch.Tensor, labels: torch.Tensor | None, start: int,
               temperature: float | None, generator: torch.Generator | None,
-              progress: ProgressHook | None) -> torch.Tensor:
+              progress: ProgressHook | None, guidance: float | None = None) -> torch.Tensor:
         """Draw the positions of x where `fill` is True, pixel by pixel from pixel index `start` in raster
         order; x (b, c, h, w) is changed in place and returned.
 
         Every layer's inputs are cached as they are computed (sampler.py), so each row costs one row of each
         vertical convolution and each pixel a few small matrix products per layer. The logits equal those of
         the full network (tests/models/pixelcnn). On a CPU the loop runs on one thread: its operations are
-        far too small to share, and waking a second thread for each would cost more than it does."""
+        far too small to share, and waking a second thread for each would cost more than it does.
+
+        With guidance w != 1 the cache holds each image twice, with its label and with none (-1), and each
+        position is drawn from log p_u + w (log p_c - log p_u), then written to both copies."""
         tau = self.config.temperature if temperature is None else float(temperature)
         check_options(tau, 0, 1.0)
-        (c, h, w) = self.shape
-        pixels = range(start, h * w)
+        w = self._guidance(guidance, labels)
+        (c, h, w_) = self.shape
+        pixels = range(start, h * w_)
         if progress:
             progress("pixel", 0, len(pixels))
         if not pixels:
             return x
+        b = x.shape[0]
+        twice = w != 1
         with one_thread(x.device):
-            cache = CachedSampler(self.net, 2.0 * x - 1.0, labels)
-            r0 = start // w
+            x_in = 2.0 * x - 1.0
+            if twice:
+                x_in, labels = torch.cat([x_in, x_in]), torch.cat([labels, torch.full_like(labels, -1)])
+            cache = CachedSampler(self.net, x_in, labels)
+            r0 = start // w_
             for r in range(r0):  # the known rows above the first pixel to draw
                 cache.start_row(r)
-            for j in range(r0 * w, h * w):
-                r, q = divmod(j, w)
+            for j in range(r0 * w_, h * w_):
+                r, q = divmod(j, w_)
                 if q == 0:
                     cache.start_row(r)
-                feats = cache.features(q)  # (b, f)
+                feats = cache.features(q)  # (b, f) (2b with guidance)
                 if j < start:  # a known pixel of the first row: its features feed the next pixels only
                     continue
                 for i in range(c):
-                    value = self._draw(cache.logits(feats, r, q)[:, i].float(), tau, generator)
+                    logp = self._log_masses(cache.logits(feats, r, q)[:, i].float())
+                    if twice:
+                        cond, uncond = logp[:b].log_softmax(-1), logp[b:].log_softmax(-1)
+                        logp = uncond + w * (cond - uncond)
+                    value = self._value(draw(logp, temperature=tau, generator=generator))
                     x[:, i, r, q] = torch.where(fill[:, i, r, q], value, x[:, i, r, q])
-                    cache.set_pixel(r, q, i, 2.0 * x[:, i, r, q] - 1.0)
+                    drawn = 2.0 * x[:, i, r, q] - 1.0
+                    cache.set_pixel(r, q, i, torch.cat([drawn, drawn]) if twice else drawn)
                 if progress:
                     progress("pixel", j - start + 1, len(pixels))
         return x
 
-    def _draw(self, logits: torch.Tensor, tau: float, generator: torch.Generator | None) -> torch.Tensor:
-        """(b, K) outputs of the head -> (b,) values in [0, 1]: a level k / 255, or a Bernoulli 0 / 1."""
-        if self.config.likelihood == "bernoulli":  # Bernoulli(sigmoid(l)) = softmax over (0, l)
-            return draw(torch.cat([torch.zeros_like(logits), logits], -1), temperature=tau,
-                        generator=generator).float()
+    def _log_masses(self, logits: torch.Tensor) -> torch.Tensor:
+        """(b, K) outputs of the head -> (b, V) unnormalized log-probabilities of the V values a position takes:
+        the 256 levels, or 0 / 1 of a Bernoulli (its softmax over (0, l) is Bernoulli(sigmoid(l)))."""
+        if self.config.likelihood == "bernoulli":
+            return torch.cat([torch.zeros_like(logits), logits], -1)
         if self.config.likelihood == "logistic":  # the mixture's mass on each of the 256 levels, (b, 256)
-            logits = discretized_logistic_mixture_log_likelihood(
+            return discretized_logistic_mixture_log_likelihood(
                 LEVELS.to(logits.device).view(1, 256), *(p.unsqueeze(1) for p in self._mixture(logits, 1)))
-        return draw(logits, temperature=tau, generator=generator).float() / 255.0
+        return logits
+
+    def _value(self, index: torch.Tensor) -> torch.Tensor:
+        """(b,) drawn value indices -> values in [0, 1]: a level k / 255, or a Bernoulli 0 / 1."""
+        return index.float() if self.config.likelihood == "bernoulli" else index.float() / 255.0
 
 
 __all__ = ["PRESETS", "PixelCNN", "PixelCNNConfig"]

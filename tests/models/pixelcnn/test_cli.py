@@ -23,7 +23,8 @@ def test_cli_train_sample_and_inpaint(tmp_path, capsys):
           "--out", str(tmp_path / "i.png")])
     assert Image.open(tmp_path / "i.png").size[0] > 16 and "2 completions" in capsys.readouterr().out
     refusals = ((["--mask", "center"], "use a mask that hides the lower part of the image"),
-                (["--mask", "bottom", "--steps", "3"], "inpainting takes no --steps; its options: --temperature"))
+                (["--mask", "bottom", "--steps", "3"],
+                 "inpainting takes no --steps; its options: --guidance, --temperature"))
     for argv, message in refusals:
         with pytest.raises(SystemExit):
             main(["inpaint", run, *argv, "--out", str(tmp_path / "x.png")])

@@ -169,13 +169,13 @@ def test_the_pixel_by_pixel_sampler_matches_the_full_network(shape):
 def drawn_logits(model: PixelCNN, monkeypatch) -> list[torch.Tensor]:
     """Record the (b, K) logits the sampler draws each value from, in drawing order."""
     seen: list[torch.Tensor] = []
-    draw = model._draw
+    log_masses = model._log_masses
 
-    def spy(logits, tau, generator):
+    def spy(logits):
         seen.append(logits.clone())
-        return draw(logits, tau, generator)
+        return log_masses(logits)
 
-    monkeypatch.setattr(model, "_draw", spy)
+    monkeypatch.setattr(model, "_log_masses", spy)
     return seen
 
 
@@ -331,3 +331,80 @@ def test_a_conditional_stack_stays_in_bf16_under_autocast():
         v, link = layer.vertical(torch.randn(2, 8, 8, 8, dtype=torch.bfloat16), y)  # the stacks as layer 0 left them
         h, skip = layer.horizontal(torch.randn(2, 8, 8, 8, dtype=torch.bfloat16), link, y)
     assert v.dtype == link.dtype == h.dtype == skip.dtype == torch.bfloat16
+
+
+# --- classifier-free guidance -------------------------------------------------------------------------
+def guided_model(shape=(2, 6, 5), likelihood: str = "categorical") -> PixelCNN:
+    model = model_of(shape, 3, layers=2, conditional=True, cond_drop=0.2, likelihood=likelihood)
+    with torch.no_grad():  # embeddings far from 0, so that the label and its absence differ
+        for layer in model.net.layers:
+            layer.embed.weight.normal_(0, 2, generator=gen(1))
+        model.net.head_out.weight.mul_(30)  # and the argmax led by the features, not the output bias
+    return model
+
+
+def test_label_minus_one_is_the_network_without_its_class_embedding():
+    model = guided_model()
+    x = levels((3, 2, 6, 5))
+    with torch.no_grad():
+        assert torch.allclose(model.net(2 * x - 1, torch.full((3,), -1)), model.net(2 * x - 1, None), atol=1e-6)
+        mixed = model.net(2 * x - 1, torch.tensor([2, -1, 0]))
+        assert torch.allclose(mixed[1], model.net(2 * x[1:2] - 1, None)[0], atol=1e-6)
+        assert torch.allclose(mixed[[0, 2]], model.net(2 * x[[0, 2]] - 1, torch.tensor([2, 0])), atol=1e-6)
+
+
+def test_cond_drop_trains_a_fraction_of_the_images_without_their_label():
+    model = guided_model().train()
+    x, y = levels((64, 2, 6, 5)), torch.arange(64) % 3
+    loss = model.training_losses(Batch(x, y), generator=gen(7))["loss"]
+    drop = torch.rand(64, generator=gen(7)) < 0.2  # the same draw
+    assert 0 < drop.sum() < 64
+    by_hand = -model.log_probs(x, torch.where(drop, -1, y)).flatten(1).sum(1).mean() / x[0].numel()
+    torch.testing.assert_close(loss, by_hand)
+    assert not torch.allclose(loss, -model.log_probs(x, y).flatten(1).sum(1).mean() / x[0].numel())
+
+
+@pytest.mark.parametrize("likelihood", ["categorical", "bernoulli", "logistic"])
+@pytest.mark.parametrize("w", [0.0, 3.0])
+def test_guided_greedy_samples_take_the_argmax_of_the_guided_log_probabilities(w, likelihood):
+    # temperature 0 draws the argmax of log p_u + w (log p_c - log p_u) at every position; recomputed here from
+    # the full network on the finished images (with their labels, and with none)
+    model = guided_model(likelihood=likelihood)
+    out = model.sample(4, cond=torch.tensor([0, 1, 2, 1]), generator=gen(), temperature=0.0, guidance=w)
+    x_in = 2 * out.x - 1
+    with torch.no_grad():
+        cond, uncond = model.net(x_in, out.y), model.net(x_in, None)  # (b, c, K, h, w)
+
+    def log_masses(o):  # (b, c, K, h, w) -> (b, c, h, w, V) log-probabilities of each value
+        flat = o.permute(0, 1, 3, 4, 2).reshape(-1, o.shape[2])
+        return model._log_masses(flat).log_softmax(-1).view(*o.shape[:2], *o.shape[3:], -1)
+
+    lc, lu = log_masses(cond), log_masses(uncond)
+    best = (lu + w * (lc - lu)).argmax(-1)
+    drawn = out.x.long() if likelihood == "bernoulli" else (out.x * 255).round().long()
+    assert torch.equal(best, drawn)
+    plain = model.sample(4, cond=torch.tensor([0, 1, 2, 1]), generator=gen(), temperature=0.0, guidance=1.0)
+    if likelihood != "bernoulli" or w == 0:  # (two values: stressing the class may keep every sign of the logit)
+        assert not torch.equal(plain.x, out.x)  # the guidance changed the images
+
+
+def test_guided_inpainting_keeps_the_known_pixels_and_guidance_one_is_the_plain_sampler():
+    model = guided_model()
+    x, mask = levels((3, 2, 6, 5)), torch.zeros(1, 1, 6, 5)
+    mask[..., 3:, :] = 1
+    filled = model.inpaint(x, mask, cond=torch.tensor([0, 1, 2]), generator=gen(), guidance=2.5)
+    assert torch.equal(filled[..., :3, :], x[..., :3, :]) and not torch.equal(filled[..., 3:, :], x[..., 3:, :])
+    a = model.sample(3, generator=gen(4), guidance=1.0).x
+    b = model_of((2, 6, 5), 3, layers=2, conditional=True, likelihood="categorical")
+    b.load_state_dict(model.state_dict())
+    assert torch.equal(a, b.sample(3, generator=gen(4)).x)  # w = 1 draws exactly as a model without cond_drop
+
+
+def test_guidance_refusals_name_the_fix():
+    plain = model_of((1, 4, 4), 3, layers=2, conditional=True)
+    with pytest.raises(ValueError, match=r"guidance 2 needs a pixelcnn trained with cond_drop > 0 .*use guidance 1"):
+        plain.sample(2, guidance=2.0)
+    with pytest.raises(ValueError, match="guidance must be >= 0"):
+        guided_model().sample(2, guidance=-1.0)
+    assert plain.sample(2, guidance=1.0).x.shape == (2, 1, 4, 4)  # 1 is the plain conditional model
+    model_of((1, 4, 4), guidance=3.0).sample(2)  # an unconditional model has nothing to guide: ignored
