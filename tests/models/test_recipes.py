@@ -59,7 +59,8 @@ def test_the_cpu_flow_ddpm_pixelcnn_and_linear_models_are_conditional_on_labelle
     assert run_config("flow", "digits", model={"conditional": False}).model_options()["conditional"] is False
     assert recipe("ddpm", data="mnist").model == {"conditional": True}  # with its config's guidance 2
     assert "conditional" not in recipe("ddpm", data="emoji").model
-    assert recipe("pixelcnn", data="mnist").model == {"conditional": True}
+    assert recipe("pixelcnn", data="mnist").model == {"conditional": True, "cond_drop": 0.1, "guidance": 1.5}
+    assert "guidance" not in recipe("pixelcnn", data="emoji").model
     assert recipe("pca", data="mnist").model == {"sample_noise": False, "conditional": True}
     assert recipe("svd", data="mnist").model == {"conditional": True}
     assert "conditional" not in recipe("fa", data="emoji").model
