@@ -248,25 +248,25 @@ class PixelCNN(GenerativeModel):
         position is drawn from log p_u + w (log p_c - log p_u), then written to both copies."""
         tau = self.config.temperature if temperature is None else float(temperature)
         check_options(tau, 0, 1.0)
-        w = self._guidance(guidance, labels)
-        (c, h, w_) = self.shape
-        pixels = range(start, h * w_)
+        scale = self._guidance(guidance, labels)  # w of the docstring
+        (c, h, w) = self.shape
+        pixels = range(start, h * w)
         if progress:
             progress("pixel", 0, len(pixels))
         if not pixels:
             return x
         b = x.shape[0]
-        twice = w != 1
+        twice = scale != 1
         with one_thread(x.device):
             x_in = 2.0 * x - 1.0
             if twice:
                 x_in, labels = torch.cat([x_in, x_in]), torch.cat([labels, torch.full_like(labels, -1)])
             cache = CachedSampler(self.net, x_in, labels)
-            r0 = start // w_
+            r0 = start // w
             for r in range(r0):  # the known rows above the first pixel to draw
                 cache.start_row(r)
-            for j in range(r0 * w_, h * w_):
-                r, q = divmod(j, w_)
+            for j in range(r0 * w, h * w):
+                r, q = divmod(j, w)
                 if q == 0:
                     cache.start_row(r)
                 feats = cache.features(q)  # (b, f) (2b with guidance)
@@ -276,7 +276,7 @@ class PixelCNN(GenerativeModel):
                     logp = self._log_masses(cache.logits(feats, r, q)[:, i].float())
                     if twice:
                         cond, uncond = logp[:b].log_softmax(-1), logp[b:].log_softmax(-1)
-                        logp = uncond + w * (cond - uncond)
+                        logp = uncond + scale * (cond - uncond)
                     value = self._value(draw(logp, temperature=tau, generator=generator))
                     x[:, i, r, q] = torch.where(fill[:, i, r, q], value, x[:, i, r, q])
                     drawn = 2.0 * x[:, i, r, q] - 1.0
