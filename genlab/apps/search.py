@@ -19,7 +19,6 @@ another model or other images.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,28 +171,23 @@ def index_bytes(index: Any, about: dict[str, str]) -> bytes:
 
 def read_index(path: str | Path) -> tuple[Any, dict[str, str]]:
     """(index, about) from a file of `index_bytes`; ValueError naming the file and what is wrong with it."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load
+    from safetensors import SafetensorError, safe_open
 
     path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such index file; write one with --save-index")
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ValueError(f"{path}: no such index file; write one with --save-index") from None
-    except OSError as e:
-        raise ValueError(f"{path}: cannot read it ({e.strerror or e})") from None
-    try:  # the metadata: the JSON header after its 8-byte little-endian length (the safetensors layout)
-        header = json.loads(data[8:8 + int.from_bytes(data[:8], "little")]) if len(data) >= 8 else {}
-        about = dict(header.get("__metadata__") or {}) if isinstance(header, dict) else {}
-        tensors = load(data)
-    except (SafetensorError, ValueError, UnicodeDecodeError):
-        about, tensors = {}, {}
-    if about.get("format") != INDEX_FORMAT or "faiss" not in tensors:
+        with safe_open(str(path), "pt") as f:
+            about = dict(f.metadata() or {})
+            blob = f.get_tensor("faiss") if "faiss" in f.keys() else None
+    except (SafetensorError, OSError, ValueError):
+        about, blob = {}, None
+    if about.get("format") != INDEX_FORMAT or blob is None:
         raise ValueError(f"{path} is not a genlab search index ({INDEX_FORMAT}); write one with "
                          "genlab search RUN --save-index FILE")
     faiss = faiss_module()
     try:
-        index = faiss.deserialize_index(tensors["faiss"].numpy())
+        index = faiss.deserialize_index(blob.numpy())
     except RuntimeError as e:
         raise ValueError(f"{path}: its faiss index is damaged ({str(e).strip().splitlines()[-1][:200]}); "
                          "write it again with --save-index") from None

@@ -145,9 +145,11 @@ def search(run: tyro.conf.Positional[str], query: tuple[str, ...] = ("test:0",),
     data = load_training_data(r.config.data, split=split)
     collection = data.images(slice(0, limit))
     queries = torch.cat([input_image(q, r.config.data, shape, flag="--query")[0] for q in query])
-    about = {"vectors": vectors, "split": split, "limit": "all" if limit is None else str(limit),
-             "images": fingerprint(collection), "model": model_fingerprint(r.model) if model is not None else "-",
-             "family": r.config.family}
+    about = {}  # what an index file records and is checked against (hashing costs time: only with a file)
+    if save_index is not None or load_index is not None:
+        about = {"vectors": vectors, "split": split, "limit": "all" if limit is None else str(limit),
+                 "images": fingerprint(collection), "model": model_fingerprint(r.model) if model is not None else "-",
+                 "family": r.config.family}
     if load_index is not None:
         found, stored = read_index(load_index)
         _check_index(load_index, stored, about)
