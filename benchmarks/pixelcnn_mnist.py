@@ -67,6 +67,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "docs/images/pixelcnn/NAME/ and its runs named after it, so another machine's run or a "
                         "variant of the recipe is kept beside the record")
     p.add_argument("--no-write", action="store_true", help="print the figures without writing results or images")
+    p.add_argument("--no-samples", action="store_true",
+                   help="skip the samples and completions (a likelihood probe of a model that samples slowly)")
     return p.parse_args(argv)
 
 
@@ -139,7 +141,7 @@ def train_part(part: str, model: dict, train: dict, budget: float, seed: int, ru
 
 
 def evaluate_part(part: str, run_dir: Path, eval_n: int, write_images: bool, quick: bool,
-                  images: Path = IMAGES) -> dict:
+                  images: Path = IMAGES, samples: bool = True) -> dict:
     """Exact test NLL, sampling speed and pictures of one part's saved run."""
     from genlab.eval.likelihood import evaluate_likelihood
     from genlab.nn.distributions import binarize
@@ -156,6 +158,14 @@ def evaluate_part(part: str, run_dir: Path, eval_n: int, write_images: bool, qui
                                  generator=torch.Generator().manual_seed(0))
     log(f"{part}: test {ev['nll_nats']:.2f} nats = {ev['bits_per_dim']:.4f} bits/dim on {eval_n} images "
         f"({ev['likelihood_label']}; {te.wall:.0f} wall-s)")
+    figures = {
+        "test NLL, nats": round(ev["nll_nats"], 3), "test bits/dim": round(ev["bits_per_dim"], 4),
+        "likelihood": ev["likelihood_label"], "test images": eval_n,
+        "evaluation wall seconds": round(te.wall, 1),
+        "parameters": sum(p.numel() for p in model.parameters()),
+    }
+    if not samples:
+        return figures
     g = torch.Generator().manual_seed(0)
     with CpuTimer() as ts:
         samples = model.sample(100, generator=g).x
@@ -164,13 +174,9 @@ def evaluate_part(part: str, run_dir: Path, eval_n: int, write_images: bool, qui
     mask[..., 14:, :] = 1  # the lower half
     shown = binarize(x[:8], binarized, torch.Generator().manual_seed(0))
     filled = [model.inpaint(shown, mask, generator=g) for _ in range(3)]
-    figures = {
-        "test NLL, nats": round(ev["nll_nats"], 3), "test bits/dim": round(ev["bits_per_dim"], 4),
-        "likelihood": ev["likelihood_label"], "test images": eval_n,
-        "evaluation wall seconds": round(te.wall, 1),
+    figures |= {
         "sampling: wall seconds per batch of 100 (784 sequential steps)": round(ts.wall, 2),
         "sampling: CPU seconds per batch of 100": round(ts.cpu, 2),
-        "parameters": sum(p.numel() for p in model.parameters()),
     }
     if write_images:
         where = images if not quick else run_dir
@@ -238,7 +244,8 @@ def main(argv=None) -> None:
         trained = {}
         if args.part != "report":
             trained = train_part(part, model, train, budget, args.seed, run_dir, data)
-        figures = {**evaluate_part(part, run_dir, eval_n, not args.no_write, q, images), **trained, "run": str(run_dir)}
+        figures = {**evaluate_part(part, run_dir, eval_n, not args.no_write, q, images,
+                                     not args.no_samples), **trained, "run": str(run_dir)}
         print(json.dumps(figures, indent=1), flush=True)
         if not args.no_write:
             if args.part == "report":  # keep the training figures of the earlier run

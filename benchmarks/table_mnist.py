@@ -26,7 +26,9 @@ import json
 from pathlib import Path
 
 import torch
-from _common import CpuTimer, load_mnist, write_result
+from _common import ROOT, CpuTimer, load_mnist, write_result
+
+PICTURE = ROOT / "docs" / "images" / "table" / "mnist_cells_by_k.png"
 
 
 def independent_cells_nats(model, train, test) -> float:
@@ -51,7 +53,7 @@ def main(argv=None) -> None:
     if args.quick:
         train, test = train.subset(5000), test.subset(1000)
     figures: dict = {"train_images": len(train), "test_images": len(test)}
-    rows = []
+    rows, pictured = [], [test.images()[:10]]  # the picture: the test images, then per k their cells and samples
     for k in (1, 2, 3, 4) if args.quick else (1, 2, 3, 4, 5):
         model = genlab.build_model("table", {"k": k}, spec=train.spec)
         with CpuTimer() as t:
@@ -62,6 +64,9 @@ def main(argv=None) -> None:
                "train_nats": fit["train_nll_nats"], "test_nats": r["nll_nats"], "bits_per_cell": r["bits_per_dim"],
                "independent_nats": independent_cells_nats(model, train, test), "unseen": unseen, "fit_cpu_s": t.cpu}
         rows.append(row)
+        if k >= 2:
+            pictured += [model.upsample(model.cells(test.images()[:10])),
+                         model.sample(10, generator=torch.Generator().manual_seed(0)).x]
         figures[f"k={k} test nats"] = round(row["test_nats"], 4)
         figures[f"k={k} independent cells test nats"] = round(row["independent_nats"], 4)
         figures[f"k={k} test configurations unseen in training"] = round(unseen, 4)
@@ -69,6 +74,11 @@ def main(argv=None) -> None:
               f"({row['bits_per_cell']:.3f} bits/cell), independent cells {row['independent_nats']:.3f}; "
               f"{100 * unseen:.1f}% of test configurations unseen; fit {t.cpu:.2f} CPU-s", flush=True)
         del model
+    if not args.quick:
+        from genlab.viz.grid import save_grid
+        picture = save_grid(torch.cat(pictured), PICTURE, nrow=10, scale=2)
+        figures["picture"] = str(picture.relative_to(ROOT))
+        print(f"wrote {picture}: the first 10 test images; then for k = 2 .. 5 their k x k cells and 10 samples")
     wins = [row["k"] for row in rows if row["test_nats"] < row["independent_nats"] - 1e-6]
     figures["largest k where the table beats independent cells"] = max(wins, default=0)
     figures["max fit CPU seconds"] = round(max(row["fit_cpu_s"] for row in rows), 2)

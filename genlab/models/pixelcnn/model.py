@@ -24,6 +24,7 @@ from genlab.config import bounded
 from genlab.data.base import Batch, DataSpec
 from genlab.models.autoregressive.sampling import check_options, draw, one_thread
 from genlab.models.base import GenerativeModel, ProgressHook, Samples
+from genlab.models.pixelcnn.multiscale import CroppedSampler, MultiscalePixelCNN
 from genlab.models.pixelcnn.net import GatedPixelCNN
 from genlab.models.pixelcnn.sampler import CachedSampler
 from genlab.nn.distributions import (
@@ -46,6 +47,10 @@ class PixelCNNConfig:
 
     Args:
         preset: sizes: "base" (8 gated layers, 48 channels) or "tiny" (2 layers, 8 channels, for tests).
+        arch: "gated" (the Gated PixelCNN: vertical and horizontal stacks at full resolution, a cached sampler)
+            or "multiscale" (PixelCNN++-style gated residual streams over `scales` 2x-subsampled scales, `blocks`
+            per scale and pass, `channels` wide; `layers` and the kernels do not apply; samples by rerunning the
+            network for every pixel, far slower).
         layers: gated layers (0 = the preset's).
         channels: feature channels of each stack (0 = the preset's).
         kernel: kernel size of the gated layers after the first.
@@ -54,6 +59,8 @@ class PixelCNNConfig:
             of `mixtures` logistics over the 8-bit levels, PixelCNN++) or "bernoulli" (binary pixels: train with
             --binarize dynamic or static).
         mixtures: components of the "logistic" likelihood.
+        blocks: gated residual blocks per stream, scale and pass of the "multiscale" network.
+        scales: scales of the "multiscale" network (1 = no subsampling).
         conditional: add a learned class embedding to every gated layer (needs labelled data).
         cond_drop: probability of training an image without its label (the class embedding left out), so that
             one network is both p(x | y) and p(x): classifier-free guidance needs > 0.
@@ -64,12 +71,15 @@ class PixelCNNConfig:
     """
 
     preset: Literal["base", "tiny"] = "base"
+    arch: Literal["gated", "multiscale"] = "gated"
     layers: int = bounded(0, ge=0)
     channels: int = bounded(0, ge=0)
     kernel: Literal[3, 5, 7] = 3
     first_kernel: Literal[3, 5, 7] = 7
     likelihood: Literal["categorical", "logistic", "bernoulli"] = "categorical"
     mixtures: int = bounded(5, ge=1)
+    blocks: int = bounded(2, ge=1)
+    scales: int = bounded(3, ge=1)
     conditional: bool = False
     cond_drop: float = bounded(0.0, ge=0, lt=1)
     temperature: float = bounded(1.0, ge=0)
@@ -93,9 +103,14 @@ class PixelCNN(GenerativeModel):
             raise ValueError("a conditional pixelcnn needs labelled data with at least 2 classes; "
                              "train on a labelled dataset or drop --conditional")
         sizes = config.sizes()
-        self.net = GatedPixelCNN(self.shape[0], sizes["channels"], sizes["layers"], config.kernel,
-                                 config.first_kernel, self.num_classes if config.conditional else 0,
-                                 {"bernoulli": 1, "logistic": 3 * config.mixtures}.get(config.likelihood, 256))
+        classes = self.num_classes if config.conditional else 0
+        outputs = {"bernoulli": 1, "logistic": 3 * config.mixtures}.get(config.likelihood, 256)
+        if config.arch == "multiscale":
+            self.net = MultiscalePixelCNN(self.shape[0], sizes["channels"], config.blocks, config.scales, classes,
+                                          outputs)
+        else:
+            self.net = GatedPixelCNN(self.shape[0], sizes["channels"], sizes["layers"], config.kernel,
+                                     config.first_kernel, classes, outputs)
 
     @property
     def likelihood_kind(self) -> str:
@@ -261,7 +276,7 @@ class PixelCNN(GenerativeModel):
             x_in = 2.0 * x - 1.0
             if twice:
                 x_in, labels = torch.cat([x_in, x_in]), torch.cat([labels, torch.full_like(labels, -1)])
-            cache = CachedSampler(self.net, x_in, labels)
+            cache = (CroppedSampler if self.config.arch == "multiscale" else CachedSampler)(self.net, x_in, labels)
             r0 = start // w
             for r in range(r0):  # the known rows above the first pixel to draw
                 cache.start_row(r)

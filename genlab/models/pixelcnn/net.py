@@ -19,7 +19,28 @@ from torch import nn
 from genlab.models.pixelcnn.layers import ChannelMaskedConv, GatedLayer
 
 
-class GatedPixelCNN(nn.Module):
+class PixelHead(nn.Module):
+    """The per-pixel output head shared by the networks of this family: features (b, f, h, w) and the pixels
+    (for the earlier channels of each pixel) -> (b, c, K, h, w). A network builds it after its own layers
+    (`build_head`), which keeps the order of its random initialisation."""
+
+    def build_head(self, c: int, channels: int, outputs: int) -> None:
+        self.c, self.outputs = c, outputs
+        self.head_in = nn.Conv2d(channels, channels, 1)
+        self.head_prev = ChannelMaskedConv(c, channels) if c > 1 else None
+        self.head_out = nn.Conv2d(c * channels, c * outputs, 1, groups=c)
+
+    def head(self, feats: torch.Tensor, x_in: torch.Tensor) -> torch.Tensor:
+        """(b, f, h, w) features and the pixels themselves (for earlier channels) -> (b, c, K, h, w) logits."""
+        a = self.head_in(torch.relu(feats))
+        if self.head_prev is not None:
+            a = a.repeat(1, self.c, 1, 1) + self.head_prev(x_in)
+        out = self.head_out(torch.relu(a))
+        b, _, h, w = out.shape
+        return out.view(b, self.c, self.outputs, h, w)
+
+
+class GatedPixelCNN(PixelHead):
     """Args:
         c: image channels. channels: f. layers: gated layers (>= 1). kernel: k of layers 2 .. L (odd).
         first_kernel: k of the first layer. num_classes: > 0 adds a class embedding to every gated layer.
@@ -29,14 +50,11 @@ class GatedPixelCNN(nn.Module):
     def __init__(self, c: int, channels: int, layers: int, kernel: int, first_kernel: int,
                  num_classes: int, outputs: int):
         super().__init__()
-        self.c, self.outputs = c, outputs
         self.layers = nn.ModuleList(
             GatedLayer(c if i == 0 else channels, channels, first_kernel if i == 0 else kernel, first=i == 0,
                        last=i == layers - 1, num_classes=num_classes) for i in range(layers))
         self.reach = first_kernel // 2 + (layers - 1) * (kernel // 2)  # V
-        self.head_in = nn.Conv2d(channels, channels, 1)
-        self.head_prev = ChannelMaskedConv(c, channels) if c > 1 else None
-        self.head_out = nn.Conv2d(c * channels, c * outputs, 1, groups=c)
+        self.build_head(c, channels, outputs)
 
     def vertical(self, x_in: torch.Tensor, y: torch.Tensor | None = None) -> list[torch.Tensor]:
         """Each layer's link into the horizontal stack, (b, 2f, h, w); row r depends on rows < r of x_in."""
@@ -55,18 +73,9 @@ class GatedPixelCNN(nn.Module):
             skip = skip + s
         return skip
 
-    def head(self, feats: torch.Tensor, x_in: torch.Tensor) -> torch.Tensor:
-        """(b, f, h, w) features and the pixels themselves (for earlier channels) -> (b, c, K, h, w) logits."""
-        a = self.head_in(torch.relu(feats))
-        if self.head_prev is not None:
-            a = a.repeat(1, self.c, 1, 1) + self.head_prev(x_in)
-        out = self.head_out(torch.relu(a))
-        b, _, h, w = out.shape
-        return out.view(b, self.c, self.outputs, h, w)
-
     def forward(self, x_in: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """(b, c, h, w) in [-1, 1] -> (b, c, K, h, w) logits of every pixel given the pixels before it."""
         return self.head(self.horizontal(x_in, self.vertical(x_in, y), y), x_in)
 
 
-__all__ = ["GatedPixelCNN"]
+__all__ = ["GatedPixelCNN", "PixelHead"]
