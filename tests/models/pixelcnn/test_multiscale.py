@@ -8,7 +8,7 @@ import torch
 
 from genlab.data.base import Batch
 from genlab.models import build_model
-from genlab.models.pixelcnn.multiscale import ShiftedConv, right_shift
+from genlab.models.pixelcnn.multiscale import ChannelNorm, ShiftedConv, right_shift
 from tests.models.pixelcnn.test_causality import input_gradients, raster
 
 
@@ -61,6 +61,16 @@ def test_shifted_convolutions_read_rows_above_and_columns_around_or_left():
         assert all(bool(got[r, q]) == sees(r, q) for r in range(6) for q in range(6)), conv
     with pytest.raises(ValueError, match="odd width"):
         ShiftedConv(1, 1, (2, 2), right=False)
+
+
+def test_the_channel_norm_normalizes_each_position_on_its_own():
+    norm = ChannelNorm(6)
+    x = (torch.randn(2, 6, 4, 5, generator=gen()) * 7 + 3).requires_grad_(True)
+    y = norm(x)
+    torch.testing.assert_close(y.mean(1), torch.zeros(2, 4, 5), atol=1e-5, rtol=0)
+    torch.testing.assert_close(y.var(1, correction=0), torch.ones(2, 4, 5), atol=1e-3, rtol=0)
+    (y[1, :, 2, 3] @ torch.randn(6, generator=gen(1))).backward()  # one position's outputs read its inputs only
+    assert (x.grad != 0).sum() > 0 and (x.grad.abs().sum(1) != 0).nonzero().tolist() == [[1, 2, 3]]
 
 
 @pytest.mark.parametrize("shape", [(1, 9, 6), (3, 5, 4)])
