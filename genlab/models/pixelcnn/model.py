@@ -49,8 +49,8 @@ class PixelCNNConfig:
         preset: sizes: "base" (8 gated layers, 48 channels) or "tiny" (2 layers, 8 channels, for tests).
         arch: "gated" (the Gated PixelCNN: vertical and horizontal stacks at full resolution, a cached sampler)
             or "multiscale" (PixelCNN++-style gated residual streams over `scales` 2x-subsampled scales, `blocks`
-            per scale and pass, `channels` wide; `layers` and the kernels do not apply; samples by rerunning the
-            network for every pixel, far slower).
+            per scale and pass, `channels` wide; `layers` and the kernels do not apply; an exact sampler that
+            reruns part of the network for every pixel, about 100x slower than the gated one's cached sampler).
         layers: gated layers (0 = the preset's).
         channels: feature channels of each stack (0 = the preset's).
         kernel: kernel size of the gated layers after the first.
@@ -106,6 +106,9 @@ class PixelCNN(GenerativeModel):
         classes = self.num_classes if config.conditional else 0
         outputs = {"bernoulli": 1, "logistic": 3 * config.mixtures}.get(config.likelihood, 256)
         if config.arch == "multiscale":
+            if config.layers or config.kernel != 3 or config.first_kernel != 7:
+                raise ValueError("layers, kernel and first_kernel size the gated network; the multiscale one is "
+                                 "sized by channels, blocks and scales: drop them or use arch=gated")
             self.net = MultiscalePixelCNN(self.shape[0], sizes["channels"], config.blocks, config.scales, classes,
                                           outputs)
         else:

@@ -120,3 +120,5 @@ def test_options_and_a_training_step():
     assert torch.isfinite(loss) and all(p.grad is not None for p in model.parameters() if p.requires_grad)
     with pytest.raises(Exception, match="arch"):
         build_model("pixelcnn", {"arch": "pyramid"}, shape=(1, 8, 8))
+    with pytest.raises(ValueError, match="sized by channels, blocks and scales: drop them or use arch=gated"):
+        build_model("pixelcnn", {"arch": "multiscale", "layers": 12}, shape=(1, 8, 8))
