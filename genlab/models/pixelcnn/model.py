@@ -61,7 +61,7 @@ class PixelCNNConfig:
         mixtures: components of the "logistic" likelihood.
         blocks: gated residual blocks per stream, scale and pass of the "multiscale" network.
         scales: scales of the "multiscale" network (1 = no subsampling).
-        conditional: add a learned class embedding to every gated layer (needs labelled data).
+        conditional: add a learned class embedding to every gated layer or block (needs labelled data).
         cond_drop: probability of training an image without its label (the class embedding left out), so that
             one network is both p(x | y) and p(x): classifier-free guidance needs > 0.
         temperature: default sampling temperature (1 = the model; 0 = the most probable value each step).
@@ -257,9 +257,10 @@ class PixelCNN(GenerativeModel):
         """Draw the positions of x where `fill` is True, pixel by pixel from pixel index `start` in raster
         order; x (b, c, h, w) is changed in place and returned.
 
-        Every layer's inputs are cached as they are computed (sampler.py), so each row costs one row of each
-        vertical convolution and each pixel a few small matrix products per layer. The logits equal those of
-        the full network (tests/models/pixelcnn). On a CPU the loop runs on one thread: its operations are
+        The gated network's layer inputs are cached as they are computed (sampler.py), so each row costs one row
+        of each vertical convolution and each pixel a few small matrix products per layer; the multiscale network
+        reruns its raster stream on the corner of the image up to each pixel (multiscale.CroppedSampler). The
+        logits equal those of the full network (tests/models/pixelcnn). On a CPU the loop runs on one thread: its operations are
         far too small to share, and waking a second thread for each would cost more than it does.
 
         With guidance w != 1 the cache holds each image twice, with its label and with none (-1), and each
