@@ -260,8 +260,9 @@ class PixelCNN(GenerativeModel):
         The gated network's layer inputs are cached as they are computed (sampler.py), so each row costs one row
         of each vertical convolution and each pixel a few small matrix products per layer; the multiscale network
         reruns its raster stream on the corner of the image up to each pixel (multiscale.CroppedSampler). The
-        logits equal those of the full network (tests/models/pixelcnn). On a CPU the loop runs on one thread: its operations are
-        far too small to share, and waking a second thread for each would cost more than it does.
+        logits equal those of the full network (tests/models/pixelcnn). On a CPU the loop runs on one thread:
+        its operations are far too small to share, and waking a second thread for each would cost more than it
+        does.
 
         With guidance w != 1 the cache holds each image twice, with its label and with none (-1), and each
         position is drawn from log p_u + w (log p_c - log p_u), then written to both copies."""
